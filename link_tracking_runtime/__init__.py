@@ -1,0 +1,74 @@
+"""link_tracking_runtime: the contract between the control plane and the redirect runtime.
+
+Pure Python with no dependencies: the runtime record and its keys (:mod:`.record`), the
+low-level item codec (:mod:`.wire`), the table definition (:mod:`.table`), the click event
+(:mod:`.events`), the signed-link scheme (:mod:`.signing`), the redirect URL builder
+(:mod:`.urls`) and the shared test vectors (:mod:`.vectors`).
+"""
+
+from .errors import ContractError, InvalidRecord, InvalidRoutingRules, InvalidSignature
+from .events import CLICK_EVENT_COLUMNS, ClickEvent, decode_event, encode_event
+from .policy import check_policy
+from .record import (
+    ATTRIBUTE_TYPES,
+    DYNAMIC_PARAMS,
+    FORWARDED_FROM_REQUEST_PARAMS,
+    GENERATED_PARAMS,
+    RESERVED_SLUGS,
+    RuntimeRecord,
+    canonical_host,
+    canonical_slug,
+    counter_key,
+    from_item,
+    is_reserved_slug,
+    is_valid_slug,
+    item_key,
+    make_pk,
+    make_sk,
+    plain,
+    to_item,
+)
+from .signing import Keyring, SigningKey, keyring_from_secret_string, sign_url, verify
+from .table import CAMPAIGN_INDEX_NAME, DEFAULT_TABLE_NAME, create_table_kwargs
+from .urls import GEO_COUNTRY_HEADER, build_redirect_url, forwarded_params, parse_request_query
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "CAMPAIGN_INDEX_NAME",
+    "CLICK_EVENT_COLUMNS",
+    "DEFAULT_TABLE_NAME",
+    "DYNAMIC_PARAMS",
+    "GEO_COUNTRY_HEADER",
+    "FORWARDED_FROM_REQUEST_PARAMS",
+    "GENERATED_PARAMS",
+    "RESERVED_SLUGS",
+    "ClickEvent",
+    "ContractError",
+    "InvalidRecord",
+    "InvalidRoutingRules",
+    "InvalidSignature",
+    "Keyring",
+    "RuntimeRecord",
+    "SigningKey",
+    "build_redirect_url",
+    "canonical_host",
+    "canonical_slug",
+    "check_policy",
+    "counter_key",
+    "create_table_kwargs",
+    "decode_event",
+    "encode_event",
+    "forwarded_params",
+    "from_item",
+    "is_reserved_slug",
+    "is_valid_slug",
+    "item_key",
+    "keyring_from_secret_string",
+    "make_pk",
+    "make_sk",
+    "parse_request_query",
+    "plain",
+    "sign_url",
+    "to_item",
+    "verify",
+]
