@@ -1,0 +1,129 @@
+"""Start and stop the real processes of the local stack: the moto server (DynamoDB, Firehose,
+S3, Secrets Manager on 127.0.0.1), a Celery worker, the runtime.
+
+Used by the dev stack (``make dev``), the end-to-end tests and the benchmarks, so all three
+run the same processes the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+__all__ = [
+    "ManagedProcess",
+    "free_port",
+    "local_aws_env",
+    "moto_server",
+    "start_process",
+    "wait_for_http",
+]
+
+#: Credentials and region for the local moto server. Never real ones.
+LOCAL_AWS_ENV: Mapping[str, str] = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def local_aws_env(endpoint_url: str) -> dict[str, str]:
+    """Environment variables that point boto3 (and our code) at a local endpoint."""
+    return {**LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": endpoint_url}
+
+
+def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``url`` until it answers (any HTTP status), the process dies, or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
+class ManagedProcess:
+    """A child process in its own process group, stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path | None) -> None:
+        self.args = list(args)
+        self.log_path = log_path
+        self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.popen = subprocess.Popen(
+            self.args,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.popen.wait(5)
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+        return self.popen.returncode
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+def start_process(
+    args: Sequence[str], env: Mapping[str, str] | None = None, log_path: Path | None = None
+) -> ManagedProcess:
+    return ManagedProcess(args, env or {}, log_path)
+
+
+@contextlib.contextmanager
+def moto_server(port: int | None = None, log_path: Path | None = None) -> Iterator[str]:
+    """Run ``moto_server`` on 127.0.0.1 and yield its endpoint URL."""
+    port = port or free_port()
+    proc = start_process(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=LOCAL_AWS_ENV,
+        log_path=log_path,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{endpoint}/moto-api/", timeout=60, proc=proc.popen)
+        yield endpoint
+    finally:
+        proc.stop()
