@@ -50,7 +50,9 @@ def local_aws_env(endpoint_url: str) -> dict[str, str]:
     return {**LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": endpoint_url}
 
 
-def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``url`` until it answers (any HTTP status), the process dies, or time runs out."""
     deadline = time.monotonic() + timeout
     while True:

@@ -105,3 +105,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+from link_tracking_publisher.schedule import BEAT_SCHEDULE as LINK_TRACKING_BEAT_SCHEDULE  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {**LINK_TRACKING_BEAT_SCHEDULE}

@@ -6,3 +6,6 @@ class LinkTrackingConfig(AppConfig):
     label = "link_tracking"
     verbose_name = "Link tracking"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -3,7 +3,8 @@
 Precedence, lowest first (a later source replaces every value of a name set earlier):
 
 1. the query params already on the destination URL;
-2. the link's resolved UTM/static params (``resolved_query_params``);
+2. the link's resolved UTM/static params (``resolved_query_params``), in name order (a
+   DynamoDB map has no order, and the same record must always give the same URL);
 3. dynamic params the runtime generates (``click_id``, ``ab_variant``, ``geo``, ``click_ts``),
    each only when it is in the link's ``dynamic_param_allowlist``;
 4. params forwarded from the incoming request (``sms_msg_id``), again only when allowlisted.
@@ -56,8 +57,8 @@ def forwarded_params(
         return {}
     return {
         name: request_params[name]
-        for name in record.dynamic_param_allowlist
-        if name in FORWARDED_FROM_REQUEST_PARAMS
+        for name in FORWARDED_FROM_REQUEST_PARAMS
+        if name in record.dynamic_param_allowlist
         and name in request_params
         and _acceptable(request_params[name])
     }
@@ -83,8 +84,8 @@ def build_redirect_url(
         return url
 
     allowlist = record.dynamic_param_allowlist
-    added: dict[str, str] = {}
-    added.update(record.resolved_query_params)
+    # DynamoDB maps carry no order: sort, so the same record always gives the same URL.
+    added: dict[str, str] = dict(sorted(record.resolved_query_params.items()))
     if "click_id" in allowlist:
         added["click_id"] = click_id
     if "ab_variant" in allowlist and ab_variant:

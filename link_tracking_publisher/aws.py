@@ -1,0 +1,77 @@
+"""boto3 access for the control plane: one place that builds clients, so every caller gets
+the same region, timeouts and retry mode, and ``AWS_ENDPOINT_URL`` (moto server locally)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from .conf import app_settings
+
+__all__ = ["TRANSIENT_ERROR_CODES", "dynamodb_client", "is_transient", "runtime_table"]
+
+#: DynamoDB error codes worth retrying: capacity, throttling and service-side trouble.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a publish that raised ``exc`` may succeed if simply tried again later."""
+    if isinstance(
+        exc,
+        EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError,
+    ):
+        return True
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in TRANSIENT_ERROR_CODES
+    return False
+
+
+def _config() -> Config:
+    return Config(
+        region_name=app_settings.AWS_REGION,
+        connect_timeout=app_settings.AWS_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=app_settings.AWS_READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "max_attempts": 3},
+        max_pool_connections=max(10, app_settings.BULK_PUBLISH_CONCURRENCY * 2),
+    )
+
+
+def _endpoint() -> str | None:
+    # boto3 reads AWS_ENDPOINT_URL itself; passing it explicitly keeps behaviour the same on
+    # older botocore releases that predate that support.
+    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def dynamodb_client() -> Any:
+    return boto3.session.Session().client("dynamodb", config=_config(), endpoint_url=_endpoint())
+
+
+def runtime_table(table_name: str | None = None) -> Any:
+    """The runtime table as a boto3 resource ``Table``."""
+    resource = boto3.session.Session().resource(
+        "dynamodb", config=_config(), endpoint_url=_endpoint()
+    )
+    return resource.Table(table_name or app_settings.RUNTIME_TABLE_NAME)

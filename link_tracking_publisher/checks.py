@@ -1,0 +1,110 @@
+"""System checks: misconfiguration is reported at start-up, never discovered at publish time."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from .conf import DEFAULTS, app_settings
+
+_TABLE_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
+_AMBIGUOUS = set("0O1IL")
+
+
+@register("link_tracking")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    table = app_settings.RUNTIME_TABLE_NAME
+    if not isinstance(table, str) or not _TABLE_NAME_RE.fullmatch(table):
+        errors.append(
+            Error(
+                f"LINK_RUNTIME_TABLE_NAME {table!r} is not a valid DynamoDB table name.",
+                hint="3-255 characters: letters, digits, '_', '-', '.'.",
+                id="link_tracking.E001",
+            )
+        )
+    if not app_settings.AWS_REGION:
+        errors.append(Error("AWS_REGION is empty.", hint="e.g. us-east-1", id="link_tracking.E002"))
+    unknown = set(getattr(settings, "LINK_TRACKING", {})) - set(DEFAULTS)
+    if unknown:
+        errors.append(
+            Error(
+                f"Unknown LINK_TRACKING keys: {', '.join(sorted(unknown))}.",
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+                id="link_tracking.E003",
+            )
+        )
+    alphabet = app_settings.SLUG_ALPHABET
+    if (
+        not isinstance(alphabet, str)
+        or len(set(alphabet)) != len(alphabet)
+        or alphabet != alphabet.upper()
+        or not alphabet.isalnum()
+        or len(alphabet) < 16
+    ):
+        errors.append(
+            Error(
+                "LINK_TRACKING['SLUG_ALPHABET'] must be at least 16 distinct upper-case letters "
+                "or digits (the runtime upper-cases slugs).",
+                id="link_tracking.E004",
+            )
+        )
+    elif _AMBIGUOUS & set(alphabet):
+        errors.append(
+            Warning(
+                "LINK_TRACKING['SLUG_ALPHABET'] contains characters people confuse "
+                f"({''.join(sorted(_AMBIGUOUS & set(alphabet)))}).",
+                id="link_tracking.W001",
+            )
+        )
+    length = app_settings.SLUG_LENGTH
+    if not isinstance(length, int) or not 5 <= length <= 32:
+        errors.append(
+            Error(
+                "LINK_TRACKING['SLUG_LENGTH'] must be an integer from 5 to 32.",
+                id="link_tracking.E005",
+            )
+        )
+    for key in ("BULK_PUBLISH_CONCURRENCY", "PUBLISH_MAX_RETRIES", "OUTBOX_STUCK_AFTER_SECONDS"):
+        value = getattr(app_settings, key)
+        if not isinstance(value, int) or value < (0 if key == "PUBLISH_MAX_RETRIES" else 1):
+            errors.append(
+                Error(
+                    f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E006"
+                )
+            )
+    if not 1 <= int(app_settings.BULK_PUBLISH_CHUNK_SIZE or 0) <= 100:
+        errors.append(
+            Error(
+                "LINK_TRACKING['BULK_PUBLISH_CHUNK_SIZE'] must be 1 to 100 (a DynamoDB "
+                "transaction holds at most 100 items).",
+                id="link_tracking.E007",
+            )
+        )
+    for setting, default in (
+        ("LINK_TRACKING_ACCOUNT_MODEL", "crm.Account"),
+        ("LINK_TRACKING_CRM_CAMPAIGN_MODEL", "crm.Campaign"),
+    ):
+        label = getattr(settings, setting, default)
+        try:
+            apps.get_model(label)
+        except (LookupError, ValueError):
+            errors.append(
+                Error(
+                    f"{setting} refers to {label!r}, which is not an installed model.",
+                    hint="Set it to 'app_label.ModelName' of your project's model.",
+                    id="link_tracking.E008",
+                )
+            )
+    if app_settings.SHORT_URL_SCHEME not in ("http", "https"):
+        errors.append(
+            Error(
+                "LINK_TRACKING['SHORT_URL_SCHEME'] must be 'http' or 'https'.",
+                id="link_tracking.E009",
+            )
+        )
+    return errors

@@ -1,0 +1,94 @@
+"""The app's settings: one object, documented defaults, read lazily, reloaded on change.
+
+Two settings keep the names the reference spec gives them because host projects already set
+them at top level: ``LINK_RUNTIME_TABLE_NAME`` and ``AWS_REGION``. Everything else lives in
+the ``LINK_TRACKING`` dict. See ``docs/CONFIGURATION.md`` for the reference.
+
+    from link_tracking_publisher.conf import app_settings
+    app_settings.RUNTIME_TABLE_NAME
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+from link_tracking_runtime.record import DEFAULT_DYNAMIC_PARAM_ALLOWLIST
+from link_tracking_runtime.table import DEFAULT_TABLE_NAME
+
+__all__ = ["DEFAULTS", "AppSettings", "app_settings"]
+
+#: Top-level Django settings read by this app, with their defaults.
+TOP_LEVEL: dict[str, tuple[str, Any]] = {
+    "RUNTIME_TABLE_NAME": ("LINK_RUNTIME_TABLE_NAME", DEFAULT_TABLE_NAME),
+    "AWS_REGION": ("AWS_REGION", "us-east-1"),
+}
+
+#: Keys of the ``LINK_TRACKING`` dict, with their defaults.
+DEFAULTS: dict[str, Any] = {
+    # Scheme of the short URLs get_full_url() builds.
+    "SHORT_URL_SCHEME": "https",
+    # System-generated slugs: length and alphabet. The alphabet has no 0/O, 1/I/L, so a slug
+    # read aloud or typed from an SMS survives, and it is upper-case, as the runtime looks up.
+    "SLUG_LENGTH": 7,
+    "SLUG_ALPHABET": "23456789ABCDEFGHJKMNPQRSTUVWXYZ",
+    "SLUG_MAX_ATTEMPTS": 10,
+    # dynamic_param_allowlist of a link that does not say.
+    "DEFAULT_DYNAMIC_PARAM_ALLOWLIST": list(DEFAULT_DYNAMIC_PARAM_ALLOWLIST),
+    # Publishing.
+    "PUBLISH_MAX_RETRIES": 8,
+    "PUBLISH_RETRY_BACKOFF_SECONDS": 2,
+    "PUBLISH_RETRY_BACKOFF_MAX_SECONDS": 600,
+    "BULK_PUBLISH_CONCURRENCY": 8,
+    "BULK_PUBLISH_CHUNK_SIZE": 100,
+    # Outbox sweeping.
+    "OUTBOX_STUCK_AFTER_SECONDS": 300,
+    "OUTBOX_SWEEP_BATCH_SIZE": 500,
+    "OUTBOX_COMPLETED_RETENTION_DAYS": 7,
+    "OUTBOX_FAILED_RETENTION_DAYS": 30,
+    # setup_dynamodb: how long to wait for the table to become ACTIVE.
+    "SETUP_TABLE_WAIT_SECONDS": 300,
+    # boto3 client settings for the control plane (timeouts keep a worker from hanging).
+    "AWS_CONNECT_TIMEOUT_SECONDS": 5,
+    "AWS_READ_TIMEOUT_SECONDS": 10,
+}
+
+
+class AppSettings:
+    """Attribute access to the app's settings; values are cached until a setting changes."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._cache:
+            return self._cache[name]
+        if name in TOP_LEVEL:
+            setting, default = TOP_LEVEL[name]
+            value = getattr(settings, setting, default)
+        elif name in DEFAULTS:
+            value = getattr(settings, "LINK_TRACKING", {}).get(name, DEFAULTS[name])
+        else:
+            raise AttributeError(f"link_tracking has no setting {name!r}")
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+app_settings = AppSettings()
+
+_WATCHED = {"LINK_TRACKING", *(setting for setting, _ in TOP_LEVEL.values())}
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in _WATCHED:
+        app_settings.reload()
+
+
+setting_changed.connect(_reload)

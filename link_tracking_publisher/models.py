@@ -1,0 +1,469 @@
+"""The control plane's models: the source of truth the runtime records are published from.
+
+The host project's account and CRM-campaign models are swappable settings, in the
+django-oauth-toolkit manner: ``LINK_TRACKING_ACCOUNT_MODEL`` and
+``LINK_TRACKING_CRM_CAMPAIGN_MODEL`` (``"app_label.ModelName"``); use
+:func:`get_account_model` and :func:`get_crm_campaign_model` rather than importing them.
+
+Change links through :mod:`link_tracking_publisher.services.links`, not with ``save()``:
+the service layer writes the link, its :class:`LinkVersion` and its :class:`PublishOutbox`
+row in one transaction and enqueues the publish after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from link_tracking_runtime.record import SLUG_MAX_LENGTH
+
+from .conf import app_settings
+from .validators import (
+    MAX_URL_LENGTH,
+    validate_domain_name,
+    validate_dynamic_param_allowlist,
+    validate_redirect_url,
+    validate_routing_rules,
+    validate_utm_overrides,
+    validate_utm_params,
+)
+
+ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
+CRM_CAMPAIGN_MODEL = getattr(settings, "LINK_TRACKING_CRM_CAMPAIGN_MODEL", "crm.Campaign")
+
+
+def get_account_model() -> type[models.Model]:
+    return apps.get_model(ACCOUNT_MODEL, require_ready=False)
+
+
+def get_crm_campaign_model() -> type[models.Model]:
+    return apps.get_model(CRM_CAMPAIGN_MODEL, require_ready=False)
+
+
+def default_dynamic_param_allowlist() -> list[str]:
+    return list(app_settings.DEFAULT_DYNAMIC_PARAM_ALLOWLIST)
+
+
+def empty_dict() -> dict[str, Any]:
+    return {}
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+    QR = "qr", "QR code"
+    SOCIAL = "social", "Social"
+    WEB = "web", "Web"
+    OTHER = "other", "Other"
+
+
+class Domain(models.Model):
+    """A short-link host (``go.example.com``). Links on it redirect only while both the link and
+    the domain are active. A domain without an account is shared by every account."""
+
+    class Purpose(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+        QR = "qr", "QR"
+        GENERAL = "general", "General"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending verification"
+        WARMING = "warming", "Warming"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        RETIRED = "retired", "Retired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        ACCOUNT_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="link_tracking_domains",
+        help_text="Owner; empty for a domain every account may use.",
+    )
+    domain_name = models.CharField(max_length=253, unique=True, validators=[validate_domain_name])
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.GENERAL)
+    active = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    health_score = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)]
+    )
+    # Warming: a new sending domain ramps its daily volume up before carrying full traffic.
+    warming_started_at = models.DateTimeField(null=True, blank=True)
+    warming_completed_at = models.DateTimeField(null=True, blank=True)
+    warming_daily_limit = models.PositiveIntegerField(null=True, blank=True)
+    # The host project's own record of this URL domain (marketing_tracking.URLDomain in the
+    # reference deployment), by id: a plain reference, so hosts without such a model need none.
+    url_domain_ref = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain_name"]
+
+    def __str__(self) -> str:
+        return self.domain_name
+
+
+class LinkCampaign(models.Model):
+    """A campaign of links, scoped to an account, with the UTM template its links inherit."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        ACCOUNT_MODEL, on_delete=models.PROTECT, related_name="link_campaigns"
+    )
+    campaign_id = models.CharField(
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text="Optional identifier, unique per account; published on every link record.",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    utm_template = models.JSONField(
+        default=empty_dict,
+        blank=True,
+        validators=[validate_utm_params],
+        help_text="Query params for every link, with ${variable} placeholders.",
+    )
+    active = models.BooleanField(default=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    crm_campaigns = models.ManyToManyField(
+        CRM_CAMPAIGN_MODEL,
+        through="LinkCampaignCrmCampaignMapping",
+        related_name="link_campaigns",
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "campaign_id"],
+                condition=Q(campaign_id__isnull=False),
+                name="link_campaign_unique_campaign_id_per_account",
+                violation_error_code="duplicate_campaign_id",
+                violation_error_message="This account already has a campaign with this campaign_id.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.campaign_id == "":
+            self.campaign_id = None
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "The end date is before the start date."})
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # Name the field, not just the model, when campaign_id is taken.
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            if any(e.code == "duplicate_campaign_id" for e in exc.error_dict.get("__all__", [])):
+                raise ValidationError(
+                    {"campaign_id": "This account already has a campaign with this campaign_id."}
+                ) from None
+            raise
+
+
+class LinkCampaignCrmCampaignMapping(models.Model):
+    """Attribution: a link campaign used by a CRM campaign, over a date range."""
+
+    link_campaign = models.ForeignKey(
+        LinkCampaign, on_delete=models.CASCADE, related_name="crm_campaign_mappings"
+    )
+    crm_campaign = models.ForeignKey(
+        CRM_CAMPAIGN_MODEL, on_delete=models.CASCADE, related_name="link_campaign_mappings"
+    )
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "link campaign ↔ CRM campaign mapping"
+
+    def __str__(self) -> str:
+        return f"{self.link_campaign} → {self.crm_campaign}"
+
+    def clean(self) -> None:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "The end date is before the start date."})
+
+
+class GlobalUTMPolicy(models.Model):
+    """Organisation-wide UTM defaults. A true singleton: the table can hold one row only."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    default_utm_params = models.JSONField(
+        default=empty_dict, blank=True, validators=[validate_utm_params]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "global UTM policy"
+        verbose_name_plural = "global UTM policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="global_utm_policy_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return "Global UTM policy"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.id = self.SINGLETON_ID
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValidationError("The global UTM policy cannot be deleted; clear its params instead.")
+
+    @classmethod
+    def load(cls) -> GlobalUTMPolicy:
+        policy, _ = cls.objects.get_or_create(id=cls.SINGLETON_ID)
+        return policy
+
+
+class Link(models.Model):
+    """A short link: ``https://{domain}/{slug}`` → ``destination_url``."""
+
+    class SlugType(models.TextChoices):
+        SYSTEM = "system", "System-generated"
+        VANITY = "vanity", "Vanity"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(ACCOUNT_MODEL, on_delete=models.PROTECT, related_name="links")
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="links")
+    campaign = models.ForeignKey(
+        LinkCampaign, on_delete=models.PROTECT, null=True, blank=True, related_name="links"
+    )
+    slug_canonical = models.CharField(max_length=SLUG_MAX_LENGTH, editable=False)
+    slug_original = models.CharField(
+        max_length=SLUG_MAX_LENGTH, blank=True, help_text="A vanity slug as it was typed."
+    )
+    slug_type = models.CharField(max_length=8, choices=SlugType.choices, default=SlugType.SYSTEM)
+    campaign_identifier = models.CharField(
+        max_length=100, blank=True, editable=False, help_text="campaign.campaign_id, denormalised."
+    )
+    keyword = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.SMS)
+    destination_url = models.CharField(
+        max_length=MAX_URL_LENGTH, validators=[validate_redirect_url]
+    )
+    fallback_url = models.CharField(
+        max_length=MAX_URL_LENGTH,
+        blank=True,
+        validators=[validate_redirect_url],
+        help_text="Where a disabled or expired link goes; default https://{domain}/disabled.",
+    )
+    append_query_params = models.BooleanField(
+        default=True, help_text="If off, the destination is used exactly as it is."
+    )
+    utm_overrides = models.JSONField(
+        default=empty_dict,
+        blank=True,
+        validators=[validate_utm_overrides],
+    )
+    dynamic_param_allowlist = models.JSONField(
+        default=default_dynamic_param_allowlist,
+        blank=True,
+        validators=[validate_dynamic_param_allowlist],
+    )
+    active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_clicks = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    signature_required = models.BooleanField(default=False)
+    signature_secret_ref = models.CharField(
+        max_length=512, blank=True, help_text="Secrets Manager id of the signing keyring."
+    )
+    routing_rules = models.JSONField(null=True, blank=True)
+    runtime_version = models.PositiveBigIntegerField(default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "slug_canonical"], name="link_unique_slug_per_domain"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign_identifier", "active"], name="link_campaign_ident_idx"),
+            models.Index(fields=["account", "-created_at"], name="link_account_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain_id and self.domain.domain_name}/{self.slug_canonical}"
+
+    @property
+    def slug(self) -> str:
+        """The slug as people see it: a vanity slug as typed, else the canonical one."""
+        return self.slug_original or self.slug_canonical
+
+    def get_full_url(self) -> str:
+        return f"{app_settings.SHORT_URL_SCHEME}://{self.domain.domain_name}/{self.slug}"
+
+    def get_sms_url(self, sms_msg_id: object) -> str:
+        """The short URL an SMS carries: ``get_full_url() + ?sms_msg_id=<id>``, so the runtime
+        can forward the message id to the destination and into the click event."""
+        return f"{self.get_full_url()}?sms_msg_id={quote(str(sms_msg_id), safe='')}"
+
+    def effective_fallback_url(self) -> str:
+        return self.fallback_url or f"https://{self.domain.domain_name}/disabled"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.signature_required and not self.signature_secret_ref:
+            errors["signature_secret_ref"] = (
+                "Signed links need the Secrets Manager id of their signing keyring."
+            )
+        if self.campaign_id and self.account_id and self.campaign.account_id != self.account_id:
+            errors["campaign"] = "This campaign belongs to another account."
+        if (
+            self.domain_id
+            and self.account_id
+            and self.domain.account_id not in (None, self.account_id)
+        ):
+            errors["domain"] = "This domain belongs to another account."
+        if self.routing_rules is not None:
+            try:
+                validate_routing_rules(self.routing_rules)
+            except ValidationError as exc:
+                errors["routing_rules"] = "; ".join(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+
+
+class PublishOutbox(models.Model):
+    """One publish of one link state, written in the same transaction as the change, so a
+    change can never be committed without its publish being recorded (the outbox pattern)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="publish_outbox")
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    runtime_version = models.PositiveBigIntegerField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    retry_count = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    result = models.CharField(
+        max_length=32, blank=True, help_text="written, already_applied or the error code."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "publish outbox entry"
+        verbose_name_plural = "publish outbox"
+        indexes = [models.Index(fields=["status", "updated_at"], name="outbox_status_updated_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} ({self.status})"
+
+
+class LinkVersion(models.Model):
+    """The audit trail: one row per change of a link, with who, why and what changed."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveBigIntegerField()
+    destination_url = models.CharField(max_length=MAX_URL_LENGTH)
+    utm_overrides = models.JSONField(default=empty_dict)
+    routing_rules = models.JSONField(null=True, blank=True)
+    active = models.BooleanField()
+    changes = models.JSONField(
+        default=empty_dict, help_text="Field → [old, new] for every field this change touched."
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    change_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["link", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["link", "version"], name="link_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} v{self.version}"
+
+
+class PrivacyRequest(models.Model):
+    """A data-subject request (access or erasure) about click data, tracked to completion."""
+
+    class RequestType(models.TextChoices):
+        ACCESS = "access", "Access"
+        ERASURE = "erasure", "Erasure"
+
+    class SubjectType(models.TextChoices):
+        SMS_MSG_ID = "sms_msg_id", "SMS message id"
+        CLICK_ID = "click_id", "Click id"
+        IP_HASH = "ip_hash", "IP hash"
+        LINK = "link", "Link"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        ACCOUNT_MODEL, on_delete=models.PROTECT, related_name="link_privacy_requests"
+    )
+    request_type = models.CharField(max_length=16, choices=RequestType.choices)
+    subject_type = models.CharField(max_length=16, choices=SubjectType.choices)
+    subject_value = models.CharField(max_length=256)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    result = models.JSONField(default=empty_dict, blank=True)
+    error_message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.request_type} {self.subject_type}={self.subject_value} ({self.status})"

@@ -1,0 +1,126 @@
+"""Outbox bookkeeping: every state change of a PublishOutbox row goes through here, so the
+status, retry count, error message and completion time are recorded the same way by the
+single publish task, the bulk republish and the sweepers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import PublishOutbox
+
+__all__ = [
+    "claim_stuck",
+    "delete_expired",
+    "mark_complete",
+    "mark_complete_many",
+    "mark_failed",
+    "mark_processing",
+    "record_error",
+    "record_retry",
+]
+
+Status = PublishOutbox.Status
+MAX_ERROR_LENGTH = 4000
+
+
+def _clip(message: str) -> str:
+    return message[:MAX_ERROR_LENGTH]
+
+
+def mark_processing(entry: PublishOutbox) -> None:
+    now = timezone.now()
+    PublishOutbox.objects.filter(pk=entry.pk).update(
+        status=Status.PROCESSING, last_attempt_at=now, updated_at=now
+    )
+    entry.status, entry.last_attempt_at = Status.PROCESSING, now
+
+
+def mark_complete(entry: PublishOutbox, result: str) -> None:
+    now = timezone.now()
+    PublishOutbox.objects.filter(pk=entry.pk).update(
+        status=Status.COMPLETE, result=result, completed_at=now, updated_at=now
+    )
+    entry.status, entry.result, entry.completed_at = Status.COMPLETE, result, now
+
+
+def mark_complete_many(idempotency_keys: Sequence[str], result: str) -> None:
+    now = timezone.now()
+    for start in range(0, len(idempotency_keys), 500):
+        PublishOutbox.objects.filter(
+            idempotency_key__in=idempotency_keys[start : start + 500]
+        ).update(status=Status.COMPLETE, result=result, completed_at=now, updated_at=now)
+
+
+def record_retry(entry: PublishOutbox, error: str) -> None:
+    """A transient failure: back to PENDING with the error, one more retry counted."""
+    now = timezone.now()
+    PublishOutbox.objects.filter(pk=entry.pk).update(
+        status=Status.PENDING,
+        retry_count=F("retry_count") + 1,
+        error_message=_clip(error),
+        updated_at=now,
+    )
+    entry.refresh_from_db()
+
+
+def record_error(idempotency_key: str, error: str) -> None:
+    """A bulk write that did not go through: stays PENDING (the sweeper retries it)."""
+    PublishOutbox.objects.filter(idempotency_key=idempotency_key).update(
+        status=Status.PENDING,
+        retry_count=F("retry_count") + 1,
+        error_message=_clip(error),
+        updated_at=timezone.now(),
+    )
+
+
+def mark_failed(entry: PublishOutbox, error: str, *, code: str = "") -> None:
+    """A permanent failure (or retries exhausted): FAILED, with the error; an operator retries
+    it from the API or the admin once the cause is fixed."""
+    now = timezone.now()
+    PublishOutbox.objects.filter(pk=entry.pk).update(
+        status=Status.FAILED,
+        result=code[:32],
+        error_message=_clip(error),
+        completed_at=now,
+        updated_at=now,
+    )
+    entry.refresh_from_db()
+
+
+def claim_stuck(limit: int | None = None) -> list[PublishOutbox]:
+    """Rows PENDING or PROCESSING for longer than ``OUTBOX_STUCK_AFTER_SECONDS``, claimed for
+    re-enqueueing: locked with SKIP LOCKED where the database has it (so concurrent sweepers
+    take different rows) and touched, so the next sweep leaves them alone for a while."""
+    cutoff = timezone.now() - timedelta(seconds=app_settings.OUTBOX_STUCK_AFTER_SECONDS)
+    limit = limit or app_settings.OUTBOX_SWEEP_BATCH_SIZE
+    with transaction.atomic():
+        rows = list(
+            PublishOutbox.objects.select_for_update(skip_locked=True)
+            .filter(Q(status=Status.PENDING) | Q(status=Status.PROCESSING), updated_at__lt=cutoff)
+            .order_by("updated_at")[:limit]
+        )
+        if rows:
+            PublishOutbox.objects.filter(pk__in=[r.pk for r in rows]).update(
+                status=Status.PENDING, updated_at=timezone.now()
+            )
+    return rows
+
+
+def delete_expired() -> tuple[int, int]:
+    """Delete COMPLETE rows past their retention, and FAILED ones past theirs."""
+    now = timezone.now()
+    completed, _ = PublishOutbox.objects.filter(
+        status=Status.COMPLETE,
+        completed_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
+    ).delete()
+    failed, _ = PublishOutbox.objects.filter(
+        status=Status.FAILED,
+        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
+    ).delete()
+    return completed, failed

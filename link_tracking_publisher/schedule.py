@@ -1,0 +1,23 @@
+"""The beat schedule of the control plane's sweepers. Importable from settings (it touches no
+model): ``CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE, ...}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+
+__all__ = ["BEAT_SCHEDULE"]
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Re-enqueue publishes stuck PENDING/PROCESSING (broker hiccup, worker killed).
+    "link-tracking-retry-pending-outbox": {
+        "task": "link_tracking.retry_pending_outbox",
+        "schedule": 60.0,
+    },
+    # Trim the outbox: COMPLETE after 7 days, FAILED after 30.
+    "link-tracking-cleanup-old-outbox-entries": {
+        "task": "link_tracking.cleanup_old_outbox_entries",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}

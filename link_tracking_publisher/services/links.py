@@ -1,0 +1,286 @@
+"""The service layer: every change to a link goes through here.
+
+Each change writes, in one database transaction, the link (with a new ``runtime_version``),
+a :class:`LinkVersion` (who, why, what changed) and a :class:`PublishOutbox` row; the publish
+task is enqueued only after the transaction commits (``delay_on_commit``), so a rolled-back
+change publishes nothing, and a committed one always has its outbox row for the sweeper
+even if the broker was unreachable at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from link_tracking_runtime.record import canonical_slug
+
+from ..conf import app_settings
+from ..models import GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
+from ..validators import validate_slug
+from .slugs import generate_slug
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "create_link",
+    "republish_link",
+    "set_link_active",
+    "update_campaign",
+    "update_domain",
+    "update_global_utm_policy",
+    "update_link",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Link fields a change may touch. Domain and slug are the record's key: they cannot change
+#: (create a new link instead), so a published key never goes stale.
+EDITABLE_FIELDS = (
+    "campaign",
+    "keyword",
+    "channel",
+    "destination_url",
+    "fallback_url",
+    "append_query_params",
+    "utm_overrides",
+    "dynamic_param_allowlist",
+    "active",
+    "expires_at",
+    "max_clicks",
+    "signature_required",
+    "signature_secret_ref",
+    "routing_rules",
+)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "pk"):
+        return str(value.pk)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _snapshot(link: Link) -> dict[str, Any]:
+    return {
+        field: _jsonable(getattr(link, f"{field}_id" if field == "campaign" else field))
+        for field in EDITABLE_FIELDS
+    }
+
+
+def _enqueue_publish(link: Link, entry: PublishOutbox) -> None:
+    from ..tasks import publish_link_task
+
+    publish_link_task.delay_on_commit(str(link.pk), entry.pk)
+
+
+def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: str) -> PublishOutbox:
+    """Version row + outbox row for the link's (already saved) new version, and the enqueue."""
+    LinkVersion.objects.create(
+        link=link,
+        version=link.runtime_version,
+        destination_url=link.destination_url,
+        utm_overrides=link.utm_overrides,
+        routing_rules=link.routing_rules,
+        active=link.active,
+        changes=dict(changes),
+        changed_by=user if getattr(user, "is_authenticated", False) else None,
+        change_reason=reason,
+    )
+    entry = PublishOutbox.objects.create(
+        link=link,
+        idempotency_key=f"{link.pk}:{link.runtime_version}",
+        runtime_version=link.runtime_version,
+    )
+    _enqueue_publish(link, entry)
+    return entry
+
+
+def _denormalise(link: Link) -> None:
+    link.campaign_identifier = (link.campaign.campaign_id or "") if link.campaign else ""
+
+
+def create_link(
+    *,
+    account: Any,
+    domain: Any,
+    destination_url: str,
+    slug: str | None = None,
+    user: Any = None,
+    reason: str = "",
+    **fields: Any,
+) -> Link:
+    """Create a link and enqueue its first publish.
+
+    Without ``slug`` a system slug is generated (retried on the rare collision, so two
+    concurrent creations never share one); with ``slug`` it is a vanity slug, kept as typed in
+    ``slug_original``. Raises ``ValidationError`` naming the field on bad input.
+    """
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"create_link() got unexpected fields: {', '.join(sorted(unknown))}")
+    link = Link(account=account, domain=domain, destination_url=destination_url, **fields)
+    if user is not None and getattr(user, "is_authenticated", False):
+        link.created_by = user
+    if slug:
+        try:
+            validate_slug(slug)
+        except ValidationError as exc:
+            raise ValidationError({"slug": exc.messages}) from None
+        link.slug_type = Link.SlugType.VANITY
+        link.slug_original = slug
+        link.slug_canonical = canonical_slug(slug)
+    else:
+        link.slug_type = Link.SlugType.SYSTEM
+        link.slug_canonical = generate_slug()
+    _denormalise(link)
+    link.runtime_version = 1
+    link.full_clean(validate_unique=False, validate_constraints=False)
+
+    with transaction.atomic():
+        attempts = 1 if slug else app_settings.SLUG_MAX_ATTEMPTS
+        for attempt in range(attempts):
+            if (
+                slug
+                and Link.objects.filter(domain=domain, slug_canonical=link.slug_canonical).exists()
+            ):
+                raise ValidationError({"slug": f"'{slug}' is already taken on {domain}."})
+            try:
+                with transaction.atomic():  # a savepoint: a collision leaves the outer intact
+                    link.save(force_insert=True)
+                break
+            except IntegrityError:
+                if slug:
+                    raise ValidationError(
+                        {"slug": f"'{slug}' is already taken on {domain}."}
+                    ) from None
+                if attempt == attempts - 1:
+                    raise
+                link.slug_canonical = generate_slug()
+        created = {k: [None, v] for k, v in _snapshot(link).items() if v not in (None, "", [], {})}
+        created["slug"] = [None, link.slug]
+        _record_change(link, created, user, reason or "created")
+    return link
+
+
+def update_link(link: Link, *, user: Any = None, reason: str = "", **changes: Any) -> Link:
+    """Apply ``changes`` to ``link``; a no-op change writes nothing and publishes nothing.
+
+    The row is locked for the change, so two concurrent updates get consecutive versions.
+    """
+    forbidden = {"domain", "slug", "slug_canonical", "slug_original", "account"} & set(changes)
+    if forbidden:
+        raise ValidationError(
+            {
+                name: "This cannot change once the link exists; create a new link instead."
+                for name in forbidden
+            }
+        )
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"update_link() got unexpected fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        current = (
+            Link.objects.select_for_update().select_related("domain", "campaign").get(pk=link.pk)
+        )
+        before = _snapshot(current)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        _denormalise(current)
+        after = _snapshot(current)
+        diff = {k: [before[k], after[k]] for k in EDITABLE_FIELDS if before[k] != after[k]}
+        if not diff:
+            return current
+        current.full_clean(validate_unique=False, validate_constraints=False)
+        current.runtime_version += 1
+        current.save()
+        _record_change(current, diff, user, reason)
+    return current
+
+
+def set_link_active(link: Link, active: bool, *, user: Any = None, reason: str = "") -> Link:
+    """Activate or deactivate (the API's publish / unpublish): a versioned change, so the
+    record is rewritten with the new ``active`` and the audit trail says who and why."""
+    return update_link(
+        link, active=active, user=user, reason=reason or ("activated" if active else "deactivated")
+    )
+
+
+def republish_link(link: Link) -> PublishOutbox:
+    """Publish the link's current state again under a new version (after a policy or campaign
+    change, or to repair drift)."""
+    with transaction.atomic():
+        current = Link.objects.select_for_update().get(pk=link.pk)
+        current.runtime_version += 1
+        current.save(update_fields=["runtime_version"])
+        entry = PublishOutbox.objects.create(
+            link=current,
+            idempotency_key=f"{current.pk}:{current.runtime_version}",
+            runtime_version=current.runtime_version,
+        )
+        _enqueue_publish(current, entry)
+    return entry
+
+
+def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any) -> LinkCampaign:
+    """Change a campaign. When its ``utm_template``, ``campaign_id`` or ``active`` changes, its
+    links' records change too: ``campaign_identifier`` is re-denormalised and every link of
+    the campaign is republished after commit."""
+    from ..tasks import republish_link_campaign_task
+
+    with transaction.atomic():
+        current = LinkCampaign.objects.select_for_update().get(pk=campaign.pk)
+        before = (current.utm_template, current.campaign_id)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        current.save()
+        if (current.utm_template, current.campaign_id) != before:
+            current.links.update(campaign_identifier=current.campaign_id or "")
+            republish_link_campaign_task.delay_on_commit(str(current.pk))
+    return current
+
+
+def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
+    """Change a domain; when ``active`` changes, every link on it is republished (a record is
+    active only while both its link and its domain are)."""
+    from ..models import Domain
+    from ..tasks import republish_domain_task
+
+    with transaction.atomic():
+        current = Domain.objects.select_for_update().get(pk=domain.pk)
+        was_active = current.active
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        current.save()
+        if current.active != was_active:
+            republish_domain_task.delay_on_commit(str(current.pk))
+    return current
+
+
+def update_global_utm_policy(
+    default_utm_params: Mapping[str, Any], *, user: Any = None
+) -> GlobalUTMPolicy:
+    """Replace the organisation-wide UTM defaults and republish every link after commit."""
+    from ..tasks import republish_all_links_task
+
+    with transaction.atomic():
+        policy = (
+            GlobalUTMPolicy.objects.select_for_update()
+            .filter(id=GlobalUTMPolicy.SINGLETON_ID)
+            .first()
+            or GlobalUTMPolicy()
+        )
+        changed = policy.default_utm_params != dict(default_utm_params)
+        policy.default_utm_params = dict(default_utm_params)
+        if getattr(user, "is_authenticated", False):
+            policy.updated_by = user
+        policy.full_clean()
+        policy.save()
+        if changed:
+            republish_all_links_task.delay_on_commit()
+    return policy

@@ -1,0 +1,333 @@
+"""LinkPublisher: builds each link's runtime record and writes it to DynamoDB.
+
+Every write is conditional: it succeeds only when the table has no record for the key, or a
+record with a lower ``runtime_version``. A stored version equal or higher means this state (or
+a newer one) is already there: that is ``already_applied``, not an error, so publishing is
+idempotent and an old version delivered late can never overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from django.db import transaction
+from django.db.models import F, QuerySet
+
+from link_tracking_runtime import wire
+from link_tracking_runtime.record import RuntimeRecord, canonical_host, item_key, to_item
+
+from .. import outbox as outbox_state
+from ..aws import is_transient, runtime_table
+from ..conf import app_settings
+from ..models import GlobalUTMPolicy, Link, PublishOutbox
+from .utm_resolver import UTMResolver
+
+__all__ = ["BulkPublishResult", "LinkPublisher", "PublishOutcome", "PublishResult"]
+
+logger = logging.getLogger(__name__)
+
+PublishOutcome = Literal["written", "already_applied", "not_published"]
+
+PUT_CONDITION = "attribute_not_exists(PK) OR runtime_version < :v"
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishResult:
+    link_id: str
+    runtime_version: int
+    outcome: PublishOutcome
+
+
+@dataclasses.dataclass
+class BulkPublishResult:
+    """What a bulk republish did. ``failed`` maps link id → error; those links' outbox rows
+    stay PENDING with the error recorded, so ``retry_pending_outbox`` picks them up."""
+
+    total: int = 0
+    written: int = 0
+    already_applied: int = 0
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _epoch(value: Any) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
+
+
+class LinkPublisher:
+    """Publishes links to the runtime table.
+
+    ``table`` is a boto3 resource ``Table`` (default: the configured runtime table);
+    ``clock`` returns Unix seconds (``published_at_epoch``).
+    """
+
+    def __init__(
+        self,
+        table: Any = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        resolver: UTMResolver | None = None,
+    ) -> None:
+        self._table = table
+        self.clock = clock
+        self.resolver = resolver or UTMResolver()
+
+    @property
+    def table(self) -> Any:
+        if self._table is None:
+            self._table = runtime_table()
+        return self._table
+
+    # -- records -------------------------------------------------------------------------
+
+    def build_record(self, link: Link, *, now: float | None = None) -> RuntimeRecord:
+        published = int(self.clock() if now is None else now)
+        return RuntimeRecord(
+            domain=canonical_host(link.domain.domain_name),
+            slug=link.slug_canonical,
+            link_id=str(link.id),
+            destination_url=link.destination_url,
+            fallback_url=link.effective_fallback_url(),
+            active=bool(link.active and link.domain.active),
+            runtime_version=int(link.runtime_version),
+            append_query_params=link.append_query_params,
+            resolved_query_params=self.resolver.resolve(link),
+            dynamic_param_allowlist=tuple(link.dynamic_param_allowlist or ()),
+            signature_required=link.signature_required,
+            signature_key_id=(link.signature_secret_ref or None)
+            if link.signature_required
+            else None,
+            routing_rules=link.routing_rules or None,
+            expires_at_epoch=_epoch(link.expires_at),
+            max_clicks=link.max_clicks,
+            campaign_id=link.campaign_identifier or None,
+            keyword=link.keyword or None,
+            channel=link.channel or None,
+            published_at_epoch=published,
+            updated_at_epoch=_epoch(link.updated_at),
+        )
+
+    def build_runtime_record(self, link: Link, *, now: float | None = None) -> dict[str, Any]:
+        """The DynamoDB item for ``link`` (numbers as Decimal, ``None`` omitted)."""
+        return to_item(self.build_record(link, now=now))
+
+    # -- outbox --------------------------------------------------------------------------
+
+    @staticmethod
+    def idempotency_key(link: Link) -> str:
+        return f"{link.id}:{link.runtime_version}"
+
+    def create_publish_outbox(self, link: Link) -> PublishOutbox:
+        """The outbox row for the link's current version (created once per version)."""
+        entry, _ = PublishOutbox.objects.get_or_create(
+            idempotency_key=self.idempotency_key(link),
+            defaults={"link": link, "runtime_version": link.runtime_version},
+        )
+        return entry
+
+    # -- single writes -------------------------------------------------------------------
+
+    def publish_link(self, link: Link, outbox: PublishOutbox | None = None) -> PublishResult:
+        """Write the link's record, conditionally. Records the outcome on ``outbox`` when
+        given; errors propagate (the task decides whether to retry)."""
+        item = self.build_runtime_record(link)
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression=PUT_CONDITION,
+                ExpressionAttributeValues={":v": Decimal(link.runtime_version)},
+            )
+            outcome: PublishOutcome = "written"
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            outcome = "already_applied"
+        if outbox is not None:
+            outbox_state.mark_complete(outbox, outcome)
+        logger.info(
+            "publish %s v%s: %s",
+            link.id,
+            link.runtime_version,
+            outcome,
+            extra={"link_id": str(link.id), "runtime_version": link.runtime_version},
+        )
+        return PublishResult(str(link.id), int(link.runtime_version), outcome)
+
+    def unpublish_link(self, link: Link) -> PublishResult:
+        """Set ``active = false`` on the stored record at once (an emergency stop that does
+        not wait for a new version). The link should also be deactivated through the service
+        layer, or its next publish makes it active again."""
+        key = item_key(link.domain.domain_name, link.slug_canonical)
+        try:
+            self.table.update_item(
+                Key=key,
+                UpdateExpression="SET active = :false",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":false": False},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return PublishResult(str(link.id), int(link.runtime_version), "not_published")
+        return PublishResult(str(link.id), int(link.runtime_version), "written")
+
+    # -- bulk ----------------------------------------------------------------------------
+
+    def bulk_republish_campaign(
+        self, campaign_id: str, *, concurrency: int | None = None
+    ) -> BulkPublishResult:
+        """Republish every active link whose ``campaign_identifier`` is ``campaign_id``."""
+        links = Link.objects.filter(campaign_identifier=campaign_id, active=True)
+        return self.bulk_republish(links, concurrency=concurrency)
+
+    def bulk_republish(
+        self, links: QuerySet[Link], *, concurrency: int | None = None
+    ) -> BulkPublishResult:
+        """Give every link of ``links`` a new version and outbox row, then write their records
+        in transactional chunks (up to 100 conditional puts a call), ``concurrency`` chunks at
+        a time. Database work stays on this thread; the threads only talk to DynamoDB."""
+        ids = list(links.order_by().values_list("pk", flat=True))
+        result = BulkPublishResult(total=len(ids))
+        if not ids:
+            return result
+        selected = self._bump_versions(ids)
+        policy = GlobalUTMPolicy.load()
+        resolver = UTMResolver(policy)
+        publisher = LinkPublisher(self.table, clock=self.clock, resolver=resolver)
+        now = self.clock()
+        items = [(link, publisher.build_runtime_record(link, now=now)) for link in selected]
+
+        chunk_size = max(1, min(100, app_settings.BULK_PUBLISH_CHUNK_SIZE))
+        chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
+        workers = max(1, concurrency or app_settings.BULK_PUBLISH_CONCURRENCY)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="republish") as pool:
+            outcomes = list(pool.map(self._write_chunk, chunks))
+
+        done: dict[str, list[str]] = {"written": [], "already_applied": []}
+        for chunk_outcomes in outcomes:
+            for link_id, outcome in chunk_outcomes.items():
+                if outcome in done:
+                    done[outcome].append(link_id)
+                else:
+                    result.failed[link_id] = outcome
+        result.written = len(done["written"])
+        result.already_applied = len(done["already_applied"])
+        by_link = {str(link.pk): link for link, _ in items}
+        for outcome, link_ids in done.items():
+            outbox_state.mark_complete_many(
+                [self.idempotency_key(by_link[i]) for i in link_ids], outcome
+            )
+        for link_id, error in result.failed.items():
+            outbox_state.record_error(self.idempotency_key(by_link[link_id]), error)
+        logger.info(
+            "bulk republish: %d links, %d written, %d already applied, %d failed",
+            result.total,
+            result.written,
+            result.already_applied,
+            len(result.failed),
+        )
+        return result
+
+    def _bump_versions(self, ids: Sequence[Any]) -> list[Link]:
+        selected: list[Link] = []
+        with transaction.atomic():
+            for start in range(0, len(ids), 500):
+                batch = ids[start : start + 500]
+                Link.objects.filter(pk__in=batch).update(runtime_version=F("runtime_version") + 1)
+                chunk = list(Link.objects.filter(pk__in=batch).select_related("domain", "campaign"))
+                PublishOutbox.objects.bulk_create(
+                    [
+                        PublishOutbox(
+                            link=link,
+                            idempotency_key=self.idempotency_key(link),
+                            runtime_version=link.runtime_version,
+                        )
+                        for link in chunk
+                    ]
+                )
+                selected.extend(chunk)
+        return selected
+
+    def _write_chunk(
+        self, chunk: Sequence[tuple[Link, dict[str, Any]]], attempts: int = 6
+    ) -> dict[str, str]:
+        """Conditional puts for one chunk in one TransactWriteItems call. A transaction is
+        all or nothing, so when some conditions fail the call is cancelled: those items are
+        ``already_applied`` and the rest are sent again without them."""
+        client = self.table.meta.client
+        table_name = self.table.name
+        pending = {str(link.pk): item for link, item in chunk}
+        outcomes: dict[str, str] = {}
+        for attempt in range(attempts):
+            if not pending:
+                break
+            order = list(pending)
+            request = [
+                {
+                    "Put": {
+                        "TableName": table_name,
+                        "Item": wire.encode_item(pending[link_id]),
+                        "ConditionExpression": PUT_CONDITION,
+                        "ExpressionAttributeValues": {
+                            ":v": {"N": str(pending[link_id]["runtime_version"])}
+                        },
+                    }
+                }
+                for link_id in order
+            ]
+            try:
+                client.transact_write_items(TransactItems=request)
+            except ClientError as exc:
+                code = _error_code(exc)
+                reasons = exc.response.get("CancellationReasons") or []
+                if code == "TransactionCanceledException" and len(reasons) == len(order):
+                    for link_id, reason in zip(order, reasons, strict=True):
+                        reason_code = reason.get("Code") or "None"
+                        if reason_code == "ConditionalCheckFailed":
+                            outcomes[link_id] = "already_applied"
+                            del pending[link_id]
+                        elif reason_code not in ("None", "TransactionConflict", "ThrottlingError"):
+                            outcomes[link_id] = f"{reason_code}: {reason.get('Message', '')}"
+                            del pending[link_id]
+                    # Only the cancelled-but-fine ones remain: no back-off needed unless
+                    # something was contended.
+                    if any(
+                        r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons
+                    ):
+                        time.sleep(min(2.0, 0.05 * 2**attempt))
+                    continue
+                if not is_transient(exc) or attempt == attempts - 1:
+                    for link_id in pending:
+                        outcomes[link_id] = f"{code}: {exc}"
+                    return outcomes
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+                continue
+            except Exception as exc:  # connection errors: retry, then record on every item
+                if not is_transient(exc) or attempt == attempts - 1:
+                    for link_id in pending:
+                        outcomes[link_id] = f"{_error_code(exc)}: {exc}"
+                    return outcomes
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+                continue
+            for link_id in order:
+                outcomes[link_id] = "written"
+            pending.clear()
+        for link_id in pending:
+            outcomes[link_id] = "TransactionCanceled: gave up after repeated conflicts"
+        return outcomes

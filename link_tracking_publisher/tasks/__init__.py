@@ -1,0 +1,23 @@
+"""Celery tasks of the control plane (``link_tracking.tasks.publisher_tasks`` in the spec)."""
+
+from .publisher_tasks import (
+    BEAT_SCHEDULE,
+    cleanup_old_outbox_entries,
+    publish_link_task,
+    republish_all_links_task,
+    republish_campaign_task,
+    republish_domain_task,
+    republish_link_campaign_task,
+    retry_pending_outbox,
+)
+
+__all__ = [
+    "BEAT_SCHEDULE",
+    "cleanup_old_outbox_entries",
+    "publish_link_task",
+    "republish_all_links_task",
+    "republish_campaign_task",
+    "republish_domain_task",
+    "republish_link_campaign_task",
+    "retry_pending_outbox",
+]

@@ -1,0 +1,148 @@
+"""Publishing tasks. Each takes primary keys, re-reads the world, and is idempotent: running
+one twice (a redelivery after a worker died, a sweeper re-enqueue) writes nothing new, because
+every DynamoDB write is conditional on ``runtime_version``.
+
+Tasks are ``acks_late`` (a message is acknowledged only after the task finished, so a worker
+killed mid-task leaves it on the broker), retried with exponential back-off for transient AWS
+errors only, and record their outcome on the outbox row.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery import shared_task
+
+from .. import outbox as outbox_state
+from ..aws import is_transient
+from ..conf import app_settings
+from ..models import Link, PublishOutbox
+from ..schedule import BEAT_SCHEDULE
+from ..services.publisher import LinkPublisher
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BEAT_SCHEDULE",
+    "cleanup_old_outbox_entries",
+    "publish_link_task",
+    "republish_all_links_task",
+    "republish_campaign_task",
+    "republish_domain_task",
+    "republish_link_campaign_task",
+    "retry_countdown",
+    "retry_pending_outbox",
+]
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential back-off with full jitter, capped."""
+    base = app_settings.PUBLISH_RETRY_BACKOFF_SECONDS
+    cap = app_settings.PUBLISH_RETRY_BACKOFF_MAX_SECONDS
+    return random.uniform(0, min(cap, base * 2**retries))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@shared_task(bind=True, name="link_tracking.publish_link", acks_late=True, max_retries=None)
+def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> str:
+    """Publish the link's current state and record the outcome on its outbox row."""
+    entry = PublishOutbox.objects.filter(pk=outbox_id).first() if outbox_id else None
+    try:
+        link = Link.objects.select_related("domain", "campaign").get(pk=link_id)
+    except Link.DoesNotExist:
+        if entry is not None:
+            outbox_state.mark_failed(entry, f"link {link_id} no longer exists", code="link_missing")
+        logger.warning("publish %s: link no longer exists", link_id)
+        return "link_missing"
+    publisher = LinkPublisher()
+    if entry is None:
+        entry = publisher.create_publish_outbox(link)
+    if entry.status == PublishOutbox.Status.COMPLETE:
+        return entry.result or "already_complete"
+    outbox_state.mark_processing(entry)
+    try:
+        result = publisher.publish_link(link, entry)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < app_settings.PUBLISH_MAX_RETRIES:
+            outbox_state.record_retry(entry, _describe(exc))
+            logger.warning(
+                "publish %s v%s: transient error, retry %d: %s",
+                link.pk,
+                link.runtime_version,
+                self.request.retries + 1,
+                exc,
+            )
+            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
+        if is_transient(exc):
+            code = "retries_exhausted"
+            outbox_state.record_retry(entry, _describe(exc))  # count the last attempt too
+        else:
+            code = "permanent_error"
+        outbox_state.mark_failed(entry, _describe(exc), code=code)
+        logger.error("publish %s v%s failed: %s", link.pk, link.runtime_version, exc)
+        return code
+    return result.outcome
+
+
+@shared_task(name="link_tracking.republish_campaign", acks_late=True)
+def republish_campaign_task(campaign_id: str) -> dict[str, Any]:
+    """Republish every active link whose ``campaign_identifier`` is ``campaign_id``."""
+    result = LinkPublisher().bulk_republish_campaign(campaign_id)
+    return {
+        "total": result.total,
+        "written": result.written,
+        "already_applied": result.already_applied,
+        "failed": len(result.failed),
+    }
+
+
+def _bulk(links: Any) -> dict[str, Any]:
+    result = LinkPublisher().bulk_republish(links)
+    return {
+        "total": result.total,
+        "written": result.written,
+        "already_applied": result.already_applied,
+        "failed": len(result.failed),
+    }
+
+
+@shared_task(name="link_tracking.republish_link_campaign", acks_late=True)
+def republish_link_campaign_task(link_campaign_pk: str) -> dict[str, Any]:
+    """Republish every link of one LinkCampaign (by primary key; campaign_id may be null)."""
+    return _bulk(Link.objects.filter(campaign_id=link_campaign_pk))
+
+
+@shared_task(name="link_tracking.republish_domain", acks_late=True)
+def republish_domain_task(domain_pk: str) -> dict[str, Any]:
+    """Republish every link on one domain (after the domain was activated or deactivated)."""
+    return _bulk(Link.objects.filter(domain_id=domain_pk))
+
+
+@shared_task(name="link_tracking.republish_all_links", acks_late=True)
+def republish_all_links_task() -> dict[str, Any]:
+    """Republish every link (after the global UTM policy changed)."""
+    return _bulk(Link.objects.all())
+
+
+@shared_task(name="link_tracking.retry_pending_outbox", acks_late=True)
+def retry_pending_outbox() -> int:
+    """Re-enqueue publishes whose outbox rows have been PENDING (or PROCESSING: a worker died)
+    for longer than ``OUTBOX_STUCK_AFTER_SECONDS``. Returns how many were re-enqueued."""
+    rows = outbox_state.claim_stuck()
+    for row in rows:
+        publish_link_task.delay(str(row.link_id), row.pk)
+    if rows:
+        logger.info("re-enqueued %d stuck outbox entries", len(rows))
+    return len(rows)
+
+
+@shared_task(name="link_tracking.cleanup_old_outbox_entries", acks_late=True)
+def cleanup_old_outbox_entries() -> dict[str, int]:
+    """Delete COMPLETE rows older than 7 days and FAILED rows older than 30 (configurable)."""
+    completed, failed = outbox_state.delete_expired()
+    return {"completed_deleted": completed, "failed_deleted": failed}

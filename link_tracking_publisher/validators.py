@@ -1,0 +1,185 @@
+"""Field validation shared by the models, the service layer and (later) the API.
+
+Each validator raises ``ValidationError`` with a message a person can act on; the models put
+them on the right field, so every refusal names the field it is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from string import Template
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from link_tracking_runtime.record import (
+    DYNAMIC_PARAMS,
+    RESERVED_SLUGS,
+    SLUG_MAX_LENGTH,
+    canonical_slug,
+    is_valid_slug,
+)
+
+#: Variables a UTM template may use (``${name}``), filled in at publish time.
+UTM_TEMPLATE_VARIABLES = (
+    "slug",
+    "campaign_id",
+    "keyword",
+    "channel",
+    "short_code",
+    "domain",
+    "slug_type",
+    "created_date",
+)
+
+_url_validator = URLValidator(schemes=["http", "https"])
+_PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
+_HOST_RE = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+"
+)
+MAX_URL_LENGTH = 2048
+MAX_PARAM_VALUE_LENGTH = 512
+
+
+def validate_redirect_url(value: str) -> None:
+    """An absolute ``http``/``https`` URL with a host: never ``javascript:``, ``data:`` or a
+    relative path, which a redirect would turn into an attack or a broken page."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("Enter an absolute http or https URL.", code="invalid_url")
+    if len(value) > MAX_URL_LENGTH:
+        raise ValidationError(f"URLs are at most {MAX_URL_LENGTH} characters.", code="url_too_long")
+    scheme = urlsplit(value.strip()).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValidationError(
+            f"Only absolute http and https URLs are allowed, not {scheme + ':' if scheme else 'a relative URL'}.",
+            code="invalid_scheme",
+        )
+    if value != value.strip() or any(ch in value for ch in "\r\n\t"):
+        raise ValidationError("URLs cannot contain whitespace or line breaks.", code="invalid_url")
+    _url_validator(value)
+
+
+def validate_domain_name(value: str) -> None:
+    if value != value.lower() or value.endswith(".") or not _HOST_RE.fullmatch(value):
+        raise ValidationError(
+            "Enter a lower-case host name such as go.example.com (no scheme, port or path).",
+            code="invalid_domain",
+        )
+
+
+def validate_slug(value: str) -> None:
+    """A vanity slug: letters, digits, '-' and '_', starting with a letter or digit, not a
+    reserved path. Compared case-insensitively (the runtime upper-cases slugs)."""
+    canonical = canonical_slug(value)
+    if canonical in RESERVED_SLUGS:
+        raise ValidationError(
+            f"'{value}' is reserved (the runtime answers /{value.lower()} itself).",
+            code="reserved_slug",
+        )
+    if value != value.strip() or not is_valid_slug(value):
+        raise ValidationError(
+            f"A slug is 1 to {SLUG_MAX_LENGTH} letters, digits, '-' or '_', starting with a "
+            "letter or digit.",
+            code="invalid_slug",
+        )
+
+
+def validate_dynamic_param_allowlist(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("Enter a list of parameter names.", code="invalid")
+    unknown = [v for v in value if v not in DYNAMIC_PARAMS]
+    if unknown:
+        raise ValidationError(
+            "Not an allowed dynamic parameter: %(unknown)s. Allowed: %(allowed)s.",
+            code="invalid_dynamic_param",
+            params={"unknown": ", ".join(unknown), "allowed": ", ".join(DYNAMIC_PARAMS)},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Each parameter may be listed once.", code="duplicate")
+
+
+def template_variables(template: str) -> list[str]:
+    """The variable names ``template`` uses; ``ValueError`` if its ``$`` syntax is broken."""
+    tmpl = Template(template)
+    if not tmpl.is_valid():
+        raise ValueError("invalid placeholder")
+    return tmpl.get_identifiers()
+
+
+def validate_utm_params(value: Any, *, allow_null: bool = False) -> None:
+    """A mapping of query param name → template string using ``${variable}`` placeholders.
+
+    An unknown variable is refused here, when the template is saved, so it can never become
+    a silent blank at publish time. With ``allow_null`` (link overrides), ``null`` removes a
+    param set by the global policy or the campaign template.
+    """
+    if not isinstance(value, Mapping):
+        raise ValidationError("Enter an object of parameter name → value.", code="invalid")
+    errors: list[ValidationError] = []
+    for name, template in value.items():
+        if not isinstance(name, str) or not _PARAM_NAME_RE.fullmatch(name):
+            errors.append(
+                ValidationError(f"'{name}' is not a valid query parameter name.", code="invalid")
+            )
+            continue
+        if name in DYNAMIC_PARAMS:
+            errors.append(
+                ValidationError(
+                    f"'{name}' is set by the runtime for each click; add it to "
+                    "dynamic_param_allowlist instead.",
+                    code="dynamic_param",
+                )
+            )
+            continue
+        if template is None and allow_null:
+            continue
+        if not isinstance(template, str):
+            errors.append(ValidationError(f"'{name}': values are strings.", code="invalid"))
+            continue
+        if len(template) > MAX_PARAM_VALUE_LENGTH:
+            errors.append(
+                ValidationError(
+                    f"'{name}': values are at most {MAX_PARAM_VALUE_LENGTH} characters.",
+                    code="too_long",
+                )
+            )
+            continue
+        try:
+            used = template_variables(template)
+        except ValueError:
+            errors.append(
+                ValidationError(
+                    f"'{name}': invalid placeholder in '{template}'; write ${{variable}}, "
+                    "or $$ for a literal $.",
+                    code="invalid_template",
+                )
+            )
+            continue
+        unknown = [v for v in used if v not in UTM_TEMPLATE_VARIABLES]
+        if unknown:
+            errors.append(
+                ValidationError(
+                    f"'{name}': unknown template variable {', '.join(unknown)}. "
+                    f"Available: {', '.join(UTM_TEMPLATE_VARIABLES)}.",
+                    code="unknown_variable",
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_utm_overrides(value: Any) -> None:
+    """A link's ``utm_overrides``: like a template, and ``null`` removes an inherited param."""
+    validate_utm_params(value, allow_null=True)
+
+
+def validate_routing_rules(value: Any) -> None:
+    """Routing rules must be an object naming their ``type``."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
+        raise ValidationError(
+            'Routing rules are an object with a "type" (ab_test, geo, time, ...).',
+            code="invalid_routing_rules",
+        )
