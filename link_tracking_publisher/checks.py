@@ -77,14 +77,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E006"
                 )
             )
-    if not 1 <= int(app_settings.BULK_PUBLISH_CHUNK_SIZE or 0) <= 100:
-        errors.append(
-            Error(
-                "LINK_TRACKING['BULK_PUBLISH_CHUNK_SIZE'] must be 1 to 100 (a DynamoDB "
-                "transaction holds at most 100 items).",
-                id="link_tracking.E007",
-            )
-        )
     for setting, default in (
         ("LINK_TRACKING_ACCOUNT_MODEL", "crm.Account"),
         ("LINK_TRACKING_CRM_CAMPAIGN_MODEL", "crm.Campaign"),

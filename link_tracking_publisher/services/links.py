@@ -10,6 +10,7 @@ even if the broker was unreachable at that moment.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,8 +58,8 @@ EDITABLE_FIELDS = (
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "pk"):
-        return str(value.pk)
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

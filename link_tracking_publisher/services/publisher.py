@@ -20,7 +20,6 @@ from botocore.exceptions import ClientError
 from django.db import transaction
 from django.db.models import F, QuerySet
 
-from link_tracking_runtime import wire
 from link_tracking_runtime.record import RuntimeRecord, canonical_host, item_key, to_item
 
 from .. import outbox as outbox_state
@@ -200,41 +199,40 @@ class LinkPublisher:
         self, links: QuerySet[Link], *, concurrency: int | None = None
     ) -> BulkPublishResult:
         """Give every link of ``links`` a new version and outbox row, then write their records
-        in transactional chunks (up to 100 conditional puts a call), ``concurrency`` chunks at
-        a time. Database work stays on this thread; the threads only talk to DynamoDB."""
+        with ``concurrency`` conditional puts in flight at a time.
+
+        Every write keeps the single-link guarantee (absent, or a lower stored version).
+        Individual puts rather than transactions: a DynamoDB transaction is all or nothing
+        and costs twice the write capacity, and batch writes cannot carry a condition.
+        Database work stays on this thread; the threads only talk to DynamoDB.
+        """
         ids = list(links.order_by().values_list("pk", flat=True))
         result = BulkPublishResult(total=len(ids))
         if not ids:
             return result
         selected = self._bump_versions(ids)
-        policy = GlobalUTMPolicy.load()
-        resolver = UTMResolver(policy)
-        publisher = LinkPublisher(self.table, clock=self.clock, resolver=resolver)
+        publisher = LinkPublisher(
+            self.table, clock=self.clock, resolver=UTMResolver(GlobalUTMPolicy.load())
+        )
         now = self.clock()
         items = [(link, publisher.build_runtime_record(link, now=now)) for link in selected]
 
-        chunk_size = max(1, min(100, app_settings.BULK_PUBLISH_CHUNK_SIZE))
-        chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
+        client, table_name = self.table.meta.client, self.table.name
         workers = max(1, concurrency or app_settings.BULK_PUBLISH_CONCURRENCY)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="republish") as pool:
-            outcomes = list(pool.map(self._write_chunk, chunks))
+            outcomes = list(pool.map(lambda pair: self._put(client, table_name, pair[1]), items))
 
         done: dict[str, list[str]] = {"written": [], "already_applied": []}
-        for chunk_outcomes in outcomes:
-            for link_id, outcome in chunk_outcomes.items():
-                if outcome in done:
-                    done[outcome].append(link_id)
-                else:
-                    result.failed[link_id] = outcome
+        for (link, _), outcome in zip(items, outcomes, strict=True):
+            if outcome in done:
+                done[outcome].append(self.idempotency_key(link))
+            else:
+                result.failed[str(link.pk)] = outcome
+                outbox_state.record_error(self.idempotency_key(link), outcome)
         result.written = len(done["written"])
         result.already_applied = len(done["already_applied"])
-        by_link = {str(link.pk): link for link, _ in items}
-        for outcome, link_ids in done.items():
-            outbox_state.mark_complete_many(
-                [self.idempotency_key(by_link[i]) for i in link_ids], outcome
-            )
-        for link_id, error in result.failed.items():
-            outbox_state.record_error(self.idempotency_key(by_link[link_id]), error)
+        for outcome, keys in done.items():
+            outbox_state.mark_complete_many(keys, outcome)
         logger.info(
             "bulk republish: %d links, %d written, %d already applied, %d failed",
             result.total,
@@ -264,70 +262,23 @@ class LinkPublisher:
                 selected.extend(chunk)
         return selected
 
-    def _write_chunk(
-        self, chunk: Sequence[tuple[Link, dict[str, Any]]], attempts: int = 6
-    ) -> dict[str, str]:
-        """Conditional puts for one chunk in one TransactWriteItems call. A transaction is
-        all or nothing, so when some conditions fail the call is cancelled: those items are
-        ``already_applied`` and the rest are sent again without them."""
-        client = self.table.meta.client
-        table_name = self.table.name
-        pending = {str(link.pk): item for link, item in chunk}
-        outcomes: dict[str, str] = {}
+    @staticmethod
+    def _put(client: Any, table_name: str, item: dict[str, Any], attempts: int = 5) -> str:
+        """One conditional put: ``written``, ``already_applied``, or the error (after
+        retrying transient ones with back-off)."""
         for attempt in range(attempts):
-            if not pending:
-                break
-            order = list(pending)
-            request = [
-                {
-                    "Put": {
-                        "TableName": table_name,
-                        "Item": wire.encode_item(pending[link_id]),
-                        "ConditionExpression": PUT_CONDITION,
-                        "ExpressionAttributeValues": {
-                            ":v": {"N": str(pending[link_id]["runtime_version"])}
-                        },
-                    }
-                }
-                for link_id in order
-            ]
             try:
-                client.transact_write_items(TransactItems=request)
-            except ClientError as exc:
-                code = _error_code(exc)
-                reasons = exc.response.get("CancellationReasons") or []
-                if code == "TransactionCanceledException" and len(reasons) == len(order):
-                    for link_id, reason in zip(order, reasons, strict=True):
-                        reason_code = reason.get("Code") or "None"
-                        if reason_code == "ConditionalCheckFailed":
-                            outcomes[link_id] = "already_applied"
-                            del pending[link_id]
-                        elif reason_code not in ("None", "TransactionConflict", "ThrottlingError"):
-                            outcomes[link_id] = f"{reason_code}: {reason.get('Message', '')}"
-                            del pending[link_id]
-                    # Only the cancelled-but-fine ones remain: no back-off needed unless
-                    # something was contended.
-                    if any(
-                        r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons
-                    ):
-                        time.sleep(min(2.0, 0.05 * 2**attempt))
-                    continue
+                client.put_item(
+                    TableName=table_name,
+                    Item=item,  # the resource's client serialises Python values itself
+                    ConditionExpression=PUT_CONDITION,
+                    ExpressionAttributeValues={":v": item["runtime_version"]},
+                )
+                return "written"
+            except Exception as exc:
+                if _error_code(exc) == "ConditionalCheckFailedException":
+                    return "already_applied"
                 if not is_transient(exc) or attempt == attempts - 1:
-                    for link_id in pending:
-                        outcomes[link_id] = f"{code}: {exc}"
-                    return outcomes
+                    return f"{_error_code(exc)}: {exc}"
                 time.sleep(min(2.0, 0.05 * 2**attempt))
-                continue
-            except Exception as exc:  # connection errors: retry, then record on every item
-                if not is_transient(exc) or attempt == attempts - 1:
-                    for link_id in pending:
-                        outcomes[link_id] = f"{_error_code(exc)}: {exc}"
-                    return outcomes
-                time.sleep(min(2.0, 0.05 * 2**attempt))
-                continue
-            for link_id in order:
-                outcomes[link_id] = "written"
-            pending.clear()
-        for link_id in pending:
-            outcomes[link_id] = "TransactionCanceled: gave up after repeated conflicts"
-        return outcomes
+        raise AssertionError("unreachable")

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from link_tracking_publisher.models import Link, PublishOutbox
+from link_tracking_publisher.services.publisher import LinkPublisher
+from link_tracking_runtime import item_key
+
+from .factories import LinkCampaignFactory, LinkFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _stored(table: Any, link: Link) -> dict[str, Any] | None:
+    return table.get_item(Key=item_key(link.domain.domain_name, link.slug_canonical)).get("Item")
+
+
+def _at_version(link: Link, version: int, **changes: Any) -> Link:
+    Link.objects.filter(pk=link.pk).update(runtime_version=version, **changes)
+    return Link.objects.select_related("domain", "campaign").get(pk=link.pk)
+
+
+def test_publish_writes_the_record_and_completes_the_outbox(
+    table: Any, account: Any, domain: Any
+) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    publisher = LinkPublisher(table)
+    entry = publisher.create_publish_outbox(link)
+    assert publisher.create_publish_outbox(link) == entry  # one row per version
+    result = publisher.publish_link(link, entry)
+    assert result.outcome == "written"
+    stored = _stored(table, link)
+    assert stored is not None and stored["runtime_version"] == Decimal(1)
+    entry.refresh_from_db()
+    assert (entry.status, entry.result) == ("complete", "written")
+    assert entry.completed_at is not None
+
+
+def test_a_stale_version_never_overwrites_a_newer_one(
+    table: Any, account: Any, domain: Any
+) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    publisher = LinkPublisher(table)
+    newer = _at_version(link, 5, destination_url="https://new.example.com/")
+    assert publisher.publish_link(newer).outcome == "written"
+
+    older = _at_version(link, 4, destination_url="https://old.example.com/")
+    assert publisher.publish_link(older).outcome == "already_applied"
+    same = _at_version(link, 5, destination_url="https://same-version.example.com/")
+    assert publisher.publish_link(same).outcome == "already_applied"
+
+    stored = _stored(table, link)
+    assert stored is not None
+    assert (stored["runtime_version"], stored["destination_url"]) == (5, "https://new.example.com/")
+
+    newest = _at_version(link, 6, destination_url="https://newest.example.com/")
+    assert publisher.publish_link(newest).outcome == "written"
+    assert _stored(table, link)["destination_url"] == "https://newest.example.com/"  # type: ignore[index]
+
+
+def test_already_applied_is_recorded_as_complete(table: Any, account: Any, domain: Any) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    publisher = LinkPublisher(table)
+    publisher.publish_link(link)
+    entry = publisher.create_publish_outbox(link)
+    publisher.publish_link(link, entry)
+    entry.refresh_from_db()
+    assert (entry.status, entry.result) == ("complete", "already_applied")
+
+
+def test_other_dynamodb_errors_propagate(account: Any, domain: Any) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    table = mock.Mock()
+    table.put_item.side_effect = ClientError(
+        {"Error": {"Code": "ValidationException", "Message": "bad"}}, "PutItem"
+    )
+    with pytest.raises(ClientError):
+        LinkPublisher(table).publish_link(link)
+
+
+def test_unpublish_sets_active_false(table: Any, account: Any, domain: Any) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    publisher = LinkPublisher(table)
+    assert publisher.unpublish_link(link).outcome == "not_published"
+    assert _stored(table, link) is None  # nothing created by an unpublish
+    publisher.publish_link(link)
+    assert publisher.unpublish_link(link).outcome == "written"
+    stored = _stored(table, link)
+    assert stored is not None and stored["active"] is False
+
+
+def _campaign_links(account: Any, domain: Any, n: int, campaign_id: str = "BULK") -> list[Link]:
+    campaign = LinkCampaignFactory(account=account, campaign_id=campaign_id)
+    return [LinkFactory(account=account, domain=domain, campaign=campaign) for _ in range(n)]
+
+
+def test_bulk_republish_campaign(table: Any, account: Any, domain: Any) -> None:
+    links = _campaign_links(account, domain, 230)
+    inactive = links[0]
+    Link.objects.filter(pk=inactive.pk).update(active=False)
+    other = LinkFactory(account=account, domain=domain)  # not in the campaign
+
+    # One thread: moto's in-process backend is not thread-safe (the concurrency test below
+    # covers the pool; the end-to-end and benchmark runs use a moto server process).
+    result = LinkPublisher(table).bulk_republish_campaign("BULK", concurrency=1)
+
+    assert (result.total, result.written, result.already_applied, result.failed) == (
+        229,
+        229,
+        0,
+        {},
+    )
+    for link in links[1:]:
+        stored = _stored(table, link)
+        assert stored is not None and stored["runtime_version"] == 2
+        assert stored["campaign_id"] == "BULK"
+    assert _stored(table, inactive) is None and _stored(table, other) is None
+    done = PublishOutbox.objects.filter(runtime_version=2)
+    assert done.count() == 229 and set(done.values_list("status", flat=True)) == {"complete"}
+
+
+def test_bulk_republish_counts_newer_stored_versions_as_already_applied(
+    table: Any, account: Any, domain: Any
+) -> None:
+    links = _campaign_links(account, domain, 30)
+    ahead = _at_version(links[3], 10)
+    LinkPublisher(table).publish_link(ahead)  # the table already holds v10
+    Link.objects.filter(pk=ahead.pk).update(runtime_version=1)  # the database lags behind
+
+    result = LinkPublisher(table).bulk_republish_campaign("BULK", concurrency=1)
+
+    assert (result.written, result.already_applied, result.failed) == (29, 1, {})
+    assert _stored(table, ahead)["runtime_version"] == 10  # type: ignore[index]
+    entry = PublishOutbox.objects.get(link=ahead, runtime_version=2)
+    assert (entry.status, entry.result) == ("complete", "already_applied")
+
+
+def test_bulk_republish_records_failures_on_the_outbox(
+    table: Any, account: Any, domain: Any
+) -> None:
+    links = _campaign_links(account, domain, 5)
+    publisher = LinkPublisher(table)
+    error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Tx")
+    with mock.patch.object(table.meta.client, "put_item", side_effect=error):
+        result = publisher.bulk_republish_campaign("BULK")
+    assert result.written == 0 and set(result.failed) == {str(link.pk) for link in links}
+    rows = PublishOutbox.objects.filter(runtime_version=2)
+    assert set(rows.values_list("status", flat=True)) == {"pending"}
+    assert all("AccessDenied" in r.error_message and r.retry_count == 1 for r in rows)
+
+
+def test_bulk_republish_concurrency_is_bounded(table: Any, account: Any, domain: Any) -> None:
+    _campaign_links(account, domain, 40)
+    publisher = LinkPublisher(table)
+    active = peak = 0
+    lock = threading.Lock()
+    written: list[str] = []
+
+    def put(client: Any, table_name: str, item: dict[str, Any]) -> str:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01)
+        with lock:
+            active -= 1
+            written.append(item["SK"])
+        return "written"
+
+    with mock.patch.object(LinkPublisher, "_put", staticmethod(put)):
+        result = publisher.bulk_republish_campaign("BULK", concurrency=3)
+    assert result.written == 40 and len(set(written)) == 40
+    assert 2 <= peak <= 3
