@@ -1,0 +1,215 @@
+"""The service layer: one transaction per change, enqueue only after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from link_tracking_publisher.models import Link, LinkCampaign, LinkVersion, PublishOutbox
+from link_tracking_publisher.services import links as service
+from link_tracking_publisher.tasks import publish_link_task
+
+from .factories import DomainFactory, LinkCampaignFactory, LinkFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def delay() -> Any:
+    with mock.patch.object(publish_link_task, "delay") as delay:
+        yield delay
+
+
+@pytest.fixture
+def user() -> Any:
+    return get_user_model().objects.create_user("ops", password="x")
+
+
+def test_create_writes_link_version_and_outbox_and_enqueues_once_on_commit(
+    account: Any, domain: Any, user: Any, delay: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        link = service.create_link(
+            account=account,
+            domain=domain,
+            destination_url="https://shop.example.com/",
+            keyword="HELP",
+            user=user,
+            reason="spring launch",
+        )
+        delay.assert_not_called()  # nothing is sent before the transaction commits
+    assert len(callbacks) == 1
+    callbacks[0]()
+    entry = PublishOutbox.objects.get(link=link)
+    delay.assert_called_once_with(str(link.pk), entry.pk)
+    assert (entry.runtime_version, entry.status, entry.idempotency_key) == (
+        1,
+        "pending",
+        f"{link.pk}:1",
+    )
+    version = LinkVersion.objects.get(link=link)
+    assert (version.version, version.changed_by, version.change_reason) == (
+        1,
+        user,
+        "spring launch",
+    )
+    assert version.changes["destination_url"] == [None, "https://shop.example.com/"]
+    assert version.changes["keyword"] == [None, "HELP"]
+
+
+def test_rollback_writes_nothing_and_enqueues_nothing(
+    account: Any, domain: Any, delay: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            service.create_link(
+                account=account, domain=domain, destination_url="https://shop.example.com/"
+            )
+            raise RuntimeError("the caller's transaction fails after the link was created")
+    assert callbacks == []
+    delay.assert_not_called()
+    assert (Link.objects.count(), LinkVersion.objects.count(), PublishOutbox.objects.count()) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_update_records_who_why_and_what(
+    account: Any, domain: Any, user: Any, delay: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    with django_capture_on_commit_callbacks(execute=True):
+        updated = service.update_link(
+            link,
+            destination_url="https://shop.example.com/v2",
+            active=False,
+            user=user,
+            reason="offer ended",
+        )
+    assert updated.runtime_version == 2
+    version = LinkVersion.objects.get(link=link, version=2)
+    assert version.changes == {
+        "destination_url": ["https://shop.example.com/landing", "https://shop.example.com/v2"],
+        "active": [True, False],
+    }
+    assert (version.changed_by, version.change_reason, version.active) == (
+        user,
+        "offer ended",
+        False,
+    )
+    entry = PublishOutbox.objects.get(link=link, runtime_version=2)
+    delay.assert_called_once_with(str(link.pk), entry.pk)
+
+
+def test_a_no_op_update_writes_and_publishes_nothing(
+    account: Any, domain: Any, delay: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        service.update_link(link, destination_url=link.destination_url)
+    assert callbacks == [] and link.versions.count() == 1
+    assert PublishOutbox.objects.filter(link=link).count() == 1
+
+
+def test_key_fields_cannot_change(account: Any, domain: Any) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    with pytest.raises(ValidationError) as exc:
+        service.update_link(link, domain=DomainFactory())
+    assert "domain" in exc.value.message_dict
+
+
+def test_campaign_change_re_denormalises_and_republishes(
+    account: Any, domain: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    campaign = LinkCampaignFactory(account=account, campaign_id="OLD")
+    link = LinkFactory(account=account, domain=domain, campaign=campaign)
+    assert link.campaign_identifier == "OLD"
+    from link_tracking_publisher.tasks import republish_link_campaign_task
+
+    with (
+        mock.patch.object(republish_link_campaign_task, "delay") as republish,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        service.update_campaign(campaign, campaign_id="NEW")
+    link.refresh_from_db()
+    assert link.campaign_identifier == "NEW"
+    republish.assert_called_once_with(str(campaign.pk))
+
+
+BAD_INPUT = [
+    ({"destination_url": "javascript:alert(1)"}, "destination_url"),
+    ({"destination_url": "/relative/path"}, "destination_url"),
+    ({"destination_url": "ftp://files.example.com/x"}, "destination_url"),
+    ({"destination_url": "https://"}, "destination_url"),
+    ({"fallback_url": "data:text/html,hi"}, "fallback_url"),
+    ({"dynamic_param_allowlist": ["click_id", "utm_source"]}, "dynamic_param_allowlist"),
+    ({"dynamic_param_allowlist": "click_id"}, "dynamic_param_allowlist"),
+    ({"slug": "bad/slug"}, "slug"),
+    ({"signature_required": True}, "signature_secret_ref"),
+    ({"routing_rules": ["not", "an", "object"]}, "routing_rules"),
+    ({"max_clicks": 0}, "max_clicks"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field"), BAD_INPUT, ids=[f for _, f in BAD_INPUT])
+def test_bad_input_is_a_field_error_and_writes_nothing(
+    account: Any, domain: Any, fields: dict[str, Any], field: str
+) -> None:
+    kwargs = {"destination_url": "https://shop.example.com/", **fields}
+    with pytest.raises(ValidationError) as exc:
+        service.create_link(account=account, domain=domain, **kwargs)
+    assert field in exc.value.message_dict
+    assert (Link.objects.count(), PublishOutbox.objects.count()) == (0, 0)
+
+
+def test_allowlist_error_names_the_offending_entry(account: Any, domain: Any) -> None:
+    with pytest.raises(ValidationError) as exc:
+        service.create_link(
+            account=account,
+            domain=domain,
+            destination_url="https://shop.example.com/",
+            dynamic_param_allowlist=["sms_msg_id", "email"],
+        )
+    message = exc.value.message_dict["dynamic_param_allowlist"][0]
+    assert "email" in message and "sms_msg_id" in message  # the bad one and the allowed ones
+
+
+def test_bad_update_writes_nothing(account: Any, domain: Any) -> None:
+    link = LinkFactory(account=account, domain=domain)
+    with pytest.raises(ValidationError) as exc:
+        service.update_link(link, destination_url="javascript:alert(1)")
+    assert "destination_url" in exc.value.message_dict
+    link.refresh_from_db()
+    assert link.runtime_version == 1 and link.destination_url == "https://shop.example.com/landing"
+    assert link.versions.count() == 1
+
+
+def test_duplicate_campaign_id_within_an_account_is_a_field_error(account: Any) -> None:
+    LinkCampaignFactory(account=account, campaign_id="SPRING")
+    dup = LinkCampaign(account=account, name="again", campaign_id="SPRING")
+    with pytest.raises(ValidationError) as exc:
+        dup.full_clean()
+    assert "campaign_id" in exc.value.message_dict
+    # another account may use it, and campaigns without one never clash
+    LinkCampaign(account=LinkCampaignFactory().account, name="x", campaign_id="SPRING").full_clean()
+    LinkCampaignFactory(account=account, campaign_id=None)
+    LinkCampaign(account=account, name="y", campaign_id=None).full_clean()
+
+
+def test_links_cannot_use_another_accounts_campaign_or_domain(account: Any) -> None:
+    foreign_campaign = LinkCampaignFactory()
+    foreign_domain = DomainFactory(account=foreign_campaign.account)
+    with pytest.raises(ValidationError) as exc:
+        service.create_link(
+            account=account,
+            domain=foreign_domain,
+            campaign=foreign_campaign,
+            destination_url="https://shop.example.com/",
+        )
+    assert {"campaign", "domain"} <= set(exc.value.message_dict)
