@@ -92,6 +92,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = env.json(
         "store_processed": False,
     },
 )
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for folder in {
+        CELERY_BROKER_TRANSPORT_OPTIONS.get(k)
+        for k in ("data_folder_in", "data_folder_out", "processed_folder")
+    }:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True

@@ -234,6 +234,8 @@ class GlobalUTMPolicy(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.id = self.SINGLETON_ID
+        if self._state.adding and type(self).objects.filter(id=self.SINGLETON_ID).exists():
+            self._state.adding = False  # a new instance saves onto the one row
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

@@ -2,7 +2,7 @@
 
 Each change writes, in one database transaction, the link (with a new ``runtime_version``),
 a :class:`LinkVersion` (who, why, what changed) and a :class:`PublishOutbox` row; the publish
-task is enqueued only after the transaction commits (``delay_on_commit``), so a rolled-back
+task is enqueued only after the transaction commits (:func:`enqueue_on_commit`), so a rolled-back
 change publishes nothing, and a committed one always has its outbox row for the sweeper
 even if the broker was unreachable at that moment.
 """
@@ -72,10 +72,33 @@ def _snapshot(link: Link) -> dict[str, Any]:
     }
 
 
+def enqueue_on_commit(task: Any, *args: Any) -> None:
+    """Send ``task`` after the current transaction commits (nothing on rollback).
+
+    A broker that is down at that moment must not turn a committed change into an error: the
+    change and its outbox row are safe in the database, and ``retry_pending_outbox`` enqueues
+    the publish later. So a failed send is logged, not raised.
+    """
+
+    def send() -> None:
+        try:
+            task.delay(*args)
+        except Exception as exc:
+            logger.warning(
+                "could not enqueue %s%r (%s: %s); the outbox sweeper will retry",
+                task.name,
+                args,
+                type(exc).__name__,
+                exc,
+            )
+
+    transaction.on_commit(send, robust=True)
+
+
 def _enqueue_publish(link: Link, entry: PublishOutbox) -> None:
     from ..tasks import publish_link_task
 
-    publish_link_task.delay_on_commit(str(link.pk), entry.pk)
+    enqueue_on_commit(publish_link_task, str(link.pk), entry.pk)
 
 
 def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: str) -> PublishOutbox:
@@ -241,7 +264,7 @@ def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any)
         current.save()
         if (current.utm_template, current.campaign_id) != before:
             current.links.update(campaign_identifier=current.campaign_id or "")
-            republish_link_campaign_task.delay_on_commit(str(current.pk))
+            enqueue_on_commit(republish_link_campaign_task, str(current.pk))
     return current
 
 
@@ -259,7 +282,7 @@ def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
         current.full_clean()
         current.save()
         if current.active != was_active:
-            republish_domain_task.delay_on_commit(str(current.pk))
+            enqueue_on_commit(republish_domain_task, str(current.pk))
     return current
 
 
@@ -283,5 +306,5 @@ def update_global_utm_policy(
         policy.full_clean()
         policy.save()
         if changed:
-            republish_all_links_task.delay_on_commit()
+            enqueue_on_commit(republish_all_links_task)
     return policy

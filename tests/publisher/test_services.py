@@ -213,3 +213,18 @@ def test_links_cannot_use_another_accounts_campaign_or_domain(account: Any) -> N
             destination_url="https://shop.example.com/",
         )
     assert {"campaign", "domain"} <= set(exc.value.message_dict)
+
+
+def test_a_broker_outage_after_commit_loses_nothing_and_raises_nothing(
+    account: Any, domain: Any, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    with (
+        mock.patch.object(publish_link_task, "delay", side_effect=ConnectionError("broker down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        link = service.create_link(
+            account=account, domain=domain, destination_url="https://shop.example.com/"
+        )
+    entry = PublishOutbox.objects.get(link=link)
+    assert entry.status == "pending"  # the sweeper's to re-enqueue
+    assert "outbox sweeper will retry" in caplog.text

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from link_tracking_publisher.checks import check_settings
+
+
+def _ids(**overrides: Any) -> set[str]:
+    return {m.id for m in check_settings()}
+
+
+def test_default_configuration_is_clean() -> None:
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "check_id"),
+    [
+        ("LINK_RUNTIME_TABLE_NAME", "a", "link_tracking.E001"),
+        ("LINK_RUNTIME_TABLE_NAME", "bad name!", "link_tracking.E001"),
+        ("AWS_REGION", "", "link_tracking.E002"),
+        ("LINK_TRACKING", {"SLUG_LENGHT": 8}, "link_tracking.E003"),
+        ("LINK_TRACKING", {"SLUG_ALPHABET": "abcdefghijklmnopq"}, "link_tracking.E004"),
+        ("LINK_TRACKING", {"SLUG_ALPHABET": "0123456789ABCDEFGH"}, "link_tracking.W001"),
+        ("LINK_TRACKING", {"SLUG_LENGTH": 3}, "link_tracking.E005"),
+        ("LINK_TRACKING", {"BULK_PUBLISH_CONCURRENCY": 0}, "link_tracking.E006"),
+        ("LINK_TRACKING_ACCOUNT_MODEL", "nope.Missing", "link_tracking.E008"),
+        ("LINK_TRACKING", {"SHORT_URL_SCHEME": "ftp"}, "link_tracking.E009"),
+    ],
+)
+def test_misconfiguration_is_reported(
+    settings: Any, setting: str, value: Any, check_id: str
+) -> None:
+    setattr(settings, setting, value)
+    assert check_id in _ids()
