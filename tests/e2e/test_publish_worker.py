@@ -35,7 +35,9 @@ def _shell(stack: LocalStack, code: str) -> str:
 
 def test_worker_publishes_created_and_changed_links(stack: LocalStack) -> None:
     # The link is created before any worker runs: the broker keeps the publish until one does.
-    demo = json.loads(stack.manage("seed_demo", "--domain", "go.example.com").stdout.splitlines()[-1])
+    demo = json.loads(
+        stack.manage("seed_demo", "--domain", "go.example.com").stdout.splitlines()[-1]
+    )
     stack.start_worker()
     key = item_key("go.example.com", "DEMO")
     record = from_item(stack.wait_for_item(key))

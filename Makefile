@@ -1,0 +1,47 @@
+# link-tracking: the commands the README, docker-compose.yml and CI use.
+PYTHON ?= python3
+STAMP := var/.installed
+
+.PHONY: install dev test test-fast lint bench bench-publish moto worker beat
+
+# Install the package with every extra the stack and the tests need (once per pyproject change).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e ".[dev]"
+	@mkdir -p var && touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole thing locally on embedded defaults: moto server, SQLite, filesystem broker,
+# a real Celery worker; prints the demo link's runtime record. Ctrl-C stops it.
+dev: $(STAMP)
+	$(PYTHON) -m devsite.stack
+
+# Every test: contract, control plane, end-to-end with real processes.
+test: $(STAMP)
+	$(PYTHON) -m pytest
+
+# Everything but the end-to-end tests that start processes.
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest -m "not e2e"
+
+lint: $(STAMP)
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+	$(PYTHON) manage.py makemigrations --check --dry-run
+
+bench-publish: $(STAMP)
+	$(PYTHON) benchmarks/publish_bench.py
+
+bench: bench-publish
+
+# Single components, for running the stack by hand (see README).
+moto: $(STAMP)
+	$(PYTHON) -m moto.server -H 127.0.0.1 -p $${MOTO_PORT:-5000}
+
+worker: $(STAMP)
+	$(PYTHON) -m celery -A devsite worker --loglevel INFO
+
+beat: $(STAMP)
+	$(PYTHON) -m celery -A devsite beat --loglevel INFO
