@@ -15,12 +15,16 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from link_tracking_runtime.errors import InvalidRoutingRules
 from link_tracking_runtime.record import (
     DYNAMIC_PARAMS,
     RESERVED_SLUGS,
     SLUG_MAX_LENGTH,
     canonical_slug,
     is_valid_slug,
+)
+from link_tracking_runtime.routing import (
+    validate_routing_rules as contract_validate_routing_rules,
 )
 
 #: Variables a UTM template may use (``${name}``), filled in at publish time.
@@ -177,9 +181,9 @@ def validate_utm_overrides(value: Any) -> None:
 
 
 def validate_routing_rules(value: Any) -> None:
-    """Routing rules must be an object naming their ``type``."""
-    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
-        raise ValidationError(
-            'Routing rules are an object with a "type" (ab_test, geo, time, ...).',
-            code="invalid_routing_rules",
-        )
+    """Routing rules in one of the contract's formats (ab_test, geo, time, device), checked
+    with the same code the runtime routes with."""
+    try:
+        contract_validate_routing_rules(value)
+    except InvalidRoutingRules as exc:
+        raise ValidationError(str(exc), code="invalid_routing_rules") from None

@@ -228,3 +228,54 @@ def test_a_broker_outage_after_commit_loses_nothing_and_raises_nothing(
     entry = PublishOutbox.objects.get(link=link)
     assert entry.status == "pending"  # the sweeper's to re-enqueue
     assert "outbox sweeper will retry" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("rules", "fragment"),
+    [
+        ({"type": "teleport"}, "type"),
+        (
+            {
+                "type": "ab_test",
+                "variant_a": "javascript:alert(1)",
+                "variant_b": "https://b.example/",
+            },
+            "variant_a",
+        ),
+        (
+            {
+                "type": "time",
+                "business_hours": "https://a.example/",
+                "after_hours": "https://b.example/",
+                "timezone": "Mars/Olympus",
+            },
+            "timezone",
+        ),
+    ],
+)
+def test_routing_rules_are_validated_with_the_contract(
+    account: Any, domain: Any, rules: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        service.create_link(
+            account=account,
+            domain=domain,
+            destination_url="https://shop.example.com/",
+            routing_rules=rules,
+        )
+    assert fragment in exc.value.message_dict["routing_rules"][0]
+
+
+def test_valid_routing_rules_are_accepted(account: Any, domain: Any) -> None:
+    rules = {
+        "type": "device",
+        "ios": "https://apps.example.com/ios",
+        "default": "https://example.com/",
+    }
+    link = service.create_link(
+        account=account,
+        domain=domain,
+        destination_url="https://shop.example.com/",
+        routing_rules=rules,
+    )
+    assert link.routing_rules == rules
