@@ -7,7 +7,7 @@ from typing import Any
 
 from celery.schedules import crontab
 
-__all__ = ["BEAT_SCHEDULE"]
+__all__ = ["BEAT_SCHEDULE", "RECONCILE_SCHEDULE"]
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Re-enqueue publishes stuck PENDING/PROCESSING (broker hiccup, worker killed).
@@ -19,5 +19,14 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "link-tracking-cleanup-old-outbox-entries": {
         "task": "link_tracking.cleanup_old_outbox_entries",
         "schedule": crontab(minute=17, hour=3),
+    },
+}
+
+#: Off by default (a drift check reads every record): merge it in to enable, e.g.
+#: ``CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE, **RECONCILE_SCHEDULE}``.
+RECONCILE_SCHEDULE: dict[str, dict[str, Any]] = {
+    "link-tracking-reconcile-runtime": {
+        "task": "link_tracking.reconcile_runtime",
+        "schedule": crontab(minute=41, hour="*/6"),
     },
 }

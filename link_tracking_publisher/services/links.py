@@ -233,12 +233,13 @@ def set_link_active(link: Link, active: bool, *, user: Any = None, reason: str =
     )
 
 
-def republish_link(link: Link) -> PublishOutbox:
+def republish_link(link: Link, *, at_least: int | None = None) -> PublishOutbox:
     """Publish the link's current state again under a new version (after a policy or campaign
-    change, or to repair drift)."""
+    change, or to repair drift). ``at_least`` raises the new version to that floor (a record
+    in DynamoDB ahead of the database needs a version above it)."""
     with transaction.atomic():
         current = Link.objects.select_for_update().get(pk=link.pk)
-        current.runtime_version += 1
+        current.runtime_version = max(current.runtime_version + 1, at_least or 0)
         current.save(update_fields=["runtime_version"])
         entry = PublishOutbox.objects.create(
             link=current,

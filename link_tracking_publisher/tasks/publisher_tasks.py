@@ -28,6 +28,7 @@ __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_old_outbox_entries",
     "publish_link_task",
+    "reconcile_runtime_task",
     "republish_all_links_task",
     "republish_campaign_task",
     "republish_domain_task",
@@ -139,6 +140,15 @@ def retry_pending_outbox() -> int:
     if rows:
         logger.info("re-enqueued %d stuck outbox entries", len(rows))
     return len(rows)
+
+
+@shared_task(name="link_tracking.reconcile_runtime", acks_late=True)
+def reconcile_runtime_task(fix: bool = True) -> dict[str, int]:
+    """Periodic drift check (off by default: add ``RECONCILE_SCHEDULE`` to the beat schedule)."""
+    from ..services.reconcile import reconcile
+
+    report = reconcile(fix=fix)
+    return {"checked": report.checked, "fixed": report.fixed, **report.counts()}
 
 
 @shared_task(name="link_tracking.cleanup_old_outbox_entries", acks_late=True)
