@@ -45,6 +45,14 @@ class LocalStack:
             **(extra_env or {}),
         }
         self.processes: list[ManagedProcess] = []
+        self._own_database: str | None = None
+        database_url = self.env.get("DATABASE_URL") or os.environ.get("DATABASE_URL", "")
+        if database_url.startswith(("postgres://", "postgresql://")):
+            # Every stack gets a database of its own, so stacks (and tests) never share rows.
+            self._own_database = f"lt_stack_{os.getpid()}_{id(self):x}"
+            _postgres_admin(database_url, f'CREATE DATABASE "{self._own_database}"')
+            self.env["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/" + self._own_database
+            self._admin_url = database_url
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -112,6 +120,20 @@ class LocalStack:
         for proc in reversed(self.processes):
             proc.stop()
         self.processes.clear()
+        if self._own_database:
+            _postgres_admin(
+                self._admin_url, f'DROP DATABASE IF EXISTS "{self._own_database}" WITH (FORCE)'
+            )
+            self._own_database = None
+
+
+def _postgres_admin(database_url: str, statement: str) -> None:
+    """Run one statement on the server's maintenance database (outside a transaction)."""
+    import psycopg
+
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]
 
 
 def _print_record(item: Mapping[str, Any]) -> None:

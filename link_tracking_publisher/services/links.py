@@ -208,7 +208,9 @@ def update_link(link: Link, *, user: Any = None, reason: str = "", **changes: An
         raise TypeError(f"update_link() got unexpected fields: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         current = (
-            Link.objects.select_for_update().select_related("domain", "campaign").get(pk=link.pk)
+            Link.objects.select_for_update(of=("self",))
+            .select_related("domain", "campaign")
+            .get(pk=link.pk)
         )
         before = _snapshot(current)
         for name, value in changes.items():
