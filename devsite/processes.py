@@ -24,6 +24,7 @@ __all__ = [
     "free_port",
     "local_aws_env",
     "moto_server",
+    "moto_server_command",
     "start_process",
     "wait_for_http",
 ]
@@ -114,13 +115,38 @@ def start_process(
     return ManagedProcess(args, env or {}, log_path)
 
 
+def moto_server_command(host: str, port: int) -> list[str]:
+    """The moto server: moto's application under gunicorn, one process (one in-memory state),
+    16 threads, HTTP keep-alive (see :mod:`devsite.moto_app`)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "devsite.moto_app:app",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "16",
+        "--keep-alive",
+        "30",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+    ]
+
+
 @contextlib.contextmanager
 def moto_server(port: int | None = None, log_path: Path | None = None) -> Iterator[str]:
-    """Run ``moto_server`` on 127.0.0.1 and yield its endpoint URL."""
+    """Run the moto server on 127.0.0.1 and yield its endpoint URL."""
     port = port or free_port()
     proc = start_process(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=LOCAL_AWS_ENV,
+        moto_server_command("127.0.0.1", port),
+        env={**LOCAL_AWS_ENV, "MOTO_PORT": str(port)},
         log_path=log_path,
     )
     endpoint = f"http://127.0.0.1:{port}"

@@ -20,10 +20,11 @@ from botocore.exceptions import ClientError
 from django.db import transaction
 from django.db.models import F, QuerySet
 
+from link_tracking_runtime import wire
 from link_tracking_runtime.record import RuntimeRecord, canonical_host, item_key, to_item
 
 from .. import outbox as outbox_state
-from ..aws import is_transient, runtime_table
+from ..aws import dynamodb_client, is_transient, runtime_table
 from ..conf import app_settings
 from ..models import GlobalUTMPolicy, Link, PublishOutbox
 from .utm_resolver import UTMResolver
@@ -84,6 +85,7 @@ class LinkPublisher:
         resolver: UTMResolver | None = None,
     ) -> None:
         self._table = table
+        self._client: Any = None
         self.clock = clock
         self.resolver = resolver or UTMResolver()
 
@@ -92,6 +94,13 @@ class LinkPublisher:
         if self._table is None:
             self._table = runtime_table()
         return self._table
+
+    @property
+    def client(self) -> Any:
+        """A low-level DynamoDB client (bulk writes send items the contract encoded)."""
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
 
     # -- records -------------------------------------------------------------------------
 
@@ -217,10 +226,13 @@ class LinkPublisher:
         now = self.clock()
         items = [(link, publisher.build_runtime_record(link, now=now)) for link in selected]
 
-        client, table_name = self.table.meta.client, self.table.name
+        client, table_name = self.client, self.table.name
+        # Encoded here, once, with the contract's codec: a low-level client spends less CPU per
+        # put than the resource layer, and on a small machine that CPU is DynamoDB's too.
+        encoded = [wire.encode_item(item) for _, item in items]
         workers = max(1, concurrency or app_settings.BULK_PUBLISH_CONCURRENCY)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="republish") as pool:
-            outcomes = list(pool.map(lambda pair: self._put(client, table_name, pair[1]), items))
+            outcomes = list(pool.map(lambda item: self._put(client, table_name, item), encoded))
 
         done: dict[str, list[str]] = {"written": [], "already_applied": []}
         for (link, _), outcome in zip(items, outcomes, strict=True):
@@ -264,13 +276,13 @@ class LinkPublisher:
 
     @staticmethod
     def _put(client: Any, table_name: str, item: dict[str, Any], attempts: int = 5) -> str:
-        """One conditional put: ``written``, ``already_applied``, or the error (after
-        retrying transient ones with back-off)."""
+        """One conditional put of a wire-encoded item: ``written``, ``already_applied``, or
+        the error (after retrying transient ones with back-off)."""
         for attempt in range(attempts):
             try:
                 client.put_item(
                     TableName=table_name,
-                    Item=item,  # the resource's client serialises Python values itself
+                    Item=item,
                     ConditionExpression=PUT_CONDITION,
                     ExpressionAttributeValues={":v": item["runtime_version"]},
                 )

@@ -121,6 +121,10 @@ def test_bulk_republish_campaign(table: Any, account: Any, domain: Any) -> None:
         stored = _stored(table, link)
         assert stored is not None and stored["runtime_version"] == 2
         assert stored["campaign_id"] == "BULK"
+        assert stored == LinkPublisher(table).build_runtime_record(  # the record, exactly
+            Link.objects.select_related("domain", "campaign").get(pk=link.pk),
+            now=int(stored["published_at_epoch"]),
+        )
     assert _stored(table, inactive) is None and _stored(table, other) is None
     done = PublishOutbox.objects.filter(runtime_version=2)
     assert done.count() == 229 and set(done.values_list("status", flat=True)) == {"complete"}
@@ -148,7 +152,7 @@ def test_bulk_republish_records_failures_on_the_outbox(
     links = _campaign_links(account, domain, 5)
     publisher = LinkPublisher(table)
     error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Tx")
-    with mock.patch.object(table.meta.client, "put_item", side_effect=error):
+    with mock.patch.object(publisher.client, "put_item", side_effect=error):
         result = publisher.bulk_republish_campaign("BULK")
     assert result.written == 0 and set(result.failed) == {str(link.pk) for link in links}
     rows = PublishOutbox.objects.filter(runtime_version=2)
@@ -171,7 +175,7 @@ def test_bulk_republish_concurrency_is_bounded(table: Any, account: Any, domain:
         time.sleep(0.01)
         with lock:
             active -= 1
-            written.append(item["SK"])
+            written.append(item["SK"]["S"])  # a wire-encoded item
         return "written"
 
     with mock.patch.object(LinkPublisher, "_put", staticmethod(put)):
