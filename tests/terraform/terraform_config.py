@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
-from hcl2 import SerializationOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = ROOT / "terraform"
 ENVIRONMENTS_DIR = TERRAFORM_DIR / "environments"
 
-_OPTIONS = SerializationOptions(
-    with_comments=False, strip_string_quotes=True, explicit_blocks=False
-)
+try:  # python-hcl2 >= 8 keeps quotes and comments unless told otherwise
+    from hcl2 import SerializationOptions
+except ImportError:  # older releases return unquoted strings and no comments already
+    _LOAD_OPTIONS: dict[str, Any] = {}
+else:
+    _LOAD_OPTIONS = {
+        "serialization_options": SerializationOptions(
+            with_comments=False, strip_string_quotes=True, explicit_blocks=False
+        )
+    }
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 VAR_REF = re.compile(rf"\bvar\.({_NAME})")
@@ -36,8 +42,20 @@ RESOURCE_REF = re.compile(rf"(?<![\w.])(aws_[a-z0-9_]+)\.({_NAME})")
 def parse(path: Path) -> dict[str, Any]:
     """One .tf or .tfvars file as a dict."""
     with path.open(encoding="utf-8") as handle:
-        parsed: dict[str, Any] = hcl2.load(handle, serialization_options=_OPTIONS)
-    return parsed
+        parsed: dict[str, Any] = hcl2.load(handle, **_LOAD_OPTIONS)
+    return _without_metadata(parsed)
+
+
+def _without_metadata(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_metadata(item)
+            for key, item in value.items()
+            if key not in {"__start_line__", "__end_line__"}
+        }
+    if isinstance(value, list):
+        return [_without_metadata(item) for item in value]
+    return value
 
 
 def strings(value: Any) -> Iterator[str]:
