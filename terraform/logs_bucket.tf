@@ -4,7 +4,7 @@
 resource "aws_s3_bucket" "logs" {
   #checkov:skip=CKV_AWS_144:Access logs are not replicated to a second region; they are operational, kept 90 days.
   #checkov:skip=CKV_AWS_145:ALB access logs and S3 server access logs can only be delivered to SSE-S3 buckets, not SSE-KMS.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes object-created events of access logs.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes object-created events of access logs; they are read only when investigating.
   bucket = "${local.name}-logs-${local.account_id}"
 }
 

@@ -97,3 +97,8 @@ output "kms_key_arn" {
   description = "Customer-managed key of the estate's data at rest."
   value       = aws_kms_key.main.arn
 }
+
+output "health_check_url" {
+  description = "The runtime's health endpoint through CloudFront (deploy.sh's smoke test)."
+  value       = "https://${var.domain_names[0]}/health"
+}

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from link_tracking_runtime import events, record, table
+from link_tracking_runtime import events, record, table, urls
 
 from . import terraform_config as tf
 from .terraform_config import expression
@@ -232,3 +232,15 @@ def test_event_journal_is_on_a_writable_volume(config, task_environment):
         journal,
         mounts,
     )
+
+
+# --- CloudFront forwards what the contract reads -------------------------------------------
+
+
+def test_cloudfront_forwards_the_viewer_headers_the_runtime_reads(config):
+    policy = config.resource("aws_cloudfront_origin_request_policy", "redirects")
+    (headers,) = policy["headers_config"]
+    forwarded = {name.lower() for name in headers["headers"][0]["items"]}
+    # Host picks the domain's records; the country drives geo routing; the user agent drives
+    # bot detection and device routing; the referer goes into the click event.
+    assert {"host", urls.GEO_COUNTRY_HEADER, "user-agent", "referer"} <= forwarded
