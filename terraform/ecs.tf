@@ -18,7 +18,11 @@ locals {
   # The root file system is read-only; this path and /tmp are task-local volumes.
   spool_path = "/var/spool/link-runtime"
 
-  metrics_namespace = "LinkRuntime"
+  # The runtime's Embedded Metric Format namespace; per environment, so that dev and prod
+  # sharing an account do not add up.
+  metrics_namespace = "LinkRuntime/${var.environment}"
+  # The dimension the runtime puts on every metric (runtime_service.metrics.Metrics).
+  metrics_service = "link-runtime"
 
   # The runtime's settings (runtime_service.config.SETTINGS): the required ones, and those whose
   # default is wrong behind CloudFront and the ALB. Tuning settings keep their documented

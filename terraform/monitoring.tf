@@ -234,6 +234,26 @@ resource "aws_cloudwatch_metric_alarm" "firehose_throttled_records" {
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
+# The runtime journals click events Firehose did not take (throttled, refused, unreachable) and
+# replays them; sustained journaling means events are not reaching Firehose at all, which the
+# Firehose metrics cannot show (e.g. the task role may not put records).
+resource "aws_cloudwatch_metric_alarm" "click_events_journaled" {
+  alarm_name          = "${local.name}-click-events-journaled"
+  alarm_description   = "The runtime cannot hand click events to Firehose and is journaling them on task storage. Runbook: ${local.runbooks}/firehose-delivery.md"
+  namespace           = local.metrics_namespace
+  metric_name         = "EventsJournaled"
+  dimensions          = { Service = local.metrics_service }
+  statistic           = "Sum"
+  period              = 60
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}
+
 # --- Control plane: the publish outbox -----------------------------------------------------------
 # The control plane publishes these two metrics (docs/DEPLOYMENT.md, "Outbox metrics"): the age of
 # the oldest PENDING PublishOutbox row and the number of FAILED rows. No data means no backlog.
@@ -321,6 +341,22 @@ locals {
         concat(["AWS/Firehose", "ThrottledRecords"], local.firehose_dims, [{ stat = "Sum" }]),
         concat(["AWS/Firehose", "FailedConversion.Records"], local.firehose_dims, [{ stat = "Sum" }]),
         concat(["AWS/Firehose", "DeliveryToS3.DataFreshness"], local.firehose_dims, [{ stat = "Maximum", yAxis = "right" }]),
+      ]
+      region = var.aws_region
+    },
+    {
+      title = "Runtime: outcomes, cache, click events (EMF)"
+      metrics = [
+        for name in ["Outcome.ok", "Outcome.not_found", "Outcome.error", "CacheHit", "CacheMiss", "OriginRejected", "RateLimited", "EventsDelivered", "EventsJournaled"] :
+        [local.metrics_namespace, name, "Service", local.metrics_service, { stat = "Sum" }]
+      ]
+      region = var.aws_region
+    },
+    {
+      title = "Runtime: redirect latency (ms, EMF)"
+      metrics = [
+        [local.metrics_namespace, "RedirectLatency", "Service", local.metrics_service, { stat = "p50" }],
+        [local.metrics_namespace, "RedirectLatency", "Service", local.metrics_service, { stat = "p99" }],
       ]
       region = var.aws_region
     },

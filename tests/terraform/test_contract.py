@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
@@ -244,3 +245,42 @@ def test_cloudfront_forwards_the_viewer_headers_the_runtime_reads(config):
     # Host picks the domain's records; the country drives geo routing; the user agent drives
     # bot detection and device routing; the referer goes into the click event.
     assert {"host", urls.GEO_COUNTRY_HEADER, "user-agent", "referer"} <= forwarded
+
+
+# --- Runtime metrics the alarms and the dashboard watch --------------------------------------
+
+
+def _runtime_sources() -> str:
+    runtime_config()  # skips while runtime_service is absent
+    spec = importlib.util.find_spec("runtime_service")
+    (package_dir,) = spec.submodule_search_locations
+    return "\n".join(path.read_text() for path in sorted(Path(package_dir).glob("*.py")))
+
+
+def test_runtime_metrics_watched_are_emitted_by_the_runtime(config, task_environment):
+    assert task_environment["METRICS_NAMESPACE"] == expression("local.metrics_namespace")
+    namespace = expression("local.metrics_namespace")
+    watched = {
+        alarm["metric_name"]
+        for alarm in config.of_type("aws_cloudwatch_metric_alarm").values()
+        if alarm.get("namespace") == namespace
+    }
+    widgets = config.locals["dashboard_widgets"]
+    for widget in widgets:
+        metrics = widget["metrics"]
+        if isinstance(metrics, str) and "local.metrics_namespace" in metrics:
+            (listed,) = re.findall(r"for name in \[([^\]]*)\]", metrics)
+            watched |= set(re.findall(r'"([\w.]+)"', listed))
+        elif isinstance(metrics, list):
+            watched |= {m[1] for m in metrics if m[0] == namespace}
+    assert {"EventsJournaled", "RedirectLatency"} <= watched
+
+    sources = _runtime_sources()
+    for name in sorted(watched):
+        prefix, _, suffix = name.partition(".")
+        if prefix == "Outcome" and suffix:
+            assert suffix in events.OUTCOMES and 'f"Outcome.{' in sources, name
+        else:
+            assert f'"{name}"' in sources, f"the runtime emits no metric {name}"
+    services = set(re.findall(r'service: str = "([^"]+)"', sources))
+    assert services == {config.local_literal("metrics_service")}
