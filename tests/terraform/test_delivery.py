@@ -255,7 +255,7 @@ def test_runtime_asgi_module_exists():
     assert (ROOT / "runtime_service" / "asgi.py").is_file()
 
 
-@pytest.mark.parametrize("command", ["setup_dynamodb", "republish_campaign"])
+@pytest.mark.parametrize("command", ["setup_dynamodb", "republish_campaign", "reconcile_runtime"])
 def test_management_commands_named_in_compose_and_runbooks_exist(command):
     _require_commands_package()
     assert (COMMANDS_DIR / f"{command}.py").is_file()
