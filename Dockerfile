@@ -33,12 +33,15 @@ CMD ["python", "-m", "pytest", "-q"]
 # --- runtime: the production image ------------------------------------------------------------
 FROM base AS runtime
 # A fixed non-root uid/gid: the ECS task definition runs the container as 10001:10001 with a
-# read-only root file system. The spool directory is where EVENT_JOURNAL_DIR lives (a task
-# volume in ECS, which takes this directory's ownership).
+# read-only root file system. The spool directory is where EVENT_JOURNAL_DIR lives.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app \
-    && install -d -o app -g app /var/spool/link-runtime/event-journal
+    && install -d -o app -g app /var/spool/link-runtime /var/spool/link-runtime/event-journal
+# The task's writable volumes. On Fargate a bind-mount volume is empty, root-owned and 0755
+# unless the image declares its path as a VOLUME: then the image's content, owner and mode are
+# copied into it, so the app user can write /tmp (1777) and the spool directory.
+VOLUME ["/tmp", "/var/spool/link-runtime"]
 COPY --from=build /opt/venv /opt/venv
 # gunicorn: keep-alive longer than the ALB's idle timeout (30 s), so the ALB never reuses a
 # connection the worker has just closed (intermittent 502s); graceful timeout shorter than the

@@ -150,6 +150,20 @@ def test_image_journal_directory_is_the_tasks(runtime_stage):
     assert any(task_journal in run and "-o app" in run for run in _all(runtime_stage, "RUN"))
 
 
+def test_every_task_volume_is_declared_in_the_image(runtime_stage):
+    # Fargate copies an image directory's content and ownership into a bind-mount volume only
+    # when the image declares it as a VOLUME; otherwise the non-root user cannot write there.
+    config = tf.load()
+    mounts = {
+        config.substitute_locals(mount["containerPath"])
+        for mount in config.locals["runtime_container"]["mountPoints"]
+    }
+    declared = set()
+    for volume in _all(runtime_stage, "VOLUME"):
+        declared |= set(json.loads(volume)) if volume.startswith("[") else set(volume.split())
+    assert mounts <= declared, f"not declared as VOLUME: {mounts - declared}"
+
+
 def test_files_the_dockerfile_copies_exist(stages):
     for _, instructions in stages.items():
         for copy in _all(instructions, "COPY"):
