@@ -57,15 +57,11 @@ data "aws_iam_policy_document" "kms_main" {
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
+    # The statement AWS documents for alarm actions on encrypted topics (SNS uses the key on
+    # CloudWatch's behalf), without conditions that the documented form does not carry.
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }
