@@ -43,7 +43,9 @@ resource "aws_lb_target_group" "runtime" {
   deregistration_delay = 30
 }
 
-# Plain HTTP is never served: it answers with a redirect to HTTPS.
+# Plain HTTP is never served: it answers with a redirect to HTTPS. (CloudFront reaches the ALB
+# over HTTPS only, and the security group admits only 443; the listener makes sure that opening
+# port 80 later could never serve redirects in clear text.)
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.runtime.arn
   port              = 80
