@@ -16,7 +16,7 @@ resource "aws_kms_alias" "main" {
 # through the account root, plus the two services that cannot use IAM grants.
 data "aws_iam_policy_document" "kms_main" {
   #checkov:skip=CKV_AWS_109:A key policy can only name its own key, as "*"; the account-root statement delegates to IAM policies, as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:A key policy can only name its own key, as "*"; service statements are bounded by encryption-context and source-account conditions.
+  #checkov:skip=CKV_AWS_111:A key policy can only name its own key, as "*"; the Logs statement is bounded by an encryption-context condition and the alarms statement is the form AWS documents.
   #checkov:skip=CKV_AWS_356:A key policy can only name its own key, as "*".
   statement {
     sid       = "AccountAdministersKeyThroughIam"
@@ -85,7 +85,7 @@ resource "aws_kms_alias" "edge" {
 
 data "aws_iam_policy_document" "kms_edge" {
   #checkov:skip=CKV_AWS_109:A key policy can only name its own key, as "*"; the account-root statement delegates to IAM policies, as AWS's default key policy does.
-  #checkov:skip=CKV_AWS_111:A key policy can only name its own key, as "*"; service statements are bounded by encryption-context and source-account conditions.
+  #checkov:skip=CKV_AWS_111:A key policy can only name its own key, as "*"; the Logs statement is bounded by an encryption-context condition.
   #checkov:skip=CKV_AWS_356:A key policy can only name its own key, as "*".
   statement {
     sid       = "AccountAdministersKeyThroughIam"
