@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+#
+# The redirect runtime's image (default target, what deploy.sh pushes to ECR):
+#   docker build -t link-runtime .
+# and the development image docker-compose.yml runs every local process with:
+#   docker build --target dev -t link-tracking-dev .
+
+ARG PYTHON_VERSION=3.11
+
+FROM python:${PYTHON_VERSION}-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# --- build: the runtime and the contract, with only the runtime extra, in a virtualenv -------
+FROM base AS build
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md* ./
+COPY link_tracking_runtime ./link_tracking_runtime
+COPY runtime_service ./runtime_service
+RUN pip install ".[runtime]"
+
+# --- dev: everything (control plane, Celery, moto, test tools) for docker-compose.yml ---------
+FROM base AS dev
+WORKDIR /app
+COPY . .
+RUN pip install -e ".[dev]"
+CMD ["python", "-m", "pytest", "-q"]
+
+# --- runtime: the production image ------------------------------------------------------------
+FROM base AS runtime
+# A fixed non-root uid/gid: the ECS task definition runs the container as 10001:10001 with a
+# read-only root file system. The spool directory is where EVENT_JOURNAL_DIR lives.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app \
+    && install -d -o app -g app /var/spool/link-runtime /var/spool/link-runtime/event-journal
+# The task's writable volumes. On Fargate a bind-mount volume is empty, root-owned and 0755
+# unless the image declares its path as a VOLUME: then the image's content, owner and mode are
+# copied into it, so the app user can write /tmp (1777) and the spool directory.
+VOLUME ["/tmp", "/var/spool/link-runtime"]
+COPY --from=build /opt/venv /opt/venv
+# gunicorn: keep-alive longer than the ALB's idle timeout (30 s), so the ALB never reuses a
+# connection the worker has just closed (intermittent 502s); graceful timeout shorter than the
+# ECS stop timeout (30 s) and longer than the runtime's SHUTDOWN_FLUSH_SECONDS (10 s).
+ENV PATH=/opt/venv/bin:$PATH \
+    WEB_CONCURRENCY=2 \
+    EVENT_JOURNAL_DIR=/var/spool/link-runtime/event-journal \
+    CLICK_EVENTS_FILE=/var/spool/link-runtime/click-events.ndjson \
+    GUNICORN_CMD_ARGS="--keep-alive 75 --graceful-timeout 20"
+WORKDIR /var/spool/link-runtime
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
+# exec: gunicorn becomes PID 1 and receives ECS's SIGTERM for a graceful shutdown.
+CMD ["sh", "-c", "exec gunicorn -k uvicorn_worker.UvicornWorker -w ${WEB_CONCURRENCY:-2} -b 0.0.0.0:8000 runtime_service.asgi:app"]
