@@ -2,7 +2,7 @@
 PYTHON ?= python3
 STAMP := var/.installed
 
-.PHONY: install dev test test-fast lint bench bench-publish moto worker beat
+.PHONY: install dev test test-fast lint check-terraform bench bench-publish moto worker beat
 
 # Install the package with every extra the stack and the tests need (once per pyproject change).
 $(STAMP): pyproject.toml
@@ -30,6 +30,9 @@ lint: $(STAMP)
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
 	$(PYTHON) manage.py makemigrations --check --dry-run
+
+check-terraform:
+	scripts/check-terraform --quiet
 
 bench-publish: $(STAMP)
 	$(PYTHON) benchmarks/publish_bench.py
