@@ -18,7 +18,13 @@ from botocore.exceptions import (
 
 from .conf import app_settings
 
-__all__ = ["TRANSIENT_ERROR_CODES", "dynamodb_client", "is_transient", "runtime_table"]
+__all__ = [
+    "TRANSIENT_ERROR_CODES",
+    "cloudwatch_client",
+    "dynamodb_client",
+    "is_transient",
+    "runtime_table",
+]
 
 #: DynamoDB error codes worth retrying: capacity, throttling and service-side trouble.
 TRANSIENT_ERROR_CODES = frozenset(
@@ -75,3 +81,8 @@ def runtime_table(table_name: str | None = None) -> Any:
         "dynamodb", config=_config(), endpoint_url=_endpoint()
     )
     return resource.Table(table_name or app_settings.RUNTIME_TABLE_NAME)
+
+
+def cloudwatch_client() -> Any:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH") or os.environ.get("AWS_ENDPOINT_URL")
+    return boto3.session.Session().client("cloudwatch", config=_config(), endpoint_url=endpoint)

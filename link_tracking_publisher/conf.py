@@ -47,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_SWEEP_BATCH_SIZE": 500,
     "OUTBOX_COMPLETED_RETENTION_DAYS": 7,
     "OUTBOX_FAILED_RETENTION_DAYS": 30,
+    # Outbox metrics for the alarms in terraform/ (docs/DEPLOYMENT.md, "Outbox metrics"): sent
+    # once a minute by the beat task publish_outbox_metrics when METRICS_ENVIRONMENT is set
+    # (e.g. "prod"); with it empty they are computed and logged only.
+    "METRICS_NAMESPACE": "LinkTracking/ControlPlane",
+    "METRICS_ENVIRONMENT": "",
     # setup_dynamodb: how long to wait for the table to become ACTIVE.
     "SETUP_TABLE_WAIT_SECONDS": 300,
     # boto3 client settings for the control plane (timeouts keep a worker from hanging).

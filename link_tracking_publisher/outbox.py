@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from .conf import app_settings
@@ -16,6 +16,7 @@ from .models import PublishOutbox
 
 __all__ = [
     "claim_stuck",
+    "backlog",
     "delete_expired",
     "mark_complete",
     "mark_complete_many",
@@ -124,3 +125,16 @@ def delete_expired() -> tuple[int, int]:
         updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
     ).delete()
     return completed, failed
+
+
+def backlog() -> dict[str, float]:
+    """The outbox's health: age in seconds of the oldest PENDING row (0 when none), and how
+    many rows are PENDING and FAILED."""
+    now = timezone.now()
+    pending = PublishOutbox.objects.filter(status=Status.PENDING)
+    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+    return {
+        "OutboxOldestPendingAgeSeconds": (now - oldest).total_seconds() if oldest else 0.0,
+        "OutboxPendingCount": float(pending.count()),
+        "OutboxFailedCount": float(PublishOutbox.objects.filter(status=Status.FAILED).count()),
+    }

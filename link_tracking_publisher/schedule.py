@@ -15,6 +15,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.retry_pending_outbox",
         "schedule": 60.0,
     },
+    # The outbox backlog for the CloudWatch alarms (sent when METRICS_ENVIRONMENT is set).
+    "link-tracking-publish-outbox-metrics": {
+        "task": "link_tracking.publish_outbox_metrics",
+        "schedule": 60.0,
+    },
     # Trim the outbox: COMPLETE after 7 days, FAILED after 30.
     "link-tracking-cleanup-old-outbox-entries": {
         "task": "link_tracking.cleanup_old_outbox_entries",

@@ -28,6 +28,7 @@ __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_old_outbox_entries",
     "publish_link_task",
+    "publish_outbox_metrics",
     "reconcile_runtime_task",
     "republish_all_links_task",
     "republish_campaign_task",
@@ -149,6 +150,32 @@ def reconcile_runtime_task(fix: bool = True) -> dict[str, int]:
 
     report = reconcile(fix=fix)
     return {"checked": report.checked, "fixed": report.fixed, **report.counts()}
+
+
+@shared_task(name="link_tracking.publish_outbox_metrics")
+def publish_outbox_metrics() -> dict[str, float]:
+    """Send the outbox backlog to CloudWatch (the alarms of terraform/monitoring.tf watch it).
+    One PutMetricData a minute from beat, never on a request path. Sent only when
+    ``METRICS_ENVIRONMENT`` is set; always logged."""
+    values = outbox_state.backlog()
+    logger.info("outbox backlog %s", values, extra={"outbox": values})
+    environment = app_settings.METRICS_ENVIRONMENT
+    if environment:
+        from ..aws import cloudwatch_client
+
+        cloudwatch_client().put_metric_data(
+            Namespace=app_settings.METRICS_NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "Environment", "Value": environment}],
+                    "Value": value,
+                    "Unit": "Seconds" if name.endswith("Seconds") else "Count",
+                }
+                for name, value in values.items()
+            ],
+        )
+    return values
 
 
 @shared_task(name="link_tracking.cleanup_old_outbox_entries", acks_late=True)

@@ -15,6 +15,7 @@ from link_tracking_publisher.services.publisher import LinkPublisher
 from link_tracking_publisher.tasks import (
     cleanup_old_outbox_entries,
     publish_link_task,
+    publish_outbox_metrics,
     retry_pending_outbox,
 )
 from link_tracking_runtime import item_key
@@ -170,3 +171,32 @@ def test_cleanup_deletes_by_status_and_age(account: Any, domain: Any) -> None:
     assert cleanup_old_outbox_entries.apply().get() == {"completed_deleted": 1, "failed_deleted": 1}
     left = set(PublishOutbox.objects.values_list("pk", flat=True))
     assert left == {rows[n].pk for n in ("new_complete", "new_failed", "old_pending")}
+
+
+def test_outbox_metrics_are_sent_for_the_alarms(
+    aws: None, account: Any, domain: Any, settings: Any
+) -> None:
+    import boto3
+
+    old, failed, done = (_entry(LinkFactory(account=account, domain=domain)) for _ in range(3))
+    PublishOutbox.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    PublishOutbox.objects.filter(pk=failed.pk).update(status="failed")
+    PublishOutbox.objects.filter(pk=done.pk).update(status="complete")
+
+    values = publish_outbox_metrics.apply().get()
+    assert values["OutboxFailedCount"] == 1 and values["OutboxPendingCount"] == 1
+    assert 590 < values["OutboxOldestPendingAgeSeconds"] < 3600
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    assert cloudwatch.list_metrics(Namespace="LinkTracking/ControlPlane")["Metrics"] == []  # off
+
+    settings.LINK_TRACKING = {"METRICS_ENVIRONMENT": "prod"}
+    publish_outbox_metrics.apply().get()
+    sent = cloudwatch.list_metrics(Namespace="LinkTracking/ControlPlane")["Metrics"]
+    assert {m["MetricName"] for m in sent} == {
+        "OutboxOldestPendingAgeSeconds",
+        "OutboxPendingCount",
+        "OutboxFailedCount",
+    }
+    assert all(m["Dimensions"] == [{"Name": "Environment", "Value": "prod"}] for m in sent)
