@@ -3,7 +3,7 @@
 Pure Python with no dependencies: the runtime record and its keys (:mod:`.record`), the
 low-level item codec (:mod:`.wire`), the table definition (:mod:`.table`), the click event
 (:mod:`.events`), the signed-link scheme (:mod:`.signing`), the redirect URL builder
-(:mod:`.urls`) and the shared test vectors (:mod:`.vectors`).
+(:mod:`.urls`), the routing rules (:mod:`.routing`) and the shared test vectors (:mod:`.vectors`).
 """
 
 from .errors import ContractError, InvalidRecord, InvalidRoutingRules, InvalidSignature
@@ -28,6 +28,14 @@ from .record import (
     plain,
     to_item,
 )
+from .routing import (
+    RoutingContext,
+    RoutingDecision,
+    compile_rules,
+    device_from_user_agent,
+    route,
+    validate_routing_rules,
+)
 from .signing import Keyring, SigningKey, keyring_from_secret_string, sign_url, verify
 from .table import CAMPAIGN_INDEX_NAME, DEFAULT_TABLE_NAME, create_table_kwargs
 from .urls import GEO_COUNTRY_HEADER, build_redirect_url, forwarded_params, parse_request_query
@@ -48,15 +56,19 @@ __all__ = [
     "InvalidRoutingRules",
     "InvalidSignature",
     "Keyring",
+    "RoutingContext",
+    "RoutingDecision",
     "RuntimeRecord",
     "SigningKey",
     "build_redirect_url",
     "canonical_host",
     "canonical_slug",
     "check_policy",
+    "compile_rules",
     "counter_key",
     "create_table_kwargs",
     "decode_event",
+    "device_from_user_agent",
     "encode_event",
     "forwarded_params",
     "from_item",
@@ -68,7 +80,9 @@ __all__ = [
     "make_sk",
     "parse_request_query",
     "plain",
+    "route",
     "sign_url",
     "to_item",
+    "validate_routing_rules",
     "verify",
 ]

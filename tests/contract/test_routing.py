@@ -1,0 +1,166 @@
+"""The routing rules of the contract, against the shared vectors and their own properties."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from link_tracking_runtime import (
+    InvalidRoutingRules,
+    RoutingContext,
+    RuntimeRecord,
+    compile_rules,
+    device_from_user_agent,
+    from_item,
+    route,
+    to_item,
+    validate_routing_rules,
+    vectors,
+)
+from link_tracking_runtime.routing import ab_bucket, country_region
+
+VECTORS = vectors.load("routing")
+
+
+def _record(vector: dict[str, Any]) -> RuntimeRecord:
+    record = RuntimeRecord(
+        domain="go.example.com",
+        slug="ROUTE",
+        link_id=vector["link_id"],
+        destination_url=vector["destination_url"],
+        fallback_url="https://go.example.com/disabled",
+        active=True,
+        runtime_version=1,
+        routing_rules=vector["rules"],
+    )
+    # Through the item form, as the runtime reads it (numbers come back from Decimal).
+    return from_item(to_item(record))
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_routing_vector(vector: dict[str, Any]) -> None:
+    context = RoutingContext(**vector["context"])
+    decision = route(_record(vector), context)
+    expected = vector["expected"]
+    assert decision.destination == expected["destination"]
+    assert decision.reason == expected["reason"]
+    assert decision.ab_variant == expected["ab_variant"]
+    if "bucket" in expected:
+        assert ab_bucket(vector["link_id"], context.visitor_key) == pytest.approx(
+            expected["bucket"], abs=1e-15
+        )
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_validator_agrees_with_vector(vector: dict[str, Any]) -> None:
+    if vector["valid"]:
+        validate_routing_rules(vector["rules"])
+    else:
+        with pytest.raises(InvalidRoutingRules):
+            validate_routing_rules(vector["rules"])
+
+
+def test_vectors_cover_every_rule_type_and_device() -> None:
+    reasons = {v["expected"]["reason"].split(":")[0] for v in VECTORS}
+    assert {"default", "ab_test", "geo", "time", "device", "invalid_rules"} <= reasons
+    devices = {
+        v["expected"]["reason"] for v in VECTORS if v["expected"]["reason"].startswith("device")
+    }
+    assert {"device:ios", "device:android", "device:desktop", "device:default"} <= devices
+
+
+def test_ab_assignment_is_sticky_per_visitor_not_per_click() -> None:
+    record = _record(VECTORS[1])
+    first = route(record, RoutingContext(now=1, visitor_key="sms:77"))
+    for now in range(2, 50):
+        assert route(record, RoutingContext(now=now, visitor_key="sms:77")) == first
+
+
+def test_ab_weights_are_honoured_across_visitors() -> None:
+    rules = {
+        "type": "ab_test",
+        "variants": [
+            {"name": "a", "url": "https://a.example.com/", "weight": 6},
+            {"name": "b", "url": "https://b.example.com/", "weight": 3},
+            {"name": "c", "url": "https://c.example.com/", "weight": 1},
+        ],
+    }
+    compiled = compile_rules(rules)
+    counts = Counter(
+        compiled.choose("link-1", RoutingContext(now=0, visitor_key=f"v{i}"))[2]
+        for i in range(20000)
+    )
+    assert counts["a"] / 20000 == pytest.approx(0.6, abs=0.02)
+    assert counts["b"] / 20000 == pytest.approx(0.3, abs=0.02)
+    assert counts["c"] / 20000 == pytest.approx(0.1, abs=0.02)
+
+
+def test_assignment_is_independent_between_links() -> None:
+    same = sum(
+        (ab_bucket("link-1", f"v{i}") < 0.5) == (ab_bucket("link-2", f"v{i}") < 0.5)
+        for i in range(4000)
+    )
+    assert same / 4000 == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        (None, "other"),
+        ("", "other"),
+        ("Mozilla/5.0 (iPod touch; CPU iPhone OS 12_5 like Mac OS X)", "ios"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36",
+            "desktop",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1",
+            "desktop",
+        ),
+        ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 Chrome/124.0", "desktop"),
+        ("python-httpx/0.28.1", "other"),
+    ],
+)
+def test_device_from_user_agent(user_agent: str | None, device: str) -> None:
+    assert device_from_user_agent(user_agent) == device
+
+
+def test_country_region() -> None:
+    assert country_region("us") == "us"
+    assert country_region("GB") == "eu"
+    assert country_region("IE") == "eu"
+    assert country_region("CH") == "other"
+    assert country_region(None) == "other"
+
+
+@pytest.mark.parametrize("rules", [None, {}])
+def test_empty_rules_are_valid(rules: dict[str, Any] | None) -> None:
+    validate_routing_rules(rules)
+
+
+def test_route_survives_rules_that_are_not_even_a_mapping_of_strings() -> None:
+    record = RuntimeRecord(
+        domain="go.example.com",
+        slug="X",
+        link_id="l",
+        destination_url="https://d.example.com/",
+        fallback_url="https://f.example.com/",
+        active=True,
+        runtime_version=1,
+        routing_rules={"type": "geo", 1: "https://x.example.com/"},  # type: ignore[dict-item]
+    )
+    decision = route(record, RoutingContext(now=0))
+    assert (decision.destination, decision.reason) == ("https://d.example.com/", "invalid_rules")
+
+
+def test_validation_messages_name_the_offending_key() -> None:
+    with pytest.raises(InvalidRoutingRules, match="timezone"):
+        validate_routing_rules(
+            {"type": "time", "business_hours": "https://a.example.com/", "timezone": "No/Where"}
+        )
+    with pytest.raises(InvalidRoutingRules, match=r"variants\[1\]\.url"):
+        validate_routing_rules(
+            {"type": "ab_test", "variants": [{"name": "a"}, {"name": "b", "url": "ftp://x"}]}
+        )
