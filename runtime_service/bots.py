@@ -37,12 +37,11 @@ _SCANNER: Final = re.compile(
     r"|Google-InspectionTool|HeadlessChrome|PhantomJS|Lighthouse|Chrome-Lighthouse",
     re.IGNORECASE,
 )
-# "…bot"/"…Bot" after a letter or as a word (not "BOT" in a phone model such as CUBOT),
-# crawlers, spiders.
+# "…bot"/"…Bot" after a letter, or "bot" as a word; case-sensitive on purpose, so "BOT" in a
+# phone model (CUBOT) is not a bot.
+_CRAWLER_NAME: Final = re.compile(r"[A-Za-z](?:bot|Bot)\b|\bbot\b")
 _CRAWLER: Final = re.compile(
-    r"(?:[A-Za-z](?:bot|Bot)\b)|\bbot\b|crawl|spider|slurp|archiver|scrapy|feedfetcher"
-    r"|mediapartners|AdsBot",
-    re.IGNORECASE,
+    r"crawl|spider|slurp|archiver|scrapy|feedfetcher|mediapartners", re.IGNORECASE
 )
 _SCRIPT: Final = re.compile(
     r"^(?:curl|Wget|python|aiohttp|Go-http-client|okhttp|Java/|Apache-HttpClient|libwww-perl"
@@ -61,7 +60,7 @@ def _classify_agent(user_agent: str) -> BotKind | None:
         return "preview"
     if _SCANNER.search(user_agent):
         return "scanner"
-    if _CRAWLER.search(user_agent):
+    if _CRAWLER_NAME.search(user_agent) or _CRAWLER.search(user_agent):
         return "crawler"
     if _SCRIPT.search(user_agent):
         return "script"

@@ -293,7 +293,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "RATE_LIMIT_BURST",
-        "Requests one IP may make at once above the sustained rate.",
+        "Requests one IP may make at once (the bucket size); after that, the sustained rate.",
         default="120",
         parse=_int(1),
     ),

@@ -1,6 +1,7 @@
 """Runtime records by host and slug: cache first, DynamoDB on a miss, never a stall.
 
-* A fresh cached record is answered without awaiting anything.
+* A fresh cached record is answered without awaiting anything; one that expired less than a
+  TTL ago is answered too while a background read refreshes it (stale while revalidate).
 * Concurrent misses for one key share one GetItem (the read runs in its own task, so a
   visitor who disconnects does not cancel it for the others).
 * "No such link" is cached for a short while (negative caching).
@@ -99,19 +100,31 @@ class RecordStore:
         key = (host, slug)
         now = self._clock()
         entry = self._cache.get(key, now)
-        if entry is not None and entry.is_fresh(now):
-            self._metrics.count("CacheHit")
-            return Lookup(entry.value, "cache")
+        if entry is not None:
+            if entry.is_fresh(now):
+                self._metrics.count("CacheHit")
+                return Lookup(entry.value, "cache")
+            if entry.value is not None and now < entry.fresh_until + self._ttl:
+                # Recently expired: answer now, refresh in the background (stale while
+                # revalidate), so a hot link never waits for DynamoDB when its TTL runs out.
+                self._metrics.count("CacheHitRefreshing")
+                self._read(key)
+                return Lookup(entry.value, "cache")
+        if key in self._inflight:
+            self._metrics.count("CacheMissCoalesced")
+        else:
+            self._metrics.count("CacheMiss")
+        # shield: a cancelled visitor request must not cancel the read the others wait for.
+        return await asyncio.shield(self._read(key))
+
+    def _read(self, key: tuple[str, str]) -> asyncio.Task[Lookup]:
+        """The read of ``key`` in flight, started if there is none (one read per key)."""
         task = self._inflight.get(key)
         if task is None:
-            self._metrics.count("CacheMiss")
             task = asyncio.ensure_future(self._load(key))
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        else:
-            self._metrics.count("CacheMissCoalesced")
-        # shield: a cancelled visitor request must not cancel the read the others wait for.
-        return await asyncio.shield(task)
+        return task
 
     def invalidate(self, host: str, slug: str) -> None:
         self._cache.delete((host, slug))
