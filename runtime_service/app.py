@@ -159,6 +159,7 @@ class RuntimeApp:
                 negative_ttl=settings.cache_negative_ttl_seconds,
                 stale=settings.cache_stale_seconds,
                 max_size=settings.cache_max_size,
+                timeout=settings.dynamodb_timeout_seconds,
             )
             self.emitter = ClickEmitter(
                 sink,
@@ -178,6 +179,7 @@ class RuntimeApp:
                     clock=self._clock,
                     cache_ttl=settings.signing_key_cache_ttl_seconds,
                     max_lifetime=settings.signed_link_max_lifetime_seconds,
+                    timeout=settings.dynamodb_timeout_seconds,
                 ),
                 emitter=self.emitter,
                 metrics=self.metrics,
@@ -186,6 +188,7 @@ class RuntimeApp:
                 ip_hasher=self._ip_hasher,
                 default_fallback_url=settings.default_fallback_url,
                 trusted_proxy_count=settings.trusted_proxy_count,
+                counter_timeout=settings.dynamodb_timeout_seconds,
             )
             self.emitter.start()
             self._metrics_task = asyncio.get_running_loop().create_task(self._write_metrics())

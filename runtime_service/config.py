@@ -267,8 +267,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DYNAMODB_TIMEOUT_SECONDS",
-        "Connect and read timeout of one DynamoDB call (one retry on a transient error).",
-        default="1.0",
+        "Deadline of one DynamoDB (or Secrets Manager) read on the request path, retry "
+        "included: past it, the last good record or the fallback is used.",
+        default="0.5",
         parse=_float(0.05, 30.0),
     ),
     Setting(
@@ -384,7 +385,7 @@ class Settings:
     cache_negative_ttl_seconds: float = 10.0
     cache_stale_seconds: float = 3600.0
     cache_max_size: int = 10000
-    dynamodb_timeout_seconds: float = 1.0
+    dynamodb_timeout_seconds: float = 0.5
     signing_key_cache_ttl_seconds: float = 300.0
     signed_link_max_lifetime_seconds: int = 400 * 86400
     rate_limit_per_minute: int = 600

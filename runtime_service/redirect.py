@@ -8,6 +8,7 @@ redirect emits exactly one click event saying which (``outcome``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -93,7 +94,9 @@ class Redirector:
         ip_hasher: IpHasher,
         default_fallback_url: str,
         trusted_proxy_count: int,
+        counter_timeout: float = 0.5,
     ) -> None:
+        self._counter_timeout = counter_timeout
         self._store = store
         self._counter = counter
         self._verifier = verifier
@@ -234,8 +237,11 @@ class Redirector:
         key = counter_key(record.domain, record.slug)
         try:
             if is_bot:
-                return await self._counter.clicks(key) < record.max_clicks
-            return await self._counter.count_click(key, record.max_clicks)
+                spent = await asyncio.wait_for(self._counter.clicks(key), self._counter_timeout)
+                return spent < record.max_clicks
+            return await asyncio.wait_for(
+                self._counter.count_click(key, record.max_clicks), self._counter_timeout
+            )
         except Exception as exc:
             logger.warning(
                 "click counter unavailable, letting the click through",

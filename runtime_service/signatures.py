@@ -47,7 +47,9 @@ class SignatureVerifier:
         clock: Callable[[], float],
         cache_ttl: float,
         max_lifetime: int,
+        timeout: float = 1.0,
     ) -> None:
+        self._timeout = timeout
         self._secrets = secrets
         self._clock = clock
         self._cache_ttl = cache_ttl
@@ -94,7 +96,8 @@ class SignatureVerifier:
 
     async def _load(self, key_id: str) -> Keyring | None:
         try:
-            keyring = keyring_from_secret_string(await self._secrets.get_secret_string(key_id))
+            secret = await asyncio.wait_for(self._secrets.get_secret_string(key_id), self._timeout)
+            keyring = keyring_from_secret_string(secret)
         except Exception as exc:  # Secrets Manager down, secret missing or unparseable
             logger.warning(
                 "signing keyring unavailable",

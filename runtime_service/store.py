@@ -83,8 +83,10 @@ class RecordStore:
         negative_ttl: float,
         stale: float,
         max_size: int,
+        timeout: float = 0.5,
     ) -> None:
         self._reader = reader
+        self._timeout = timeout
         self._clock = clock
         self._metrics = metrics
         self._ttl = ttl
@@ -135,7 +137,8 @@ class RecordStore:
             self._metrics.count("DynamoDBSkipped")
             return self._on_error(key, now)
         try:
-            item = await self._reader.get_item(item_key(*key))
+            # One deadline over the whole read, retries and connection set-up included.
+            item = await asyncio.wait_for(self._reader.get_item(item_key(*key)), self._timeout)
             link = prepare(from_item(item)) if item is not None else None
         except InvalidRecord as exc:
             # A record this runtime cannot read is a publishing bug, not an outage; treat it

@@ -182,3 +182,28 @@ def test_routing_rules_are_compiled_once_and_invalid_ones_flagged() -> None:
         assert (await store.get(HOST, "GOOD")).link is good
 
     asyncio.run(scenario())
+
+
+def test_a_hanging_dynamodb_read_is_abandoned_at_the_deadline() -> None:
+    table, clock = FakeTable([item()]), ManualClock()
+    store = RecordStore(
+        table,
+        clock=clock,
+        metrics=Metrics("Test", clock=clock),
+        ttl=60.0,
+        negative_ttl=10.0,
+        stale=3600.0,
+        max_size=10,
+        timeout=0.05,
+    )
+
+    async def scenario() -> None:
+        await store.get(HOST, "ABC123")
+        table.gate = asyncio.Event()  # from now on reads never answer
+        clock.advance(3600)
+        stale = await asyncio.wait_for(store.get(HOST, "ABC123"), 5)
+        assert stale.source == "stale" and stale.link is not None
+        unknown = await asyncio.wait_for(store.get(HOST, "OTHER"), 5)
+        assert unknown.source == "error"
+
+    asyncio.run(scenario())
