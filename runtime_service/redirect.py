@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -30,7 +31,7 @@ from link_tracking_runtime import (
 )
 from link_tracking_runtime.events import ClickEvent
 from link_tracking_runtime.record import FORWARDED_FROM_REQUEST_PARAMS
-from link_tracking_runtime.routing import RoutingContext, decide
+from link_tracking_runtime.routing import RoutingContext, RoutingDecision, decide
 from link_tracking_runtime.urls import FORWARDED_VALUE_MAX_LENGTH, forwarded_params
 
 from .aws import ClickCounter
@@ -38,7 +39,7 @@ from .bots import classify
 from .emitter import ClickEmitter
 from .metrics import Metrics
 from .signatures import SignatureVerifier
-from .store import RecordStore
+from .store import CachedLink, RecordStore
 from .visitor import IpHasher, client_ip, visitor_key
 
 __all__ = ["RedirectRequest", "Redirector"]
@@ -49,6 +50,9 @@ _USER_AGENT_MAX: Final = 512
 _REFERER_MAX: Final = 1024
 # Characters a Location header may carry as they are; anything else is percent-encoded.
 _URL_SAFE: Final = ":/?#[]@!$&'()*+,;=%-._~"
+# What urllib's quote() never changes: a click id made of these is the same on the URL.
+_QUOTE_SAFE_ID: Final = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
+_PLACEHOLDER: Final = "lt0clickid0placeholder0b5e3c7a91f04d2e8f6a"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,6 +84,84 @@ def _header_safe(url: str) -> str | None:
     return url
 
 
+class UrlTemplates:
+    """The contract's :func:`build_redirect_url`, memoised per link and request shape.
+
+    Only ``click_id`` differs between two clicks of the same link from the same kind of
+    request, so the URL is built once with a placeholder id and the real id is put in its
+    place. The result is the same string: the placeholder and every id this is used for
+    consist of characters ``quote`` leaves alone, and the placeholder occurs exactly once;
+    anything else is built directly. (Building costs about 10 µs a click, a fifth of the
+    redirect's own budget.)
+    """
+
+    def __init__(self, max_size: int = 10_000) -> None:
+        self._max_size = max_size
+        self._templates: dict[tuple[object, ...], tuple[CachedLink, str]] = {}
+
+    def build(
+        self,
+        link: CachedLink,
+        click_id: str,
+        now: float,
+        destination: str,
+        country: str | None,
+        ab_variant: str | None,
+        forwarded: dict[str, str],
+    ) -> str:
+        record = link.record
+        params = forwarded or None
+        if not record.append_query_params:
+            return destination or record.destination_url
+        if not _QUOTE_SAFE_ID.fullmatch(click_id):
+            return build_redirect_url(
+                record,
+                click_id=click_id,
+                now=now,
+                destination=destination,
+                geo_country=country,
+                ab_variant=ab_variant,
+                request_params=params,
+            )
+        allowlist = record.dynamic_param_allowlist
+        key = (
+            id(link),
+            destination,
+            country if "geo" in allowlist else None,
+            ab_variant,
+            tuple(forwarded.items()),
+            int(now) if "click_ts" in allowlist else 0,
+        )
+        cached = self._templates.get(key)
+        if cached is None or cached[0] is not link:
+            template = build_redirect_url(
+                record,
+                click_id=_PLACEHOLDER,
+                now=now,
+                destination=destination,
+                geo_country=country,
+                ab_variant=ab_variant,
+                request_params=params,
+            )
+            uses = template.count(_PLACEHOLDER)
+            if uses != ("click_id" in allowlist):
+                # The placeholder collides with something in the URL: no template for this one.
+                return build_redirect_url(
+                    record,
+                    click_id=click_id,
+                    now=now,
+                    destination=destination,
+                    geo_country=country,
+                    ab_variant=ab_variant,
+                    request_params=params,
+                )
+            if len(self._templates) >= self._max_size:
+                self._templates.clear()
+            cached = (link, template)
+            self._templates[key] = cached
+        return cached[1].replace(_PLACEHOLDER, click_id) if "click_id" in allowlist else cached[1]
+
+
 class Redirector:
     def __init__(
         self,
@@ -97,6 +179,7 @@ class Redirector:
         counter_timeout: float = 0.5,
     ) -> None:
         self._counter_timeout = counter_timeout
+        self._urls = UrlTemplates()
         self._store = store
         self._counter = counter
         self._verifier = verifier
@@ -151,29 +234,26 @@ class Redirector:
                     if not await self._within_max_clicks(record, bot is not None):
                         outcome = "max_clicks"
                 if outcome == "ok":
-                    decision = decide(
-                        record,
-                        link.routing,
-                        RoutingContext(
-                            now=now,
-                            visitor_key=visitor_key(
-                                ip_hash, user_agent, _acceptable(params.get("sms_msg_id"))
+                    if link.routing is None:
+                        decision = RoutingDecision(record.destination_url)
+                    else:
+                        decision = decide(
+                            record,
+                            link.routing,
+                            RoutingContext(
+                                now=now,
+                                visitor_key=visitor_key(
+                                    ip_hash, user_agent, _acceptable(params.get("sms_msg_id"))
+                                ),
+                                geo_country=country,
+                                user_agent=user_agent,
                             ),
-                            geo_country=country,
-                            user_agent=user_agent,
-                        ),
-                    )
+                        )
                     routing_reason = "invalid_rules" if link.routing_invalid else decision.reason
                     ab_variant = decision.ab_variant
                     forwarded = forwarded_params(record, params)
-                    built = build_redirect_url(
-                        record,
-                        click_id=click_id,
-                        now=now,
-                        destination=decision.destination,
-                        geo_country=country,
-                        ab_variant=ab_variant,
-                        request_params=params,
+                    built = self._urls.build(
+                        link, click_id, now, decision.destination, country, ab_variant, forwarded
                     )
                     safe = _header_safe(built)
                     if safe is None:
