@@ -8,6 +8,8 @@ one-worker uvicorn (same flags for every case) on loopback, driven by wrk
 
 * ``bare``: :mod:`benchmarks.bare_app`, a constant 302 (the floor);
 * ``hit``: the runtime, cache hits, click events on (to Firehose on moto);
+* ``hit, events to file``: the same with click events to the local NDJSON file (the runtime's
+  own cost, without the Firehose client and moto's CPU on the shared machine);
 * ``miss``: the runtime with the cache off, every request a DynamoDB GetItem on moto;
 * ``hit, DynamoDB +100 ms``: cache hits while every DynamoDB call goes through a proxy that
   delays it by 100 ms (the TTL is 1 s, so records are refreshed from the slow DynamoDB
@@ -24,6 +26,7 @@ import argparse
 import contextlib
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per case")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
@@ -184,23 +188,17 @@ def main() -> None:
         miss_script = work / "miss.lua"
         miss_script.write_text(MISS_LUA % (LINKS - 1))
 
+        samples: dict[str, list[dict[str, float]]] = {}
+
         def run(
             name: str, app: str, env: Mapping[str, str], path: str, script: Path | None = None
         ) -> None:
             with _server(app, env, work / f"{name}.log") as base:
                 _wrk(base + path, 1, args.connections, script)  # warm up (and fill the cache)
-                results[name] = _wrk(base + path, args.duration, args.connections, script)
-            print(f"{name:28s} {results[name]}", flush=True)
+                sample = _wrk(base + path, args.duration, args.connections, script)
+            samples.setdefault(name, []).append(sample)
+            print(f"{name:28s} {sample}", flush=True)
 
-        run("bare", "benchmarks.bare_app:app", base_env, hit_url)
-        run("hit", "runtime_service.asgi:app", base_env, hit_url)
-        run(
-            "miss",
-            "runtime_service.asgi:app",
-            {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"},
-            "/",
-            miss_script,
-        )
         proxy_port = free_port()
         proxy = start_process(
             [
@@ -214,16 +212,30 @@ def main() -> None:
             ],
             log_path=work / "proxy.log",
         )
+        slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
+        file_env = {**base_env, "FIREHOSE_STREAM_NAME": ""}
+        runtime = "runtime_service.asgi:app"
         try:
             time.sleep(0.5)
-            slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
-            run("hit, DynamoDB +100 ms", "runtime_service.asgi:app", slow_env, hit_url)
+            # Interleaved rounds, so a noisy neighbour hurts every case alike; medians reported.
+            for _ in range(args.rounds):
+                run("bare", "benchmarks.bare_app:app", base_env, hit_url)
+                run("hit", runtime, base_env, hit_url)
+                run("hit, events to file", runtime, file_env, hit_url)
+                run("hit, DynamoDB +100 ms", runtime, slow_env, hit_url)
+            no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
+            run("miss", runtime, no_cache, "/", miss_script)
         finally:
             proxy.stop()
+        for name, runs in samples.items():
+            results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
     bare, hit = results["bare"], results["hit"]
     print()
-    print(f"wrk -t1 -c{args.connections} -d{args.duration}s, uvicorn {' '.join(UVICORN_FLAGS)}")
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s, uvicorn {' '.join(UVICORN_FLAGS)}, "
+        f"median of {args.rounds} interleaved rounds (miss: one round)"
+    )
     print()
     print("| case | requests/s | p50 ms | p99 ms | non-3xx |")
     print("|---|---:|---:|---:|---:|")

@@ -97,3 +97,16 @@ def test_public_view_masks_secrets() -> None:
     assert shown["IP_HASH_KEY"] == "<set>" and shown["ORIGIN_VERIFY_SECRET"] == "<set>"
     assert "0123456789" not in repr(shown)
     assert shown["DYNAMODB_TABLE_NAME"] == "link-runtime-prod"
+
+
+def test_every_setting_is_documented_in_runtime_md() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "RUNTIME.md").read_text()
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in text, f"{setting.name} missing from docs/RUNTIME.md"
+    assert "uvicorn runtime_service.asgi:app --host 127.0.0.1 --port 8080" in text
+    assert (
+        "gunicorn -k uvicorn_worker.UvicornWorker -w 2 -b 0.0.0.0:8000 runtime_service.asgi:app"
+        in text
+    )
