@@ -236,8 +236,10 @@ SETTINGS: tuple[Setting, ...] = (
         "TRUSTED_PROXY_COUNT",
         "How many proxies in front of the service append to X-Forwarded-For (CloudFront and "
         "the ALB: 2). The visitor IP is the entry that many places from the right; 0 uses the "
-        "TCP peer address.",
-        default="0",
+        "TCP peer address. Required in production: a wrong value hashes and rate-limits the "
+        "proxy's address instead of the visitor's.",
+        required=True,
+        development_default="0",
         parse=_int(0, 10),
     ),
     Setting(

@@ -15,6 +15,7 @@ PRODUCTION = {
     "DEFAULT_FALLBACK_URL": "https://www.example.com/link-unavailable",
     "IP_HASH_KEY": "a-production-ip-hash-key-0123456789",
     "ORIGIN_VERIFY_SECRET": "cloudfront-origin-secret-0123456789",
+    "TRUSTED_PROXY_COUNT": "2",
 }
 
 
@@ -49,6 +50,7 @@ def test_production_settings_load() -> None:
     assert settings.origin_verify_secret == ("cloudfront-origin-secret-0123456789",)
     assert settings.ip_hash_key == b"a-production-ip-hash-key-0123456789"
     assert settings.cache_ttl_seconds == 60.0
+    assert settings.trusted_proxy_count == 2
 
 
 @pytest.mark.parametrize("missing", [s.name for s in SETTINGS if s.required])
