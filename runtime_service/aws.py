@@ -9,13 +9,19 @@ fail on purpose. Nothing here blocks the event loop: aiobotocore is asyncio over
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import aiohttp
+import orjson
+
 # aiobotocore and botocore ship no type information; their use is confined to this module.
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import get_session  # type: ignore[import-untyped]
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from link_tracking_runtime.record import CLICK_COUNTER_ATTRIBUTE
@@ -27,6 +33,7 @@ __all__ = [
     "AwsServices",
     "ClickCounter",
     "DynamoTable",
+    "FirehoseCallFailed",
     "FirehoseStream",
     "RecordBatchWriter",
     "RecordReader",
@@ -101,23 +108,70 @@ class DynamoTable:
         return int(value) if value is not None else 0
 
 
-class FirehoseStream:
-    """A Firehose delivery stream through an aiobotocore client."""
+class FirehoseCallFailed(Exception):
+    """A PutRecordBatch call that Firehose refused as a whole (HTTP status and error type)."""
 
-    def __init__(self, client: Any, stream_name: str) -> None:
-        self._client = client
-        self._stream_name = stream_name
+
+class FirehoseStream:
+    """``PutRecordBatch`` on one delivery stream, signed with botocore's SigV4 and sent with
+    aiohttp, without botocore's per-record validation, serialisation and response parsing.
+
+    That machinery costs about 13 µs of event-loop CPU per record (6.5 ms a 500-record call
+    on the benchmark machine), more than the rest of a redirect; this costs about a third.
+    The endpoint and credentials are botocore's own (so ``AWS_ENDPOINT_URL``, the task role
+    and credential refresh behave as in every client). ``tests/runtime/test_aws.py`` runs it
+    against moto.
+    """
+
+    _TARGET = "Firehose_20150804.PutRecordBatch"
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        credentials: Any,
+        endpoint_url: str,
+        region: str,
+        stream_name: str,
+    ) -> None:
+        self._http = http
+        self._credentials = credentials
+        self._url = endpoint_url.rstrip("/") + "/"
+        self._region = region
+        self._stream = orjson.dumps(stream_name)
 
     async def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
-        response = await self._client.put_record_batch(
-            DeliveryStreamName=self._stream_name, Records=[{"Data": data} for data in records]
+        body = b"".join(
+            (
+                b'{"DeliveryStreamName":',
+                self._stream,
+                b',"Records":[',
+                b",".join(b'{"Data":"' + base64.b64encode(data) + b'"}' for data in records),
+                b"]}",
+            )
         )
-        results: list[str | None] = [
-            entry.get("ErrorCode") or None for entry in response.get("RequestResponses", [])
-        ]
+        frozen = await self._credentials.get_frozen_credentials()
+        request = AWSRequest(
+            method="POST",
+            url=self._url,
+            data=body,
+            headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": self._TARGET},
+        )
+        SigV4Auth(frozen, "firehose", self._region).add_auth(request)
+        async with self._http.post(
+            self._url, data=body, headers=dict(request.headers.items())
+        ) as response:
+            payload = await response.read()
+        if response.status != 200:
+            try:
+                error = str(orjson.loads(payload).get("__type", ""))
+            except orjson.JSONDecodeError:
+                error = ""
+            raise FirehoseCallFailed(f"PutRecordBatch answered {response.status} {error}".strip())
+        entries = orjson.loads(payload).get("RequestResponses", [])
+        results: list[str | None] = [entry.get("ErrorCode") or None for entry in entries]
         if len(results) != len(records):
             # Never assume success for a record Firehose did not answer for.
-            results += ["MissingResponse"] * (len(records) - len(results))
+            results = (results + ["MissingResponse"] * len(records))[: len(records)]
         return results
 
 
@@ -159,13 +213,6 @@ class AwsServices:
             retries={"max_attempts": 2, "mode": "standard"},
             max_pool_connections=64,
         )
-        # The emitter does its own retrying of failed records; one attempt per call here.
-        firehose_config = AioConfig(
-            connect_timeout=settings.firehose_timeout_seconds,
-            read_timeout=settings.firehose_timeout_seconds,
-            retries={"max_attempts": 1, "mode": "standard"},
-            max_pool_connections=4,
-        )
         try:
             dynamodb = await self._stack.enter_async_context(
                 session.create_client(
@@ -181,12 +228,26 @@ class AwsServices:
             self.secrets = SecretsManager(secrets)
             self.firehose = None
             if settings.firehose_stream_name:
-                firehose = await self._stack.enter_async_context(
-                    session.create_client(
-                        "firehose", region_name=settings.aws_region, config=firehose_config
+                # A botocore client only to resolve the endpoint exactly as every client does.
+                resolver = await self._stack.enter_async_context(
+                    session.create_client("firehose", region_name=settings.aws_region)
+                )
+                credentials = await session.get_credentials()
+                if credentials is None:
+                    raise RuntimeError("no AWS credentials found for Firehose")
+                http = await self._stack.enter_async_context(
+                    aiohttp.ClientSession(
+                        timeout=aiohttp.ClientTimeout(total=settings.firehose_timeout_seconds),
+                        connector=aiohttp.TCPConnector(limit=4, keepalive_timeout=30),
                     )
                 )
-                self.firehose = FirehoseStream(firehose, settings.firehose_stream_name)
+                self.firehose = FirehoseStream(
+                    http,
+                    credentials,
+                    resolver.meta.endpoint_url,
+                    resolver.meta.region_name,
+                    settings.firehose_stream_name,
+                )
         except BaseException:
             await self._stack.aclose()
             raise

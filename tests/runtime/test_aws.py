@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from link_tracking_runtime import counter_key, from_item, item_key
-from runtime_service.aws import AwsServices
+from runtime_service.aws import AwsServices, FirehoseCallFailed, FirehoseStream
 from runtime_service.config import Settings
 from tests.support.records import HOST, record
 from tests.support.stack import LocalAws
@@ -83,3 +88,72 @@ def test_firehose_batches_and_secrets(moto_aws: LocalAws) -> None:
     assert sorted(json.loads(line)["n"] for body in bodies for line in body.splitlines()) == list(
         range(7)
     )
+
+
+def test_firehose_call_refused_as_a_whole_raises(moto_aws: LocalAws) -> None:
+    settings = Settings(firehose_stream_name="no-such-stream")
+
+    async def scenario() -> None:
+        async with AwsServices(settings) as aws:
+            assert aws.firehose is not None
+            with pytest.raises(FirehoseCallFailed, match="ResourceNotFound"):
+                await aws.firehose.put_record_batch([b"{}\n"])
+
+    asyncio.run(scenario())
+
+
+def test_firehose_per_record_errors_and_signed_request() -> None:
+    seen: dict[str, Any] = {}
+
+    async def handler(request: web.Request) -> web.Response:
+        seen["headers"] = dict(request.headers)
+        seen["body"] = json.loads(await request.read())
+        answers = [
+            {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "slow down"}
+            if index == 1
+            else {"RecordId": f"r{index}"}
+            for index, _ in enumerate(seen["body"]["Records"])
+        ]
+        return web.json_response({"FailedPutCount": 1, "RequestResponses": answers})
+
+    async def scenario() -> list[str | None]:
+        app = web.Application()
+        app.router.add_post("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        credentials = Credentials("AKIDEXAMPLE", "secret-example-key")
+        try:
+            async with aiohttp.ClientSession() as http:
+                stream = FirehoseStream(
+                    http, _Frozen(credentials), f"http://127.0.0.1:{port}", "eu-west-1", "clicks"
+                )
+                return await stream.put_record_batch([b'{"a":1}\n', b'{"a":2}\n', b"x\n"])
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(scenario()) == [None, "ServiceUnavailableException", None]
+    assert seen["body"]["DeliveryStreamName"] == "clicks"
+    assert [base64.b64decode(r["Data"]) for r in seen["body"]["Records"]] == [
+        b'{"a":1}\n',
+        b'{"a":2}\n',
+        b"x\n",
+    ]
+    headers = seen["headers"]
+    assert headers["X-Amz-Target"] == "Firehose_20150804.PutRecordBatch"
+    assert (
+        headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+        and "/eu-west-1/firehose/aws4_request" in headers["Authorization"]
+    )
+
+
+class _Frozen:
+    """aiobotocore credentials' async interface over fixed credentials."""
+
+    def __init__(self, credentials: Any) -> None:
+        self._credentials = credentials
+
+    async def get_frozen_credentials(self) -> Any:
+        return self._credentials.get_frozen_credentials()
