@@ -89,3 +89,25 @@ def test_click_ids_are_random_version_4_uuids() -> None:
     for value in list(ids)[:50]:
         parsed = uuid.UUID(value)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value
+
+
+def test_one_template_serves_every_sms_message_id() -> None:
+    link = prepare(
+        record(
+            "SMS",
+            destination_url="https://shop.example.com/p?sms_msg_id=old&keep=1#top",
+            resolved_query_params={"utm_source": "sms"},
+            dynamic_param_allowlist=("click_id", "sms_msg_id"),
+        )
+    )
+    templates = UrlTemplates()
+    for value in ["42", "a+b&c", "café", "x y", "%41", "lt0clickid"]:
+        click_id = new_click_id()
+        forwarded = forwarded_params(link.record, {"sms_msg_id": value})
+        built = templates.build(
+            link, click_id, 0.0, link.record.destination_url, None, None, forwarded
+        )
+        assert built == build_redirect_url(
+            link.record, click_id=click_id, now=0.0, request_params={"sms_msg_id": value}
+        )
+    assert len(templates._templates) == 1
