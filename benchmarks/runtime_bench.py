@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import shutil
 import statistics
@@ -57,8 +58,14 @@ def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
+def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     process = start_process(
         [
@@ -79,7 +86,7 @@ def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/health", timeout=30, proc=process.popen)
-        yield base
+        yield base, process.pid
     finally:
         process.stop()
 
@@ -109,7 +116,9 @@ def _wrk(url: str, duration: int, connections: int, script: Path | None = None) 
         for pct, value in re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE)
     }
     non_3xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
     return {
+        "requests": float(requests.group(1)) if requests else 0.0,
         "rps": rps,
         "p50": latency["50"],
         "p99": latency["99"],
@@ -193,9 +202,12 @@ def main() -> None:
         def run(
             name: str, app: str, env: Mapping[str, str], path: str, script: Path | None = None
         ) -> None:
-            with _server(app, env, work / f"{name}.log") as base:
+            with _server(app, env, work / f"{name}.log") as (base, pid):
                 _wrk(base + path, 1, args.connections, script)  # warm up (and fill the cache)
+                cpu_before = _cpu_seconds(pid)
                 sample = _wrk(base + path, args.duration, args.connections, script)
+                # Server CPU per request: unlike requests/s, not moved by other load on the box.
+                sample["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / sample["requests"] * 1e6
             samples.setdefault(name, []).append(sample)
             print(f"{name:28s} {sample}", flush=True)
 
@@ -237,13 +249,20 @@ def main() -> None:
         f"median of {args.rounds} interleaved rounds (miss: one round)"
     )
     print()
-    print("| case | requests/s | p50 ms | p99 ms | non-3xx |")
-    print("|---|---:|---:|---:|---:|")
+    print("| case | requests/s | p50 ms | p99 ms | server CPU µs/request | non-3xx |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']:.0f} |")
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.0f} "
+            f"| {r['errors']:.0f} |"
+        )
     print()
     print(f"hit / bare requests/s: {hit['rps'] / bare['rps']:.2f} (target >= 0.75)")
     print(f"hit / bare p99: {hit['p99'] / bare['p99']:.2f} (target <= 1.5)")
+    print(f"bare / hit server CPU per request: {bare['cpu_us'] / hit['cpu_us']:.2f}")
+    filed = results["hit, events to file"]
+    ratio = bare["cpu_us"] / filed["cpu_us"]
+    print(f"bare / hit-with-events-to-file server CPU per request: {ratio:.2f}")
     slow = results["hit, DynamoDB +100 ms"]
     print(f"hit p99 with DynamoDB +100 ms / hit p99: {slow['p99'] / hit['p99']:.2f}")
 

@@ -111,3 +111,14 @@ def test_one_template_serves_every_sms_message_id() -> None:
             link.record, click_id=click_id, now=0.0, request_params={"sms_msg_id": value}
         )
     assert len(templates._templates) == 1
+
+
+def test_a_forked_worker_gets_its_own_id_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtime_service.app as app_module
+
+    source = app_module._IdSource()
+    monkeypatch.setattr(app_module.os, "getpid", lambda: 1000)
+    parent = [source.bits() for _ in range(3)]
+    monkeypatch.setattr(app_module.os, "getpid", lambda: 1001)  # as after a fork
+    child = [source.bits() for _ in range(3)]
+    assert not set(parent) & set(child)
