@@ -1,0 +1,271 @@
+"""Throughput and latency of the runtime against a bare ASGI floor, in the same run.
+
+    python benchmarks/runtime_bench.py [--duration 5] [--connections 16]
+
+Starts a moto server holding published links and a Firehose stream, then for each case a
+one-worker uvicorn (same flags for every case) on loopback, driven by wrk
+(``apt-get install -y wrk``):
+
+* ``bare``: :mod:`benchmarks.bare_app`, a constant 302 (the floor);
+* ``hit``: the runtime, cache hits, click events on (to Firehose on moto);
+* ``hit, events to file``: the same with click events to the local NDJSON file (the runtime's
+  own cost, without the Firehose client and moto's CPU on the shared machine);
+* ``miss``: the runtime with the cache off, every request a DynamoDB GetItem on moto;
+* ``hit, DynamoDB +100 ms``: cache hits while every DynamoDB call goes through a proxy that
+  delays it by 100 ms (the TTL is 1 s, so records are refreshed from the slow DynamoDB
+  throughout the run).
+
+The server is pinned to one core and wrk and moto to the other when ``taskset`` exists, so
+the 2-core machine is shared the same way in every case. Bounded: loopback only, a few
+seconds per case. Not a test: it prints a table, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
+from link_tracking_runtime import RuntimeRecord  # noqa: E402
+from tests.support.stack import LocalAws, runtime_env  # noqa: E402
+
+HOST = "go.example.com"
+ORIGIN_SECRET = "bench-origin-secret-0123456789"
+LINKS = 1000
+UVICORN_FLAGS = ("--no-access-log", "--log-level", "warning", "--workers", "1")
+MISS_LUA = """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/L" .. math.random(0, %d) .. "?sms_msg_id=42")
+end
+"""
+
+
+def _taskset(core: str) -> list[str]:
+    return ["taskset", "-c", core] if shutil.which("taskset") else []
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    process = start_process(
+        [
+            *_taskset("1"),
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *UVICORN_FLAGS,
+        ],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        log_path=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/health", timeout=30, proc=process.popen)
+        yield base, process.pid
+    finally:
+        process.stop()
+
+
+def _wrk(url: str, duration: int, connections: int, script: Path | None = None) -> dict[str, float]:
+    args = [
+        *_taskset("0"),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-H",
+        f"Host: {HOST}",
+        "-H",
+        f"X-Origin-Verify: {ORIGIN_SECRET}",
+        "-H",
+        "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 "
+        "like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1",
+    ]
+    if script is not None:
+        args += ["-s", str(script)]
+    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = {
+        pct: _ms(value)
+        for pct, value in re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.MULTILINE)
+    }
+    non_3xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
+    return {
+        "requests": float(requests.group(1)) if requests else 0.0,
+        "rps": rps,
+        "p50": latency["50"],
+        "p99": latency["99"],
+        "errors": float(non_3xx.group(1)) if non_3xx else 0.0,
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per case")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
+
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
+        work = Path(tmp)
+        aws = LocalAws(moto)
+        table = aws.create_table()
+        stream, _bucket = aws.create_stream()
+        aws.publish(
+            table,
+            [
+                RuntimeRecord(
+                    domain=HOST,
+                    slug=f"L{i}",
+                    link_id=f"link-{i}",
+                    destination_url=f"https://shop.example.com/l{i}?ref=bench",
+                    fallback_url=f"https://{HOST}/disabled",
+                    active=True,
+                    runtime_version=1,
+                    resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
+                    dynamic_param_allowlist=("click_id", "sms_msg_id"),
+                    campaign_id="BENCH",
+                    channel="sms",
+                )
+                for i in range(LINKS)
+            ]
+            + [
+                RuntimeRecord(
+                    domain=HOST,
+                    slug="ABC123",
+                    link_id="link-abc",
+                    destination_url="https://shop.example.com/abc123?ref=bench",
+                    fallback_url=f"https://{HOST}/disabled",
+                    active=True,
+                    runtime_version=1,
+                    resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
+                    dynamic_param_allowlist=("click_id", "sms_msg_id"),
+                    campaign_id="BENCH",
+                    channel="sms",
+                )
+            ],
+        )
+        base_env = runtime_env(
+            aws,
+            table_name=table.name,
+            stream_name=stream,
+            var_dir=work,
+            RATE_LIMIT_PER_MINUTE="100000000",
+            RATE_LIMIT_BURST="1000000",
+            EVENT_FLUSH_INTERVAL_SECONDS="1.0",
+            METRICS_INTERVAL_SECONDS="60",
+            LOG_LEVEL="WARNING",
+            CACHE_TTL_SECONDS="1",
+            ORIGIN_VERIFY_SECRET=ORIGIN_SECRET,
+        )
+        hit_url = "/ABC123?sms_msg_id=42"
+        miss_script = work / "miss.lua"
+        miss_script.write_text(MISS_LUA % (LINKS - 1))
+
+        samples: dict[str, list[dict[str, float]]] = {}
+
+        def run(
+            name: str, app: str, env: Mapping[str, str], path: str, script: Path | None = None
+        ) -> None:
+            with _server(app, env, work / f"{name}.log") as (base, pid):
+                _wrk(base + path, 1, args.connections, script)  # warm up (and fill the cache)
+                cpu_before = _cpu_seconds(pid)
+                sample = _wrk(base + path, args.duration, args.connections, script)
+                # Server CPU per request: unlike requests/s, not moved by other load on the box.
+                sample["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / sample["requests"] * 1e6
+            samples.setdefault(name, []).append(sample)
+            print(f"{name:28s} {sample}", flush=True)
+
+        proxy_port = free_port()
+        proxy = start_process(
+            [
+                *_taskset("0"),
+                sys.executable,
+                str(ROOT / "benchmarks" / "delay_proxy.py"),
+                str(proxy_port),
+                "127.0.0.1",
+                moto.rsplit(":", 1)[1],
+                "0.1",
+            ],
+            log_path=work / "proxy.log",
+        )
+        slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
+        file_env = {**base_env, "FIREHOSE_STREAM_NAME": ""}
+        runtime = "runtime_service.asgi:app"
+        try:
+            time.sleep(0.5)
+            # Interleaved rounds, so a noisy neighbour hurts every case alike; medians reported.
+            for _ in range(args.rounds):
+                run("bare", "benchmarks.bare_app:app", base_env, hit_url)
+                run("hit", runtime, base_env, hit_url)
+                run("hit, events to file", runtime, file_env, hit_url)
+                run("hit, DynamoDB +100 ms", runtime, slow_env, hit_url)
+            no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
+            run("miss", runtime, no_cache, "/", miss_script)
+        finally:
+            proxy.stop()
+        for name, runs in samples.items():
+            results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+    bare, hit = results["bare"], results["hit"]
+    print()
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s, uvicorn {' '.join(UVICORN_FLAGS)}, "
+        f"median of {args.rounds} interleaved rounds (miss: one round)"
+    )
+    print()
+    print("| case | requests/s | p50 ms | p99 ms | server CPU µs/request | non-3xx |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.0f} "
+            f"| {r['errors']:.0f} |"
+        )
+    print()
+    print(f"hit / bare requests/s: {hit['rps'] / bare['rps']:.2f} (target >= 0.75)")
+    print(f"hit / bare p99: {hit['p99'] / bare['p99']:.2f} (target <= 1.5)")
+    print(f"bare / hit server CPU per request: {bare['cpu_us'] / hit['cpu_us']:.2f}")
+    filed = results["hit, events to file"]
+    ratio = bare["cpu_us"] / filed["cpu_us"]
+    print(f"bare / hit-with-events-to-file server CPU per request: {ratio:.2f}")
+    slow = results["hit, DynamoDB +100 ms"]
+    print(f"hit p99 with DynamoDB +100 ms / hit p99: {slow['p99'] / hit['p99']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

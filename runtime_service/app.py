@@ -1,0 +1,414 @@
+"""The ASGI application: routes, origin check, rate limit, never a 500, and the lifespan.
+
+Plain ASGI rather than a framework: the service has four routes and its hot path is measured
+against a bare ASGI app (``benchmarks/``), so every microsecond of routing counts.
+
+Routes, in order: ``/health`` (exempt from the origin check and the rate limit, for the ALB),
+then the CloudFront origin-secret check (403), the per-IP rate limit (429 + Retry-After),
+``/robots.txt``, ``/disabled`` (the default ``fallback_url`` of every link is
+``https://{domain}/disabled``), other reserved names (404), and ``GET``/``HEAD`` ``/{slug}``.
+An unexpected error anywhere in a redirect is answered with a redirect to
+``DEFAULT_FALLBACK_URL``; a traceback only ever reaches the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import hmac
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any, Final, TextIO
+
+from link_tracking_runtime import is_reserved_slug
+
+from . import __version__
+from .aws import AwsServices, ClickCounter, RecordBatchWriter, RecordReader, SecretReader
+from .config import Settings
+from .emitter import ClickEmitter, EventSink, FileSink, FirehoseSink
+from .journal import Journal
+from .logs import configure_logging
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+from .redirect import Redirector, RedirectRequest
+from .signatures import SignatureVerifier
+from .store import RecordStore
+from .visitor import IpHasher, client_ip
+
+__all__ = ["Backends", "RuntimeApp", "create_app", "new_click_id"]
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_REDIRECT_HEADERS: Final = [
+    (b"cache-control", b"private, no-store"),
+    (b"x-robots-tag", b"noindex"),
+    (b"content-length", b"0"),
+]
+_ROBOTS: Final = b"User-agent: *\nDisallow: /"
+_DISABLED_PAGE: Final = (
+    b"<!doctype html><html lang=en><meta charset=utf-8>"
+    b"<meta name=viewport content='width=device-width,initial-scale=1'>"
+    b"<meta name=robots content=noindex><title>Link unavailable</title>"
+    b"<body style='font-family:system-ui,sans-serif;margin:3em auto;max-width:32em;padding:0 1em'>"
+    b"<h1>This link is no longer available</h1>"
+    b"<p>The link you followed has expired or has been turned off.</p></body></html>"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Backends:
+    """The AWS seams the app uses; built from aiobotocore when not given (see :mod:`.aws`).
+
+    ``firehose`` ``None`` means click events go to ``CLICK_EVENTS_FILE``.
+    """
+
+    records: RecordReader
+    counter: ClickCounter
+    secrets: SecretReader
+    firehose: RecordBatchWriter | None = None
+
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _plain(status: int, body: bytes, content_type: bytes, *extra: tuple[bytes, bytes]) -> Response:
+    return (
+        status,
+        [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"x-robots-tag", b"noindex"),
+            *extra,
+        ],
+        body,
+    )
+
+
+def _redirect_response(location: str) -> Response:
+    return 302, [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS], b""
+
+
+_TEXT: Final = b"text/plain; charset=utf-8"
+
+
+class RuntimeApp:
+    """The ASGI callable. Build it with :func:`create_app`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float],
+        click_ids: Callable[[], str],
+        backends: Backends | None,
+        event_sink: EventSink | None,
+        metrics_stream: TextIO | None,
+        sleep: Callable[[float], Awaitable[object]],
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._click_ids = click_ids
+        self._backends = backends
+        self._event_sink = event_sink
+        self._sleep = sleep
+        self.metrics = Metrics(settings.metrics_namespace, clock=clock, stream=metrics_stream)
+        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.journal = Journal(settings.event_journal_dir)
+        self._origin_header = settings.origin_verify_header.encode("latin-1")
+        self._origin_secrets = tuple(s.encode() for s in settings.origin_verify_secret)
+        self._ip_hasher = IpHasher(settings.ip_hash_key)
+        self.redirector: Redirector | None = None
+        self.emitter: ClickEmitter | None = None
+        self.store: RecordStore | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._metrics_task: asyncio.Task[None] | None = None
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Open AWS clients and start the background tasks (the lifespan's startup)."""
+        settings = self.settings
+        stack = contextlib.AsyncExitStack()
+        try:
+            backends = self._backends
+            if backends is None:
+                aws = await stack.enter_async_context(AwsServices(settings))
+                backends = Backends(aws.table, aws.table, aws.secrets, aws.firehose)
+            sink = self._event_sink
+            if sink is None:
+                sink = (
+                    FirehoseSink(backends.firehose)
+                    if backends.firehose is not None
+                    else FileSink(settings.click_events_file)
+                )
+            self.store = RecordStore(
+                backends.records,
+                clock=self._clock,
+                metrics=self.metrics,
+                ttl=settings.cache_ttl_seconds,
+                negative_ttl=settings.cache_negative_ttl_seconds,
+                stale=settings.cache_stale_seconds,
+                max_size=settings.cache_max_size,
+                timeout=settings.dynamodb_timeout_seconds,
+            )
+            self.emitter = ClickEmitter(
+                sink,
+                self.journal,
+                metrics=self.metrics,
+                clock=self._clock,
+                flush_interval=settings.event_flush_interval_seconds,
+                buffer_max=settings.event_buffer_max,
+                max_attempts=settings.firehose_max_attempts,
+                sleep=self._sleep,
+            )
+            self.redirector = Redirector(
+                store=self.store,
+                counter=backends.counter,
+                verifier=SignatureVerifier(
+                    backends.secrets,
+                    clock=self._clock,
+                    cache_ttl=settings.signing_key_cache_ttl_seconds,
+                    max_lifetime=settings.signed_link_max_lifetime_seconds,
+                    timeout=settings.dynamodb_timeout_seconds,
+                ),
+                emitter=self.emitter,
+                metrics=self.metrics,
+                clock=self._clock,
+                click_ids=self._click_ids,
+                ip_hasher=self._ip_hasher,
+                default_fallback_url=settings.default_fallback_url,
+                trusted_proxy_count=settings.trusted_proxy_count,
+                counter_timeout=settings.dynamodb_timeout_seconds,
+            )
+            self.emitter.start()
+            self._metrics_task = asyncio.get_running_loop().create_task(self._write_metrics())
+            # Everything loaded so far (botocore's service models above all: hundreds of
+            # thousands of objects) lives as long as the process. Frozen, the cyclic GC stops
+            # re-scanning it on every full collection, which the click events buffered for a
+            # second or so would otherwise trigger again and again.
+            gc.freeze()
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        logger.info(
+            "runtime started",
+            extra={
+                "version": __version__,
+                "event_sink": type(sink).__name__,
+                "settings": settings.public(),
+            },
+        )
+
+    async def shutdown(self) -> None:
+        """Flush or journal every accepted click event, write the last metrics, close AWS."""
+        if self.emitter is not None:
+            await self.emitter.close(self.settings.shutdown_flush_seconds)
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._metrics_task
+            self._metrics_task = None
+        self.metrics.flush()
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+        logger.info("runtime stopped")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[RuntimeApp]:
+        """``startup()`` … ``shutdown()``, for tests that drive the app without a server."""
+        await self.startup()
+        try:
+            yield self
+        finally:
+            await self.shutdown()
+
+    async def _write_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.metrics_interval_seconds)
+            try:
+                self.metrics.flush()
+            except Exception:
+                logger.exception("writing metrics failed")
+
+    # --- ASGI --------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("runtime failed to start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                except Exception as exc:
+                    logger.exception("runtime failed to shut down cleanly")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            status, headers, body = await self._respond(scope, started)
+        except Exception:
+            # Never a 500, never a traceback in a response: whatever broke, the visitor is
+            # sent somewhere safe and the traceback goes to the log.
+            logger.exception("request failed, sending the visitor to the default fallback")
+            self.metrics.count("Outcome.error")
+            status, headers, body = _redirect_response(self.settings.default_fallback_url)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        if status == 302:
+            self.metrics.latency((time.perf_counter() - started) * 1000.0)
+
+    async def _respond(self, scope: Scope, started: float) -> Response:
+        path: str = scope["path"]
+        if path == "/health":
+            return self._health()
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        if self._origin_secrets and not self._origin_ok(headers):
+            self.metrics.count("OriginRejected")
+            return _plain(403, b"Forbidden", _TEXT)
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if self.rate_limiter.enabled:
+            ip = client_ip(headers, peer, self.settings.trusted_proxy_count)
+            wait = self.rate_limiter.check(ip, self._clock())
+            if wait > 0:
+                self.metrics.count("RateLimited")
+                retry = self.rate_limiter.retry_after(wait).encode()
+                return _plain(429, b"Too Many Requests", _TEXT, (b"retry-after", retry))
+        if path == "/robots.txt":
+            return _plain(200, _ROBOTS, _TEXT)
+        if path == "/disabled":
+            return _plain(200, _DISABLED_PAGE, b"text/html; charset=utf-8")
+        method: str = scope["method"]
+        if method != "GET" and method != "HEAD":
+            return _plain(405, b"Method Not Allowed", _TEXT, (b"allow", b"GET, HEAD"))
+        raw_slug = path[1:]
+        if is_reserved_slug(raw_slug) or raw_slug.startswith(".well-known/"):
+            return _plain(404, b"Not Found", _TEXT)
+        redirector = self.redirector
+        if redirector is None:
+            logger.error("request before startup completed; is the lifespan on?")
+            return _redirect_response(self.settings.default_fallback_url)
+        location = await redirector.redirect(
+            RedirectRequest(
+                method=method,
+                host=headers.get("host", ""),
+                slug=raw_slug,
+                query_string=scope["query_string"].decode("latin-1"),
+                headers=headers,
+                peer=peer,
+                started=started,
+            )
+        )
+        return _redirect_response(location)
+
+    def _origin_ok(self, headers: dict[str, str]) -> bool:
+        presented = headers.get(self.settings.origin_verify_header, "").encode("latin-1")
+        ok = False
+        for secret in self._origin_secrets:
+            ok |= hmac.compare_digest(presented, secret)
+        return ok
+
+    def _health(self) -> Response:
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "events_held": self.emitter.held if self.emitter is not None else 0,
+        }
+        return _plain(200, json.dumps(body).encode(), b"application/json")
+
+
+class _IdSource:
+    """128 random bits per call from a generator seeded from the OS once per process.
+
+    ``os.urandom`` is a system call per id (about 5 µs on the benchmark VM); click ids must be
+    unique, not secret (they travel on the destination URL), so a Mersenne Twister seeded with
+    256 bits from the OS is enough. It is re-seeded in a forked child, so workers forked from
+    one parent never share a sequence.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._random = random.Random()
+
+    def bits(self) -> int:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._random = random.Random(os.urandom(32))
+        return self._random.getrandbits(128)
+
+
+_ids = _IdSource()
+
+
+def new_click_id() -> str:
+    """A random (version 4) UUID as a string, as ``str(uuid.uuid4())`` writes it, made in a
+    fraction of the time (one is made per redirect)."""
+    digits = f"{_ids.bits():032x}"
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    click_ids: Callable[[], str] | None = None,
+    backends: Backends | None = None,
+    event_sink: EventSink | None = None,
+    metrics_stream: TextIO | None = None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    configure_logs: bool = False,
+) -> RuntimeApp:
+    """Build the runtime for ``settings``.
+
+    ``clock`` (Unix seconds) and ``click_ids`` make redirects reproducible in tests;
+    ``backends`` replaces the AWS clients (fakes in tests); ``event_sink`` replaces where
+    click events go; ``sleep`` is the emitter's backoff sleep.
+    """
+    if configure_logs:
+        configure_logging(settings.log_level)
+    return RuntimeApp(
+        settings,
+        clock=clock,
+        click_ids=click_ids or new_click_id,
+        backends=backends,
+        event_sink=event_sink,
+        metrics_stream=metrics_stream,
+        sleep=sleep,
+    )

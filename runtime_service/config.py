@@ -1,0 +1,449 @@
+"""The runtime's configuration: every setting declared once, as data, read once at start-up.
+
+:data:`SETTINGS` is the list of environment variables the service reads, each with its
+default, whether production must set it (:attr:`Setting.required`) and whether its value is a
+secret that production injects from Secrets Manager (:attr:`Setting.secret`; the ECS task
+definition passes those as ``secrets`` so the process still sees an environment variable).
+``terraform/`` is checked against this tuple, and ``docs/RUNTIME.md`` documents it.
+
+:func:`load_settings` turns an environment into a typed :class:`Settings`. A missing required
+setting or a value that does not parse raises :class:`ImproperlyConfigured` naming the
+variable, so a bad deployment stops at start-up instead of misbehaving at request time.
+
+With ``ENVIRONMENT=development`` the required settings that are not set take their
+``development_default`` (a local NDJSON file instead of Firehose, a fixed dev IP-hash key,
+no origin secret), so ``uvicorn runtime_service.asgi:app`` runs locally with no setup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from link_tracking_runtime import DEFAULT_TABLE_NAME
+
+from .errors import ImproperlyConfigured
+
+__all__ = [
+    "ENVIRONMENTS",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "load_settings",
+]
+
+ENVIRONMENTS: Final = ("production", "staging", "development")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment variable the runtime reads."""
+
+    #: The environment variable's name.
+    name: str
+    #: What it is for (the text ``docs/RUNTIME.md`` shows).
+    description: str
+    #: The value used when the variable is unset, as the string the environment would hold;
+    #: ``None`` when there is no default (required settings, and optional ones that are off).
+    default: str | None = None
+    #: Production and staging must set it: there is no safe default.
+    required: bool = False
+    #: Its value is a secret: production injects it from Secrets Manager, logs never show it.
+    secret: bool = False
+    #: The value used in ``ENVIRONMENT=development`` when a required setting is unset.
+    development_default: str | None = None
+    #: The :class:`Settings` attribute it fills (default: the name in lower case).
+    attribute: str = ""
+    #: Turns the string into the typed value; raises ``ValueError`` with a reason.
+    parse: Callable[[str], Any] = str
+
+    @property
+    def field(self) -> str:
+        return self.attribute or self.name.lower()
+
+
+# --- parsers: each raises ValueError with a reason a person can act on -----------------------
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _non_empty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _int(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise ValueError(f"must be {bound}")
+        return number
+
+    return parse
+
+
+def _float(minimum: float, maximum: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not math.isfinite(number) or not minimum <= number <= maximum:
+            raise ValueError(f"must be between {minimum:g} and {maximum:g}")
+        return number
+
+    return parse
+
+
+def _absolute_url(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    if not value.isascii() or not value.isprintable():
+        raise ValueError("must be ASCII without spaces or control characters (percent-encode it)")
+    return value
+
+
+def _environment(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+def _log_level(value: str) -> str:
+    value = value.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
+def _header_name(value: str) -> str:
+    value = value.strip().lower()
+    if not value or not all(c.isalnum() or c in "-_" for c in value):
+        raise ValueError("must be an HTTP header name (letters, digits, '-')")
+    return value
+
+
+def _secret_list(value: str) -> tuple[str, ...]:
+    """Comma-separated secrets; more than one is accepted while a rotation completes."""
+    secrets = tuple(s.strip() for s in value.split(",") if s.strip())
+    if any(len(s) < 16 for s in secrets):
+        raise ValueError("each secret must be at least 16 characters")
+    return secrets
+
+
+def _key(value: str) -> bytes:
+    if len(value) < 16:
+        raise ValueError("must be at least 16 characters")
+    return value.encode("utf-8")
+
+
+def _path(value: str) -> Path:
+    value = value.strip()
+    if not value:
+        raise ValueError("must be a file system path")
+    return Path(value)
+
+
+#: Every environment variable the runtime reads. The order is the order of docs/RUNTIME.md.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "ENVIRONMENT",
+        "production, staging or development. Outside development every required setting "
+        "must be set; in development the unset ones take their development default.",
+        default="production",
+        parse=_environment,
+    ),
+    Setting(
+        "AWS_REGION",
+        "AWS region of the table, the stream and the secrets. (AWS_ENDPOINT_URL, the standard "
+        "botocore variable, points every client at a local endpoint such as a moto server.)",
+        required=True,
+        development_default="us-east-1",
+        parse=_non_empty,
+    ),
+    Setting(
+        "DYNAMODB_TABLE_NAME",
+        "The runtime table the control plane publishes to (its LINK_RUNTIME_TABLE_NAME).",
+        required=True,
+        development_default=DEFAULT_TABLE_NAME,
+        parse=_non_empty,
+    ),
+    Setting(
+        "FIREHOSE_STREAM_NAME",
+        "Firehose delivery stream for click events. Empty (development only) writes click "
+        "events to CLICK_EVENTS_FILE instead.",
+        required=True,
+        development_default="",
+        parse=_text,
+    ),
+    Setting(
+        "DEFAULT_FALLBACK_URL",
+        "Where unknown links, invalid slugs and unexpected errors redirect to.",
+        required=True,
+        development_default="http://localhost:8080/disabled",
+        parse=_absolute_url,
+    ),
+    Setting(
+        "IP_HASH_KEY",
+        "HMAC key for the visitor IP hash in click events (IPs are never stored raw). "
+        "Rotating it breaks the continuity of ip_hash and of IP-based A/B stickiness.",
+        required=True,
+        secret=True,
+        development_default="development-only-ip-hash-key",
+        parse=_key,
+    ),
+    Setting(
+        "ORIGIN_VERIFY_SECRET",
+        "The secret CloudFront adds in ORIGIN_VERIFY_HEADER; requests without it get 403 "
+        "(/health is exempt). Comma-separated values are all accepted (rotation). Empty "
+        "(development only) turns the check off.",
+        required=True,
+        secret=True,
+        development_default="",
+        parse=_secret_list,
+    ),
+    Setting(
+        "ORIGIN_VERIFY_HEADER",
+        "Name of the header that carries ORIGIN_VERIFY_SECRET.",
+        default="x-origin-verify",
+        parse=_header_name,
+    ),
+    Setting(
+        "TRUSTED_PROXY_COUNT",
+        "How many proxies in front of the service append to X-Forwarded-For (CloudFront and "
+        "the ALB: 2). The visitor IP is the entry that many places from the right; 0 uses the "
+        "TCP peer address. Required in production: a wrong value hashes and rate-limits the "
+        "proxy's address instead of the visitor's.",
+        required=True,
+        development_default="0",
+        parse=_int(0, 10),
+    ),
+    Setting(
+        "CACHE_TTL_SECONDS",
+        "How long a record read from DynamoDB is served from the in-process cache (so how long "
+        "a republish or unpublish takes to reach every task).",
+        default="60",
+        parse=_float(0.0, 86400.0),
+    ),
+    Setting(
+        "CACHE_NEGATIVE_TTL_SECONDS",
+        "How long 'no such link' is cached.",
+        default="10",
+        parse=_float(0.0, 3600.0),
+    ),
+    Setting(
+        "CACHE_STALE_SECONDS",
+        "How long past its TTL the last good record is still served while DynamoDB errors.",
+        default="3600",
+        parse=_float(0.0, 7 * 86400.0),
+    ),
+    Setting(
+        "CACHE_MAX_SIZE",
+        "Most records held in the cache (least recently used are evicted).",
+        default="10000",
+        parse=_int(1),
+    ),
+    Setting(
+        "DYNAMODB_TIMEOUT_SECONDS",
+        "Deadline of one DynamoDB (or Secrets Manager) read on the request path, retry "
+        "included: past it, the last good record or the fallback is used.",
+        default="0.5",
+        parse=_float(0.05, 30.0),
+    ),
+    Setting(
+        "SIGNING_KEY_CACHE_TTL_SECONDS",
+        "How long a signing keyring read from Secrets Manager is cached.",
+        default="300",
+        parse=_float(0.0, 86400.0),
+    ),
+    Setting(
+        "SIGNED_LINK_MAX_LIFETIME_SECONDS",
+        "A signed link whose expiry (ts) lies further ahead than this is refused as a "
+        "replayable link; the default is 400 days.",
+        default=str(400 * 86400),
+        parse=_int(60),
+    ),
+    Setting(
+        "RATE_LIMIT_PER_MINUTE",
+        "Sustained requests per minute allowed from one visitor IP; 0 turns the limit off. "
+        "Mobile carriers put many phones behind one IP, so keep it generous.",
+        default="600",
+        parse=_int(0),
+    ),
+    Setting(
+        "RATE_LIMIT_BURST",
+        "Requests one IP may make at once (the bucket size); after that, the sustained rate.",
+        default="120",
+        parse=_int(1),
+    ),
+    Setting(
+        "CLICK_EVENTS_FILE",
+        "NDJSON file click events are appended to when FIREHOSE_STREAM_NAME is empty.",
+        default="var/click-events.ndjson",
+        parse=_path,
+    ),
+    Setting(
+        "EVENT_JOURNAL_DIR",
+        "Directory where click events that Firehose did not take are journaled (NDJSON) and "
+        "replayed from. Mount durable storage here to keep them across task replacement.",
+        default="var/event-journal",
+        parse=_path,
+    ),
+    Setting(
+        "EVENT_FLUSH_INTERVAL_SECONDS",
+        "Longest time a click event waits in memory before it is sent.",
+        default="1.0",
+        parse=_float(0.01, 60.0),
+    ),
+    Setting(
+        "EVENT_BUFFER_MAX",
+        "Most click events held in memory; beyond it they go to the journal.",
+        default="100000",
+        parse=_int(1000),
+    ),
+    Setting(
+        "FIREHOSE_MAX_ATTEMPTS",
+        "PutRecordBatch attempts for one batch (failed records only are resent, with backoff) "
+        "before its remaining records are journaled.",
+        default="4",
+        parse=_int(1, 20),
+    ),
+    Setting(
+        "FIREHOSE_TIMEOUT_SECONDS",
+        "Connect and read timeout of one PutRecordBatch call.",
+        default="5.0",
+        parse=_float(0.1, 60.0),
+    ),
+    Setting(
+        "SHUTDOWN_FLUSH_SECONDS",
+        "At shutdown, how long to keep sending buffered events before journaling the rest "
+        "(keep it below the ECS stop timeout and the gunicorn graceful timeout).",
+        default="10",
+        parse=_float(0.0, 120.0),
+    ),
+    Setting(
+        "METRICS_NAMESPACE",
+        "CloudWatch namespace of the Embedded Metric Format log lines.",
+        default="LinkRuntime",
+        parse=_non_empty,
+    ),
+    Setting(
+        "METRICS_INTERVAL_SECONDS",
+        "How often aggregated metrics are written as one EMF log line.",
+        default="60",
+        parse=_float(1.0, 3600.0),
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "Level of the structured JSON logs.",
+        default="INFO",
+        parse=_log_level,
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The runtime's typed configuration (see :data:`SETTINGS` for each field's meaning).
+
+    The defaults are the development defaults, so tests can build one with only the fields
+    they care about; production builds it with :func:`load_settings`.
+    """
+
+    environment: str = "development"
+    aws_region: str = "us-east-1"
+    dynamodb_table_name: str = DEFAULT_TABLE_NAME
+    firehose_stream_name: str = ""
+    default_fallback_url: str = "http://localhost:8080/disabled"
+    ip_hash_key: bytes = dataclasses.field(default=b"development-only-ip-hash-key", repr=False)
+    origin_verify_secret: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    origin_verify_header: str = "x-origin-verify"
+    trusted_proxy_count: int = 0
+    cache_ttl_seconds: float = 60.0
+    cache_negative_ttl_seconds: float = 10.0
+    cache_stale_seconds: float = 3600.0
+    cache_max_size: int = 10000
+    dynamodb_timeout_seconds: float = 0.5
+    signing_key_cache_ttl_seconds: float = 300.0
+    signed_link_max_lifetime_seconds: int = 400 * 86400
+    rate_limit_per_minute: int = 600
+    rate_limit_burst: int = 120
+    click_events_file: Path = Path("var/click-events.ndjson")
+    event_journal_dir: Path = Path("var/event-journal")
+    event_flush_interval_seconds: float = 1.0
+    event_buffer_max: int = 100000
+    firehose_max_attempts: int = 4
+    firehose_timeout_seconds: float = 5.0
+    shutdown_flush_seconds: float = 10.0
+    metrics_namespace: str = "LinkRuntime"
+    metrics_interval_seconds: float = 60.0
+    log_level: str = "INFO"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as a dict for the start-up log line, secrets masked."""
+        shown: dict[str, Any] = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.field)
+            if setting.secret:
+                value = "<set>" if value else "<unset>"
+            shown[setting.name] = str(value) if isinstance(value, Path) else value
+        return shown
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Read every setting of :data:`SETTINGS` from ``environ`` (normally ``os.environ``).
+
+    Raises :class:`ImproperlyConfigured` naming the first variable that is missing (outside
+    development) or that does not parse.
+    """
+    values: dict[str, Any] = {}
+    env_setting = SETTINGS[0]
+    raw_environment = environ.get(env_setting.name) or env_setting.default or "production"
+    try:
+        environment = _environment(raw_environment)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{env_setting.name}={raw_environment!r}: {exc}") from None
+    development = environment == "development"
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None or (setting.required and raw.strip() == ""):
+            if setting.required and not development:
+                raise ImproperlyConfigured(
+                    f"{setting.name} is required (ENVIRONMENT={environment}): {setting.description}"
+                )
+            raw = setting.development_default if setting.required else setting.default
+        if raw is None:
+            continue
+        try:
+            values[setting.field] = setting.parse(raw)
+        except ValueError as exc:
+            shown = "<secret>" if setting.secret else repr(raw)
+            raise ImproperlyConfigured(f"{setting.name}={shown}: {exc}") from None
+    return Settings(**values)

@@ -1,0 +1,378 @@
+"""Click events, nothing lost: an in-process buffer drained in the background.
+
+The request path only appends a :class:`~link_tracking_runtime.events.ClickEvent` to a deque
+(:meth:`ClickEmitter.emit`, no await, no I/O). A background task encodes events with the
+contract's :func:`~link_tracking_runtime.events.encode_event` and sends them in batches of at
+most 500 records and 4 MiB (Firehose ``PutRecordBatch`` limits), every
+``EVENT_FLUSH_INTERVAL_SECONDS`` or as soon as a full batch is waiting.
+
+* Only the records Firehose rejected are resent, with jittered exponential backoff, up to
+  ``FIREHOSE_MAX_ATTEMPTS`` calls; what is still unsent then goes to the :class:`Journal`.
+* While Firehose is down, new batches go straight to the journal, and a probe every few
+  seconds replays the journal; once a call succeeds, the journal is replayed in the background.
+* A record over Firehose's 1,000 KiB record limit can never be sent: it is counted and logged
+  (never its content), not sent and not journaled.
+* :meth:`ClickEmitter.close` (lifespan shutdown) keeps sending for ``SHUTDOWN_FLUSH_SECONDS``
+  and journals everything still held, including a batch that was in flight.
+
+With no stream configured, the sink is an NDJSON file (:class:`FileSink`), with the same
+batching and journaling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import operator
+import os
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Final, Protocol
+
+import orjson
+
+from link_tracking_runtime.events import CLICK_EVENT_COLUMNS, ClickEvent, encode_event
+
+from .aws import RecordBatchWriter
+from .journal import Journal
+from .metrics import Metrics
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_RECORDS",
+    "MAX_RECORD_BYTES",
+    "ClickEmitter",
+    "encode_click_event",
+    "EventSink",
+    "FileSink",
+    "FirehoseSink",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH_RECORDS: Final = 500
+MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
+MAX_RECORD_BYTES: Final = 1000 * 1024
+#: Records per journal segment (a long outage spills many small files, not one huge one).
+_SEGMENT_RECORDS: Final = 5000
+_BACKOFF_BASE: Final = 0.1
+_BACKOFF_CAP: Final = 2.0
+#: While the sink is down, how often to probe it (by replaying the journal).
+_PROBE_SECONDS: Final = 5.0
+#: How often to look for journal segments other processes left, when we have none.
+_JOURNAL_SCAN_SECONDS: Final = 30.0
+
+
+_COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
+_columns: Final = operator.attrgetter(*_COLUMN_NAMES)
+
+
+def _plain_float(value: float) -> bool:
+    return value == 0.0 or 1e-4 <= abs(value) < 1e16
+
+
+def encode_click_event(event: ClickEvent) -> bytes:
+    """The contract's :func:`~link_tracking_runtime.events.encode_event`, five times faster.
+
+    Same bytes (columns in table order, compact separators, UTF-8 unescaped, one newline) for
+    every event the runtime builds; ``tests/runtime/test_emitter.py`` checks the two agree. The
+    stdlib encoder costs about 15 µs an event here, the largest item of a redirect's budget.
+    """
+    if not (_plain_float(event.timestamp) and _plain_float(event.fraud_score)):
+        # Python writes such floats in exponent form ("1e-05"), orjson differently ("1e-5").
+        return encode_event(event)
+    values = dict(zip(_COLUMN_NAMES, _columns(event), strict=True))
+    forwarded = values["forwarded_params"]
+    if type(forwarded) is not dict:
+        values["forwarded_params"] = dict(forwarded)
+    return orjson.dumps(values, option=orjson.OPT_APPEND_NEWLINE)
+
+
+class EventSink(Protocol):
+    async def deliver(self, records: Sequence[bytes]) -> list[bool]:
+        """Send one batch; for each record whether it was taken. Raises if the call failed."""
+
+
+class FirehoseSink:
+    def __init__(self, writer: RecordBatchWriter) -> None:
+        self._writer = writer
+
+    async def deliver(self, records: Sequence[bytes]) -> list[bool]:
+        return [code is None for code in await self._writer.put_record_batch(records)]
+
+
+class FileSink:
+    """Appends batches to a local NDJSON file (the local default when no stream is set)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _append(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One write per batch with O_APPEND: batches of several processes never interleave.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+    async def deliver(self, records: Sequence[bytes]) -> list[bool]:
+        await asyncio.to_thread(self._append, b"".join(records))
+        return [True] * len(records)
+
+
+class ClickEmitter:
+    def __init__(
+        self,
+        sink: EventSink,
+        journal: Journal,
+        *,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        flush_interval: float,
+        buffer_max: int,
+        max_attempts: int,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sink = sink
+        self._journal = journal
+        self._metrics = metrics
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._buffer_max = buffer_max
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._events: deque[ClickEvent] = deque()
+        #: Encoded records waiting to be (re)sent before newer events.
+        self._records: deque[bytes] = deque()
+        #: Records taken from the buffer and not yet delivered or journaled.
+        self._in_flight: list[bytes] = []
+        self._wake = asyncio.Event()
+        #: One drain or replay at a time (the loop, flush() and close() all drain).
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        #: The journal segment being replayed (its records are still on disk).
+        self._replaying: Path | None = None
+        self._closing = False
+        self._down_until = 0.0
+        self._journal_checked_at = float("-inf")
+        self._journal_maybe_pending = True
+
+    # --- the request path ------------------------------------------------------------------
+
+    def emit(self, event: ClickEvent) -> None:
+        """Accept one event. Never blocks, never raises."""
+        self._events.append(event)
+        self._metrics.count("EventsEmitted")
+        if len(self._events) >= MAX_BATCH_RECORDS:
+            self._wake.set()
+
+    @property
+    def held(self) -> int:
+        """Events accepted and neither delivered nor journaled yet."""
+        return len(self._events) + len(self._records) + len(self._in_flight)
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="click-emitter")
+
+    async def close(self, timeout: float) -> None:
+        """Send what is held for up to ``timeout`` seconds, then journal the rest."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self._replaying is not None:
+            # Interrupted mid-replay: the records are still in the segment; give it back.
+            await asyncio.to_thread(self._journal.release, self._replaying)
+            self._replaying = None
+            self._in_flight = []
+        leftover = [*self._in_flight, *self._records, *self._encode_all()]
+        self._in_flight = []
+        self._records.clear()
+        if leftover:
+            await self._spill(leftover)
+            logger.warning("journaled click events at shutdown", extra={"count": len(leftover)})
+
+    async def flush(self) -> None:
+        """Send everything held now (tests and shutdown use it; the loop does it anyway)."""
+        await self._drain()
+
+    # --- the background task ---------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            self._wake.clear()
+            try:
+                await self._drain()
+                if not self._closing:
+                    await self._replay_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep draining whatever went wrong this round
+                logger.exception("click event drain failed")
+                # Records taken for this round go back to the front; nothing is dropped.
+                if self._replaying is None:
+                    self._records.extendleft(reversed(self._in_flight))
+                self._in_flight = []
+        await self._drain()
+
+    async def _drain(self) -> None:
+        async with self._lock:
+            await self._drain_locked()
+
+    async def _drain_locked(self) -> None:
+        while self._events or self._records:
+            if len(self._events) > self._buffer_max:
+                excess = len(self._events) - self._buffer_max
+                overflow = [encode_click_event(self._events.popleft()) for _ in range(excess)]
+                self._in_flight = overflow
+                await self._spill(overflow)
+                self._in_flight = []
+            batch = self._take_batch()
+            if not batch:
+                continue
+            if self._clock() < self._down_until:
+                self._in_flight = batch
+                await self._spill(batch)
+                self._in_flight = []
+                continue
+            unsent = await self._send(batch)
+            if unsent:
+                self._down_until = self._clock() + _PROBE_SECONDS
+                await self._spill(unsent)
+                self._in_flight = []
+
+    def _take_batch(self) -> list[bytes]:
+        batch: list[bytes] = []
+        size = 0
+        while len(batch) < MAX_BATCH_RECORDS:
+            if self._records:
+                record = self._records[0]
+            elif self._events:
+                record = encode_click_event(self._events[0])
+            else:
+                break
+            if len(record) > MAX_RECORD_BYTES:
+                self._pop_head()
+                self._metrics.count("EventsOversized")
+                logger.error(
+                    "click event over the Firehose record limit, not sent",
+                    extra={"bytes": len(record)},
+                )
+                continue
+            if size + len(record) > MAX_BATCH_BYTES:
+                if self._events and not self._records:
+                    # Keep the encoded form so it is not encoded twice.
+                    self._events.popleft()
+                    self._records.appendleft(record)
+                break
+            self._pop_head()
+            batch.append(record)
+            size += len(record)
+        self._in_flight = batch
+        return batch
+
+    def _pop_head(self) -> None:
+        if self._records:
+            self._records.popleft()
+        else:
+            self._events.popleft()
+
+    def _encode_all(self) -> list[bytes]:
+        records = []
+        while self._events:
+            record = encode_click_event(self._events.popleft())
+            if len(record) > MAX_RECORD_BYTES:
+                self._metrics.count("EventsOversized")
+                continue
+            records.append(record)
+        return records
+
+    async def _send(self, records: list[bytes]) -> list[bytes]:
+        """Deliver ``records``, resending only failures; what is still unsent at the end."""
+        pending = records
+        for attempt in range(self._max_attempts):
+            self._in_flight = pending
+            try:
+                taken = await self._sink.deliver(pending)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._metrics.count("SinkCallFailed")
+                logger.warning(
+                    "click event batch call failed",
+                    extra={"records": len(pending), "error": f"{type(exc).__name__}: {exc}"},
+                )
+                taken = [False] * len(pending)
+            delivered = sum(taken)
+            if delivered:
+                self._metrics.count("EventsDelivered", delivered)
+            pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
+            if not pending:
+                self._in_flight = []
+                self._down_until = 0.0
+                return []
+            self._metrics.count("EventsRejected", len(pending))
+            if attempt + 1 < self._max_attempts:
+                delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                await self._sleep(delay * (0.5 + self._rng.random() / 2))
+        return pending
+
+    async def _spill(self, records: list[bytes]) -> None:
+        for start in range(0, len(records), _SEGMENT_RECORDS):
+            chunk = records[start : start + _SEGMENT_RECORDS]
+            await asyncio.to_thread(self._journal.append, chunk)
+            self._metrics.count("EventsJournaled", len(chunk))
+        self._journal_maybe_pending = True
+
+    async def _replay_one(self) -> None:
+        """Replay one journal segment, when the sink is up and live events are not waiting."""
+        async with self._lock:
+            await self._replay_one_locked()
+
+    async def _replay_one_locked(self) -> None:
+        now = self._clock()
+        if self._events or self._records or now < self._down_until:
+            return  # live events first; while down, replaying is the probe, every few seconds
+        recently_checked = now - self._journal_checked_at < _JOURNAL_SCAN_SECONDS
+        if not self._journal_maybe_pending and recently_checked:
+            return
+        self._journal_checked_at = now
+        segment = await asyncio.to_thread(self._journal.claim)
+        if segment is None:
+            self._journal_maybe_pending = False
+            return
+        self._replaying = segment
+        records = await asyncio.to_thread(self._journal.read, segment)
+        for start in range(0, len(records), MAX_BATCH_RECORDS):
+            chunk = records[start : start + MAX_BATCH_RECORDS]
+            unsent = await self._send(chunk)
+            self._in_flight = []
+            sent = len(chunk) - len(unsent)
+            if sent:
+                self._metrics.count("EventsReplayed", sent)
+            if unsent:
+                self._down_until = self._clock() + _PROBE_SECONDS
+                rest = unsent + records[start + MAX_BATCH_RECORDS :]
+                await asyncio.to_thread(self._journal.append, rest)
+                break
+        await asyncio.to_thread(self._journal.done, segment)
+        self._replaying = None
+        self._journal_maybe_pending = True

@@ -1,0 +1,184 @@
+"""Runtime records by host and slug: cache first, DynamoDB on a miss, never a stall.
+
+* A fresh cached record is answered without awaiting anything; one that expired less than a
+  TTL ago is answered too while a background read refreshes it (stale while revalidate).
+* Concurrent misses for one key share one GetItem (the read runs in its own task, so a
+  visitor who disconnects does not cancel it for the others).
+* "No such link" is cached for a short while (negative caching).
+* When DynamoDB fails, the last good record is served for up to ``CACHE_STALE_SECONDS`` past
+  its TTL, and the key is not retried for a few seconds; after several failures in a row the
+  store stops calling DynamoDB for a moment (a small circuit breaker), so misses fail fast
+  instead of each waiting for a timeout.
+* Routing rules are compiled once per record read, not per click.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Final, Literal
+
+from link_tracking_runtime import InvalidRecord, RuntimeRecord, from_item, item_key
+from link_tracking_runtime.errors import InvalidRoutingRules
+from link_tracking_runtime.routing import CompiledRules, compile_rules
+
+from .aws import RecordReader
+from .cache import TTLCache
+from .metrics import Metrics
+
+__all__ = ["CachedLink", "Lookup", "RecordStore"]
+
+logger = logging.getLogger(__name__)
+
+#: After a failed read, the key is not read again for this long (its stale value is served).
+_ERROR_RETRY_SECONDS: Final = 2.0
+#: Consecutive DynamoDB failures that open the circuit, and for how long it stays open.
+_BREAKER_THRESHOLD: Final = 5
+_BREAKER_OPEN_SECONDS: Final = 2.0
+
+Source = Literal["cache", "dynamodb", "stale", "error"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CachedLink:
+    """A record as the redirect path uses it: the record and its compiled routing rules."""
+
+    record: RuntimeRecord
+    routing: CompiledRules | None
+    routing_invalid: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lookup:
+    """The outcome of a lookup: ``link`` is ``None`` when there is no such link (``source``
+    ``cache``/``dynamodb``) or when it could not be read (``source == "error"``)."""
+
+    link: CachedLink | None
+    source: Source
+
+
+def prepare(record: RuntimeRecord) -> CachedLink:
+    if not record.routing_rules:
+        return CachedLink(record, None)
+    try:
+        return CachedLink(record, compile_rules(record.routing_rules))
+    except InvalidRoutingRules as exc:
+        logger.warning(
+            "invalid routing rules, using the destination",
+            extra={"domain": record.domain, "slug": record.slug, "error": str(exc)},
+        )
+        return CachedLink(record, None, routing_invalid=True)
+
+
+class RecordStore:
+    def __init__(
+        self,
+        reader: RecordReader,
+        *,
+        clock: Callable[[], float],
+        metrics: Metrics,
+        ttl: float,
+        negative_ttl: float,
+        stale: float,
+        max_size: int,
+        timeout: float = 0.5,
+    ) -> None:
+        self._reader = reader
+        self._timeout = timeout
+        self._clock = clock
+        self._metrics = metrics
+        self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._stale = stale
+        self._cache: TTLCache[CachedLink | None] = TTLCache(max_size)
+        self._inflight: dict[tuple[str, str], asyncio.Task[Lookup]] = {}
+        self._failures = 0
+        self._open_until = 0.0
+
+    async def get(self, host: str, slug: str) -> Lookup:
+        """The link for canonical ``host`` and ``slug``."""
+        key = (host, slug)
+        now = self._clock()
+        entry = self._cache.get(key, now)
+        if entry is not None:
+            if entry.is_fresh(now):
+                self._metrics.count("CacheHit")
+                return Lookup(entry.value, "cache")
+            if entry.value is not None and now < entry.fresh_until + self._ttl:
+                # Recently expired: answer now, refresh in the background (stale while
+                # revalidate), so a hot link never waits for DynamoDB when its TTL runs out.
+                self._metrics.count("CacheHitRefreshing")
+                self._read(key)
+                return Lookup(entry.value, "cache")
+        if key in self._inflight:
+            self._metrics.count("CacheMissCoalesced")
+        else:
+            self._metrics.count("CacheMiss")
+        # shield: a cancelled visitor request must not cancel the read the others wait for.
+        return await asyncio.shield(self._read(key))
+
+    def _read(self, key: tuple[str, str]) -> asyncio.Task[Lookup]:
+        """The read of ``key`` in flight, started if there is none (one read per key)."""
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._load(key))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return task
+
+    def invalidate(self, host: str, slug: str) -> None:
+        self._cache.delete((host, slug))
+
+    async def _load(self, key: tuple[str, str]) -> Lookup:
+        now = self._clock()
+        if now < self._open_until:
+            self._metrics.count("DynamoDBSkipped")
+            return self._on_error(key, now)
+        try:
+            # One deadline over the whole read, retries and connection set-up included.
+            item = await asyncio.wait_for(self._reader.get_item(item_key(*key)), self._timeout)
+            link = prepare(from_item(item)) if item is not None else None
+        except InvalidRecord as exc:
+            # A record this runtime cannot read is a publishing bug, not an outage; treat it
+            # like a failed read so a previous good version is still served.
+            logger.error(
+                "unreadable runtime record", extra={"key": "/".join(key), "error": str(exc)}
+            )
+            self._metrics.count("RecordInvalid")
+            return self._on_error(key, self._clock())
+        except Exception as exc:  # any client, network or timeout error: degrade, never raise
+            self._failures += 1
+            if self._failures >= _BREAKER_THRESHOLD:
+                self._open_until = self._clock() + _BREAKER_OPEN_SECONDS
+            logger.warning(
+                "dynamodb read failed",
+                extra={"key": "/".join(key), "error": f"{type(exc).__name__}: {exc}"},
+            )
+            self._metrics.count("DynamoDBError")
+            return self._on_error(key, self._clock())
+        self._failures = 0
+        now = self._clock()
+        if link is None:
+            self._cache.set(key, None, now, self._negative_ttl)
+        else:
+            self._cache.set(key, link, now, self._ttl, self._stale)
+        return Lookup(link, "dynamodb")
+
+    def _on_error(self, key: tuple[str, str], now: float) -> Lookup:
+        entry = self._cache.get(key, now)
+        if entry is None:
+            return Lookup(None, "error")
+        # Keep serving what we had, and do not ask DynamoDB again for this key for a moment.
+        self._cache.set(
+            key,
+            entry.value,
+            now,
+            _ERROR_RETRY_SECONDS,
+            max(0.0, entry.stale_until - now - _ERROR_RETRY_SECONDS),
+        )
+        if entry.value is None:
+            return Lookup(None, "cache")
+        self._metrics.count("CacheStaleServed")
+        return Lookup(entry.value, "stale")

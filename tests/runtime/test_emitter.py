@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from link_tracking_runtime.events import OUTCOMES, ClickEvent, decode_event, encode_event
+from runtime_service.emitter import (
+    MAX_RECORD_BYTES,
+    ClickEmitter,
+    FileSink,
+    FirehoseSink,
+    encode_click_event,
+)
+from runtime_service.journal import Journal
+from runtime_service.metrics import Metrics
+from tests.support.fakes import FakeFirehose, ManualClock, no_sleep
+
+
+def _event(index: int, user_agent: str = "Mozilla/5.0") -> ClickEvent:
+    return ClickEvent(
+        event_id=f"e{index}",
+        timestamp=1_767_300_000.0,
+        domain="go.example.com",
+        slug="ABC123",
+        click_session_id=f"e{index}",
+        ip_hash="h",
+        final_url_hash="u",
+        is_bot=False,
+        redirect_latency_ms=1,
+        outcome="ok",
+        user_agent=user_agent,
+    )
+
+
+def _emitter(
+    sink: object, tmp_path: Path, clock: ManualClock | None = None, **options: float
+) -> ClickEmitter:
+    clock = clock or ManualClock()
+    return ClickEmitter(
+        sink,  # type: ignore[arg-type]
+        Journal(tmp_path / "journal"),
+        metrics=Metrics("Test", clock=clock),
+        clock=clock,
+        flush_interval=options.get("flush_interval", 3600.0),
+        buffer_max=int(options.get("buffer_max", 100_000)),
+        max_attempts=int(options.get("max_attempts", 3)),
+        sleep=no_sleep,
+    )
+
+
+def _ids(records: list[bytes]) -> list[str]:
+    return [decode_event(r).event_id for r in records]
+
+
+def _journaled(tmp_path: Path) -> list[str]:
+    return [
+        json.loads(line)["event_id"]
+        for p in sorted((tmp_path / "journal").glob("*"))
+        for line in p.read_bytes().splitlines()
+    ]
+
+
+def test_batches_respect_firehose_limits(tmp_path: Path) -> None:
+    firehose = FakeFirehose()
+    emitter = _emitter(FirehoseSink(firehose), tmp_path)
+    big = "x" * 300_000  # about 300 KB per record: 13 fit under 4 MiB
+
+    async def scenario() -> None:
+        for index in range(1200):
+            emitter.emit(_event(index))
+        for index in range(1200, 1230):
+            emitter.emit(_event(index, user_agent=big))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    assert _ids(firehose.records) == [f"e{i}" for i in range(1230)]  # in order, exactly once
+    assert max(firehose.calls) == 500  # the fake also asserts <= 500 records and <= 4 MiB
+    assert len(firehose.calls) >= 3 + 30 // 13
+
+
+def test_only_rejected_records_are_resent(tmp_path: Path) -> None:
+    # The first call rejects every third record; later calls take everything.
+    firehose = FakeFirehose(
+        lambda call, index, _: (
+            "ServiceUnavailableException" if call == 0 and index % 3 == 0 else None
+        )
+    )
+    emitter = _emitter(FirehoseSink(firehose), tmp_path)
+
+    async def scenario() -> None:
+        for index in range(300):
+            emitter.emit(_event(index))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    assert firehose.calls == [300, 100]
+    assert sorted(_ids(firehose.records)) == sorted(f"e{i}" for i in range(300))
+    assert emitter.held == 0 and _journaled(tmp_path) == []
+
+
+def test_records_still_rejected_after_the_last_attempt_are_journaled(tmp_path: Path) -> None:
+    firehose = FakeFirehose(lambda call, index, _: "InternalFailure" if index % 2 == 0 else None)
+    emitter = _emitter(FirehoseSink(firehose), tmp_path, max_attempts=3)
+
+    async def scenario() -> None:
+        for index in range(10):
+            emitter.emit(_event(index))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    delivered, journaled = set(_ids(firehose.records)), set(_journaled(tmp_path))
+    assert delivered | journaled == {f"e{i}" for i in range(10)}
+    assert not delivered & journaled
+    assert len(firehose.calls) == 3
+
+
+def test_when_firehose_is_down_events_are_journaled_then_replayed(tmp_path: Path) -> None:
+    firehose = FakeFirehose()
+    firehose.down = True
+    clock = ManualClock()
+    emitter = _emitter(FirehoseSink(firehose), tmp_path, clock)
+
+    async def scenario() -> None:
+        for index in range(700):
+            emitter.emit(_event(index))
+        await emitter.flush()
+        assert sorted(_journaled(tmp_path)) == sorted(f"e{i}" for i in range(700))
+        calls_while_down = len(firehose.calls)
+        # Further batches go straight to the journal while it is down: no calls.
+        for index in range(700, 800):
+            emitter.emit(_event(index))
+        await emitter.flush()
+        assert len(firehose.calls) == calls_while_down
+        firehose.down = False
+        clock.advance(10)
+        while emitter.held or Journal(tmp_path / "journal").count_records():
+            await emitter._replay_one()
+
+    asyncio.run(scenario())
+    assert sorted(_ids(firehose.records)) == sorted(f"e{i}" for i in range(800))
+    assert len(firehose.records) == 800  # none twice
+
+
+def test_oversized_events_are_counted_and_never_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    firehose = FakeFirehose()
+    emitter = _emitter(FirehoseSink(firehose), tmp_path)
+
+    async def scenario() -> None:
+        emitter.emit(_event(1))
+        emitter.emit(_event(2, user_agent="y" * (MAX_RECORD_BYTES + 1)))
+        emitter.emit(_event(3))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    assert _ids(firehose.records) == ["e1", "e3"]
+    assert emitter._metrics.counters["EventsOversized"] == 1
+    assert _journaled(tmp_path) == []
+    assert "y" * 100 not in caplog.text
+
+
+def test_close_sends_what_is_held(tmp_path: Path) -> None:
+    firehose = FakeFirehose()
+    emitter = _emitter(FirehoseSink(firehose), tmp_path)
+
+    async def scenario() -> None:
+        emitter.start()
+        for index in range(42):
+            emitter.emit(_event(index))
+        await emitter.close(timeout=5.0)
+
+    asyncio.run(scenario())
+    assert len(firehose.records) == 42 and _journaled(tmp_path) == []
+
+
+def test_close_journals_a_batch_stuck_in_flight(tmp_path: Path) -> None:
+    class Hanging:
+        def __init__(self) -> None:
+            self.started = asyncio.Event()
+
+        async def deliver(self, records: list[bytes]) -> list[bool]:
+            self.started.set()
+            await asyncio.Event().wait()  # never answers
+            return []
+
+    sink = Hanging()
+    emitter = _emitter(sink, tmp_path)
+
+    async def scenario() -> None:
+        emitter.start()
+        for index in range(600):
+            emitter.emit(_event(index))
+        await sink.started.wait()
+        for index in range(600, 650):
+            emitter.emit(_event(index))
+        await emitter.close(timeout=0.05)
+
+    asyncio.run(scenario())
+    assert sorted(_journaled(tmp_path)) == sorted(f"e{i}" for i in range(650))
+    assert emitter.held == 0
+
+
+def test_the_buffer_spills_to_the_journal_beyond_its_bound(tmp_path: Path) -> None:
+    firehose = FakeFirehose()
+    firehose.down = True
+    emitter = _emitter(FirehoseSink(firehose), tmp_path, buffer_max=1000)
+
+    async def scenario() -> None:
+        for index in range(1500):
+            emitter.emit(_event(index))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    assert sorted(_journaled(tmp_path)) == sorted(f"e{i}" for i in range(1500))
+
+
+def test_file_sink_appends_ndjson(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "events.ndjson"
+    emitter = _emitter(FileSink(path), tmp_path)
+
+    async def scenario() -> None:
+        for index in range(5):
+            emitter.emit(_event(index))
+        await emitter.flush()
+        emitter.emit(_event(5))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    assert [decode_event(line).event_id for line in path.read_bytes().splitlines()] == [
+        f"e{i}" for i in range(6)
+    ]
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+_optional = st.none() | _text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=_text,
+    optional=_optional,
+    timestamp=st.floats(min_value=-1e20, max_value=1e20, allow_nan=False),
+    latency=st.integers(min_value=0, max_value=10**6),
+    is_bot=st.booleans(),
+    outcome=st.sampled_from(OUTCOMES),
+    forwarded=st.dictionaries(_text, _text, max_size=3),
+)
+def test_fast_encoding_is_byte_for_byte_the_contract_encoding(
+    text: str,
+    optional: str | None,
+    timestamp: float,
+    latency: int,
+    is_bot: bool,
+    outcome: str,
+    forwarded: dict[str, str],
+) -> None:
+    event = ClickEvent(
+        event_id=text,
+        timestamp=timestamp,
+        domain=text,
+        slug=text,
+        click_session_id=text,
+        ip_hash=text,
+        final_url_hash=text,
+        is_bot=is_bot,
+        redirect_latency_ms=latency,
+        outcome=outcome,
+        link_id=optional,
+        user_agent=optional,
+        referer=optional,
+        sms_msg_id=optional,
+        ab_variant=optional,
+        forwarded_params=forwarded,
+    )
+    assert encode_click_event(event) == encode_event(event)
