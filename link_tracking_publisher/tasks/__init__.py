@@ -1,5 +1,6 @@
 """Celery tasks of the control plane (``link_tracking.tasks.publisher_tasks`` in the spec)."""
 
+from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
     cleanup_old_outbox_entries,
@@ -14,6 +15,7 @@ from .publisher_tasks import (
 __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_old_outbox_entries",
+    "process_privacy_request_task",
     "publish_link_task",
     "republish_all_links_task",
     "republish_campaign_task",
