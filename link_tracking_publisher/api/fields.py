@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import models
 from django.db.models import Model, Q, QuerySet
 from rest_framework import serializers
 
@@ -17,6 +18,8 @@ __all__ = [
     "CrmCampaignField",
     "DomainField",
     "SafeJSONField",
+    "StrictCharField",
+    "StrictModelSerializer",
     "pk_serializer_field",
 ]
 
@@ -30,6 +33,26 @@ def pk_serializer_field(model: type[Model]) -> serializers.Field:
             field_class = mapping[klass]
             break
     return field_class()
+
+
+class StrictCharField(serializers.CharField):
+    """Text that must be a JSON string: DRF's CharField would take ``12`` or ``1.5`` and store
+    ``"12"``, which the schema (``type: string``) says is invalid."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose text fields take strings only."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
 
 
 def _contains_nul(value: Any) -> bool:

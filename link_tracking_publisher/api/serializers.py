@@ -44,6 +44,8 @@ from .fields import (
     CrmCampaignField,
     DomainField,
     SafeJSONField,
+    StrictCharField,
+    StrictModelSerializer,
     pk_serializer_field,
 )
 
@@ -54,7 +56,7 @@ def _utm_params_field(*, overrides: bool = False, **kwargs: Any) -> serializers.
     """Query param name → template string (``${variable}``); in overrides ``null`` removes an
     inherited param."""
     return serializers.DictField(
-        child=serializers.CharField(
+        child=StrictCharField(
             allow_blank=True, allow_null=overrides, max_length=MAX_PARAM_VALUE_LENGTH
         ),
         validators=[validate_utm_overrides if overrides else validate_utm_params],
@@ -111,7 +113,7 @@ class ImmutableFieldsMixin(serializers.Serializer):
 # --- domains -----------------------------------------------------------------------------
 
 
-class DomainSerializer(serializers.ModelSerializer):
+class DomainSerializer(StrictModelSerializer):
     account = AccountField(
         required=False,
         allow_null=True,
@@ -157,7 +159,7 @@ class DomainUpdateSerializer(ImmutableFieldsMixin, DomainSerializer):
 # --- campaigns ---------------------------------------------------------------------------
 
 
-class CrmMappingSerializer(serializers.ModelSerializer):
+class CrmMappingSerializer(StrictModelSerializer):
     crm_campaign = CrmCampaignField(help_text="The CRM campaign this link campaign is used by.")
     link_campaign = serializers.PrimaryKeyRelatedField(read_only=True)
 
@@ -187,9 +189,9 @@ class CrmMappingUpdateSerializer(ImmutableFieldsMixin, CrmMappingSerializer):
         read_only_fields = [*CrmMappingSerializer.Meta.read_only_fields, "crm_campaign"]
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(StrictModelSerializer):
     account = AccountField()
-    campaign_id = serializers.CharField(
+    campaign_id = StrictCharField(
         max_length=100,
         required=False,
         allow_null=True,
@@ -240,7 +242,7 @@ class CampaignUpdateSerializer(ImmutableFieldsMixin, CampaignSerializer):
 # --- UTM policy ----------------------------------------------------------------------------
 
 
-class UTMPolicySerializer(serializers.ModelSerializer):
+class UTMPolicySerializer(StrictModelSerializer):
     default_utm_params = _utm_params_field(
         help_text="Organisation-wide UTM params every link inherits (${variable} templates)."
     )
@@ -288,7 +290,7 @@ class _LinkFieldsMixin(serializers.Serializer):
         "from the request).",
     )
     routing_rules = RoutingRulesField(required=False, allow_null=True)
-    reason = serializers.CharField(
+    reason = StrictCharField(
         write_only=True,
         required=False,
         allow_blank=True,
@@ -297,10 +299,10 @@ class _LinkFieldsMixin(serializers.Serializer):
     )
 
 
-class LinkCreateSerializer(_LinkFieldsMixin, serializers.ModelSerializer):
+class LinkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
     account = AccountField()
     domain = DomainField()
-    slug = serializers.CharField(
+    slug = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=SLUG_MAX_LENGTH,
@@ -314,7 +316,7 @@ class LinkCreateSerializer(_LinkFieldsMixin, serializers.ModelSerializer):
         extra_kwargs = {"destination_url": {"required": True}}
 
 
-class LinkUpdateSerializer(ImmutableFieldsMixin, _LinkFieldsMixin, serializers.ModelSerializer):
+class LinkUpdateSerializer(ImmutableFieldsMixin, _LinkFieldsMixin, StrictModelSerializer):
     """Everything but the link's key (domain, slug) and owner, which never change."""
 
     immutable_fields = {
@@ -330,12 +332,12 @@ class LinkUpdateSerializer(ImmutableFieldsMixin, _LinkFieldsMixin, serializers.M
         validators: list[Any] = []
 
 
-class LinkBulkCreateSerializer(_LinkFieldsMixin, serializers.ModelSerializer):
+class LinkBulkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
     """Like a create, with ``keywords`` (one link per keyword) instead of keyword and slug."""
 
     account = AccountField()
     domain = DomainField()
-    keywords = serializers.ListField(child=serializers.CharField())  # sized in get_fields()
+    keywords = serializers.ListField(child=StrictCharField())  # sized in get_fields()
 
     class Meta:
         model = Link
@@ -352,7 +354,10 @@ class LinkBulkCreateSerializer(_LinkFieldsMixin, serializers.ModelSerializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         fields["keywords"] = serializers.ListField(
-            child=serializers.CharField(max_length=Link._meta.get_field("keyword").max_length),
+            # Blank and duplicate keywords are the service's to report, all in one answer.
+            child=StrictCharField(
+                max_length=Link._meta.get_field("keyword").max_length, allow_blank=True
+            ),
             min_length=1,
             max_length=app_settings.BULK_CREATE_MAX_LINKS,
             help_text="One link per keyword, each non-blank and unique; at most "
@@ -361,7 +366,7 @@ class LinkBulkCreateSerializer(_LinkFieldsMixin, serializers.ModelSerializer):
         return fields
 
 
-class LinkSerializer(serializers.ModelSerializer):
+class LinkSerializer(StrictModelSerializer):
     """A link as the API shows it."""
 
     slug = serializers.CharField(read_only=True, help_text="The slug as typed (vanity) or made.")
@@ -417,7 +422,7 @@ class LinkBulkCreateResultSerializer(serializers.Serializer):
 
 
 class LinkActionSerializer(serializers.Serializer):
-    reason = serializers.CharField(
+    reason = StrictCharField(
         required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, help_text="Why."
     )
 
@@ -477,7 +482,7 @@ class SignedURLRequestSerializer(serializers.Serializer):
         help_text="Seconds until the URL expires (default "
         "LINK_TRACKING['SIGNED_URL_DEFAULT_TTL_SECONDS']).",
     )
-    sms_msg_id = serializers.CharField(required=False, max_length=256)
+    sms_msg_id = StrictCharField(required=False, max_length=256)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -496,7 +501,7 @@ class SignedURLSerializer(serializers.Serializer):
     key_id = serializers.CharField()
 
 
-class LinkVersionSerializer(serializers.ModelSerializer):
+class LinkVersionSerializer(StrictModelSerializer):
     utm_overrides = serializers.DictField(child=serializers.CharField(allow_null=True))
     routing_rules = RoutingRulesField(read_only=True, allow_null=True)
     changes = serializers.DictField(child=serializers.ListField(), help_text="Field → [old, new].")
@@ -521,7 +526,7 @@ class LinkVersionSerializer(serializers.ModelSerializer):
 # --- outbox, privacy -------------------------------------------------------------------------
 
 
-class PublishOutboxSerializer(serializers.ModelSerializer):
+class PublishOutboxSerializer(StrictModelSerializer):
     class Meta:
         model = PublishOutbox
         fields = [
@@ -541,7 +546,7 @@ class PublishOutboxSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PrivacyRequestSerializer(serializers.ModelSerializer):
+class PrivacyRequestSerializer(StrictModelSerializer):
     account = AccountField()
     result = serializers.DictField(read_only=True, help_text="What the processor reported.")
 
