@@ -72,6 +72,8 @@ class LinkTrackingAPIMixin:
     pagination_class = LinkTrackingPagination
     filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
     schema = LinkTrackingAutoSchema()
+    # Any id the router passes on (dots included) is looked up, and a bad one is a JSON 404.
+    lookup_value_regex = "[^/]+"
     request: Request
 
     def get_exception_handler(self) -> Any:
