@@ -80,9 +80,8 @@ class DomainAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
         if change:
             editable = [f.name for f in Domain._meta.fields if f.editable]
-            updated = link_service.update_domain(obj, user=request.user, **_changes(form, editable))
+            link_service.update_domain(obj, user=request.user, **_changes(form, editable))
             obj.refresh_from_db()
-            assert updated.pk == obj.pk
         else:
             data = {f: form.cleaned_data[f] for f in form.cleaned_data}
             created = link_service.create_domain(user=request.user, **data)
