@@ -34,6 +34,7 @@ from .services import links as link_service
 from .services import privacy as privacy_service
 from .services.errors import InvalidState
 from .services.preview import preview_link
+from .services.routing import routing_rules_problem
 from .validators import validate_slug
 
 
@@ -235,6 +236,13 @@ class LinkAdminForm(forms.ModelForm):
         help_texts = {
             "slug_original": "Leave empty for a system-generated slug. Fixed once created.",
         }
+
+    def clean_routing_rules(self) -> Any:
+        rules = self.cleaned_data.get("routing_rules")
+        problem = routing_rules_problem(rules)
+        if problem:
+            raise ValidationError(problem)
+        return rules
 
     def clean_slug_original(self) -> str:
         slug = self.cleaned_data.get("slug_original") or ""

@@ -14,9 +14,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from link_tracking_runtime.errors import ContractError
 from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
-from link_tracking_runtime.routing import validate_routing_rules as contract_validate_routing_rules
 
 from ..conf import app_settings
 from ..models import (
@@ -30,6 +28,7 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
+from ..services.routing import routing_rules_problem
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
     UTM_TEMPLATE_VARIABLES,
@@ -79,14 +78,9 @@ class RoutingRulesField(SafeJSONField):
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
-        try:
-            contract_validate_routing_rules(value)
-        except ContractError as exc:
-            self.fail("invalid_rules", message=str(exc))
-        except Exception:
-            # The contract must only raise InvalidRoutingRules; anything else (an OS error for
-            # an absurd time-zone name) is still bad input, never a server error.
-            self.fail("invalid_rules", message="These are not valid routing rules.")
+        problem = routing_rules_problem(value)
+        if problem:
+            self.fail("invalid_rules", message=problem)
         return value
 
 
