@@ -28,6 +28,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "devsite.crm",
     "link_tracking_publisher",
 ]
@@ -79,6 +82,21 @@ LINK_RUNTIME_TABLE_NAME = env.str("LINK_RUNTIME_TABLE_NAME", default="link-runti
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 LINK_TRACKING = {
     "SHORT_URL_SCHEME": env.str("LINK_TRACKING_SHORT_URL_SCHEME", default="https"),
+}
+
+# The REST API (link_tracking_publisher.api): authentication is the host's choice; the app
+# decides authorisation (LINK_TRACKING['ACCOUNT_ACCESS_POLICY']).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "devsite",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # Celery: the embedded default is kombu's filesystem transport, which needs no server.

@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, app_settings
 
@@ -90,6 +91,33 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     f"{setting} refers to {label!r}, which is not an installed model.",
                     hint="Set it to 'app_label.ModelName' of your project's model.",
                     id="link_tracking.E008",
+                )
+            )
+    for key in ("ACCOUNT_ACCESS_POLICY", "PRIVACY_REQUEST_PROCESSOR"):
+        path = getattr(app_settings, key)
+        try:
+            import_string(path)
+        except (ImportError, TypeError, ValueError) as exc:
+            errors.append(
+                Error(
+                    f"LINK_TRACKING['{key}'] = {path!r} cannot be imported: {exc}",
+                    hint="A dotted path to a class or callable, e.g. the default "
+                    f"{DEFAULTS[key]!r}.",
+                    id="link_tracking.E010",
+                )
+            )
+    for key in (
+        "API_PAGE_SIZE",
+        "API_MAX_PAGE_SIZE",
+        "BULK_CREATE_MAX_LINKS",
+        "SIGNED_URL_DEFAULT_TTL_SECONDS",
+        "SIGNED_URL_MAX_TTL_SECONDS",
+    ):
+        value = getattr(app_settings, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(
+                Error(
+                    f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E011"
                 )
             )
     if app_settings.SHORT_URL_SCHEME not in ("http", "https"):

@@ -57,6 +57,23 @@ DEFAULTS: dict[str, Any] = {
     # boto3 client settings for the control plane (timeouts keep a worker from hanging).
     "AWS_CONNECT_TIMEOUT_SECONDS": 5,
     "AWS_READ_TIMEOUT_SECONDS": 10,
+    # REST API (link_tracking_publisher.api) -----------------------------------------------
+    # Which accounts a user may see and change through the API: a dotted path to a subclass
+    # of link_tracking_publisher.api.access.AccountAccessPolicy. The default is safe: staff
+    # see every account, everyone else none (plug in your own membership rule).
+    "ACCOUNT_ACCESS_POLICY": "link_tracking_publisher.api.access.StaffAccountAccessPolicy",
+    # Page size of list endpoints, and the most a client may ask for with ?page_size=.
+    "API_PAGE_SIZE": 50,
+    "API_MAX_PAGE_SIZE": 500,
+    # The most links one bulk create (POST links/bulk/) may make; all or nothing.
+    "BULK_CREATE_MAX_LINKS": 100,
+    # Signed URLs (POST links/{id}/signed-url/): lifetime when the caller does not say, and
+    # the longest a caller may ask for.
+    "SIGNED_URL_DEFAULT_TTL_SECONDS": 7 * 24 * 3600,
+    "SIGNED_URL_MAX_TTL_SECONDS": 90 * 24 * 3600,
+    # Privacy requests: a dotted path to the processor, a callable taking a PrivacyRequest and
+    # returning its result (a JSON-able dict). See services/privacy.py for the default.
+    "PRIVACY_REQUEST_PROCESSOR": "link_tracking_publisher.services.privacy.ControlPlaneProcessor",
 }
 
 

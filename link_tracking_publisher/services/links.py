@@ -20,14 +20,18 @@ from django.db import IntegrityError, transaction
 from link_tracking_runtime.record import canonical_slug
 
 from ..conf import app_settings
-from ..models import GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
+from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
 from ..validators import validate_slug
+from .errors import InvalidState
 from .slugs import generate_slug
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "create_campaign",
+    "create_domain",
     "create_link",
     "republish_link",
+    "retry_failed_publish",
     "set_link_active",
     "update_campaign",
     "update_domain",
@@ -252,6 +256,38 @@ def republish_link(link: Link, *, at_least: int | None = None) -> PublishOutbox:
     return entry
 
 
+def retry_failed_publish(entry: PublishOutbox) -> PublishOutbox:
+    """Send a FAILED outbox entry round again (once its cause is fixed): back to PENDING and
+    its publish enqueued after commit. The task publishes the link's current state, under the
+    usual version condition. Raises :class:`InvalidState` unless the entry has failed."""
+    with transaction.atomic():
+        claimed = PublishOutbox.objects.filter(
+            pk=entry.pk, status=PublishOutbox.Status.FAILED
+        ).update(status=PublishOutbox.Status.PENDING, result="", completed_at=None)
+        if not claimed:
+            raise InvalidState("Only failed publishes can be retried; this one has not failed.")
+        current = PublishOutbox.objects.select_related("link").get(pk=entry.pk)
+        _enqueue_publish(current.link, current)
+    return current
+
+
+def create_domain(*, user: Any = None, **fields: Any) -> Domain:
+    """Add a short-link domain. It has no links yet, so nothing is published."""
+    domain = Domain(**fields)
+    domain.full_clean()
+    domain.save(force_insert=True)
+    return domain
+
+
+def create_campaign(*, user: Any = None, **fields: Any) -> LinkCampaign:
+    """Add a link campaign (``campaign_id`` optional; when set, unique per account). It has no
+    links yet, so nothing is published."""
+    campaign = LinkCampaign(**fields)
+    campaign.full_clean()
+    campaign.save(force_insert=True)
+    return campaign
+
+
 def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any) -> LinkCampaign:
     """Change a campaign. When its ``utm_template``, ``campaign_id`` or ``active`` changes, its
     links' records change too: ``campaign_identifier`` is re-denormalised and every link of
@@ -274,7 +310,6 @@ def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any)
 def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
     """Change a domain; when ``active`` changes, every link on it is republished (a record is
     active only while both its link and its domain are)."""
-    from ..models import Domain
     from ..tasks import republish_domain_task
 
     with transaction.atomic():

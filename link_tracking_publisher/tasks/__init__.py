@@ -1,5 +1,6 @@
 """Celery tasks of the control plane (``link_tracking.tasks.publisher_tasks`` in the spec)."""
 
+from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
     cleanup_old_outbox_entries,
@@ -16,6 +17,7 @@ from .publisher_tasks import (
 __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_old_outbox_entries",
+    "process_privacy_request_task",
     "publish_link_task",
     "publish_outbox_metrics",
     "reconcile_runtime_task",

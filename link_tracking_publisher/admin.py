@@ -1,0 +1,599 @@
+"""Django admin for every model of the control plane.
+
+Operators change links here exactly as the API does: through the service layer, so every
+admin edit is versioned, outboxed and published (``save_model`` is overridden; nothing is
+written with a bare ``save()``). Links cannot be deleted (their published record would live
+on); unpublish them instead. The audit trail (LinkVersion) is read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from .models import (
+    Domain,
+    GlobalUTMPolicy,
+    Link,
+    LinkCampaign,
+    LinkCampaignCrmCampaignMapping,
+    LinkVersion,
+    PrivacyRequest,
+    PublishOutbox,
+)
+from .services import crm_mappings as mapping_service
+from .services import links as link_service
+from .services import privacy as privacy_service
+from .services.errors import InvalidState
+from .services.preview import preview_link
+from .services.routing import routing_rules_problem
+from .validators import validate_slug
+
+
+def _changes(form: forms.ModelForm, fields: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in fields}
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by the system: viewable, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- domains -------------------------------------------------------------------------------
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = [
+        "domain_name",
+        "account",
+        "purpose",
+        "active",
+        "status",
+        "health_score",
+        "created_at",
+    ]
+    list_filter = ["active", "status", "purpose"]
+    search_fields = ["domain_name"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Records are keyed by the domain name: it is fixed once links may use it.
+        fixed = ["domain_name", "account"] if obj is not None else []
+        return [*fixed, *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
+        if change:
+            editable = [f.name for f in Domain._meta.fields if f.editable]
+            link_service.update_domain(obj, user=request.user, **_changes(form, editable))
+            obj.refresh_from_db()
+        else:
+            data = {f: form.cleaned_data[f] for f in form.cleaned_data}
+            created = link_service.create_domain(user=request.user, **data)
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            obj._state.adding = False
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+class CrmMappingInline(admin.TabularInline):
+    model = LinkCampaignCrmCampaignMapping
+    extra = 0
+    fields = ["crm_campaign", "start_date", "end_date", "is_active"]
+    autocomplete_fields: list[str] = []
+
+
+@admin.register(LinkCampaign)
+class LinkCampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "campaign_id", "account", "active", "start_date", "end_date"]
+    list_filter = ["active"]
+    search_fields = ["name", "campaign_id", "description"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [CrmMappingInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*(["account"] if obj is not None else []), *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: LinkCampaign, form: Any, change: bool) -> None:
+        if change:
+            editable = [f.name for f in LinkCampaign._meta.fields if f.editable]
+            link_service.update_campaign(obj, user=request.user, **_changes(form, editable))
+            obj.refresh_from_db()
+        else:
+            data = {
+                f: v
+                for f, v in form.cleaned_data.items()
+                if f in {x.name for x in LinkCampaign._meta.fields}
+            }
+            created = link_service.create_campaign(user=request.user, **data)
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            obj._state.adding = False
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not LinkCampaignCrmCampaignMapping:
+            super().save_formset(request, form, formset, change)
+            return
+        # What the admin's change message reads (formset.save() would set these).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not hasattr(inline_form, "cleaned_data") or not inline_form.has_changed():
+                continue
+            mapping = inline_form.instance
+            if inline_form.cleaned_data.get("DELETE"):
+                if mapping.pk:
+                    formset.deleted_objects.append(mapping)
+                    mapping_service.delete_mapping(mapping, user=request.user)
+                continue
+            fields = {
+                k: inline_form.cleaned_data[k]
+                for k in mapping_service.UPDATABLE
+                if k in inline_form.cleaned_data
+            }
+            if mapping.pk:
+                mapping_service.update_mapping(mapping, user=request.user, **fields)
+                formset.changed_objects.append((mapping, inline_form.changed_data))
+            else:
+                created = mapping_service.create_mapping(
+                    form.instance,
+                    crm_campaign=inline_form.cleaned_data["crm_campaign"],
+                    user=request.user,
+                    **fields,
+                )
+                formset.new_objects.append(created)
+
+
+@admin.register(LinkCampaignCrmCampaignMapping)
+class LinkCampaignCrmCampaignMappingAdmin(admin.ModelAdmin):
+    list_display = ["link_campaign", "crm_campaign", "start_date", "end_date", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["link_campaign__name", "link_campaign__campaign_id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["link_campaign", "crm_campaign"] if obj is not None else []
+
+    def save_model(
+        self, request: HttpRequest, obj: LinkCampaignCrmCampaignMapping, form: Any, change: bool
+    ) -> None:
+        fields = {
+            k: form.cleaned_data[k] for k in mapping_service.UPDATABLE if k in form.cleaned_data
+        }
+        if change:
+            mapping_service.update_mapping(obj, user=request.user, **fields)
+        else:
+            created = mapping_service.create_mapping(
+                form.cleaned_data["link_campaign"],
+                crm_campaign=form.cleaned_data["crm_campaign"],
+                user=request.user,
+                **fields,
+            )
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: LinkCampaignCrmCampaignMapping) -> None:
+        mapping_service.delete_mapping(obj, user=request.user)
+
+
+# --- UTM policy ----------------------------------------------------------------------------
+
+
+@admin.register(GlobalUTMPolicy)
+class GlobalUTMPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "default_utm_params", "updated_at", "updated_by"]
+    readonly_fields = ["updated_at", "updated_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not GlobalUTMPolicy.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: GlobalUTMPolicy, form: Any, change: bool
+    ) -> None:
+        saved = link_service.update_global_utm_policy(
+            form.cleaned_data["default_utm_params"], user=request.user
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+class LinkAdminForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Why: recorded in the link's version history.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+    class Meta:
+        model = Link
+        fields = "__all__"
+        labels = {"slug_original": "Vanity slug"}
+        help_texts = {
+            "slug_original": "Leave empty for a system-generated slug. Fixed once created.",
+        }
+
+    def clean_routing_rules(self) -> Any:
+        rules = self.cleaned_data.get("routing_rules")
+        problem = routing_rules_problem(rules)
+        if problem:
+            raise ValidationError(problem)
+        return rules
+
+    def clean_slug_original(self) -> str:
+        slug = self.cleaned_data.get("slug_original") or ""
+        if slug and self.instance._state.adding:
+            validate_slug(slug)
+        return slug
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        slug, domain = cleaned.get("slug_original"), cleaned.get("domain")
+        if self.instance._state.adding and slug and domain:
+            if Link.objects.filter(domain=domain, slug_canonical=slug.strip().upper()).exists():
+                self.add_error("slug_original", f"'{slug}' is already taken on {domain}.")
+        return cleaned
+
+
+class LinkVersionInline(admin.TabularInline):
+    model = LinkVersion
+    extra = 0
+    can_delete = False
+    fields = ["version", "created_at", "changed_by", "change_reason", "active", "changes"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PublishOutboxInline(admin.TabularInline):
+    model = PublishOutbox
+    extra = 0
+    can_delete = False
+    fields = [
+        "runtime_version",
+        "status",
+        "result",
+        "retry_count",
+        "error_message",
+        "created_at",
+        "completed_at",
+    ]
+    readonly_fields = fields
+    ordering = ["-runtime_version"]
+    verbose_name_plural = "publish outbox (newest first)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _report(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    act: Callable[[Any], Any],
+    verb: str,
+) -> None:
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            act(obj)
+            done += 1
+        except (InvalidState, ValidationError) as exc:
+            refused.append(f"{obj}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
+    if done:
+        modeladmin.message_user(request, f"{verb}: {done}.", messages.SUCCESS)
+    for message in refused:
+        modeladmin.message_user(request, message, messages.WARNING)
+
+
+@admin.register(Link)
+class LinkAdmin(admin.ModelAdmin):
+    form = LinkAdminForm
+    list_display = [
+        "short_url",
+        "account",
+        "campaign",
+        "keyword",
+        "channel",
+        "active",
+        "runtime_version",
+        "publish_status",
+        "updated_at",
+    ]
+    list_filter = ["active", "channel", "slug_type", "domain"]
+    search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
+    list_select_related = ["domain", "account", "campaign"]
+    inlines = [PublishOutboxInline, LinkVersionInline]
+    actions = ["publish", "unpublish", "republish"]
+    readonly = [
+        "short_url",
+        "preview",
+        "publish_status",
+        "slug_canonical",
+        "slug_type",
+        "campaign_identifier",
+        "runtime_version",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["account", "domain", "slug_original", "short_url", "preview"]}),
+        (
+            "Destination",
+            {
+                "fields": [
+                    "campaign",
+                    "keyword",
+                    "channel",
+                    "destination_url",
+                    "fallback_url",
+                    "append_query_params",
+                    "utm_overrides",
+                    "dynamic_param_allowlist",
+                    "routing_rules",
+                ]
+            },
+        ),
+        (
+            "Policy",
+            {
+                "fields": [
+                    "active",
+                    "expires_at",
+                    "max_clicks",
+                    "signature_required",
+                    "signature_secret_ref",
+                ]
+            },
+        ),
+        (
+            "Publishing",
+            {
+                "fields": [
+                    "change_reason",
+                    "publish_status",
+                    "runtime_version",
+                    "slug_canonical",
+                    "slug_type",
+                    "campaign_identifier",
+                    "created_by",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Domain and slug are the record's key and the account its owner: fixed once created.
+        fixed = ["account", "domain", "slug_original"] if obj is not None else []
+        return [*fixed, *self.readonly]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a deleted link's record would stay published: unpublish instead
+
+    @admin.display(description="short URL")
+    def short_url(self, obj: Link) -> str:
+        return obj.get_full_url() if obj.pk else "-"
+
+    @admin.display(description="publish status")
+    def publish_status(self, obj: Link) -> str:
+        if not obj.pk:
+            return "-"
+        latest = obj.publish_outbox.order_by("-runtime_version", "-id").first()
+        if latest is None:
+            return "never published"
+        text = f"v{latest.runtime_version}: {latest.status}"
+        if latest.result:
+            text += f" ({latest.result})"
+        return text
+
+    @admin.display(description="preview")
+    def preview(self, obj: Link) -> str:
+        """What the runtime will do with a plain click (no country, no user agent)."""
+        if not obj.pk:
+            return "-"
+        try:
+            result = preview_link(obj)
+        except Exception as exc:  # a preview must never break the page
+            return f"preview unavailable: {exc}"
+        rows = format_html_join(
+            "",
+            "<li><code>{}</code> = <code>{}</code></li>",
+            sorted(result.resolved_utm_params.items()),
+        )
+        return format_html(
+            "<div>policy: <strong>{}</strong></div>"
+            "<div>redirects to: <a href='{}' rel='noopener noreferrer'>{}</a></div>"
+            "<div>resolved UTM params:<ul>{}</ul></div>",
+            result.policy,
+            result.redirect_url,
+            result.redirect_url,
+            rows or mark_safe("<li>none</li>"),  # noqa: S308  (a literal)
+        )
+
+    def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:
+        reason = form.cleaned_data.get("change_reason", "")
+        if change:
+            changes = _changes(form, link_service.EDITABLE_FIELDS)
+            link_service.update_link(
+                obj, user=request.user, reason=reason or "changed in the admin", **changes
+            )
+        else:
+            fields = {
+                name: form.cleaned_data[name]
+                for name in link_service.EDITABLE_FIELDS
+                if name in form.cleaned_data
+            }
+            created = link_service.create_link(
+                account=form.cleaned_data["account"],
+                domain=form.cleaned_data["domain"],
+                destination_url=fields.pop("destination_url"),
+                slug=form.cleaned_data.get("slug_original") or None,
+                user=request.user,
+                reason=reason or "created in the admin",
+                **fields,
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+        obj.refresh_from_db()
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return list(self.inlines) if obj is not None else []  # nothing to show before it exists
+
+    @admin.action(description="Publish selected links (activate; republish if active)")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Link]) -> None:
+        def act(link: Link) -> None:
+            if link.active:
+                link_service.republish_link(link)
+            else:
+                link_service.set_link_active(link, True, user=request.user, reason="admin publish")
+
+        _report(self, request, queryset, act, "Published")
+
+    @admin.action(description="Unpublish selected links (deactivate)")
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Link]) -> None:
+        _report(
+            self,
+            request,
+            queryset,
+            lambda link: link_service.set_link_active(
+                link, False, user=request.user, reason="admin unpublish"
+            ),
+            "Unpublished",
+        )
+
+    @admin.action(description="Republish selected links (same state, new version)")
+    def republish(self, request: HttpRequest, queryset: QuerySet[Link]) -> None:
+        _report(self, request, queryset, link_service.republish_link, "Republished")
+
+
+# --- audit trail, outbox, privacy ------------------------------------------------------------
+
+
+@admin.register(LinkVersion)
+class LinkVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["link", "version", "active", "changed_by", "change_reason", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["link__slug_canonical", "change_reason"]
+    list_select_related = ["link__domain", "changed_by"]
+
+
+@admin.register(PublishOutbox)
+class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "idempotency_key",
+        "link",
+        "runtime_version",
+        "status",
+        "result",
+        "retry_count",
+        "created_at",
+        "completed_at",
+    ]
+    list_filter = ["status", "result"]
+    search_fields = ["idempotency_key", "link__slug_canonical", "error_message"]
+    list_select_related = ["link__domain"]
+    actions = ["retry"]
+
+    @admin.action(description="Retry selected failed publishes")
+    def retry(self, request: HttpRequest, queryset: QuerySet[PublishOutbox]) -> None:
+        _report(self, request, queryset, link_service.retry_failed_publish, "Retried")
+
+
+class PrivacyRequestAdminForm(forms.ModelForm):
+    class Meta:
+        model = PrivacyRequest
+        fields = ["account", "request_type", "subject_type", "subject_value"]
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    form = PrivacyRequestAdminForm
+    list_display = [
+        "id",
+        "account",
+        "request_type",
+        "subject_type",
+        "status",
+        "created_at",
+        "completed_at",
+    ]
+    list_filter = ["status", "request_type", "subject_type"]
+    search_fields = ["subject_value"]
+    actions = ["retry"]
+    result_fields = [
+        "status",
+        "result",
+        "error_message",
+        "requested_by",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["account", "request_type", "subject_type", "subject_value", *self.result_fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        base = ["account", "request_type", "subject_type", "subject_value"]
+        return base if obj is None else [*base, *self.result_fields]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the record of a privacy request is kept
+
+    def save_model(
+        self, request: HttpRequest, obj: PrivacyRequest, form: Any, change: bool
+    ) -> None:
+        if change:
+            return  # processed by the processor only; nothing here is editable
+        created = privacy_service.create_privacy_request(
+            account=form.cleaned_data["account"],
+            request_type=form.cleaned_data["request_type"],
+            subject_type=form.cleaned_data["subject_type"],
+            subject_value=form.cleaned_data["subject_value"],
+            user=request.user,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    @admin.action(description="Retry selected failed requests")
+    def retry(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
+        _report(self, request, queryset, privacy_service.retry_privacy_request, "Retried")

@@ -1,0 +1,97 @@
+"""Account-scoped authorisation: which accounts a user may see and change through the API.
+
+The host project decides, with ``LINK_TRACKING['ACCOUNT_ACCESS_POLICY']``: a dotted path to a
+subclass of :class:`AccountAccessPolicy`. The default, :class:`StaffAccountAccessPolicy`, is
+the safe one: active staff see every account, everyone else none. A project with its own
+membership model writes a policy like::
+
+    class MembershipPolicy(AccountAccessPolicy):
+        def accounts(self, user):
+            return Account.objects.filter(memberships__user=user)
+
+Everything the API shows or changes is filtered through :meth:`AccountAccessPolicy.accounts`:
+another account's objects do not exist for the user (404, never 403, so ids cannot be probed).
+Domains without an account are shared: every authorised user may read them and use them for
+links; only users for whom :meth:`AccountAccessPolicy.may_manage_shared` is true (staff, by
+default) may create or change them, or change the global UTM policy.
+
+This module imports no REST framework code, so a policy can be used outside the API too.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model, QuerySet
+from django.utils.module_loading import import_string
+
+from ..conf import app_settings
+from ..models import get_account_model, get_crm_campaign_model
+
+__all__ = ["AccountAccessPolicy", "StaffAccountAccessPolicy", "get_access_policy"]
+
+
+def _active(user: Any) -> bool:
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "is_active", False)
+    )
+
+
+class AccountAccessPolicy:
+    """Decides what a user may reach. Subclass and implement :meth:`accounts`."""
+
+    def accounts(self, user: Any) -> QuerySet[Model]:
+        """The accounts whose domains, campaigns, links, outbox and privacy requests ``user``
+        may read and change (a queryset of ``LINK_TRACKING_ACCOUNT_MODEL``)."""
+        raise NotImplementedError
+
+    def is_authorised(self, user: Any) -> bool:
+        """Whether ``user`` may use the API at all (and so read shared domains and the global
+        UTM policy): by default, anyone who may manage shared objects or reach an account."""
+        return _active(user) and (self.may_manage_shared(user) or self.accounts(user).exists())
+
+    def may_manage_shared(self, user: Any) -> bool:
+        """Whether ``user`` may create and change shared domains (``account`` empty) and the
+        global UTM policy, which every account's links depend on. Default: active staff."""
+        return _active(user) and bool(getattr(user, "is_staff", False))
+
+    def crm_campaigns(self, user: Any, account: Any) -> QuerySet[Model]:
+        """The CRM campaigns a link campaign of ``account`` may be mapped to. By default those
+        of the same account when the CRM campaign model has an ``account`` field pointing at
+        the account model, else all of them."""
+        model = get_crm_campaign_model()
+        try:
+            field = model._meta.get_field("account")
+        except FieldDoesNotExist:
+            return model._default_manager.all()
+        if getattr(field, "related_model", None) is get_account_model():
+            return model._default_manager.filter(account=account)
+        return model._default_manager.all()
+
+
+class StaffAccountAccessPolicy(AccountAccessPolicy):
+    """The default: active staff reach every account; everyone else reaches none."""
+
+    def accounts(self, user: Any) -> QuerySet[Model]:
+        manager = get_account_model()._default_manager
+        if _active(user) and getattr(user, "is_staff", False):
+            return manager.all()
+        return manager.none()
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> AccountAccessPolicy:
+    policy = import_string(path)
+    instance = policy() if isinstance(policy, type) else policy
+    if not isinstance(instance, AccountAccessPolicy):
+        raise TypeError(f"{path} is not an AccountAccessPolicy")
+    return instance
+
+
+def get_access_policy() -> AccountAccessPolicy:
+    """The configured policy (imported and instantiated once per dotted path)."""
+    return _load(app_settings.ACCOUNT_ACCESS_POLICY)

@@ -1,0 +1,596 @@
+"""Serializers of the control plane's API.
+
+Reading and writing use different serializers where the shapes differ (a link's domain and
+slug are set when it is created and never change), so the OpenAPI schema says exactly what a
+request may carry. Validation that the service layer owns (model ``clean()``, uniqueness,
+routing rules) runs there, once; its ``ValidationError`` becomes field errors in
+:mod:`.exceptions`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
+
+from ..conf import app_settings
+from ..models import (
+    Domain,
+    GlobalUTMPolicy,
+    Link,
+    LinkCampaign,
+    LinkCampaignCrmCampaignMapping,
+    LinkVersion,
+    PrivacyRequest,
+    PublishOutbox,
+    get_crm_campaign_model,
+)
+from ..services.routing import routing_rules_problem
+from ..validators import (
+    MAX_PARAM_VALUE_LENGTH,
+    UTM_TEMPLATE_VARIABLES,
+    validate_domain_name,
+    validate_dynamic_param_allowlist,
+    validate_utm_overrides,
+    validate_utm_params,
+)
+from .fields import (
+    AccountField,
+    CampaignField,
+    CrmCampaignField,
+    DomainField,
+    SafeJSONField,
+    StrictCharField,
+    StrictModelSerializer,
+    pk_serializer_field,
+)
+
+REASON_MAX_LENGTH = 1000
+
+
+def _utm_params_field(*, overrides: bool = False, **kwargs: Any) -> serializers.DictField:
+    """Query param name → template string (``${variable}``); in overrides ``null`` removes an
+    inherited param."""
+    return serializers.DictField(
+        child=StrictCharField(
+            allow_blank=True, allow_null=overrides, max_length=MAX_PARAM_VALUE_LENGTH
+        ),
+        validators=[validate_utm_overrides if overrides else validate_utm_params],
+        **kwargs,
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "nullable": True,
+        "description": "One routing rule (ab_test, geo, time or device) or null.",
+    }
+)
+class RoutingRulesField(SafeJSONField):
+    """Routing rules, checked with the contract's validator (the runtime's own code)."""
+
+    default_error_messages = {"invalid_rules": "{message}"}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        problem = routing_rules_problem(value)
+        if problem:
+            self.fail("invalid_rules", message=problem)
+        return value
+
+
+class ImmutableFieldsMixin(serializers.Serializer):
+    """An update that names a field fixed at creation with a different value is refused with
+    that field named (rather than silently ignored)."""
+
+    #: field name → the instance's current value, as a string.
+    immutable_fields: dict[str, Any] = {}
+    immutable_message = "This cannot change once created."
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        errors = {}
+        for name, current in self.immutable_fields.items():
+            if self.instance is not None and name in self.initial_data:
+                if str(self.initial_data[name]) != current(self.instance):
+                    errors[name] = self.immutable_message
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+# --- domains -----------------------------------------------------------------------------
+
+
+class DomainSerializer(StrictModelSerializer):
+    account = AccountField(
+        required=False,
+        allow_null=True,
+        help_text="Owner; null for a domain shared by every account (staff only).",
+    )
+
+    class Meta:
+        model = Domain
+        fields = [
+            "id",
+            "account",
+            "domain_name",
+            "purpose",
+            "active",
+            "status",
+            "health_score",
+            "warming_started_at",
+            "warming_completed_at",
+            "warming_daily_limit",
+            "url_domain_ref",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list[Any] = []  # uniqueness is the service layer's (full_clean)
+        extra_kwargs = {"domain_name": {"validators": [validate_domain_name]}}
+
+
+class DomainUpdateSerializer(ImmutableFieldsMixin, DomainSerializer):
+    """A domain's name and owner are fixed: its links' records are keyed by the name."""
+
+    account = serializers.PrimaryKeyRelatedField(read_only=True)
+    immutable_fields = {
+        "domain_name": lambda d: d.domain_name,
+        "account": lambda d: str(d.account_id),
+    }
+    immutable_message = "A domain's name and owner cannot change; add a new domain instead."
+
+    class Meta(DomainSerializer.Meta):
+        read_only_fields = ["id", "account", "domain_name", "created_at", "updated_at"]
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+class CrmMappingSerializer(StrictModelSerializer):
+    crm_campaign = CrmCampaignField(help_text="The CRM campaign this link campaign is used by.")
+    link_campaign = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = LinkCampaignCrmCampaignMapping
+        fields = [
+            "id",
+            "link_campaign",
+            "crm_campaign",
+            "start_date",
+            "end_date",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "link_campaign", "created_at", "updated_at"]
+
+
+class CrmMappingUpdateSerializer(ImmutableFieldsMixin, CrmMappingSerializer):
+    """A mapping's dates and ``is_active`` change; its CRM campaign does not."""
+
+    crm_campaign = serializers.PrimaryKeyRelatedField(read_only=True)
+    immutable_fields = {"crm_campaign": lambda m: str(m.crm_campaign_id)}
+    immutable_message = "Map the other CRM campaign with a new mapping instead."
+
+    class Meta(CrmMappingSerializer.Meta):
+        read_only_fields = [*CrmMappingSerializer.Meta.read_only_fields, "crm_campaign"]
+
+
+class CampaignSerializer(StrictModelSerializer):
+    account = AccountField()
+    campaign_id = StrictCharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Optional identifier, unique per account; blank means none.",
+    )
+    utm_template = _utm_params_field(required=False)
+    crm_campaign_ids = serializers.SerializerMethodField()
+    crm_campaign_mappings = CrmMappingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LinkCampaign
+        fields = [
+            "id",
+            "account",
+            "campaign_id",
+            "name",
+            "description",
+            "utm_template",
+            "active",
+            "start_date",
+            "end_date",
+            "crm_campaign_ids",
+            "crm_campaign_mappings",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list[Any] = []
+
+    @extend_schema_field(serializers.ListField(child=pk_serializer_field(get_crm_campaign_model())))
+    def get_crm_campaign_ids(self, campaign: LinkCampaign) -> list[Any]:
+        """The CRM campaigns this campaign is mapped to (each once, in id order)."""
+        return sorted({m.crm_campaign_id for m in campaign.crm_campaign_mappings.all()})
+
+    def validate_campaign_id(self, value: str | None) -> str | None:
+        return value or None
+
+
+class CampaignUpdateSerializer(ImmutableFieldsMixin, CampaignSerializer):
+    """A campaign stays with its account (its links belong to it)."""
+
+    account = serializers.PrimaryKeyRelatedField(read_only=True)
+    immutable_fields = {"account": lambda c: str(c.account_id)}
+    immutable_message = "A campaign cannot move to another account."
+
+
+# --- UTM policy ----------------------------------------------------------------------------
+
+
+class UTMPolicySerializer(StrictModelSerializer):
+    default_utm_params = _utm_params_field(
+        help_text="Organisation-wide UTM params every link inherits (${variable} templates)."
+    )
+    template_variables = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GlobalUTMPolicy
+        fields = ["default_utm_params", "template_variables", "updated_at", "updated_by"]
+        read_only_fields = ["updated_at", "updated_by"]
+
+    def get_template_variables(self, policy: GlobalUTMPolicy) -> list[str]:
+        """The ${variable} names a template may use."""
+        return list(UTM_TEMPLATE_VARIABLES)
+
+
+# --- links ---------------------------------------------------------------------------------
+
+#: Link fields a client may set on create and change later (the service's EDITABLE_FIELDS).
+LINK_EDITABLE = [
+    "campaign",
+    "keyword",
+    "channel",
+    "destination_url",
+    "fallback_url",
+    "append_query_params",
+    "utm_overrides",
+    "dynamic_param_allowlist",
+    "active",
+    "expires_at",
+    "max_clicks",
+    "signature_required",
+    "signature_secret_ref",
+    "routing_rules",
+]
+
+
+class _LinkFieldsMixin(serializers.Serializer):
+    campaign = CampaignField(required=False, allow_null=True)
+    utm_overrides = _utm_params_field(overrides=True, required=False)
+    dynamic_param_allowlist = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(DYNAMIC_PARAMS)),
+        required=False,
+        validators=[validate_dynamic_param_allowlist],
+        help_text="Dynamic params the runtime adds to the redirect (sms_msg_id: forwarded "
+        "from the request).",
+    )
+    routing_rules = RoutingRulesField(required=False, allow_null=True)
+    reason = StrictCharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=REASON_MAX_LENGTH,
+        help_text="Why: recorded in the link's version history.",
+    )
+
+
+class LinkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
+    account = AccountField()
+    domain = DomainField()
+    slug = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=SLUG_MAX_LENGTH,
+        help_text="A vanity slug; omit for a system-generated one. Fixed once created.",
+    )
+
+    class Meta:
+        model = Link
+        fields = ["account", "domain", "slug", *LINK_EDITABLE, "reason"]
+        validators: list[Any] = []
+        extra_kwargs = {"destination_url": {"required": True}}
+
+
+class LinkUpdateSerializer(ImmutableFieldsMixin, _LinkFieldsMixin, StrictModelSerializer):
+    """Everything but the link's key (domain, slug) and owner, which never change."""
+
+    immutable_fields = {
+        "account": lambda link: str(link.account_id),
+        "domain": lambda link: str(link.domain_id),
+        "slug": lambda link: link.slug,
+    }
+    immutable_message = "This cannot change once the link exists; create a new link instead."
+
+    class Meta:
+        model = Link
+        fields = [*LINK_EDITABLE, "reason"]
+        validators: list[Any] = []
+
+
+class LinkBulkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
+    """Like a create, with ``keywords`` (one link per keyword) instead of keyword and slug."""
+
+    account = AccountField()
+    domain = DomainField()
+    keywords = serializers.ListField(child=StrictCharField())  # sized in get_fields()
+
+    class Meta:
+        model = Link
+        fields = [
+            "account",
+            "domain",
+            "keywords",
+            *[f for f in LINK_EDITABLE if f != "keyword"],
+            "reason",
+        ]
+        validators: list[Any] = []
+        extra_kwargs = {"destination_url": {"required": True}}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["keywords"] = serializers.ListField(
+            # Blank and duplicate keywords are the service's to report, all in one answer.
+            child=StrictCharField(
+                max_length=Link._meta.get_field("keyword").max_length, allow_blank=True
+            ),
+            min_length=1,
+            max_length=app_settings.BULK_CREATE_MAX_LINKS,
+            help_text="One link per keyword, each non-blank and unique; at most "
+            f"{app_settings.BULK_CREATE_MAX_LINKS} (LINK_TRACKING['BULK_CREATE_MAX_LINKS']).",
+        )
+        return fields
+
+
+class LinkSerializer(StrictModelSerializer):
+    """A link as the API shows it."""
+
+    slug = serializers.CharField(read_only=True, help_text="The slug as typed (vanity) or made.")
+    domain_name = serializers.CharField(source="domain.domain_name", read_only=True)
+    short_url = serializers.CharField(source="get_full_url", read_only=True)
+    utm_overrides = serializers.DictField(
+        child=serializers.CharField(allow_null=True), read_only=True
+    )
+    dynamic_param_allowlist = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(DYNAMIC_PARAMS)), read_only=True
+    )
+    routing_rules = RoutingRulesField(read_only=True, allow_null=True)
+    publish_status = serializers.ChoiceField(
+        source="latest_publish_status",
+        choices=PublishOutbox.Status.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="Status of the link's newest publish (outbox entry).",
+    )
+    published_version = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The newest runtime_version whose publish completed.",
+    )
+
+    class Meta:
+        model = Link
+        fields = [
+            "id",
+            "account",
+            "domain",
+            "domain_name",
+            "slug",
+            "slug_canonical",
+            "slug_type",
+            "short_url",
+            "campaign",
+            "campaign_identifier",
+            *[f for f in LINK_EDITABLE if f != "campaign"],
+            "runtime_version",
+            "publish_status",
+            "published_version",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class LinkBulkCreateResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = LinkSerializer(many=True)
+
+
+class LinkActionSerializer(serializers.Serializer):
+    reason = StrictCharField(
+        required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, help_text="Why."
+    )
+
+
+class PreviewQuerySerializer(serializers.Serializer):
+    """The simulated click."""
+
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        required=False,
+        help_text="Viewer country, ISO 3166 alpha-2 (CloudFront-Viewer-Country).",
+    )
+    user_agent = serializers.CharField(required=False, max_length=1024, allow_blank=True)
+    sms_msg_id = serializers.CharField(
+        required=False, max_length=256, help_text="As the SMS flow sends it: ?sms_msg_id=."
+    )
+    visitor_key = serializers.CharField(
+        required=False,
+        max_length=256,
+        help_text="Fixes the A/B assignment; default the sms_msg_id.",
+    )
+    at = serializers.DateTimeField(required=False, help_text="Click time; default now.")
+
+    def validate_country(self, value: str) -> str:
+        return value.upper()
+
+
+class PreviewSerializer(serializers.Serializer):
+    short_url = serializers.CharField()
+    request_url = serializers.CharField(help_text="The URL the simulated visitor opened.")
+    policy = serializers.ChoiceField(
+        choices=["ok", "inactive", "expired"],
+        help_text="ok, or why the visitor goes to the fallback URL.",
+    )
+    redirect_url = serializers.CharField(help_text="Where the runtime sends the visitor.")
+    destination_url = serializers.CharField(
+        help_text="The destination routing chose (blank when the policy refused)."
+    )
+    routing_reason = serializers.CharField(allow_null=True)
+    ab_variant = serializers.CharField(allow_null=True)
+    device = serializers.CharField()
+    click_id = serializers.CharField()
+    clicked_at = serializers.IntegerField(help_text="Unix seconds.")
+    resolved_utm_params = serializers.DictField(child=serializers.CharField())
+    forwarded_params = serializers.DictField(child=serializers.CharField())
+    signature_required = serializers.BooleanField()
+    max_clicks = serializers.IntegerField(
+        allow_null=True, help_text="Enforced by the runtime's shared counter, not simulated."
+    )
+    record = serializers.DictField(help_text="The runtime record, as it would be published.")
+
+
+class SignedURLRequestSerializer(serializers.Serializer):
+    expires_in = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Seconds until the URL expires (default "
+        "LINK_TRACKING['SIGNED_URL_DEFAULT_TTL_SECONDS']).",
+    )
+    sms_msg_id = StrictCharField(required=False, max_length=256)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["expires_in"] = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=app_settings.SIGNED_URL_MAX_TTL_SECONDS,
+            help_text=fields["expires_in"].help_text,
+        )
+        return fields
+
+
+class SignedURLSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    expires_at = serializers.IntegerField(help_text="Unix seconds.")
+    key_id = serializers.CharField()
+
+
+class LinkVersionSerializer(StrictModelSerializer):
+    utm_overrides = serializers.DictField(child=serializers.CharField(allow_null=True))
+    routing_rules = RoutingRulesField(read_only=True, allow_null=True)
+    changes = serializers.DictField(child=serializers.ListField(), help_text="Field → [old, new].")
+
+    class Meta:
+        model = LinkVersion
+        fields = [
+            "id",
+            "version",
+            "destination_url",
+            "utm_overrides",
+            "routing_rules",
+            "active",
+            "changes",
+            "changed_by",
+            "change_reason",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+# --- outbox, privacy -------------------------------------------------------------------------
+
+
+class PublishOutboxSerializer(StrictModelSerializer):
+    class Meta:
+        model = PublishOutbox
+        fields = [
+            "id",
+            "link",
+            "idempotency_key",
+            "runtime_version",
+            "status",
+            "retry_count",
+            "error_message",
+            "result",
+            "created_at",
+            "updated_at",
+            "last_attempt_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class PrivacyRequestSerializer(StrictModelSerializer):
+    account = AccountField()
+    result = serializers.DictField(read_only=True, help_text="What the processor reported.")
+
+    class Meta:
+        model = PrivacyRequest
+        fields = [
+            "id",
+            "account",
+            "request_type",
+            "subject_type",
+            "subject_value",
+            "status",
+            "result",
+            "error_message",
+            "requested_by",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "result",
+            "error_message",
+            "requested_by",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+
+
+__all__ = [
+    "CampaignSerializer",
+    "CampaignUpdateSerializer",
+    "CrmMappingSerializer",
+    "CrmMappingUpdateSerializer",
+    "DomainSerializer",
+    "DomainUpdateSerializer",
+    "LinkActionSerializer",
+    "LinkBulkCreateResultSerializer",
+    "LinkBulkCreateSerializer",
+    "LinkCreateSerializer",
+    "LinkSerializer",
+    "LinkUpdateSerializer",
+    "LinkVersionSerializer",
+    "PreviewQuerySerializer",
+    "PreviewSerializer",
+    "PrivacyRequestSerializer",
+    "PublishOutboxSerializer",
+    "SignedURLRequestSerializer",
+    "SignedURLSerializer",
+    "UTMPolicySerializer",
+]

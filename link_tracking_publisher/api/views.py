@@ -1,0 +1,563 @@
+"""The API's views: thin edges that parse input, check access and call the service layer.
+
+Every queryset is scoped by the account access policy (:mod:`.access`), so another account's
+objects are simply not found (404), nested routes included.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer, ValidationError
+
+from ..models import (
+    Domain,
+    GlobalUTMPolicy,
+    Link,
+    LinkCampaign,
+    LinkCampaignCrmCampaignMapping,
+    PrivacyRequest,
+    PublishOutbox,
+)
+from ..services import links as link_service
+from ..services import privacy as privacy_service
+from ..services.bulk import bulk_create_links
+from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
+from ..services.preview import SimulatedClick, preview_link
+from ..services.signed_urls import signed_url
+from . import serializers as s
+from .access import AccountAccessPolicy, get_access_policy
+from .exceptions import exception_handler
+from .filters import (
+    CampaignFilter,
+    DomainFilter,
+    LinkFilter,
+    PrivacyRequestFilter,
+    PublishOutboxFilter,
+    SearchFilter,
+)
+from .pagination import LinkTrackingPagination
+from .parsers import StrictJSONParser
+from .permissions import HasAccountAccess, SharedObjectsStaffOnly
+from .schema import ErrorSerializer, LinkTrackingAutoSchema
+
+__all__ = [
+    "CampaignViewSet",
+    "CrmMappingViewSet",
+    "DomainViewSet",
+    "LinkViewSet",
+    "PrivacyRequestViewSet",
+    "PublishOutboxViewSet",
+    "UTMPolicyView",
+]
+
+
+class LinkTrackingAPIMixin:
+    """What every view of the API shares: access policy, JSON only, errors, schema."""
+
+    permission_classes = [HasAccountAccess, SharedObjectsStaffOnly]
+    parser_classes = [StrictJSONParser]
+    pagination_class = LinkTrackingPagination
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    schema = LinkTrackingAutoSchema()
+    # Any id the router passes on (dots included) is looked up, and a bad one is a JSON 404.
+    lookup_value_regex = "[^/]+"
+    request: Request
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    @property
+    def policy(self) -> AccountAccessPolicy:
+        return get_access_policy()
+
+    def accounts(self) -> QuerySet[Any]:
+        return self.policy.accounts(self.request.user)
+
+
+def _respond(serializer_class: type[BaseSerializer], obj: Any, view: Any, code: int) -> Response:
+    return Response(serializer_class(obj, context=view.get_serializer_context()).data, status=code)
+
+
+# --- domains -------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.DomainSerializer, responses={201: s.DomainSerializer}),
+    partial_update=extend_schema(
+        request=s.DomainUpdateSerializer, responses={200: s.DomainSerializer}
+    ),
+)
+class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+    """Short-link domains: the user's accounts' own, and shared ones (no account)."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    serializer_class = s.DomainSerializer
+    filterset_class = DomainFilter
+    search_fields = ["domain_name"]
+    ordering_fields = ["domain_name", "created_at", "health_score"]
+    ordering = ["domain_name"]
+
+    def get_queryset(self) -> QuerySet[Domain]:
+        return Domain.objects.filter(Q(account__in=self.accounts()) | Q(account__isnull=True))
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "partial_update":
+            return s.DomainUpdateSerializer
+        return s.DomainSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if data.get("account") is None and not self.policy.may_manage_shared(request.user):
+            raise ValidationError(
+                {"account": ["Choose one of your accounts; only staff add shared domains."]}
+            )
+        domain = link_service.create_domain(user=request.user, **data)
+        return _respond(s.DomainSerializer, domain, self, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        domain = self.get_object()
+        serializer = self.get_serializer(domain, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        domain = link_service.update_domain(domain, user=request.user, **serializer.validated_data)
+        return _respond(s.DomainSerializer, domain, self, status.HTTP_200_OK)
+
+    def perform_destroy(self, instance: Domain) -> None:
+        instance.delete()  # links PROTECT their domain: a domain in use is a 409
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.CampaignSerializer, responses={201: s.CampaignSerializer}),
+    partial_update=extend_schema(
+        request=s.CampaignUpdateSerializer, responses={200: s.CampaignSerializer}
+    ),
+)
+class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+    """Link campaigns, with the CRM campaigns they are mapped to."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    serializer_class = s.CampaignSerializer
+    filterset_class = CampaignFilter
+    search_fields = ["name", "campaign_id", "description"]
+    ordering_fields = ["name", "campaign_id", "created_at", "start_date", "end_date"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[LinkCampaign]:
+        return LinkCampaign.objects.filter(account__in=self.accounts()).prefetch_related(
+            "crm_campaign_mappings"
+        )
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "partial_update":
+            return s.CampaignUpdateSerializer
+        return s.CampaignSerializer
+
+    def _fresh(self, pk: Any) -> LinkCampaign:
+        return self.get_queryset().get(pk=pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = link_service.create_campaign(user=request.user, **serializer.validated_data)
+        return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 201)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        campaign = self.get_object()
+        serializer = self.get_serializer(campaign, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        link_service.update_campaign(campaign, user=request.user, **serializer.validated_data)
+        return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 200)
+
+    def perform_destroy(self, instance: LinkCampaign) -> None:
+        instance.delete()  # links PROTECT their campaign: a campaign in use is a 409
+
+
+_CAMPAIGN_PARAM = OpenApiParameter(
+    "link_campaign_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Link campaign id."
+)
+_MAPPING_PARAM = OpenApiParameter(
+    "mapping_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Mapping id."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[_CAMPAIGN_PARAM]),
+    create=extend_schema(
+        parameters=[_CAMPAIGN_PARAM],
+        request=s.CrmMappingSerializer,
+        responses={201: s.CrmMappingSerializer},
+    ),
+    retrieve=extend_schema(parameters=[_CAMPAIGN_PARAM, _MAPPING_PARAM]),
+    partial_update=extend_schema(
+        parameters=[_CAMPAIGN_PARAM, _MAPPING_PARAM],
+        request=s.CrmMappingUpdateSerializer,
+        responses={200: s.CrmMappingSerializer},
+    ),
+    destroy=extend_schema(parameters=[_CAMPAIGN_PARAM, _MAPPING_PARAM]),
+)
+class CrmMappingViewSet(
+    LinkTrackingAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A link campaign's CRM campaign mappings (``campaigns/{uuid}/crm-mappings/``)."""
+
+    serializer_class = s.CrmMappingSerializer
+    lookup_url_kwarg = "mapping_id"
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["created_at", "start_date", "end_date"]
+    ordering = ["-created_at"]
+    _campaign: LinkCampaign | None = None
+
+    def get_campaign(self) -> LinkCampaign:
+        """The campaign in the URL, if it is one the user may reach (else 404)."""
+        if self._campaign is None:
+            try:
+                pk = uuid.UUID(str(self.kwargs.get("link_campaign_uuid", "")))
+            except ValueError:
+                raise Http404 from None
+            self._campaign = get_object_or_404(
+                LinkCampaign.objects.filter(account__in=self.accounts()), pk=pk
+            )
+        return self._campaign
+
+    def get_queryset(self) -> QuerySet[LinkCampaignCrmCampaignMapping]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return LinkCampaignCrmCampaignMapping.objects.none()
+        return LinkCampaignCrmCampaignMapping.objects.filter(link_campaign=self.get_campaign())
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "partial_update":
+            return s.CrmMappingUpdateSerializer
+        return s.CrmMappingSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and "link_campaign_uuid" in self.kwargs:
+            context["link_campaign"] = self.get_campaign()
+        return context
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        campaign = self.get_campaign()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mapping = create_mapping(campaign, user=request.user, **serializer.validated_data)
+        return _respond(s.CrmMappingSerializer, mapping, self, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        mapping = self.get_object()
+        serializer = self.get_serializer(mapping, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        mapping = update_mapping(mapping, user=request.user, **serializer.validated_data)
+        return _respond(s.CrmMappingSerializer, mapping, self, status.HTTP_200_OK)
+
+    def perform_destroy(self, instance: LinkCampaignCrmCampaignMapping) -> None:
+        delete_mapping(instance, user=self.request.user)
+
+
+# --- UTM policy ----------------------------------------------------------------------------
+
+
+class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
+    """The global UTM policy (a singleton): every authorised user reads it; staff change it,
+    and every link is republished after a change."""
+
+    serializer_class = s.UTMPolicySerializer
+    shared_singleton = True
+    pagination_class = None
+    filter_backends: list[Any] = []
+    http_method_names = ["get", "put", "patch", "head", "options"]
+
+    def get_object(self) -> GlobalUTMPolicy:
+        policy = GlobalUTMPolicy.objects.filter(id=GlobalUTMPolicy.SINGLETON_ID).first()
+        policy = policy or GlobalUTMPolicy()  # nothing saved yet: the empty defaults
+        self.check_object_permissions(self.request, policy)
+        return policy
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        policy = self.get_object()
+        partial = kwargs.get("partial", False)
+        serializer = self.get_serializer(policy, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data.get("default_utm_params", policy.default_utm_params)
+        policy = link_service.update_global_utm_policy(params, user=request.user)
+        return _respond(s.UTMPolicySerializer, policy, self, status.HTTP_200_OK)
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+def _links(accounts: QuerySet[Any]) -> QuerySet[Link]:
+    outbox = PublishOutbox.objects.filter(link=OuterRef("pk"))
+    return (
+        Link.objects.filter(account__in=accounts)
+        .select_related("domain", "campaign")
+        .annotate(
+            latest_publish_status=Subquery(
+                outbox.order_by("-runtime_version", "-id").values("status")[:1]
+            ),
+            published_version=Subquery(
+                outbox.filter(status=PublishOutbox.Status.COMPLETE)
+                .values("link")
+                .annotate(v=Max("runtime_version"))
+                .values("v")[:1]
+            ),
+        )
+    )
+
+
+_PREVIEW_PARAMS = [s.PreviewQuerySerializer]
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.LinkCreateSerializer, responses={201: s.LinkSerializer}),
+    partial_update=extend_schema(request=s.LinkUpdateSerializer, responses={200: s.LinkSerializer}),
+)
+class LinkViewSet(
+    LinkTrackingAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Short links. Every change goes through the service layer (a new version, an outbox
+    entry, a publish after commit). Links are not deleted: unpublish (deactivate) them."""
+
+    serializer_class = s.LinkSerializer
+    filterset_class = LinkFilter
+    search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
+    ordering_fields = [
+        "created_at",
+        "updated_at",
+        "slug_canonical",
+        "keyword",
+        "channel",
+        "runtime_version",
+    ]
+    ordering = ["-created_at"]
+    extra_error_responses = {"signed_url": {"503": ErrorSerializer}}
+
+    def get_queryset(self) -> QuerySet[Link]:
+        return _links(self.accounts())
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {
+            "create": s.LinkCreateSerializer,
+            "partial_update": s.LinkUpdateSerializer,
+            "bulk": s.LinkBulkCreateSerializer,
+            "publish": s.LinkActionSerializer,
+            "unpublish": s.LinkActionSerializer,
+            "signed_url": s.SignedURLRequestSerializer,
+            "versions": s.LinkVersionSerializer,
+        }.get(self.action, s.LinkSerializer)
+
+    def _fresh(self, link: Link) -> Link:
+        return self.get_queryset().get(pk=link.pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason", "")
+        link = link_service.create_link(
+            account=data.pop("account"),
+            domain=data.pop("domain"),
+            destination_url=data.pop("destination_url"),
+            slug=data.pop("slug", "") or None,
+            user=request.user,
+            reason=reason or "created through the API",
+            **data,
+        )
+        return _respond(s.LinkSerializer, self._fresh(link), self, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        link = self.get_object()
+        serializer = self.get_serializer(link, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason", "")
+        link_service.update_link(link, user=request.user, reason=reason, **data)
+        return _respond(s.LinkSerializer, self._fresh(link), self, status.HTTP_200_OK)
+
+    @extend_schema(
+        request=s.LinkBulkCreateSerializer,
+        responses={201: s.LinkBulkCreateResultSerializer},
+        description="One link per keyword, all or nothing. Errors of single keywords come "
+        'back as {"keywords": {"<index>": ["message"]}}.',
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        links = bulk_create_links(
+            keywords=data.pop("keywords"),
+            account=data.pop("account"),
+            domain=data.pop("domain"),
+            destination_url=data.pop("destination_url"),
+            user=request.user,
+            reason=data.pop("reason", "") or "bulk created through the API",
+            **data,
+        )
+        fresh = {link.pk: link for link in self.get_queryset().filter(pk__in=[x.pk for x in links])}
+        body = {"count": len(links), "results": [fresh[link.pk] for link in links]}
+        return _respond(s.LinkBulkCreateResultSerializer, body, self, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=_PREVIEW_PARAMS,
+        responses={200: s.PreviewSerializer},
+        description="What the runtime will do with one simulated click on the link as it is "
+        "now: the record is built as the publisher builds it and run through the contract's "
+        "policy check, routing and URL builder.",
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        link = self.get_object()
+        query = s.PreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        at = params.get("at")
+        click = SimulatedClick(
+            country=params.get("country"),
+            user_agent=params.get("user_agent") or None,
+            sms_msg_id=params.get("sms_msg_id"),
+            visitor_key=params.get("visitor_key"),
+            at=at.timestamp() if at else None,
+        )
+        result = preview_link(link, click)
+        return Response(s.PreviewSerializer(result).data)
+
+    def _change_active(self, request: Request, active: bool) -> Response:
+        link = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reason = serializer.validated_data.get("reason", "")
+        if link.active == active and active:
+            link_service.republish_link(link)
+        else:
+            link_service.set_link_active(link, active, user=request.user, reason=reason)
+        return _respond(s.LinkSerializer, self._fresh(link), self, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=s.LinkActionSerializer,
+        responses={202: s.LinkSerializer},
+        description="Activate the link and publish it (an active link is published again).",
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: str | None = None) -> Response:
+        return self._change_active(request, True)
+
+    @extend_schema(
+        request=s.LinkActionSerializer,
+        responses={202: s.LinkSerializer},
+        description="Deactivate the link: its record is republished inactive, so the runtime "
+        "sends visitors to the fallback URL.",
+    )
+    @action(detail=True, methods=["post"])
+    def unpublish(self, request: Request, pk: str | None = None) -> Response:
+        return self._change_active(request, False)
+
+    @extend_schema(
+        request=s.SignedURLRequestSerializer,
+        responses={200: s.SignedURLSerializer},
+        description="A signed short URL for a link with signature_required, signed with the "
+        "keyring in Secrets Manager under its signature_secret_ref.",
+    )
+    @action(detail=True, methods=["post"], url_path="signed-url")
+    def signed_url(self, request: Request, pk: str | None = None) -> Response:
+        link = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        signed = signed_url(
+            link,
+            expires_in=serializer.validated_data.get("expires_in"),
+            sms_msg_id=serializer.validated_data.get("sms_msg_id"),
+        )
+        return Response(s.SignedURLSerializer(signed).data)
+
+    @extend_schema(responses={200: s.LinkVersionSerializer(many=True)})
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        link = self.get_object()
+        page = self.paginate_queryset(link.versions.order_by("-version"))
+        serializer = s.LinkVersionSerializer(page, many=True)
+        return self.get_paginated_response(serializer.data)
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """The publish outbox of the user's links: one entry per published version."""
+
+    serializer_class = s.PublishOutboxSerializer
+    filterset_class = PublishOutboxFilter
+    ordering_fields = ["created_at", "updated_at", "runtime_version"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[PublishOutbox]:
+        return PublishOutbox.objects.filter(link__account__in=self.accounts())
+
+    @extend_schema(
+        request=None,
+        responses={202: s.PublishOutboxSerializer},
+        description="Send a failed entry round again (409 unless it failed).",
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        entry = link_service.retry_failed_publish(self.get_object())
+        return _respond(s.PublishOutboxSerializer, entry, self, status.HTTP_202_ACCEPTED)
+
+
+# --- privacy requests ----------------------------------------------------------------------
+
+
+class PrivacyRequestViewSet(
+    LinkTrackingAPIMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Data-subject requests (access, erasure), processed by the configured processor."""
+
+    serializer_class = s.PrivacyRequestSerializer
+    filterset_class = PrivacyRequestFilter
+    ordering_fields = ["created_at", "updated_at", "status"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[PrivacyRequest]:
+        return PrivacyRequest.objects.filter(account__in=self.accounts())
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = privacy_service.create_privacy_request(
+            user=self.request.user, **serializer.validated_data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={202: s.PrivacyRequestSerializer},
+        description="Process a failed request again (409 unless it failed).",
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        entry = privacy_service.retry_privacy_request(self.get_object())
+        return _respond(s.PrivacyRequestSerializer, entry, self, status.HTTP_202_ACCEPTED)

@@ -1,0 +1,313 @@
+"""The Django admin: every model registered; link edits go through the service layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.admin.sites import site
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from link_tracking_publisher import outbox as outbox_state
+from link_tracking_publisher.models import (
+    Domain,
+    GlobalUTMPolicy,
+    Link,
+    LinkCampaign,
+    LinkCampaignCrmCampaignMapping,
+    LinkVersion,
+    PrivacyRequest,
+    PublishOutbox,
+)
+from tests.publisher.factories import (
+    AccountFactory,
+    CrmCampaignFactory,
+    DomainFactory,
+    LinkCampaignFactory,
+    LinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    Domain,
+    LinkCampaign,
+    LinkCampaignCrmCampaignMapping,
+    GlobalUTMPolicy,
+    Link,
+    PublishOutbox,
+    LinkVersion,
+    PrivacyRequest,
+]
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def operator() -> Any:
+    return get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
+
+
+@pytest.fixture
+def client(operator: Any) -> Client:
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def link() -> Link:
+    account = AccountFactory()
+    return LinkFactory(
+        account=account,
+        domain=DomainFactory(domain_name="go.example.com", account=account),
+        campaign=LinkCampaignFactory(account=account, campaign_id="SPRING26"),
+        slug="SALE",
+        keyword="HELP",
+    )
+
+
+def _url(model: type, view: str, *args: Any) -> str:
+    return reverse(f"admin:link_tracking_{model._meta.model_name}_{view}", args=args)
+
+
+def _form(link: Link, **changes: Any) -> dict[str, Any]:
+    data = {
+        "campaign": link.campaign_id or "",
+        "keyword": link.keyword,
+        "channel": link.channel,
+        "destination_url": link.destination_url,
+        "fallback_url": link.fallback_url,
+        "append_query_params": "on" if link.append_query_params else "",
+        "utm_overrides": "{}",
+        "dynamic_param_allowlist": '["click_id"]',
+        "routing_rules": "null",
+        "active": "on" if link.active else "",
+        "expires_at_0": "",
+        "expires_at_1": "",
+        "max_clicks": "",
+        "signature_secret_ref": "",
+        "change_reason": "",
+        **_inline_management(),
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _inline_management() -> dict[str, str]:
+    data = {}
+    for prefix in ("publish_outbox", "versions"):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+    return data
+
+
+def test_every_model_is_registered_and_lists(client: Client, link: Link) -> None:
+    for model in MODELS:
+        assert site.is_registered(model), model
+        response = client.get(_url(model, "changelist"))
+        assert response.status_code == 200, model
+
+
+def test_adding_a_link_goes_through_the_service_layer(
+    client: Client, operator: Any, link: Link
+) -> None:
+    data = _form(
+        link,
+        destination_url="https://shop.example.com/new",
+        keyword="NEW",
+        change_reason="added by ops",
+    )
+    data.update(account=link.account_id, domain=link.domain_id, slug_original="Fresh")
+    response = client.post(_url(Link, "add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    created = Link.objects.get(slug_canonical="FRESH")
+    assert (created.slug_type, created.runtime_version, created.created_by) == (
+        "vanity",
+        1,
+        operator,
+    )
+    version = created.versions.get()
+    assert (version.change_reason, version.changed_by) == ("added by ops", operator)
+    assert created.publish_outbox.get().status == "pending"
+
+
+def test_a_taken_vanity_slug_is_a_form_error(client: Client, link: Link) -> None:
+    data = _form(link)
+    data.update(account=link.account_id, domain=link.domain_id, slug_original="sale")
+    response = client.post(_url(Link, "add"), data)
+    assert response.status_code == 200
+    assert "already taken" in str(response.context["adminform"].form.errors["slug_original"])
+    assert Link.objects.count() == 1
+
+
+def test_changing_a_link_is_versioned_and_outboxed(
+    client: Client, operator: Any, link: Link
+) -> None:
+    response = client.post(
+        _url(Link, "change", link.pk),
+        _form(link, destination_url="https://shop.example.com/v2", change_reason="new page"),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    link.refresh_from_db()
+    assert (link.destination_url, link.runtime_version) == ("https://shop.example.com/v2", 2)
+    version = link.versions.get(version=2)
+    assert version.changes == {
+        "destination_url": ["https://shop.example.com/landing", "https://shop.example.com/v2"]
+    }
+    assert (version.changed_by, version.change_reason) == (operator, "new page")
+    assert link.publish_outbox.filter(runtime_version=2).exists()
+
+
+def test_bad_input_in_the_admin_is_a_form_error(client: Client, link: Link) -> None:
+    response = client.post(
+        _url(Link, "change", link.pk), _form(link, destination_url="javascript:alert(1)")
+    )
+    assert response.status_code == 200
+    assert "destination_url" in response.context["adminform"].form.errors
+    link.refresh_from_db()
+    assert link.runtime_version == 1
+
+
+def test_the_link_page_shows_short_url_preview_outbox_and_history(
+    client: Client, link: Link
+) -> None:
+    outbox_state.mark_complete(link.publish_outbox.get(), "written")
+    page = client.get(_url(Link, "change", link.pk)).content.decode()
+    assert "https://go.example.com/SALE" in page
+    assert "redirects to" in page and "https://shop.example.com/landing?" in page
+    assert "v1: complete (written)" in page
+    assert "created" in page  # the version history inline
+
+
+def test_links_cannot_be_deleted(client: Client, link: Link) -> None:
+    assert client.post(_url(Link, "delete", link.pk), {"post": "yes"}).status_code == 403
+    assert Link.objects.filter(pk=link.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "active", "version"),
+    [("unpublish", False, 2), ("publish", True, 2), ("republish", True, 2)],
+)
+def test_actions_go_through_the_service_layer(
+    client: Client, link: Link, action: str, active: bool, version: int
+) -> None:
+    response = client.post(
+        _url(Link, "changelist"), {"action": action, "_selected_action": [str(link.pk)]}
+    )
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert (link.active, link.runtime_version) == (active, version)
+    assert link.publish_outbox.filter(runtime_version=version).exists()
+
+
+def test_the_audit_trail_is_read_only(client: Client, link: Link) -> None:
+    version = link.versions.get()
+    assert client.get(_url(LinkVersion, "add")).status_code == 403
+    page = client.get(_url(LinkVersion, "change", version.pk))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert client.post(_url(LinkVersion, "delete", version.pk), {"post": "yes"}).status_code == 403
+
+
+def test_retry_failed_outbox_entries_from_the_admin(client: Client, link: Link) -> None:
+    entry = link.publish_outbox.get()
+    outbox_state.mark_failed(entry, "boom", code="permanent_error")
+    client.post(
+        _url(PublishOutbox, "changelist"), {"action": "retry", "_selected_action": [entry.pk]}
+    )
+    entry.refresh_from_db()
+    assert entry.status == "pending"
+
+
+def test_domain_campaign_and_mapping_edits_use_the_services(client: Client) -> None:
+    account = AccountFactory()
+    response = client.post(
+        _url(Domain, "add"),
+        {
+            "account": account.pk,
+            "domain_name": "new.example.com",
+            "purpose": "sms",
+            "active": "on",
+            "status": "active",
+            "health_score": "100",
+            "url_domain_ref": "",
+        },
+    )
+    assert response.status_code == 302
+    assert Domain.objects.filter(domain_name="new.example.com", account=account).exists()
+    crm = CrmCampaignFactory(account=account)
+    response = client.post(
+        _url(LinkCampaign, "add"),
+        {
+            "account": account.pk,
+            "campaign_id": "",
+            "name": "Summer",
+            "description": "",
+            "utm_template": '{"utm_campaign": "${campaign_id}"}',
+            "active": "on",
+            "crm_campaign_mappings-TOTAL_FORMS": "1",
+            "crm_campaign_mappings-INITIAL_FORMS": "0",
+            "crm_campaign_mappings-MIN_NUM_FORMS": "0",
+            "crm_campaign_mappings-MAX_NUM_FORMS": "1000",
+            "crm_campaign_mappings-0-crm_campaign": crm.pk,
+            "crm_campaign_mappings-0-start_date": "2026-06-01",
+            "crm_campaign_mappings-0-end_date": "",
+            "crm_campaign_mappings-0-is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    campaign = LinkCampaign.objects.get(name="Summer")
+    assert campaign.campaign_id is None
+    mapping = campaign.crm_campaign_mappings.get()
+    assert (mapping.crm_campaign, str(mapping.start_date)) == (crm, "2026-06-01")
+
+
+def test_privacy_requests_are_created_through_the_service(client: Client) -> None:
+    account = AccountFactory()
+    response = client.post(
+        _url(PrivacyRequest, "add"),
+        {
+            "account": account.pk,
+            "request_type": "access",
+            "subject_type": "sms_msg_id",
+            "subject_value": "42",
+        },
+    )
+    assert response.status_code == 302
+    request = PrivacyRequest.objects.get()
+    assert (request.status, request.requested_by.username) == ("pending", "ops")
+
+
+def test_the_utm_policy_is_a_singleton_in_the_admin(client: Client) -> None:
+    response = client.post(
+        _url(GlobalUTMPolicy, "add"), {"default_utm_params": '{"utm_source": "sms"}'}
+    )
+    assert response.status_code == 302
+    assert GlobalUTMPolicy.load().default_utm_params == {"utm_source": "sms"}
+    assert client.get(_url(GlobalUTMPolicy, "add")).status_code == 403
+
+
+def test_routing_rules_the_contract_validator_cannot_digest_are_a_form_error(
+    client: Client, link: Link
+) -> None:
+    # 10**400 cannot become a float: the contract's validator raises OverflowError for it.
+    rules = (
+        '{"type": "ab_test", "variant_a": "https://a.io/", "variant_b": "https://b.io/", '
+        '"split": 1' + "0" * 400 + "}"
+    )
+    response = client.post(_url(Link, "change", link.pk), _form(link, routing_rules=rules))
+    assert response.status_code == 200
+    assert "OverflowError" in str(response.context["adminform"].form.errors["routing_rules"])
+    link.refresh_from_db()
+    assert link.runtime_version == 1
