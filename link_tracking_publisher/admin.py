@@ -34,8 +34,7 @@ from .services import links as link_service
 from .services import privacy as privacy_service
 from .services.errors import InvalidState
 from .services.preview import preview_link
-from .services.routing import routing_rules_problem
-from .validators import validate_slug
+from .validators import validate_routing_rules, validate_slug
 
 
 def _changes(form: forms.ModelForm, fields: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -239,9 +238,8 @@ class LinkAdminForm(forms.ModelForm):
 
     def clean_routing_rules(self) -> Any:
         rules = self.cleaned_data.get("routing_rules")
-        problem = routing_rules_problem(rules)
-        if problem:
-            raise ValidationError(problem)
+        if rules is not None:
+            validate_routing_rules(rules)  # raises a ValidationError naming the problem
         return rules
 
     def clean_slug_original(self) -> str:

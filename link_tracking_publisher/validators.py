@@ -6,6 +6,7 @@ them on the right field, so every refusal names the field it is about.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from string import Template
@@ -38,6 +39,8 @@ UTM_TEMPLATE_VARIABLES = (
     "slug_type",
     "created_date",
 )
+
+logger = logging.getLogger(__name__)
 
 _url_validator = URLValidator(schemes=["http", "https"])
 _PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
@@ -182,8 +185,16 @@ def validate_utm_overrides(value: Any) -> None:
 
 def validate_routing_rules(value: Any) -> None:
     """Routing rules in one of the contract's formats (ab_test, geo, time, device), checked
-    with the same code the runtime routes with."""
+    with the same code the runtime routes with. The model, the API and the admin all use it."""
     try:
         contract_validate_routing_rules(value)
     except InvalidRoutingRules as exc:
         raise ValidationError(str(exc), code="invalid_routing_rules") from None
+    except Exception as exc:
+        # The contract promises InvalidRoutingRules for bad input; anything else is a contract
+        # bug worth a log line, but it is still the user's input that is refused, never a 500.
+        logger.exception("routing rules validator raised %s", type(exc).__name__)
+        raise ValidationError(
+            f"These are not valid routing rules ({type(exc).__name__}).",
+            code="invalid_routing_rules",
+        ) from None

@@ -244,7 +244,10 @@ def _url(value: Any, where: str) -> str:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRoutingRules(f"{where}: must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float (10**400)
+        raise InvalidRoutingRules(f"{where}: must be a finite number") from None
     if not math.isfinite(number):
         raise InvalidRoutingRules(f"{where}: must be a finite number")
     return number

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -28,12 +29,12 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
-from ..services.routing import routing_rules_problem
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
     UTM_TEMPLATE_VARIABLES,
     validate_domain_name,
     validate_dynamic_param_allowlist,
+    validate_routing_rules,
     validate_utm_overrides,
     validate_utm_params,
 )
@@ -78,9 +79,10 @@ class RoutingRulesField(SafeJSONField):
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
-        problem = routing_rules_problem(value)
-        if problem:
-            self.fail("invalid_rules", message=problem)
+        try:
+            validate_routing_rules(value)
+        except DjangoValidationError as exc:
+            self.fail("invalid_rules", message="; ".join(exc.messages))
         return value
 
 

@@ -164,3 +164,17 @@ def test_validation_messages_name_the_offending_key() -> None:
         validate_routing_rules(
             {"type": "ab_test", "variants": [{"name": "a"}, {"name": "b", "url": "ftp://x"}]}
         )
+
+
+def test_numbers_too_large_for_a_float_are_invalid_rules_not_crashes() -> None:
+    from link_tracking_runtime import InvalidRoutingRules
+    from link_tracking_runtime.routing import validate_routing_rules
+
+    rules = {
+        "type": "ab_test",
+        "variant_a": "https://a.example/",
+        "variant_b": "https://b.example/",
+        "split": 10**400,
+    }
+    with pytest.raises(InvalidRoutingRules, match="split"):
+        validate_routing_rules(rules)
