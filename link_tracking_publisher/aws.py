@@ -4,6 +4,8 @@ the same region, timeouts and retry mode, and ``AWS_ENDPOINT_URL`` (moto server 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -71,18 +73,59 @@ def _endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
 
 
+# Building a session and a client loads botocore's service models: tens of milliseconds of
+# CPU, which a publish task must not pay on every run. Clients and resources are cached per
+# thread (boto3 resources are not thread-safe) and per configuration, so a changed setting,
+# endpoint or credential gets a new one.
+_cache = threading.local()
+
+
+def _cached(kind: str, service: str, build: Callable[[], Any]) -> Any:
+    key = (
+        kind,
+        service,
+        app_settings.AWS_REGION,
+        app_settings.AWS_CONNECT_TIMEOUT_SECONDS,
+        app_settings.AWS_READ_TIMEOUT_SECONDS,
+        app_settings.BULK_PUBLISH_CONCURRENCY,
+        os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_PROFILE"),
+    )
+    objects: dict[tuple[Any, ...], Any] = _cache.__dict__.setdefault("objects", {})
+    if key not in objects:
+        objects[key] = build()
+    return objects[key]
+
+
 def dynamodb_client() -> Any:
-    return boto3.session.Session().client("dynamodb", config=_config(), endpoint_url=_endpoint())
+    return _cached(
+        "client",
+        "dynamodb",
+        lambda: boto3.session.Session().client(
+            "dynamodb", config=_config(), endpoint_url=_endpoint()
+        ),
+    )
 
 
 def runtime_table(table_name: str | None = None) -> Any:
     """The runtime table as a boto3 resource ``Table``."""
-    resource = boto3.session.Session().resource(
-        "dynamodb", config=_config(), endpoint_url=_endpoint()
+    resource = _cached(
+        "resource",
+        "dynamodb",
+        lambda: boto3.session.Session().resource(
+            "dynamodb", config=_config(), endpoint_url=_endpoint()
+        ),
     )
     return resource.Table(table_name or app_settings.RUNTIME_TABLE_NAME)
 
 
 def cloudwatch_client() -> Any:
     endpoint = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH") or os.environ.get("AWS_ENDPOINT_URL")
-    return boto3.session.Session().client("cloudwatch", config=_config(), endpoint_url=endpoint)
+    return _cached(
+        "client",
+        "cloudwatch",
+        lambda: boto3.session.Session().client(
+            "cloudwatch", config=_config(), endpoint_url=endpoint
+        ),
+    )
