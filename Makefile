@@ -2,7 +2,7 @@
 PYTHON ?= python3
 STAMP := var/.installed
 
-.PHONY: install dev test test-fast lint check-terraform bench bench-publish moto worker beat
+.PHONY: install dev test test-fast lint check-terraform bench bench-publish bench-runtime moto worker beat runtime
 
 # Install the package with every extra the stack and the tests need (once per pyproject change).
 $(STAMP): pyproject.toml
@@ -37,7 +37,11 @@ check-terraform:
 bench-publish: $(STAMP)
 	$(PYTHON) benchmarks/publish_bench.py
 
-bench: bench-publish
+# Needs wrk (apt-get install -y wrk).
+bench-runtime: $(STAMP)
+	$(PYTHON) benchmarks/runtime_bench.py
+
+bench: bench-publish bench-runtime
 
 # Single components, for running the stack by hand (see README).
 moto: $(STAMP)
@@ -48,3 +52,8 @@ worker: $(STAMP)
 
 beat: $(STAMP)
 	$(PYTHON) -m celery -A devsite beat --loglevel INFO
+
+# The redirect runtime on local defaults (ENVIRONMENT=development: click events to an NDJSON
+# file). Point it at a table with DYNAMODB_TABLE_NAME and AWS_ENDPOINT_URL.
+runtime: $(STAMP)
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(PYTHON) -m uvicorn runtime_service.asgi:app --host 127.0.0.1 --port $${RUNTIME_PORT:-8080}

@@ -25,6 +25,7 @@ __all__ = [
     "local_aws_env",
     "moto_server",
     "moto_server_command",
+    "runtime_command",
     "start_process",
     "wait_for_http",
 ]
@@ -138,6 +139,13 @@ def moto_server_command(host: str, port: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def runtime_command(
+    host: str, port: int, *, app: str = "runtime_service.asgi:app", extra_args: Sequence[str] = ()
+) -> list[str]:
+    """The runtime as a development server: ``uvicorn runtime_service.asgi:app``."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port), *extra_args]
 
 
 @contextlib.contextmanager

@@ -21,10 +21,19 @@ from typing import Any
 
 import boto3
 
-from .processes import ManagedProcess, free_port, local_aws_env, moto_server, start_process
+from .processes import (
+    ManagedProcess,
+    free_port,
+    local_aws_env,
+    moto_server,
+    runtime_command,
+    start_process,
+    wait_for_http,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_NAME = "link-runtime-local"
+DEFAULT_FALLBACK_URL = "https://www.example.com/link-unavailable"
 
 
 class LocalStack:
@@ -91,6 +100,24 @@ class LocalStack:
             ],
         )
 
+    def runtime_env(self, fallback_url: str = DEFAULT_FALLBACK_URL) -> dict[str, str]:
+        """The runtime's settings on the local defaults: the stack's table, click events to an
+        NDJSON file (no Firehose stream), development keys."""
+        return {
+            "ENVIRONMENT": "development",
+            "DYNAMODB_TABLE_NAME": self.env["LINK_RUNTIME_TABLE_NAME"],
+            "DEFAULT_FALLBACK_URL": fallback_url,
+            "CLICK_EVENTS_FILE": str(self.var_dir / "click-events.ndjson"),
+            "EVENT_JOURNAL_DIR": str(self.var_dir / "journal"),
+            "LOG_LEVEL": "INFO",
+        }
+
+    def start_runtime(self, port: int) -> ManagedProcess:
+        """The runtime on 127.0.0.1:``port`` (uvicorn), once it answers /health."""
+        proc = self.start("runtime", runtime_command("127.0.0.1", port), env=self.runtime_env())
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60, proc=proc.popen)
+        return proc
+
     def table(self) -> Any:
         return boto3.resource(
             "dynamodb",
@@ -146,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devsite.stack", description=__doc__)
     parser.add_argument("--var-dir", default=str(ROOT / "var" / "dev"), help="State of the stack.")
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    parser.add_argument(
+        "--runtime-port", type=int, default=int(os.environ.get("RUNTIME_PORT", "8080"))
+    )
     parser.add_argument("--once", action="store_true", help="Exit after printing the record.")
     args = parser.parse_args(argv)
 
@@ -167,8 +197,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             item = stack.wait_for_item(item_key(demo["domain"], demo["slug"]))
             print("Runtime record in DynamoDB, as the runtime will read it:")
             _print_record(item)
+
+            runtime_port = args.runtime_port if _port_free(args.runtime_port) else free_port()
+            stack.start_runtime(runtime_port)
+            short_url = f"http://{demo['domain']}:{runtime_port}/{demo['slug']}?sms_msg_id=42"
+            print(f"\nRuntime (uvicorn runtime_service.asgi:app) on 127.0.0.1:{runtime_port}.")
+            print(f"Short URL of the demo link: {short_url}")
+            print(f"  curl -i '{short_url}'")
+            status, location = _follow_once(short_url)
+            print(f"  -> {status} Location: {location}")
+            print(f"Click events (NDJSON): {stack.var_dir / 'click-events.ndjson'}")
             if args.once:
-                return 0
+                return 0 if status == 302 else 1
             print("\nRunning. Logs in", var_dir, "- press Ctrl-C to stop.")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
             return 0
@@ -176,6 +216,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         finally:
             stack.stop()
+
+
+def _follow_once(url: str) -> tuple[int, str]:
+    """GET ``url`` without following the redirect: (status, Location)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.request("GET", f"{parts.path}?{parts.query}")
+        response = connection.getresponse()
+        return response.status, response.getheader("location") or ""
+    finally:
+        connection.close()
 
 
 def _port_free(port: int) -> bool:

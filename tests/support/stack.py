@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from devsite.processes import (
     ManagedProcess,
     free_port,
     local_aws_env,
+    runtime_command,
     start_process,
     wait_for_http,
 )
@@ -148,17 +148,7 @@ def start_runtime(
     """``uvicorn runtime_service.asgi:app`` on 127.0.0.1, stopped (SIGTERM) on exit."""
     port = port or free_port()
     process = start_process(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *extra_args,
-        ],
+        runtime_command("127.0.0.1", port, app=app, extra_args=extra_args),
         env=env,
         log_path=log_path,
     )
