@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Final, Literal
 
-__all__ = ["BotKind", "classify"]
+__all__ = ["BotKind", "agent_kind", "classify", "is_prefetch"]
 
 BotKind = Literal["preview", "scanner", "crawler", "script", "prefetch", "head"]
 
@@ -67,6 +67,22 @@ def _classify_agent(user_agent: str) -> BotKind | None:
     return None
 
 
+def agent_kind(user_agent: str) -> BotKind | None:
+    """What kind of automated client a User-Agent is (memoised), ``None`` for a browser."""
+    kind = _memo.get(user_agent, "unknown")
+    if kind == "unknown":
+        kind = _classify_agent(user_agent)
+        if len(_memo) >= _MEMO_MAX:
+            _memo.clear()
+        _memo[user_agent] = kind
+    return kind  # type: ignore[return-value]
+
+
+def is_prefetch(purpose: str | None) -> bool:
+    """Whether a ``Sec-Purpose``/``Purpose``/``X-Purpose`` value asks for a prefetch or preview."""
+    return purpose is not None and ("prefetch" in purpose or "preview" in purpose)
+
+
 def classify(
     user_agent: str | None, headers: Mapping[str, str] | None = None, method: str = "GET"
 ) -> BotKind | None:
@@ -78,13 +94,6 @@ def classify(
         return "head"
     if headers:
         purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose")
-        if purpose and ("prefetch" in purpose or "preview" in purpose):
+        if is_prefetch(purpose):
             return "prefetch"
-    agent = user_agent or ""
-    kind = _memo.get(agent, "unknown")
-    if kind == "unknown":
-        kind = _classify_agent(agent)
-        if len(_memo) >= _MEMO_MAX:
-            _memo.clear()
-        _memo[agent] = kind
-    return kind  # type: ignore[return-value]
+    return agent_kind(user_agent or "")

@@ -52,6 +52,14 @@ class TTLCache(Generic[V]):
         self._entries.move_to_end(key)
         return entry
 
+    def peek(self, key: Hashable) -> CacheEntry[V] | None:
+        """The entry for ``key`` as it is (fresh, stale or expired), without touching it."""
+        return self._entries.get(key)
+
+    def touch(self, key: Hashable) -> None:
+        """Mark ``key`` most recently used (what :meth:`get` does for an entry it returns)."""
+        self._entries.move_to_end(key)
+
     def set(self, key: Hashable, value: V, now: float, ttl: float, stale: float = 0.0) -> None:
         """Store ``value`` fresh for ``ttl`` seconds, then stale for ``stale`` more."""
         self._entries[key] = CacheEntry(value, now + ttl, now + ttl + stale)

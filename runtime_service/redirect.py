@@ -35,8 +35,9 @@ from link_tracking_runtime.routing import RoutingContext, RoutingDecision, decid
 from link_tracking_runtime.urls import FORWARDED_VALUE_MAX_LENGTH, forwarded_params
 
 from .aws import ClickCounter
-from .bots import classify
+from .bots import agent_kind, classify, is_prefetch
 from .emitter import ClickEmitter
+from .fastpath import QUOTE_SAFE, HotLink, request_param
 from .metrics import Metrics
 from .signatures import SignatureVerifier
 from .store import CachedLink, RecordStore
@@ -46,6 +47,7 @@ __all__ = ["RedirectRequest", "Redirector"]
 
 logger = logging.getLogger(__name__)
 
+GEO_COUNTRY_HEADER_BYTES: Final = GEO_COUNTRY_HEADER.encode()
 _USER_AGENT_MAX: Final = 512
 _REFERER_MAX: Final = 1024
 # Characters a Location header may carry as they are; anything else is percent-encoded.
@@ -53,6 +55,8 @@ _URL_SAFE: Final = ":/?#[]@!$&'()*+,;=%-._~"
 # What urllib's quote() never changes: a click id made of these is the same on the URL.
 _QUOTE_SAFE_ID: Final = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
 _PLACEHOLDER: Final = "lt0clickid0placeholder0b5e3c7a91f04d2e8f6a"
+#: Request hosts and paths the fast path remembers (cleared when full).
+_HOT_MAX: Final = 10_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -206,6 +210,99 @@ class Redirector:
         self._ip_hasher = ip_hasher
         self.default_fallback_url = default_fallback_url
         self._trusted_proxy_count = trusted_proxy_count
+        self._hot: dict[tuple[bytes, str], HotLink] = {}
+
+    def redirect_hot(
+        self,
+        headers: Mapping[bytes, bytes],
+        method: str,
+        path: str,
+        query_string: bytes,
+        ip: str,
+        started: float,
+        now: float,
+    ) -> bytes | None:
+        """The ``Location`` of a ``GET``/``HEAD`` whose answer is a fresh cache hit on a plain
+        link (see :mod:`.fastpath`), its click event emitted; ``None``, with nothing done, for
+        any other request (then :meth:`redirect` answers it).
+
+        ``headers`` are the raw request headers (last value of a name wins, as in the dict the
+        slow path reads), ``ip`` the visitor's address (:func:`.visitor.client_ip`).
+        """
+        host_header = headers.get(b"host", b"")
+        hot = self._hot.get((host_header, path))
+        if hot is None:
+            raw_slug = path[1:]
+            slug = canonical_slug(raw_slug)
+            if "/" in raw_slug.strip("/") or not is_valid_slug(slug):
+                return None
+            if len(self._hot) >= _HOT_MAX:
+                self._hot.clear()
+            hot = HotLink(canonical_host(host_header.decode("latin-1")), slug, self._ip_hasher)
+            self._hot[(host_header, path)] = hot
+        store = self._store
+        link = store.fresh(hot.key, now)
+        if link is None:
+            return None
+        if link is not hot.link:
+            hot.load(link)
+        if not hot.usable or now >= hot.expires:
+            return None
+        country: str | None = None
+        raw_country = headers.get(GEO_COUNTRY_HEADER_BYTES)
+        if raw_country:
+            country = raw_country.decode("latin-1").strip().upper()[:8] or None
+            if country and hot.geo:
+                return None
+        sms = request_param(query_string.decode("latin-1"), "sms_msg_id") if query_string else None
+        if sms is not None and not (len(sms) <= FORWARDED_VALUE_MAX_LENGTH and sms.isprintable()):
+            sms = None
+        if sms == "":
+            sms = None
+        fmt = hot.location_format(sms is not None, now)
+        if not fmt:
+            return None
+
+        # This click is answered here.
+        store.hit(hot.key)
+        click_id = self._click_ids()
+        location = fmt.format(
+            click_id if QUOTE_SAFE.fullmatch(click_id) else quote(click_id, safe=""),
+            sms if sms is None or (sms.isascii() and sms.isalnum()) else quote(sms, safe=""),
+        )
+        raw_agent = headers.get(b"user-agent")
+        user_agent = raw_agent.decode("latin-1") if raw_agent is not None else None
+        if method == "HEAD":
+            bot: str | None = "head"
+        else:
+            purpose = (
+                headers.get(b"sec-purpose") or headers.get(b"purpose") or headers.get(b"x-purpose")
+            )
+            if purpose is not None and is_prefetch(purpose.decode("latin-1")):
+                bot = "prefetch"
+            else:
+                bot = agent_kind(user_agent or "")
+        referer = headers.get(b"referer")
+        self._emitter.emit_deferred(
+            (
+                hot.encode,
+                click_id,
+                now,
+                ip,
+                user_agent[:_USER_AGENT_MAX] if user_agent else None,
+                referer.decode("latin-1")[:_REFERER_MAX] or None if referer else None,
+                country,
+                bot is not None,
+                int((time.perf_counter() - started) * 1000) if started else 0,
+                sms,
+                location,
+            )
+        )
+        counters = self._metrics.counters
+        counters["Outcome.ok"] = counters.get("Outcome.ok", 0) + 1
+        if bot is not None:
+            self._metrics.count(f"Bot.{bot}")
+        return location.encode("latin-1")
 
     async def redirect(self, request: RedirectRequest) -> str:
         """The ``Location`` for this request; emits its click event. Raises only on bugs (the

@@ -119,6 +119,22 @@ class RecordStore:
         # shield: a cancelled visitor request must not cancel the read the others wait for.
         return await asyncio.shield(self._read(key))
 
+    def fresh(self, key: tuple[str, str], now: float) -> CachedLink | None:
+        """The link of a *fresh* cache entry for ``key``, or ``None``; no side effect.
+
+        The fast path (:mod:`.fastpath`) answers a click from this, then calls :meth:`hit`,
+        which does what :meth:`get` does for a fresh hit; anything else goes to :meth:`get`.
+        """
+        entry = self._cache.peek(key)
+        if entry is not None and now < entry.fresh_until:
+            return entry.value
+        return None
+
+    def hit(self, key: tuple[str, str]) -> None:
+        """Account for a fresh hit of ``key`` served from :meth:`fresh` (as :meth:`get` does)."""
+        self._cache.touch(key)
+        self._metrics.count("CacheHit")
+
     def _read(self, key: tuple[str, str]) -> asyncio.Task[Lookup]:
         """The read of ``key`` in flight, started if there is none (one read per key)."""
         task = self._inflight.get(key)

@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["IpHasher", "client_ip", "visitor_key"]
+__all__ = ["IpHasher", "client_ip", "forwarded_ip", "visitor_key"]
 
 _MEMO_MAX: Final = 8192
 
@@ -21,11 +21,16 @@ def client_ip(headers: Mapping[str, str], peer: str | None, trusted_proxy_count:
     from the right; entries further left were sent by the client and cannot be trusted.
     """
     if trusted_proxy_count > 0:
-        forwarded = headers.get("x-forwarded-for")
-        if forwarded:
-            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-            if hops:
-                return hops[-trusted_proxy_count] if len(hops) >= trusted_proxy_count else hops[0]
+        return forwarded_ip(headers.get("x-forwarded-for"), peer, trusted_proxy_count)
+    return peer or ""
+
+
+def forwarded_ip(forwarded: str | None, peer: str | None, trusted_proxy_count: int) -> str:
+    """:func:`client_ip` given the ``X-Forwarded-For`` value (``trusted_proxy_count`` > 0)."""
+    if forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-trusted_proxy_count] if len(hops) >= trusted_proxy_count else hops[0]
     return peer or ""
 
 
