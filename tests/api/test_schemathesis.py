@@ -53,6 +53,24 @@ CHECKS = [
 REAL: dict[str, Any] = {}
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Requests go straight to the WSGI app, not through Django's test client, so each one
+    would fire ``close_old_connections``, closing the connection that holds the test's
+    transaction (harmless on in-memory SQLite, fatal on PostgreSQL). Django's test client
+    disconnects it the same way while it runs."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def world(aws: None) -> Iterator[dict[str, Any]]:
     account = AccountFactory()
