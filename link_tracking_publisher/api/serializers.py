@@ -29,6 +29,7 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
+from ..services.links import EDITABLE_FIELDS
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
     UTM_TEMPLATE_VARIABLES,
@@ -256,23 +257,8 @@ class UTMPolicySerializer(StrictModelSerializer):
 
 # --- links ---------------------------------------------------------------------------------
 
-#: Link fields a client may set on create and change later (the service's EDITABLE_FIELDS).
-LINK_EDITABLE = [
-    "campaign",
-    "keyword",
-    "channel",
-    "destination_url",
-    "fallback_url",
-    "append_query_params",
-    "utm_overrides",
-    "dynamic_param_allowlist",
-    "active",
-    "expires_at",
-    "max_clicks",
-    "signature_required",
-    "signature_secret_ref",
-    "routing_rules",
-]
+#: Link fields a client may set on create and change later: exactly the service layer's.
+LINK_EDITABLE = list(EDITABLE_FIELDS)
 
 
 class _LinkFieldsMixin(serializers.Serializer):
