@@ -12,10 +12,12 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from .conf import app_settings
-from .models import PublishOutbox
+from .models import Link, PublishOutbox
 
 __all__ = [
     "claim_stuck",
+    "create_entry",
+    "idempotency_key",
     "backlog",
     "delete_expired",
     "mark_complete",
@@ -32,6 +34,18 @@ MAX_ERROR_LENGTH = 4000
 
 def _clip(message: str) -> str:
     return message[:MAX_ERROR_LENGTH]
+
+
+def idempotency_key(link: Link) -> str:
+    """One outbox row per published state of a link: ``{link_id}:{runtime_version}``."""
+    return f"{link.pk}:{link.runtime_version}"
+
+
+def create_entry(link: Link) -> PublishOutbox:
+    """The PENDING outbox row of the link's current (just saved) version."""
+    return PublishOutbox.objects.create(
+        link=link, idempotency_key=idempotency_key(link), runtime_version=link.runtime_version
+    )
 
 
 def mark_processing(entry: PublishOutbox) -> None:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from link_tracking_runtime.record import canonical_slug
 
+from .. import outbox
 from ..conf import app_settings
 from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
 from ..validators import validate_slug
@@ -118,11 +119,7 @@ def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: st
         changed_by=user if getattr(user, "is_authenticated", False) else None,
         change_reason=reason,
     )
-    entry = PublishOutbox.objects.create(
-        link=link,
-        idempotency_key=f"{link.pk}:{link.runtime_version}",
-        runtime_version=link.runtime_version,
-    )
+    entry = outbox.create_entry(link)
     _enqueue_publish(link, entry)
     return entry
 
@@ -247,11 +244,7 @@ def republish_link(link: Link, *, at_least: int | None = None) -> PublishOutbox:
         current = Link.objects.select_for_update().get(pk=link.pk)
         current.runtime_version = max(current.runtime_version + 1, at_least or 0)
         current.save(update_fields=["runtime_version"])
-        entry = PublishOutbox.objects.create(
-            link=current,
-            idempotency_key=f"{current.pk}:{current.runtime_version}",
-            runtime_version=current.runtime_version,
-        )
+        entry = outbox.create_entry(current)
         _enqueue_publish(current, entry)
     return entry
 

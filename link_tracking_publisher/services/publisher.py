@@ -139,7 +139,7 @@ class LinkPublisher:
 
     @staticmethod
     def idempotency_key(link: Link) -> str:
-        return f"{link.id}:{link.runtime_version}"
+        return outbox_state.idempotency_key(link)
 
     def create_publish_outbox(self, link: Link) -> PublishOutbox:
         """The outbox row for the link's current version (created once per version)."""

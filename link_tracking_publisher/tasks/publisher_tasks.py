@@ -20,7 +20,7 @@ from ..aws import is_transient
 from ..conf import app_settings
 from ..models import Link, PublishOutbox
 from ..schedule import BEAT_SCHEDULE
-from ..services.publisher import LinkPublisher
+from ..services.publisher import BulkPublishResult, LinkPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -94,17 +94,14 @@ def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> 
 @shared_task(name="link_tracking.republish_campaign", acks_late=True)
 def republish_campaign_task(campaign_id: str) -> dict[str, Any]:
     """Republish every active link whose ``campaign_identifier`` is ``campaign_id``."""
-    result = LinkPublisher().bulk_republish_campaign(campaign_id)
-    return {
-        "total": result.total,
-        "written": result.written,
-        "already_applied": result.already_applied,
-        "failed": len(result.failed),
-    }
+    return _summary(LinkPublisher().bulk_republish_campaign(campaign_id))
 
 
 def _bulk(links: Any) -> dict[str, Any]:
-    result = LinkPublisher().bulk_republish(links)
+    return _summary(LinkPublisher().bulk_republish(links))
+
+
+def _summary(result: BulkPublishResult) -> dict[str, Any]:
     return {
         "total": result.total,
         "written": result.written,
