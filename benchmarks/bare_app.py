@@ -1,8 +1,15 @@
 """The floor the runtime is measured against: a bare ASGI app answering every request with
-the same 302 (same headers as a real redirect), served by the same uvicorn settings."""
+the same 302 (same headers as a real redirect), served by the same uvicorn settings.
+
+With ``BARE_APP_WORK_LOOPS`` set, every redirect first runs :func:`spin` for that many loops:
+the benchmark's "bare + N µs of Python" case, which shows what N µs of Python per request
+(measured by the benchmark in a tight loop, :func:`spin_cost`) costs under a loaded server.
+"""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -12,6 +19,33 @@ _HEADERS = [
     (b"x-robots-tag", b"noindex"),
     (b"content-length", b"0"),
 ]
+
+
+def spin(loops: int) -> int:
+    """Pure-Python work: ``loops`` additions."""
+    total = 0
+    for i in range(loops):
+        total += i
+    return total
+
+
+def spin_cost(loops: int, calls: int = 20000) -> float:
+    """CPU microseconds of one ``spin(loops)`` called in a tight loop."""
+    start = time.process_time()
+    for _ in range(calls):
+        spin(loops)
+    return (time.process_time() - start) / calls * 1e6
+
+
+def loops_for(microseconds: float) -> int:
+    """Loops of :func:`spin` that take about ``microseconds`` in a tight loop."""
+    loops = 500
+    for _ in range(3):  # refine: the per-call overhead makes the cost not quite linear
+        loops = max(1, round(loops * microseconds / spin_cost(loops, 5000)))
+    return loops
+
+
+WORK_LOOPS = int(os.environ.get("BARE_APP_WORK_LOOPS", "0") or 0)
 
 
 async def app(
@@ -32,5 +66,7 @@ async def app(
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"ok"})
             return
+        if WORK_LOOPS:
+            spin(WORK_LOOPS)
         await send({"type": "http.response.start", "status": 302, "headers": _HEADERS})
         await send({"type": "http.response.body", "body": b""})

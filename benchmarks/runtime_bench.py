@@ -11,6 +11,10 @@ one-worker uvicorn (same flags for every case) on loopback, driven by wrk
 * ``hit, events to file``: the same with click events to the local NDJSON file (the runtime's
   own cost, without the Firehose client and moto's CPU on the shared machine);
 * ``miss``: the runtime with the cache off, every request a DynamoDB GetItem on moto;
+* ``bare + N µs of Python``: the floor running, per request, a pure-Python loop that takes
+  N µs in a tight loop, N being the runtime's own cost of a cache hit measured in process in
+  the same run (the app driven directly with in-memory fakes, click events to a file, the
+  drain included). It shows what that much Python per request costs under a loaded server.
 * ``hit, DynamoDB +100 ms``: cache hits while every DynamoDB call goes through a proxy that
   delays it by 100 ms (the TTL is 1 s, so records are refreshed from the slow DynamoDB
   throughout the run).
@@ -38,13 +42,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bare_app import loops_for, spin_cost  # noqa: E402
 from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
-from link_tracking_runtime import RuntimeRecord  # noqa: E402
+from link_tracking_runtime import RuntimeRecord, to_item  # noqa: E402
 from tests.support.stack import LocalAws, runtime_env  # noqa: E402
 
 HOST = "go.example.com"
 ORIGIN_SECRET = "bench-origin-secret-0123456789"
 LINKS = 1000
+USER_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "Mobile/15E148 Safari/604.1"
+)
 UVICORN_FLAGS = ("--no-access-log", "--log-level", "warning", "--workers", "1")
 MISS_LUA = """
 math.randomseed(os.time())
@@ -56,6 +65,93 @@ end
 
 def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
+
+
+def _bench_record(slug: str, link_id: str, destination: str) -> RuntimeRecord:
+    return RuntimeRecord(
+        domain=HOST,
+        slug=slug,
+        link_id=link_id,
+        destination_url=destination,
+        fallback_url=f"https://{HOST}/disabled",
+        active=True,
+        runtime_version=1,
+        resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
+        dynamic_param_allowlist=("click_id", "sms_msg_id"),
+        campaign_id="BENCH",
+        channel="sms",
+    )
+
+
+def in_process_hit_cost(requests: int = 100_000) -> float:
+    """CPU µs per cache-hit redirect with the app called directly (no server): the hit
+    request of the benchmark (same headers, origin check and rate limit on), in-memory
+    DynamoDB, click events to an NDJSON file, the background drain included."""
+    import asyncio
+    import io
+
+    from runtime_service.app import Backends, create_app
+    from tests.support.fakes import FakeSecrets, FakeTable, no_sleep
+    from tests.support.runtime import make_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = make_settings(
+            Path(tmp),
+            rate_limit_per_minute=100_000_000,
+            rate_limit_burst=1_000_000,
+            origin_verify_secret=(ORIGIN_SECRET,),
+            event_flush_interval_seconds=1.0,
+            cache_ttl_seconds=1.0,
+        )
+        table = FakeTable(
+            [to_item(_bench_record("ABC123", "link-abc", "https://shop.example.com/abc123"))]
+        )
+        app = create_app(
+            settings,
+            backends=Backends(table, table, FakeSecrets()),
+            sleep=no_sleep,
+            metrics_stream=io.StringIO(),
+        )
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/ABC123",
+            "query_string": b"sms_msg_id=42",
+            "client": ("127.0.0.1", 50000),
+            "headers": [
+                (b"host", HOST.encode()),
+                (b"x-origin-verify", ORIGIN_SECRET.encode()),
+                (b"user-agent", USER_AGENT.encode()),
+            ],
+        }
+
+        async def send(message: object) -> None:
+            return None
+
+        async def receive() -> dict[str, object]:
+            return {}
+
+        async def drive() -> float:
+            await app.startup()
+            try:
+                for _ in range(1000):
+                    await app(scope, receive, send)
+                await asyncio.sleep(1.1)  # the warm-up's events drained
+                start = time.process_time()
+                for i in range(requests):
+                    await app(scope, receive, send)
+                    if i % 50 == 0:
+                        await asyncio.sleep(0)  # let the drain run, as the server would
+                await asyncio.sleep(1.1)  # and drain the last events (idle: no CPU)
+                elapsed = time.process_time() - start
+                journaled = app.metrics.counters.get("EventsJournaled", 0)
+                if journaled:
+                    raise SystemExit(f"in-process run journaled {journaled} events")
+                return elapsed / requests * 1e6
+            finally:
+                await app.shutdown()
+
+        return asyncio.run(drive())
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -104,8 +200,7 @@ def _wrk(url: str, duration: int, connections: int, script: Path | None = None) 
         "-H",
         f"X-Origin-Verify: {ORIGIN_SECRET}",
         "-H",
-        "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 "
-        "like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1",
+        f"User-Agent: {USER_AGENT}",
     ]
     if script is not None:
         args += ["-s", str(script)]
@@ -149,36 +244,10 @@ def main() -> None:
         aws.publish(
             table,
             [
-                RuntimeRecord(
-                    domain=HOST,
-                    slug=f"L{i}",
-                    link_id=f"link-{i}",
-                    destination_url=f"https://shop.example.com/l{i}?ref=bench",
-                    fallback_url=f"https://{HOST}/disabled",
-                    active=True,
-                    runtime_version=1,
-                    resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-                    dynamic_param_allowlist=("click_id", "sms_msg_id"),
-                    campaign_id="BENCH",
-                    channel="sms",
-                )
+                _bench_record(f"L{i}", f"link-{i}", f"https://shop.example.com/l{i}?ref=bench")
                 for i in range(LINKS)
             ]
-            + [
-                RuntimeRecord(
-                    domain=HOST,
-                    slug="ABC123",
-                    link_id="link-abc",
-                    destination_url="https://shop.example.com/abc123?ref=bench",
-                    fallback_url=f"https://{HOST}/disabled",
-                    active=True,
-                    runtime_version=1,
-                    resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-                    dynamic_param_allowlist=("click_id", "sms_msg_id"),
-                    campaign_id="BENCH",
-                    channel="sms",
-                )
-            ],
+            + [_bench_record("ABC123", "link-abc", "https://shop.example.com/abc123?ref=bench")],
         )
         base_env = runtime_env(
             aws,
@@ -226,12 +295,19 @@ def main() -> None:
         )
         slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
         file_env = {**base_env, "FIREHOSE_STREAM_NAME": ""}
+        hit_cost = in_process_hit_cost()
+        loops = loops_for(hit_cost)
+        work_us = spin_cost(loops)
+        work_case = f"bare + {work_us:.0f} µs of Python"
+        work_env = {**base_env, "BARE_APP_WORK_LOOPS": str(loops)}
+        print(f"in process: a cache hit costs {hit_cost:.1f} µs of CPU", flush=True)
         runtime = "runtime_service.asgi:app"
         try:
             time.sleep(0.5)
             # Interleaved rounds, so a noisy neighbour hurts every case alike; medians reported.
             for _ in range(args.rounds):
                 run("bare", "benchmarks.bare_app:app", base_env, hit_url)
+                run(work_case, "benchmarks.bare_app:app", work_env, hit_url)
                 run("hit", runtime, base_env, hit_url)
                 run("hit, events to file", runtime, file_env, hit_url)
                 run("hit, DynamoDB +100 ms", runtime, slow_env, hit_url)
@@ -263,6 +339,19 @@ def main() -> None:
     filed = results["hit, events to file"]
     ratio = bare["cpu_us"] / filed["cpu_us"]
     print(f"bare / hit-with-events-to-file server CPU per request: {ratio:.2f}")
+    work = results[work_case]
+    amplification = (work["cpu_us"] - bare["cpu_us"]) / work_us
+    print(
+        f"in process: cache hit {hit_cost:.1f} µs; {work_case} adds "
+        f"{work['cpu_us'] - bare['cpu_us']:.0f} µs of server CPU per request "
+        f"({amplification:.1f}x its in-process cost); {work_case} / bare requests/s: "
+        f"{work['rps'] / bare['rps']:.2f}"
+    )
+    budget = bare["cpu_us"] * (1 / 0.75 - 1) / max(amplification, 1e-9)
+    print(
+        f"so 75% of the floor's requests/s leaves about {budget:.1f} µs of in-process work "
+        "per request at this amplification"
+    )
     slow = results["hit, DynamoDB +100 ms"]
     print(f"hit p99 with DynamoDB +100 ms / hit p99: {slow['p99'] / hit['p99']:.2f}")
 
