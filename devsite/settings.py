@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,12 @@ WSGI_APPLICATION = "devsite.wsgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'devsite.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and django.VERSION >= (5, 1):
+    # The worker, the web process and manage.py write the same file at once. A transaction that
+    # reads first and writes later (update_link) cannot upgrade its lock while another process
+    # is committing: SQLite fails it at once with "database is locked", the busy timeout unused.
+    # IMMEDIATE transactions take the write lock when they begin, so writers wait their turn.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
