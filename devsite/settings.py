@@ -115,12 +115,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = env.json(
         "data_folder_out": str(VAR_DIR / "broker" / "out"),
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
         "store_processed": False,
+        # The exchange tables; kombu's default is ./control, in whatever directory the
+        # process started.
+        "control_folder": str(VAR_DIR / "broker" / "control"),
     },
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in {
         CELERY_BROKER_TRANSPORT_OPTIONS.get(k)
-        for k in ("data_folder_in", "data_folder_out", "processed_folder")
+        for k in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
     }:
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
