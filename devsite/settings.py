@@ -89,6 +89,7 @@ LINK_RUNTIME_TABLE_NAME = env.str("LINK_RUNTIME_TABLE_NAME", default="link-runti
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 LINK_TRACKING = {
     "SHORT_URL_SCHEME": env.str("LINK_TRACKING_SHORT_URL_SCHEME", default="https"),
+    "OUTBOX_STUCK_AFTER_SECONDS": env.int("LINK_TRACKING_OUTBOX_STUCK_AFTER_SECONDS", default=300),
 }
 
 # The REST API (link_tracking_publisher.api): authentication is the host's choice; the app
