@@ -116,9 +116,14 @@ def start_process(
     return ManagedProcess(args, env or {}, log_path)
 
 
-def moto_server_command(host: str, port: int) -> list[str]:
+def moto_server_command(host: str, port: int, *, threads: int = 16) -> list[str]:
     """The moto server: moto's application under gunicorn, one process (one in-memory state),
-    16 threads, HTTP keep-alive (see :mod:`devsite.moto_app`)."""
+    ``threads`` threads (16), HTTP keep-alive (see :mod:`devsite.moto_app`).
+
+    moto does not serialise conditional writes to one item the way DynamoDB does (its check
+    and write take no lock), so two puts served at once could in principle both pass their
+    condition (rare under the GIL; not seen in practice). ``threads=1`` serves one request at a
+    time, for tests of concurrent conditional writes that must not depend on that."""
     return [
         sys.executable,
         "-m",
@@ -131,7 +136,7 @@ def moto_server_command(host: str, port: int) -> list[str]:
         "--worker-class",
         "gthread",
         "--threads",
-        "16",
+        str(threads),
         "--keep-alive",
         "30",
         "--timeout",
@@ -149,11 +154,14 @@ def runtime_command(
 
 
 @contextlib.contextmanager
-def moto_server(port: int | None = None, log_path: Path | None = None) -> Iterator[str]:
-    """Run the moto server on 127.0.0.1 and yield its endpoint URL."""
+def moto_server(
+    port: int | None = None, log_path: Path | None = None, *, threads: int = 16
+) -> Iterator[str]:
+    """Run the moto server on 127.0.0.1 (``threads``: see :func:`moto_server_command`) and
+    yield its endpoint URL."""
     port = port or free_port()
     proc = start_process(
-        moto_server_command("127.0.0.1", port),
+        moto_server_command("127.0.0.1", port, threads=threads),
         env={**LOCAL_AWS_ENV, "MOTO_PORT": str(port)},
         log_path=log_path,
     )

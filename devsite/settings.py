@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,12 @@ WSGI_APPLICATION = "devsite.wsgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'devsite.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and django.VERSION >= (5, 1):
+    # The worker, the web process and manage.py write the same file at once. A transaction that
+    # reads first and writes later (update_link) cannot upgrade its lock while another process
+    # is committing: SQLite fails it at once with "database is locked", the busy timeout unused.
+    # IMMEDIATE transactions take the write lock when they begin, so writers wait their turn.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -82,6 +89,7 @@ LINK_RUNTIME_TABLE_NAME = env.str("LINK_RUNTIME_TABLE_NAME", default="link-runti
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 LINK_TRACKING = {
     "SHORT_URL_SCHEME": env.str("LINK_TRACKING_SHORT_URL_SCHEME", default="https"),
+    "OUTBOX_STUCK_AFTER_SECONDS": env.int("LINK_TRACKING_OUTBOX_STUCK_AFTER_SECONDS", default=300),
 }
 
 # The REST API (link_tracking_publisher.api): authentication is the host's choice; the app
@@ -107,8 +115,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = env.json(
         "data_folder_in": str(VAR_DIR / "broker" / "out"),
         "data_folder_out": str(VAR_DIR / "broker" / "out"),
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
-        "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
+        # The exchange tables; kombu's default is ./control, in whatever directory the
+        # process started.
+        "control_folder": str(VAR_DIR / "broker" / "control"),
     },
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
