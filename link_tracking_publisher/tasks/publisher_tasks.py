@@ -4,7 +4,8 @@ every DynamoDB write is conditional on ``runtime_version``.
 
 Tasks are ``acks_late`` (a message is acknowledged only after the task finished, so a worker
 killed mid-task leaves it on the broker), retried with exponential back-off for transient AWS
-errors only, and record their outcome on the outbox row.
+errors only (and database errors under a running publish), and record their outcome on the
+outbox row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 from typing import Any
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from .. import outbox as outbox_state
 from ..aws import is_transient
@@ -46,6 +48,13 @@ def retry_countdown(retries: int) -> float:
     return random.uniform(0, min(cap, base * 2**retries))
 
 
+def _retryable(exc: BaseException) -> bool:
+    """Transient AWS errors, and the database failing under the task (a lost connection, a
+    lock timeout): the write may already have landed, so giving up would leave a published
+    link marked failed; a retry finds the record in place and completes the row."""
+    return is_transient(exc) or isinstance(exc, OperationalError | InterfaceError)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -70,7 +79,7 @@ def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> 
     try:
         result = publisher.publish_link(link, entry)
     except Exception as exc:
-        if is_transient(exc) and self.request.retries < app_settings.PUBLISH_MAX_RETRIES:
+        if _retryable(exc) and self.request.retries < app_settings.PUBLISH_MAX_RETRIES:
             outbox_state.record_retry(entry, _describe(exc))
             logger.warning(
                 "publish %s v%s: transient error, retry %d: %s",
@@ -80,7 +89,7 @@ def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> 
                 exc,
             )
             raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
-        if is_transient(exc):
+        if _retryable(exc):
             code = "retries_exhausted"
             outbox_state.record_retry(entry, _describe(exc))  # count the last attempt too
         else:

@@ -78,6 +78,29 @@ def test_transient_errors_are_retried_and_counted(table: Any, link: Link) -> Non
     assert "EndpointConnectionError" in entry.error_message  # the last error seen is kept
 
 
+def test_a_database_error_after_the_write_is_retried_not_failed(table: Any, link: Link) -> None:
+    """The record lands, then marking the row fails (the database went away): the task
+    retries, the retry's conditional put finds the record in place, and the row completes."""
+    from django.db import OperationalError
+
+    from link_tracking_publisher import outbox as outbox_state
+
+    real = outbox_state.mark_complete
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    with mock.patch.object(outbox_state, "mark_complete", flaky):
+        publish_link_task.apply(args=[str(link.pk), _entry(link).pk])
+    entry = _entry(link)
+    assert (entry.status, entry.result, entry.retry_count) == ("complete", "already_applied", 1)
+    assert "OperationalError" in entry.error_message
+
+
 def test_retries_are_capped_then_failed(table: Any, link: Link, settings: Any) -> None:
     settings.LINK_TRACKING = {"PUBLISH_MAX_RETRIES": 3}
     with mock.patch.object(LinkPublisher, "publish_link", side_effect=THROTTLED) as publish:
