@@ -72,7 +72,12 @@ def wait_for_http(
 
 
 class ManagedProcess:
-    """A child process in its own process group, stopped with SIGTERM (then SIGKILL)."""
+    """A child process in its own process group, stopped with SIGTERM (then SIGKILL).
+
+    :meth:`stop` sends SIGTERM to the process itself, not its group: a Celery worker or a
+    gunicorn master shuts its own children down in order, and a SIGTERM that reached the
+    children too left the Celery main process waiting for pool processes that were already
+    gone (a 15 s stall per worker). What is left of the group afterwards is SIGKILLed."""
 
     def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path | None) -> None:
         self.args = list(args)
@@ -96,12 +101,14 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.popen.poll() is None:
-            self.signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.popen.pid, signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.signal(signal.SIGKILL)
                 self.popen.wait(5)
+        self.signal(signal.SIGKILL)  # whatever of the group outlived its leader
         if self._log is not subprocess.DEVNULL:
             self._log.close()
         return self.popen.returncode
