@@ -38,10 +38,13 @@ def spin_cost(loops: int, calls: int = 20000) -> float:
 
 
 def loops_for(microseconds: float) -> int:
-    """Loops of :func:`spin` that take about ``microseconds`` in a tight loop."""
+    """Loops of :func:`spin` that take about ``microseconds`` in a tight loop (refined three
+    times, each step on the median of three measurements: the per-call overhead makes the
+    cost not quite linear, and a busy machine makes single measurements jump)."""
     loops = 500
-    for _ in range(3):  # refine: the per-call overhead makes the cost not quite linear
-        loops = max(1, round(loops * microseconds / spin_cost(loops, 5000)))
+    for _ in range(3):
+        cost = sorted(spin_cost(loops, 5000) for _ in range(3))[1]
+        loops = max(1, round(loops * microseconds / cost))
     return loops
 
 
