@@ -531,9 +531,10 @@ def test_random_requests_never_get_a_5xx_or_a_traceback(
     ``sig``/``ts``/``kid`` junk and mutated valid signatures, long ``sms_msg_id``; huge
     User-Agent, X-Forwarded-For and geo header junk, non-UTF-8 header bytes; GET, HEAD, other
     and garbage methods, odd HTTP versions) and 800 well-formed ones through httpx, 8 at a
-    time. Figure: zero 5xx; every status one of 200, 302, 400, 403, 404, 405, 413, 414, 429,
-    431 (400 and the 41x are uvicorn refusing malformed HTTP; a connection closed without a
-    response is accepted for malformed requests too); no response carries a traceback or an
+    time. Figure: zero 5xx (3,211 ``302``, 700 ``400``, 465 ``403``, 259 ``405``, 99 ``404``, 66
+    ``200``); accepted statuses are 200, 302, 400, 403, 404, 405, 413, 414, 429 and 431 (400
+    and the 41x are uvicorn refusing malformed HTTP; a connection closed without a response is
+    accepted for malformed raw requests too); no response carries a traceback or an
     exception name; afterwards the process is alive, ``/health`` says ok, its log has no
     traceback and no ERROR line, and after a graceful stop the click events file holds exactly
     one valid event per ``302``.
