@@ -57,7 +57,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _PUT_RECORD_BATCH = "Firehose_20150804.PutRecordBatch"
-_REASONS = {200: "OK", 400: "Bad Request", 500: "Internal Server Error", 503: "Unavailable"}
+_REASONS = {200: "OK", 400: "Bad Request", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 class _Request:
@@ -140,6 +140,12 @@ class FaultProxy:
             self._server.close()
         for writer in list(self._connections):
             writer.close()
+        # Closed connections end their handlers (a read sees the end); wait for them.
+        handlers = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+        if handlers:
+            _, stuck = await asyncio.wait(handlers, timeout=5)
+            for task in stuck:
+                task.cancel()
         if self._session is not None:
             await self._session.close()
 
@@ -178,14 +184,28 @@ class FaultProxy:
                     self.stats["held_then_forwarded"] += 1
                 if mode == "unavailable":
                     status, headers, body = _unavailable()
-                elif mode == "partial" and request.header("x-amz-target") == _PUT_RECORD_BATCH:
-                    status, headers, body = await self._partial(request)
                 else:
-                    status, headers, body = await self._forward(request)
+                    try:
+                        if (
+                            mode == "partial"
+                            and request.header("x-amz-target") == _PUT_RECORD_BATCH
+                        ):
+                            status, headers, body = await self._partial(request)
+                        else:
+                            status, headers, body = await self._forward(request)
+                    except (aiohttp.ClientError, TimeoutError) as exc:
+                        self.stats["upstream_failed"] += 1
+                        body = f"fault proxy: upstream failed: {type(exc).__name__}".encode()
+                        status, headers = 502, [("Content-Type", "text/plain")]
                 writer.write(_response(status, headers, body))
                 await writer.drain()
                 self._connections[writer] = False
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ):
             pass
         finally:
             self._connections.pop(writer, None)
