@@ -2,7 +2,7 @@
 PYTHON ?= python3
 STAMP := var/.installed
 
-.PHONY: install dev test test-fast lint check-terraform bench bench-publish bench-runtime moto worker beat runtime
+.PHONY: install dev test test-fast lint check-terraform bench bench-publish bench-runtime bench-soak moto worker beat runtime
 
 # Install the package with every extra the stack and the tests need (once per pyproject change).
 $(STAMP): pyproject.toml
@@ -40,6 +40,10 @@ bench-publish: $(STAMP)
 # Needs wrk (apt-get install -y wrk).
 bench-runtime: $(STAMP)
 	$(PYTHON) benchmarks/runtime_bench.py
+
+# The runtime at 80% of its maximum for 60 s (needs wrk).
+bench-soak: $(STAMP)
+	$(PYTHON) benchmarks/soak_bench.py
 
 bench: bench-publish bench-runtime
 

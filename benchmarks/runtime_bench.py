@@ -63,24 +63,47 @@ end
 """
 
 
+def bench_records(links: int = LINKS) -> list[RuntimeRecord]:
+    """``links`` links ``L0``... plus ``ABC123`` (the one the cache-hit cases click)."""
+    return [
+        RuntimeRecord(
+            domain=HOST,
+            slug=slug,
+            link_id=link_id,
+            destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
+            fallback_url=f"https://{HOST}/disabled",
+            active=True,
+            runtime_version=1,
+            resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
+            dynamic_param_allowlist=("click_id", "sms_msg_id"),
+            campaign_id="BENCH",
+            channel="sms",
+        )
+        for slug, link_id in [(f"L{i}", f"link-{i}") for i in range(links)]
+        + [("ABC123", "link-abc")]
+    ]
+
+
+def bench_env(aws: LocalAws, table: str, stream: str, work: Path) -> dict[str, str]:
+    """The runtime's environment in every case: events to Firehose on moto, rate limit and
+    origin check on (the limit out of reach), records refreshed from DynamoDB every second."""
+    return runtime_env(
+        aws,
+        table_name=table,
+        stream_name=stream,
+        var_dir=work,
+        RATE_LIMIT_PER_MINUTE="100000000",
+        RATE_LIMIT_BURST="1000000",
+        EVENT_FLUSH_INTERVAL_SECONDS="1.0",
+        METRICS_INTERVAL_SECONDS="60",
+        LOG_LEVEL="WARNING",
+        CACHE_TTL_SECONDS="1",
+        ORIGIN_VERIFY_SECRET=ORIGIN_SECRET,
+    )
+
+
 def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
-
-
-def _bench_record(slug: str, link_id: str, destination: str) -> RuntimeRecord:
-    return RuntimeRecord(
-        domain=HOST,
-        slug=slug,
-        link_id=link_id,
-        destination_url=destination,
-        fallback_url=f"https://{HOST}/disabled",
-        active=True,
-        runtime_version=1,
-        resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-        dynamic_param_allowlist=("click_id", "sms_msg_id"),
-        campaign_id="BENCH",
-        channel="sms",
-    )
 
 
 def in_process_hit_cost(requests: int = 100_000) -> float:
@@ -103,9 +126,7 @@ def in_process_hit_cost(requests: int = 100_000) -> float:
             event_flush_interval_seconds=1.0,
             cache_ttl_seconds=1.0,
         )
-        table = FakeTable(
-            [to_item(_bench_record("ABC123", "link-abc", "https://shop.example.com/abc123"))]
-        )
+        table = FakeTable([to_item(record) for record in bench_records(0)])
         app = create_app(
             settings,
             backends=Backends(table, table, FakeSecrets()),
@@ -212,12 +233,16 @@ def _wrk(url: str, duration: int, connections: int, script: Path | None = None) 
     }
     non_3xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     requests = re.search(r"(\d+) requests in", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "requests": float(requests.group(1)) if requests else 0.0,
         "rps": rps,
         "p50": latency["50"],
         "p99": latency["99"],
         "errors": float(non_3xx.group(1)) if non_3xx else 0.0,
+        "socket_errors": float(sum(map(int, sockets.groups()))) if sockets else 0.0,
     }
 
 
@@ -241,27 +266,8 @@ def main() -> None:
         aws = LocalAws(moto)
         table = aws.create_table()
         stream, _bucket = aws.create_stream()
-        aws.publish(
-            table,
-            [
-                _bench_record(f"L{i}", f"link-{i}", f"https://shop.example.com/l{i}?ref=bench")
-                for i in range(LINKS)
-            ]
-            + [_bench_record("ABC123", "link-abc", "https://shop.example.com/abc123?ref=bench")],
-        )
-        base_env = runtime_env(
-            aws,
-            table_name=table.name,
-            stream_name=stream,
-            var_dir=work,
-            RATE_LIMIT_PER_MINUTE="100000000",
-            RATE_LIMIT_BURST="1000000",
-            EVENT_FLUSH_INTERVAL_SECONDS="1.0",
-            METRICS_INTERVAL_SECONDS="60",
-            LOG_LEVEL="WARNING",
-            CACHE_TTL_SECONDS="1",
-            ORIGIN_VERIFY_SECRET=ORIGIN_SECRET,
-        )
+        aws.publish(table, bench_records())
+        base_env = bench_env(aws, table.name, stream, work)
         hit_url = "/ABC123?sms_msg_id=42"
         miss_script = work / "miss.lua"
         miss_script.write_text(MISS_LUA % (LINKS - 1))

@@ -10,8 +10,13 @@ most 500 records and 4 MiB (Firehose ``PutRecordBatch`` limits), every
 
 * Only the records Firehose rejected are resent, with jittered exponential backoff, up to
   ``FIREHOSE_MAX_ATTEMPTS`` calls; what is still unsent then goes to the :class:`Journal`.
-* While Firehose is down, new batches go straight to the journal, and a probe every few
-  seconds replays the journal; once a call succeeds, the journal is replayed in the background.
+* A round of the background task sends the events waiting when it starts (and any full
+  batch that forms meanwhile), then replays journaled records in full batches (several
+  segments merged) until :data:`_REPLAY_ROUND_RECORDS` are sent or a full batch of live events
+  waits, so a journal backlog drains under steady traffic too.
+* While Firehose is down, what is waiting goes straight to the journal, one segment per
+  round, and a probe every few seconds replays the journal; once a call succeeds, replay
+  resumes.
 * A record over Firehose's 1,000 KiB record limit can never be sent: it is counted and logged
   (never its content), not sent and not journaled.
 * :meth:`ClickEmitter.close` (lifespan shutdown) keeps sending for ``SHUTDOWN_FLUSH_SECONDS``
@@ -68,6 +73,8 @@ _BACKOFF_CAP: Final = 2.0
 _PROBE_SECONDS: Final = 5.0
 #: How often to look for journal segments other processes left, when we have none.
 _JOURNAL_SCAN_SECONDS: Final = 30.0
+#: Most journaled records one round replays before live events go first again.
+_REPLAY_ROUND_RECORDS: Final = 10 * MAX_BATCH_RECORDS
 
 
 _COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
@@ -180,8 +187,8 @@ class ClickEmitter:
         #: One drain or replay at a time (the loop, flush() and close() all drain).
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        #: The journal segment being replayed (its records are still on disk).
-        self._replaying: Path | None = None
+        #: The journal segments being replayed (their records are still on disk).
+        self._replaying: list[Path] = []
         self._closing = False
         self._down_until = 0.0
         self._journal_checked_at = float("-inf")
@@ -227,10 +234,12 @@ class ClickEmitter:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
-        if self._replaying is not None:
-            # Interrupted mid-replay: the records are still in the segment; give it back.
-            await asyncio.to_thread(self._journal.release, self._replaying)
-            self._replaying = None
+        if self._replaying:
+            # Interrupted mid-replay: the records are still in the segments; give them back.
+            for segment in self._replaying:
+                with contextlib.suppress(FileNotFoundError):  # already done with
+                    await asyncio.to_thread(self._journal.release, segment)
+            self._replaying = []
             self._in_flight = []
         leftover = [*self._in_flight, *self._records, *self._encode_all()]
         self._in_flight = []
@@ -253,13 +262,13 @@ class ClickEmitter:
             try:
                 await self._drain()
                 if not self._closing:
-                    await self._replay_one()
+                    await self._replay()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep draining whatever went wrong this round
                 logger.exception("click event drain failed")
                 # Records taken for this round go back to the front; nothing is dropped.
-                if self._replaying is None:
+                if not self._replaying:
                     self._records.extendleft(reversed(self._in_flight))
                 self._in_flight = []
         await self._drain()
@@ -269,20 +278,32 @@ class ClickEmitter:
             await self._drain_locked()
 
     async def _drain_locked(self) -> None:
+        # A round sends what is waiting when it starts; what arrives meanwhile waits for the
+        # next round unless it makes a full batch. (Draining until the buffer is empty never
+        # ends under steady traffic: clicks arrive during every call, the round goes on with
+        # ever smaller batches, and the journal never gets its turn.)
+        waiting = len(self._events) + len(self._records)
         while self._events or self._records:
+            if waiting <= 0 and len(self._events) + len(self._records) < MAX_BATCH_RECORDS:
+                return
             if len(self._events) > self._buffer_max:
                 excess = len(self._events) - self._buffer_max
                 overflow = [_encode(self._events.popleft()) for _ in range(excess)]
                 self._in_flight = overflow
                 await self._spill(overflow)
                 self._in_flight = []
-            batch = self._take_batch()
-            if not batch:
-                continue
             if self._clock() < self._down_until:
-                self._in_flight = batch
-                await self._spill(batch)
+                # Down: everything waiting is journaled in one go, and what arrives meanwhile
+                # waits for the next round (one segment per round, not a trail of tiny ones
+                # that replay would then send a few records at a time).
+                records = self._take_all()
+                self._in_flight = records
+                await self._spill(records)
                 self._in_flight = []
+                return
+            batch = self._take_batch()
+            waiting -= len(batch)
+            if not batch:
                 continue
             unsent = await self._send(batch)
             if unsent:
@@ -319,6 +340,14 @@ class ClickEmitter:
             size += len(record)
         self._in_flight = batch
         return batch
+
+    def _take_all(self) -> list[bytes]:
+        """Every record waiting (oversized ones counted and dropped, as in a batch)."""
+        records: list[bytes] = []
+        while batch := self._take_batch():
+            records += batch
+        self._in_flight = records
+        return records
 
     def _pop_head(self) -> None:
         if self._records:
@@ -373,37 +402,60 @@ class ClickEmitter:
             self._metrics.count("EventsJournaled", len(chunk))
         self._journal_maybe_pending = True
 
-    async def _replay_one(self) -> None:
-        """Replay one journal segment, when the sink is up and live events are not waiting."""
+    async def _replay(self) -> None:
+        """Replay journaled records, when the sink is up and live events are not waiting."""
         async with self._lock:
-            await self._replay_one_locked()
+            await self._replay_locked()
 
-    async def _replay_one_locked(self) -> None:
+    async def _replay_locked(self) -> None:
         now = self._clock()
-        if self._events or self._records or now < self._down_until:
-            return  # live events first; while down, replaying is the probe, every few seconds
+        if now < self._down_until:
+            return  # while down, replaying is the probe, every few seconds
+        if len(self._events) + len(self._records) >= MAX_BATCH_RECORDS:
+            return  # a full batch of live events goes first
         recently_checked = now - self._journal_checked_at < _JOURNAL_SCAN_SECONDS
         if not self._journal_maybe_pending and recently_checked:
             return
         self._journal_checked_at = now
-        segment = await asyncio.to_thread(self._journal.claim)
-        if segment is None:
-            self._journal_maybe_pending = False
-            return
-        self._replaying = segment
-        records = await asyncio.to_thread(self._journal.read, segment)
-        for start in range(0, len(records), MAX_BATCH_RECORDS):
-            chunk = records[start : start + MAX_BATCH_RECORDS]
-            unsent = await self._send(chunk)
-            self._in_flight = []
-            sent = len(chunk) - len(unsent)
-            if sent:
-                self._metrics.count("EventsReplayed", sent)
-            if unsent:
-                self._down_until = self._clock() + _PROBE_SECONDS
-                rest = unsent + records[start + MAX_BATCH_RECORDS :]
-                await asyncio.to_thread(self._journal.append, rest)
+        replayed = 0
+        # Until the round's share is sent, or a full batch of live events is waiting.
+        while replayed < _REPLAY_ROUND_RECORDS and len(self._events) < MAX_BATCH_RECORDS:
+            segments, records = await asyncio.to_thread(self._claim_batch)
+            if not segments:
+                self._journal_maybe_pending = False
+                return
+            self._replaying = segments
+            failed = False
+            for start in range(0, len(records), MAX_BATCH_RECORDS):
+                chunk = records[start : start + MAX_BATCH_RECORDS]
+                unsent = await self._send(chunk)
+                self._in_flight = []
+                sent = len(chunk) - len(unsent)
+                if sent:
+                    self._metrics.count("EventsReplayed", sent)
+                if unsent:
+                    self._down_until = self._clock() + _PROBE_SECONDS
+                    rest = unsent + records[start + MAX_BATCH_RECORDS :]
+                    await asyncio.to_thread(self._journal.append, rest)
+                    failed = True
+                    break
+            for segment in segments:
+                await asyncio.to_thread(self._journal.done, segment)
+            self._replaying = []
+            self._journal_maybe_pending = True
+            replayed += len(records)
+            if failed:
+                return
+
+    def _claim_batch(self) -> tuple[list[Path], list[bytes]]:
+        """Claim journal segments, oldest first, until they hold a full batch (or none is
+        left); the segments and their records. Runs in a thread."""
+        segments: list[Path] = []
+        records: list[bytes] = []
+        while len(records) < MAX_BATCH_RECORDS:
+            segment = self._journal.claim()
+            if segment is None:
                 break
-        await asyncio.to_thread(self._journal.done, segment)
-        self._replaying = None
-        self._journal_maybe_pending = True
+            segments.append(segment)
+            records += self._journal.read(segment)
+        return segments, records
