@@ -10,6 +10,9 @@ most 500 records and 4 MiB (Firehose ``PutRecordBatch`` limits), every
 
 * Only the records Firehose rejected are resent, with jittered exponential backoff, up to
   ``FIREHOSE_MAX_ATTEMPTS`` calls; what is still unsent then goes to the :class:`Journal`.
+  Firehose counts as down only when no call for a batch took anything (each failed, or
+  rejected every record); a share of rejected records is resent or journaled, not treated as
+  an outage.
 * A round of the background task sends the events waiting when it starts (and any full
   batch that forms meanwhile), then replays journaled records in full batches (several
   segments merged) until :data:`_REPLAY_ROUND_RECORDS` are sent or a full batch of live events
@@ -307,7 +310,6 @@ class ClickEmitter:
                 continue
             unsent = await self._send(batch)
             if unsent:
-                self._down_until = self._clock() + _PROBE_SECONDS
                 await self._spill(unsent)
                 self._in_flight = []
 
@@ -368,6 +370,7 @@ class ClickEmitter:
     async def _send(self, records: list[bytes]) -> list[bytes]:
         """Deliver ``records``, resending only failures; what is still unsent at the end."""
         pending = records
+        total = 0
         for attempt in range(self._max_attempts):
             self._in_flight = pending
             try:
@@ -382,6 +385,7 @@ class ClickEmitter:
                 )
                 taken = [False] * len(pending)
             delivered = sum(taken)
+            total += delivered
             if delivered:
                 self._metrics.count("EventsDelivered", delivered)
             pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
@@ -393,6 +397,12 @@ class ClickEmitter:
             if attempt + 1 < self._max_attempts:
                 delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
                 await self._sleep(delay * (0.5 + self._rng.random() / 2))
+        if not total:
+            # No call took anything (each failed, or rejected every record): the sink is
+            # down. Records rejected while others go through are only journaled: a share of
+            # rejections (throttling of a busy stream) is not an outage, and treating it as
+            # one would journal all traffic for the probe interval.
+            self._down_until = self._clock() + _PROBE_SECONDS
         return pending
 
     async def _spill(self, records: list[bytes]) -> None:
@@ -434,7 +444,6 @@ class ClickEmitter:
                 if sent:
                     self._metrics.count("EventsReplayed", sent)
                 if unsent:
-                    self._down_until = self._clock() + _PROBE_SECONDS
                     rest = unsent + records[start + MAX_BATCH_RECORDS :]
                     await asyncio.to_thread(self._journal.append, rest)
                     failed = True

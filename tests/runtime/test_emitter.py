@@ -120,6 +120,31 @@ def test_records_still_rejected_after_the_last_attempt_are_journaled(tmp_path: P
     assert len(firehose.calls) == 3
 
 
+def test_a_share_of_rejected_records_is_not_an_outage(tmp_path: Path) -> None:
+    """One record rejected on every attempt while the rest go through: it is journaled, and
+    the next batch is still sent at once (not journaled as if Firehose were down)."""
+    firehose = FakeFirehose(
+        lambda call, index, record: (
+            "ServiceUnavailableException" if decode_event(record).event_id == "e0" else None
+        )
+    )
+    emitter = _emitter(FirehoseSink(firehose), tmp_path, max_attempts=3)
+
+    async def scenario() -> None:
+        for index in range(10):
+            emitter.emit(_event(index))
+        await emitter.flush()
+        assert _journaled(tmp_path) == ["e0"]
+        for index in range(10, 20):
+            emitter.emit(_event(index))
+        await emitter.flush()
+
+    asyncio.run(scenario())
+    assert sorted(_ids(firehose.records)) == sorted(f"e{i}" for i in range(1, 20))
+    assert _journaled(tmp_path) == ["e0"]
+    assert firehose.calls == [10, 1, 1, 10]
+
+
 def test_when_firehose_is_down_events_are_journaled_then_replayed(tmp_path: Path) -> None:
     firehose = FakeFirehose()
     firehose.down = True
