@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from ..models import Domain, LinkCampaign, get_account_model, get_crm_campaign_model
 from .access import get_access_policy
+from .parsers import any_json_string
 
 __all__ = [
     "AccountField",
@@ -55,21 +56,6 @@ class StrictModelSerializer(serializers.ModelSerializer):
     }
 
 
-def _contains_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 class SafeJSONField(serializers.JSONField):
     """A JSON field that refuses NUL characters (no database column can store them)."""
 
@@ -77,7 +63,7 @@ class SafeJSONField(serializers.JSONField):
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
-        if _contains_nul(value):
+        if any_json_string(value, lambda text: "\x00" in text):
             self.fail("null_character")
         return value
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from django.conf import settings
@@ -46,20 +46,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _has_lone_surrogate(data: Any) -> bool:
+def any_json_string(data: Any, predicate: Callable[[str], bool]) -> bool:
+    """Whether ``predicate`` holds for any string (object key or value) of parsed JSON."""
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
+            if predicate(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+    return False
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 
@@ -83,6 +90,6 @@ class StrictJSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - nested too deeply.") from None
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise ParseError(f"JSON parse error - {exc}") from None
-        if _has_lone_surrogate(data):
+        if any_json_string(data, _lone_surrogate):
             raise ParseError("JSON parse error - strings may not hold lone surrogates.")
         return data
