@@ -448,13 +448,17 @@ class ClickEmitter:
                     await asyncio.to_thread(self._journal.append, rest)
                     failed = True
                     break
-            for segment in segments:
-                await asyncio.to_thread(self._journal.done, segment)
+            await asyncio.to_thread(self._done, segments)
             self._replaying = []
             self._journal_maybe_pending = True
             replayed += len(records)
             if failed:
                 return
+
+    def _done(self, segments: list[Path]) -> None:
+        """Remove replayed segments (one thread hop for all of them). Runs in a thread."""
+        for segment in segments:
+            self._journal.done(segment)
 
     def _claim_batch(self) -> tuple[list[Path], list[bytes]]:
         """Claim journal segments, oldest first, until they hold a full batch (or none is
