@@ -1,63 +1,100 @@
 # link-tracking: the commands the README, docker-compose.yml and CI use.
+#
+# Every target runs in the project's own virtualenv, .venv, built from the committed lock
+# (uv.lock) by scripts/venv.py with $(PYTHON) (default python3; Debian's /usr/bin/python3
+# works). Nothing is ever installed into the interpreter make was started with.
 PYTHON ?= python3
-STAMP := var/.installed
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.synced
+# The runtime's subset of the lock, for the Docker image (hash-pinned, pip-installable).
+RUNTIME_REQUIREMENTS := requirements/runtime.txt
+UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON=$(PY) UV_PYTHON_DOWNLOADS=never
 
-.PHONY: install dev test test-fast lint check-terraform bench bench-publish bench-runtime bench-soak moto worker beat runtime
+.PHONY: install lock lock-upgrade check-lock dev dev-once test test-fast lint check-terraform \
+	bench bench-publish bench-runtime bench-soak moto worker beat runtime web
 
-# Install the package with every extra the stack and the tests need (once per pyproject change).
-$(STAMP): pyproject.toml
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e ".[dev]"
-	@mkdir -p var && touch $(STAMP)
+# Build .venv from the lock (again whenever pyproject.toml or uv.lock changes).
+$(STAMP): pyproject.toml uv.lock scripts/venv.py
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make: link-tracking needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) -V 2>&1 || echo missing): run make PYTHON=python3.11 (or newer)" >&2; exit 1; }
+	@$(PYTHON) scripts/venv.py --python "$(PYTHON)" --venv $(VENV)
+	@touch $(STAMP)
 
 install: $(STAMP)
 
-# The whole thing locally on embedded defaults: moto server, SQLite, filesystem broker,
-# a real Celery worker; prints the demo link's runtime record. Ctrl-C stops it.
+# Re-resolve uv.lock after a change to pyproject.toml (keeping every pin that still fits), and
+# the runtime's requirements file derived from it. Commit both.
+lock: $(STAMP)
+	$(UV_ENV) $(UV) lock
+	$(UV_ENV) $(UV) export --frozen --quiet --extra runtime --no-emit-project --no-header \
+	  --format requirements-txt --output-file $(RUNTIME_REQUIREMENTS)
+
+# The same, moving every package to the newest release its range allows.
+lock-upgrade: $(STAMP)
+	$(UV_ENV) $(UV) lock --upgrade
+	$(MAKE) lock
+
+# Fails when uv.lock or requirements/runtime.txt disagree with pyproject.toml (CI runs it).
+check-lock: $(STAMP)
+	@$(PY) scripts/check_lock.py
+
+# The whole thing locally on embedded defaults: moto server, SQLite, filesystem broker, a real
+# Celery worker, the control plane (admin, API) and the runtime. Ctrl-C stops it.
 dev: $(STAMP)
-	$(PYTHON) -m devsite.stack
+	@$(PY) -m devsite.stack
+
+# The same stack: checks the redirect, the admin and the API over HTTP, prints it, and exits.
+dev-once: $(STAMP)
+	@$(PY) -m devsite.stack --once
 
 # Every test: contract, control plane, end-to-end with real processes.
 test: $(STAMP)
-	$(PYTHON) -m pytest
+	$(PY) -m pytest
 
 # Everything but the end-to-end tests that start processes.
 test-fast: $(STAMP)
-	$(PYTHON) -m pytest -m "not e2e"
+	$(PY) -m pytest -m "not e2e"
 
 lint: $(STAMP)
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m mypy
-	$(PYTHON) manage.py makemigrations --check --dry-run
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) manage.py makemigrations --check --dry-run
 
 check-terraform:
 	scripts/check-terraform --quiet
 
 bench-publish: $(STAMP)
-	$(PYTHON) benchmarks/publish_bench.py
+	$(PY) benchmarks/publish_bench.py
 
 # Needs wrk (apt-get install -y wrk).
 bench-runtime: $(STAMP)
-	$(PYTHON) benchmarks/runtime_bench.py
+	$(PY) benchmarks/runtime_bench.py
 
 # The runtime at 80% of its maximum for 60 s (needs wrk).
 bench-soak: $(STAMP)
-	$(PYTHON) benchmarks/soak_bench.py
+	$(PY) benchmarks/soak_bench.py
 
 bench: bench-publish bench-runtime
 
 # Single components, for running the stack by hand (see README).
 moto: $(STAMP)
-	$(PYTHON) -m moto.server -H 127.0.0.1 -p $${MOTO_PORT:-5000}
+	$(PY) -m moto.server -H 127.0.0.1 -p $${MOTO_PORT:-5000}
 
 worker: $(STAMP)
-	$(PYTHON) -m celery -A devsite worker --loglevel INFO
+	$(PY) -m celery -A devsite worker --loglevel INFO
 
 beat: $(STAMP)
-	$(PYTHON) -m celery -A devsite beat --loglevel INFO
+	$(PY) -m celery -A devsite beat --loglevel INFO
+
+# The control plane (admin, API) under gunicorn, static files served by WhiteNoise.
+web: $(STAMP)
+	$(PY) manage.py collectstatic --no-input -v 0
+	$(PY) -m gunicorn devsite.wsgi --bind 127.0.0.1:$${WEB_PORT:-8000}
 
 # The redirect runtime on local defaults (ENVIRONMENT=development: click events to an NDJSON
 # file). Point it at a table with DYNAMODB_TABLE_NAME and AWS_ENDPOINT_URL.
 runtime: $(STAMP)
-	ENVIRONMENT=$${ENVIRONMENT:-development} $(PYTHON) -m uvicorn runtime_service.asgi:app --host 127.0.0.1 --port $${RUNTIME_PORT:-8080}
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(PY) -m uvicorn runtime_service.asgi:app --host 127.0.0.1 --port $${RUNTIME_PORT:-8080}

@@ -8,6 +8,7 @@ run the same processes the same way.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -71,16 +72,39 @@ def wait_for_http(
             time.sleep(0.1)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: have Linux send SIGTERM when the parent dies, even by
+    SIGKILL, so a stack that is killed outright leaves nothing running (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class ManagedProcess:
     """A child process in its own process group, stopped with SIGTERM (then SIGKILL).
+
+    ``die_with_parent``: the child gets SIGTERM when the process that started it dies (Linux).
+    Only for processes started from the main thread: the signal is tied to the thread that
+    forked, and fires when that thread ends.
 
     :meth:`stop` sends SIGTERM to the process itself, not its group: a Celery worker or a
     gunicorn master shuts its own children down in order, and a SIGTERM that reached the
     children too left the Celery main process waiting for pool processes that were already
     gone (a 15 s stall per worker). What is left of the group afterwards is SIGKILLed."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path | None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        log_path: Path | None,
+        *,
+        die_with_parent: bool = False,
+    ) -> None:
         self.args = list(args)
+        self.name = Path(self.args[0]).name if self.args else "process"
         self.log_path = log_path
         self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.popen = subprocess.Popen(
@@ -89,6 +113,7 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
         )
 
     @property
@@ -118,9 +143,13 @@ class ManagedProcess:
 
 
 def start_process(
-    args: Sequence[str], env: Mapping[str, str] | None = None, log_path: Path | None = None
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    *,
+    die_with_parent: bool = False,
 ) -> ManagedProcess:
-    return ManagedProcess(args, env or {}, log_path)
+    return ManagedProcess(args, env or {}, log_path, die_with_parent=die_with_parent)
 
 
 def moto_server_command(host: str, port: int, *, threads: int = 16) -> list[str]:

@@ -9,7 +9,9 @@ import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("LINK_TRACKING_VAR_DIR", default=str(BASE_DIR / "var")))
+# The local stack's state (make dev) and the default for manage.py run beside it: one SQLite
+# database, one broker folder, one set of logs.
+VAR_DIR = Path(environ.Env().str("LINK_TRACKING_VAR_DIR", default=str(BASE_DIR / "var" / "dev")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env(
@@ -32,12 +34,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "devsite.crm",
     "link_tracking_publisher",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's stylesheets, Swagger UI) served by the app itself, as in
+    # production, whatever DEBUG is: collected into STATIC_ROOT by collectstatic.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -79,6 +85,9 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at start-up about a missing one
+# With DEBUG on, WhiteNoise serves straight from the apps' static folders (no collectstatic).
+WHITENOISE_USE_FINDERS = DEBUG
 
 # The host project's models that link_tracking points at (swappable, as in django-oauth-toolkit).
 LINK_TRACKING_ACCOUNT_MODEL = "crm.Account"
@@ -105,6 +114,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "devsite",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The interactive API page (api/link_tracking/schema/swagger-ui/) from local assets.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: the embedded default is kombu's filesystem transport, which needs no server.
