@@ -14,20 +14,26 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # --- build: the runtime and the contract, with only the runtime extra, in a virtualenv -------
+# Dependencies come from the lock: requirements/runtime.txt is the runtime's subset of uv.lock
+# (`make lock` writes it, `make check-lock` checks it), every package pinned with its hashes.
 FROM base AS build
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md* ./
 COPY link_tracking_runtime ./link_tracking_runtime
 COPY runtime_service ./runtime_service
-RUN pip install ".[runtime]"
+RUN pip install --no-deps .
 
 # --- dev: everything (control plane, Celery, moto, test tools) for docker-compose.yml ---------
+# The same environment as `make install`: scripts/venv.py syncs /opt/venv from uv.lock.
 FROM base AS dev
 WORKDIR /app
 COPY . .
-RUN pip install -e ".[dev]"
+RUN python scripts/venv.py --venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
 CMD ["python", "-m", "pytest", "-q"]
 
 # --- runtime: the production image ------------------------------------------------------------

@@ -30,13 +30,16 @@ lock: $(STAMP)
 	$(UV_ENV) $(UV) lock
 	$(UV_ENV) $(UV) export --frozen --quiet --extra runtime --no-emit-project --no-header \
 	  --format requirements-txt --output-file $(RUNTIME_REQUIREMENTS)
+	$(UV_ENV) $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --no-header requirements/checkov.in --output-file requirements/checkov.txt
 
 # The same, moving every package to the newest release its range allows.
 lock-upgrade: $(STAMP)
 	$(UV_ENV) $(UV) lock --upgrade
 	$(MAKE) lock
 
-# Fails when uv.lock or requirements/runtime.txt disagree with pyproject.toml (CI runs it).
+# Fails when uv.lock, requirements/runtime.txt or requirements/checkov.txt are out of date
+# (CI runs it).
 check-lock: $(STAMP)
 	@$(PY) scripts/check_lock.py
 

@@ -1,6 +1,7 @@
 """Fail (exit 1, one line saying what to do) when the committed lock no longer matches
-``pyproject.toml``: ``uv.lock`` must satisfy every range, and ``requirements/runtime.txt`` (what
-the Docker image installs) must be exactly the runtime's subset of ``uv.lock``.
+``pyproject.toml``: ``uv.lock`` must satisfy every range, ``requirements/runtime.txt`` (what
+the Docker image installs) must be exactly the runtime's subset of ``uv.lock``, and
+``requirements/checkov.txt`` (checkov's own virtualenv) must pin what ``checkov.in`` asks for.
 
 ``make check-lock`` runs it; so does CI. It needs no network: both checks read local files.
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_REQUIREMENTS = Path("requirements/runtime.txt")
+CHECKOV_IN = Path("requirements/checkov.in")
+CHECKOV_LOCK = Path("requirements/checkov.txt")
 #: The command that writes RUNTIME_REQUIREMENTS (``make lock`` runs it with an output file).
 EXPORT = [
     "export",
@@ -52,6 +55,14 @@ def check(root: Path = ROOT) -> str | None:
             f"{RUNTIME_REQUIREMENTS} is not the runtime's subset of uv.lock: run `make lock` and "
             f"commit {RUNTIME_REQUIREMENTS}"
         )
+    wanted = [
+        line.split("#")[0].strip()
+        for line in (root / CHECKOV_IN).read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    pinned = (root / CHECKOV_LOCK).read_text().splitlines()
+    if any(not any(line.startswith(f"{pin} ") for line in pinned) for pin in wanted):
+        return f"{CHECKOV_LOCK} does not pin what {CHECKOV_IN} asks for: run `make lock`"
     return None
 
 
@@ -60,7 +71,7 @@ def main() -> int:
     if problem:
         print(f"check-lock: {problem}", file=sys.stderr)
         return 1
-    print("check-lock: uv.lock and requirements/runtime.txt match pyproject.toml")
+    print("check-lock: uv.lock and requirements/ match pyproject.toml")
     return 0
 
 

@@ -121,10 +121,10 @@ def uv_env(venv: Path) -> dict[str, str]:
     }
 
 
-def sync(uv: Path, venv: Path) -> None:
+def sync(uv: Path, venv: Path, root: Path = ROOT) -> None:
     result = subprocess.run(
         [str(uv), "sync", "--locked", "--extra", "dev", "--quiet"],
-        cwd=ROOT,
+        cwd=root,
         env=uv_env(venv),
         capture_output=True,
         text=True,

@@ -27,6 +27,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
 DEPLOY = ROOT / "deploy.sh"
 WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+CI_WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+CI_SCRIPT = ROOT / ".ci" / "run"
 CHECK_TERRAFORM = ROOT / "scripts" / "check-terraform"
 COMMANDS_DIR = ROOT / "link_tracking_publisher" / "management" / "commands"
 RUNTIME_COMMAND = (
@@ -109,7 +111,11 @@ def test_runtime_image_installs_only_the_runtime_extra(stages, runtime_stage):
     assert sources, "the runtime stage must copy its virtualenv from a build stage"
     for source in sources:
         installs = [run for run in _all(stages[source], "RUN") if "pip install" in run]
-        assert installs == ['pip install ".[runtime]"'], installs
+        # the locked runtime subset (hash-checked), then the project itself without resolving
+        assert installs == [
+            "pip install --require-hashes -r requirements/runtime.txt",
+            "pip install --no-deps .",
+        ], installs
     copied = " ".join(_all(runtime_stage, "COPY")) + " ".join(
         " ".join(_all(stages[source], "COPY")) for source in sources
     )
@@ -426,10 +432,20 @@ def _runs(job) -> str:
     return "\n".join(step.get("run", "") for step in job["steps"])
 
 
+def test_pull_requests_and_deploys_run_what_ci_runs(workflow):
+    ci = yaml.safe_load(CI_WORKFLOW.read_text())
+    triggers = ci[True]  # YAML 1.1 reads the key `on` as True
+    assert "pull_request" in triggers and "workflow_call" in triggers
+    assert "bash .ci/run" in _runs(ci["jobs"]["ci"])
+    assert workflow["jobs"]["test"]["uses"] == "./.github/workflows/ci.yml"
+    script = CI_SCRIPT.read_text()
+    for step in ("make check-lock", "make lint", "scripts/check-terraform", "make dev-once"):
+        assert step in script
+    assert script.count("make test") >= 2 and "scripts/postgres" in script  # SQLite, PostgreSQL
+
+
 def test_workflow_tests_then_deploys_dev_then_prod(workflow):
     jobs = workflow["jobs"]
-    assert "python -m pytest" in _runs(jobs["test"])
-    assert "scripts/check-terraform" in _runs(jobs["test"])
     assert jobs["deploy-dev"]["needs"] == "test"
     assert set(jobs["deploy-prod"]["needs"]) == {"test", "deploy-dev"}
     for name, environment in (("deploy-dev", "dev"), ("deploy-prod", "prod")):
