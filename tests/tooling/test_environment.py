@@ -135,9 +135,7 @@ def test_a_python_without_venv_gets_the_package_to_install(tmp_path: Path) -> No
 
 
 def test_make_refuses_a_python_too_old_in_one_line(tmp_path: Path) -> None:
-    python = fake_python(
-        tmp_path, 'case "$1" in -V) echo "Python 3.9.2";; *) exit 1;; esac\n'
-    )
+    python = fake_python(tmp_path, 'case "$1" in -V) echo "Python 3.9.2";; *) exit 1;; esac\n')
     result = subprocess.run(
         ["make", "-s", "install", f"PYTHON={python}", f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
