@@ -57,6 +57,14 @@ DEFAULTS: dict[str, Any] = {
     # boto3 client settings for the control plane (timeouts keep a worker from hanging).
     "AWS_CONNECT_TIMEOUT_SECONDS": 5,
     "AWS_READ_TIMEOUT_SECONDS": 10,
+    # Domain ownership (services/domains.py): the TXT record is
+    # "<prefix>.<domain_name>" = "link-tracking-verification=<token>"; unverified claims lapse
+    # after DOMAIN_CLAIM_TTL_SECONDS; the resolver is a dotted path to a callable taking a
+    # DNS name and returning its TXT strings (the seam tests replace).
+    "DOMAIN_VERIFICATION_RECORD_PREFIX": "_link-tracking-challenge",
+    "DOMAIN_CLAIM_TTL_SECONDS": 7 * 24 * 3600,
+    "DOMAIN_VERIFICATION_RESOLVER": "link_tracking_publisher.services.domains.dns_txt_records",
+    "DOMAIN_VERIFICATION_DNS_TIMEOUT_SECONDS": 5,
     # REST API (link_tracking_publisher.api) -----------------------------------------------
     # Which accounts a user may see and change through the API: a dotted path to a subclass
     # of link_tracking_publisher.api.access.AccountAccessPolicy. The default is safe: staff

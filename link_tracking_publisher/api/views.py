@@ -139,6 +139,21 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance: Domain) -> None:
         instance.delete()  # links PROTECT their domain: a domain in use is a 409
 
+    @extend_schema(
+        request=None,
+        responses={202: s.DomainSerializer},
+        description="Look for the domain's ownership TXT record now (a Celery task; follow "
+        "`verified_at` and `verification`). The record name and value are in `verification`.",
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        from ..tasks import verify_domain_task
+
+        domain = self.get_object()
+        if not domain.is_verified:
+            link_service.enqueue_on_commit(verify_domain_task, str(domain.pk))
+        return _respond(s.DomainSerializer, domain, self, status.HTTP_202_ACCEPTED)
+
 
 # --- campaigns -----------------------------------------------------------------------------
 
