@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     # Page size of list endpoints, and the most a client may ask for with ?page_size=.
     "API_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 500,
+    # Per-user throttles (DRF rate strings, None = off): every write, and bulk endpoints.
+    # Counted in Django's cache: share one cache between web processes in production.
+    "API_WRITE_THROTTLE_RATE": "600/minute",
+    "API_BULK_THROTTLE_RATE": "30/minute",
     # The most links one bulk create (POST links/bulk/) may make; all or nothing.
     "BULK_CREATE_MAX_LINKS": 100,
     # Signed URLs (POST links/{id}/signed-url/): lifetime when the caller does not say, and
