@@ -83,6 +83,12 @@ DEFAULTS: dict[str, Any] = {
     # the longest a caller may ask for.
     "SIGNED_URL_DEFAULT_TTL_SECONDS": 7 * 24 * 3600,
     "SIGNED_URL_MAX_TTL_SECONDS": 90 * 24 * 3600,
+    # Signing keyrings: a link's signature_secret_ref must be a Secrets Manager name under this
+    # prefix (terraform's signing_secret_prefix), so no other secret can become a signing key.
+    "SIGNING_KEYRING_PREFIX": "link-signatures/",
+    # Privacy requests keep their subject only as HMAC-SHA256 under this key (None: derived
+    # from SECRET_KEY, so rotating SECRET_KEY changes the hashes of later requests).
+    "PRIVACY_HASH_KEY": None,
     # Privacy requests: a dotted path to the processor, a callable taking a PrivacyRequest and
     # returning its result (a JSON-able dict). See services/privacy.py for the default.
     "PRIVACY_REQUEST_PROCESSOR": "link_tracking_publisher.services.privacy.ControlPlaneProcessor",

@@ -34,6 +34,7 @@ from .validators import (
     validate_dynamic_param_allowlist,
     validate_redirect_url,
     validate_routing_rules,
+    validate_signature_secret_ref,
     validate_utm_overrides,
     validate_utm_params,
 )
@@ -370,7 +371,11 @@ class Link(models.Model):
     )
     signature_required = models.BooleanField(default=False)
     signature_secret_ref = models.CharField(
-        max_length=512, blank=True, help_text="Secrets Manager id of the signing keyring."
+        max_length=512,
+        blank=True,
+        validators=[validate_signature_secret_ref],
+        help_text="Secrets Manager name of the signing keyring, under "
+        "LINK_TRACKING['SIGNING_KEYRING_PREFIX'] (link-signatures/ by default).",
     )
     routing_rules = models.JSONField(null=True, blank=True)
     runtime_version = models.PositiveBigIntegerField(default=0, editable=False)

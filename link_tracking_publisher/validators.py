@@ -48,6 +48,7 @@ _PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 _HOST_RE = re.compile(
     r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+"
 )
+_SECRET_NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 MAX_URL_LENGTH = 2048
 MAX_PARAM_VALUE_LENGTH = 512
 
@@ -79,6 +80,20 @@ def validate_redirect_url(value: str) -> None:
             "URLs cannot carry a user name or password (user@host).", code="credentials"
         )
     _url_validator(value)
+
+
+def validate_signature_secret_ref(value: str) -> None:
+    """A signing keyring's Secrets Manager *name* under ``SIGNING_KEYRING_PREFIX``: any other
+    secret (a database password, the IP-hash key) must never become a signing key."""
+    from .conf import app_settings
+
+    prefix = app_settings.SIGNING_KEYRING_PREFIX
+    name = value[len(prefix) :] if value.startswith(prefix) else ""
+    if not name or not _SECRET_NAME_RE.fullmatch(value) or ".." in value:
+        raise ValidationError(
+            f"Name a signing keyring under {prefix!r}, e.g. {prefix}default.",
+            code="invalid_keyring",
+        )
 
 
 def validate_domain_name(value: str) -> None:

@@ -4,6 +4,7 @@
 
 import django.db.models.deletion
 import link_tracking_publisher.models
+import link_tracking_publisher.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -68,4 +69,9 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('pending', 'Pending verification'), ('warming', 'Warming'), ('active', 'Active'), ('suspended', 'Suspended'), ('retired', 'Retired')], default='pending', max_length=16),
         ),
         migrations.RunPython(verify_existing_domains, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name='link',
+            name='signature_secret_ref',
+            field=models.CharField(blank=True, help_text="Secrets Manager name of the signing keyring, under LINK_TRACKING['SIGNING_KEYRING_PREFIX'] (link-signatures/ by default).", max_length=512, validators=[link_tracking_publisher.validators.validate_signature_secret_ref]),
+        ),
     ]
