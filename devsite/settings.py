@@ -107,6 +107,8 @@ AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 LINK_TRACKING = {
     "SHORT_URL_SCHEME": env.str("LINK_TRACKING_SHORT_URL_SCHEME", default="https"),
     "OUTBOX_STUCK_AFTER_SECONDS": env.int("LINK_TRACKING_OUTBOX_STUCK_AFTER_SECONDS", default=300),
+    # Where Firehose delivers click events; privacy erasure rewrites objects there.
+    "CLICK_EVENTS_BUCKET": env.str("LINK_TRACKING_CLICK_EVENTS_BUCKET", default=""),
     # Keys the hash a privacy request keeps of its subject (docs/PRIVACY.md).
     "PRIVACY_HASH_KEY": env.str(
         "LINK_TRACKING_PRIVACY_HASH_KEY", default="dev-only-privacy-hash-key-change-me-0123456789"

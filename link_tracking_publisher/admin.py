@@ -576,9 +576,14 @@ class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class PrivacyRequestAdminForm(forms.ModelForm):
+    subject_value = forms.CharField(
+        max_length=256,
+        help_text="Never stored: the request keeps only a keyed hash of it.",
+    )
+
     class Meta:
         model = PrivacyRequest
-        fields = ["account", "request_type", "subject_type", "subject_value"]
+        fields = ["account", "request_type", "subject_type"]
 
 
 @admin.register(PrivacyRequest)
@@ -594,7 +599,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "completed_at",
     ]
     list_filter = ["status", "request_type", "subject_type"]
-    search_fields = ["subject_value"]
+    search_fields = ["subject_hash"]
     actions = ["retry"]
     result_fields = [
         "status",
@@ -609,11 +614,13 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return ["account", "request_type", "subject_type", "subject_value", *self.result_fields]
+        return ["account", "request_type", "subject_type", "subject_hash", *self.result_fields]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        base = ["account", "request_type", "subject_type", "subject_value"]
-        return base if obj is None else [*base, *self.result_fields]
+        base = ["account", "request_type", "subject_type"]
+        if obj is None:
+            return [*base, "subject_value"]
+        return [*base, "subject_hash", *self.result_fields]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the record of a privacy request is kept
@@ -634,6 +641,6 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         obj._state.adding = False
 
-    @admin.action(description="Retry selected failed requests")
+    @admin.action(description="Retry selected failed or partial requests")
     def retry(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
         _report(self, request, queryset, privacy_service.retry_privacy_request, "Retried")

@@ -90,8 +90,19 @@ DEFAULTS: dict[str, Any] = {
     # from SECRET_KEY, so rotating SECRET_KEY changes the hashes of later requests).
     "PRIVACY_HASH_KEY": None,
     # Privacy requests: a dotted path to the processor, a callable taking a PrivacyRequest and
-    # returning its result (a JSON-able dict). See services/privacy.py for the default.
-    "PRIVACY_REQUEST_PROCESSOR": "link_tracking_publisher.services.privacy.ControlPlaneProcessor",
+    # returning its result (a JSON-able dict). See services/privacy.py and docs/PRIVACY.md.
+    "PRIVACY_REQUEST_PROCESSOR": "link_tracking_publisher.services.privacy.StoresProcessor",
+    # The default processor's stores (dotted paths of classes), and the host's own (a dotted
+    # path to a callable (request, subject) -> {"done": bool, ...}, or None).
+    "PRIVACY_STORES": [
+        "link_tracking_publisher.services.privacy.ControlPlaneStore",
+        "link_tracking_publisher.services.privacy.S3ClickEventStore",
+    ],
+    "PRIVACY_HOST_PROCESSOR": None,
+    # Where Firehose delivers click events (terraform output click_events_bucket), and the key
+    # prefixes of its objects and of its error output.
+    "CLICK_EVENTS_BUCKET": "",
+    "CLICK_EVENTS_PREFIXES": ["click-events/", "click-events-errors/"],
 }
 
 

@@ -504,7 +504,11 @@ class LinkVersion(models.Model):
 
 
 class PrivacyRequest(models.Model):
-    """A data-subject request (access or erasure) about click data, tracked to completion."""
+    """A data-subject request (access or erasure) about click data, tracked to completion.
+
+    The subject's identifier is never stored: only ``subject_hash``, an HMAC-SHA256 under
+    ``LINK_TRACKING['PRIVACY_HASH_KEY']`` (:func:`link_tracking_publisher.services.privacy.
+    subject_hash`), which every store compares its own values against."""
 
     class RequestType(models.TextChoices):
         ACCESS = "access", "Access"
@@ -520,6 +524,7 @@ class PrivacyRequest(models.Model):
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
         COMPLETE = "complete", "Complete"
+        PARTIAL = "partial", "Partial (some stores not done)"
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
 
@@ -529,7 +534,9 @@ class PrivacyRequest(models.Model):
     )
     request_type = models.CharField(max_length=16, choices=RequestType.choices)
     subject_type = models.CharField(max_length=16, choices=SubjectType.choices)
-    subject_value = models.CharField(max_length=256)
+    subject_hash = models.CharField(
+        max_length=64, db_index=True, editable=False, help_text="HMAC-SHA256 of the subject."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     result = models.JSONField(default=empty_dict, blank=True)
     error_message = models.TextField(blank=True)
@@ -544,4 +551,4 @@ class PrivacyRequest(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.request_type} {self.subject_type}={self.subject_value} ({self.status})"
+        return f"{self.request_type} {self.subject_type}#{self.subject_hash[:12]} ({self.status})"

@@ -593,6 +593,12 @@ class PublishOutboxSerializer(StrictModelSerializer):
 
 class PrivacyRequestSerializer(StrictModelSerializer):
     account = AccountField()
+    subject_value = StrictCharField(
+        write_only=True,
+        max_length=256,
+        help_text="The subject's identifier (an sms_msg_id, a click id, an IP hash, a link "
+        "id). Never stored or shown again: the request keeps subject_hash, a keyed hash.",
+    )
     result = serializers.DictField(read_only=True, help_text="What the processor reported.")
 
     class Meta:
@@ -603,6 +609,7 @@ class PrivacyRequestSerializer(StrictModelSerializer):
             "request_type",
             "subject_type",
             "subject_value",
+            "subject_hash",
             "status",
             "result",
             "error_message",
@@ -613,6 +620,7 @@ class PrivacyRequestSerializer(StrictModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "subject_hash",
             "status",
             "result",
             "error_message",

@@ -1,6 +1,8 @@
 # Domain ownership: new domains are pending until their owner proves control of the name.
 # Domains that exist before this migration keep working: they are marked verified
 # (verification_method "migration"), each with its own token; a pending one becomes active.
+# Privacy requests keep their subject only as a keyed hash: existing identifiers are hashed and
+# the clear values dropped.
 
 import django.db.models.deletion
 import link_tracking_publisher.models
@@ -23,6 +25,15 @@ def verify_existing_domains(apps, schema_editor):
         domain.save(
             update_fields=["verified_at", "verification_method", "verification_token", "status"]
         )
+
+
+def hash_privacy_subjects(apps, schema_editor):
+    from link_tracking_publisher.services.privacy import subject_hash
+
+    PrivacyRequest = apps.get_model("link_tracking", "PrivacyRequest")
+    for request in PrivacyRequest.objects.all().iterator():
+        request.subject_hash = subject_hash(request.subject_type, request.subject_value)
+        request.save(update_fields=["subject_hash"])
 
 
 class Migration(migrations.Migration):
@@ -69,6 +80,22 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('pending', 'Pending verification'), ('warming', 'Warming'), ('active', 'Active'), ('suspended', 'Suspended'), ('retired', 'Retired')], default='pending', max_length=16),
         ),
         migrations.RunPython(verify_existing_domains, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name='privacyrequest',
+            name='subject_hash',
+            field=models.CharField(db_index=True, default='', editable=False, help_text='HMAC-SHA256 of the subject.', max_length=64),
+            preserve_default=False,
+        ),
+        migrations.RunPython(hash_privacy_subjects, migrations.RunPython.noop),
+        migrations.RemoveField(
+            model_name='privacyrequest',
+            name='subject_value',
+        ),
+        migrations.AlterField(
+            model_name='privacyrequest',
+            name='status',
+            field=models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('complete', 'Complete'), ('partial', 'Partial (some stores not done)'), ('failed', 'Failed'), ('rejected', 'Rejected')], default='pending', max_length=16),
+        ),
         migrations.AlterField(
             model_name='link',
             name='signature_secret_ref',

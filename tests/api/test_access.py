@@ -64,7 +64,7 @@ def b_objects(account_b: Any, domain_b: Any, campaign_b: Any) -> dict[str, Any]:
         link_campaign=campaign_b, crm_campaign=CrmCampaignFactory(account=account_b)
     )
     request = PrivacyRequest.objects.create(
-        account=account_b, request_type="access", subject_type="sms_msg_id", subject_value="42"
+        account=account_b, request_type="access", subject_type="sms_msg_id", subject_hash="0" * 64
     )
     return {
         "link": link,
