@@ -60,6 +60,7 @@ def main() -> int:
 
 def run(args: argparse.Namespace) -> int:
     from django.core.management import call_command
+    from django.utils import timezone
 
     from devsite.crm.models import Account
     from link_tracking_publisher.models import Domain, Link, LinkCampaign, PublishOutbox
@@ -70,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     call_command("migrate", "--no-input", verbosity=0)
     call_command("setup_dynamodb", stdout=open(os.devnull, "w"))  # noqa: SIM115
     account = Account.objects.create(name="bench")
-    domain = Domain.objects.create(domain_name="go.example.com")
+    domain = Domain.objects.create(
+        domain_name="go.example.com", status=Domain.Status.ACTIVE, verified_at=timezone.now()
+    )
     campaign = LinkCampaign.objects.create(
         account=account,
         name="bench",

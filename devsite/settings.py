@@ -8,6 +8,8 @@ from pathlib import Path
 import django
 import environ
 
+from devsite.secret_settings import secret_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The local stack's state (make dev) and the default for manage.py run beside it: one SQLite
 # database, one broker folder, one set of logs.
@@ -20,7 +22,22 @@ env = environ.Env(
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def _raw_list(variable: str) -> list[str]:
+    """A comma-separated variable split as written (empty entries kept, so they are seen)."""
+    raw = env.str(variable, default="")
+    return raw.split(",") if raw else []
+
+
+# Development defaults below are published with the code: devsite.settings_production refuses
+# them (and empty or short secrets) at start-up, naming the variable.
+PRODUCTION = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789")
+SECRET_KEY_FALLBACKS = secret_list(
+    "DJANGO_SECRET_KEY_FALLBACKS",
+    _raw_list("DJANGO_SECRET_KEY_FALLBACKS"),
+    production=PRODUCTION,
+)
 DEBUG = env("DEBUG")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 
@@ -99,6 +116,12 @@ AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 LINK_TRACKING = {
     "SHORT_URL_SCHEME": env.str("LINK_TRACKING_SHORT_URL_SCHEME", default="https"),
     "OUTBOX_STUCK_AFTER_SECONDS": env.int("LINK_TRACKING_OUTBOX_STUCK_AFTER_SECONDS", default=300),
+    # Where Firehose delivers click events; privacy erasure rewrites objects there.
+    "CLICK_EVENTS_BUCKET": env.str("LINK_TRACKING_CLICK_EVENTS_BUCKET", default=""),
+    # Keys the hash a privacy request keeps of its subject (docs/PRIVACY.md).
+    "PRIVACY_HASH_KEY": env.str(
+        "LINK_TRACKING_PRIVACY_HASH_KEY", default="dev-only-privacy-hash-key-change-me-0123456789"
+    ),
 }
 
 # The REST API (link_tracking_publisher.api): authentication is the host's choice; the app
@@ -118,6 +141,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three models have a "status": name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "DomainStatusEnum": "link_tracking_publisher.models.Domain.Status",
+        "PublishOutboxStatusEnum": "link_tracking_publisher.models.PublishOutbox.Status",
+        "PrivacyRequestStatusEnum": "link_tracking_publisher.models.PrivacyRequest.Status",
+    },
 }
 
 # Celery: the embedded default is kombu's filesystem transport, which needs no server.

@@ -30,6 +30,7 @@ from .models import (
     PublishOutbox,
 )
 from .services import crm_mappings as mapping_service
+from .services import domains as domain_service
 from .services import links as link_service
 from .services import privacy as privacy_service
 from .services.errors import InvalidState
@@ -65,17 +66,38 @@ class DomainAdmin(admin.ModelAdmin):
         "purpose",
         "active",
         "status",
+        "verified_at",
         "health_score",
         "created_at",
     ]
-    list_filter = ["active", "status", "purpose"]
+    list_filter = ["active", "status", "purpose", "verification_method"]
     search_fields = ["domain_name"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [
+        "verification_record",
+        "verified_at",
+        "verification_method",
+        "verified_by",
+        "verification_checked_at",
+        "verification_error",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["verify_by_hand", "check_dns_now"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Records are keyed by the domain name: it is fixed once links may use it.
         fixed = ["domain_name", "account"] if obj is not None else []
         return [*fixed, *self.readonly_fields]
+
+    @admin.display(description="Ownership TXT record")
+    def verification_record(self, obj: Domain) -> str:
+        if obj.pk is None:
+            return "Shown once the domain is saved."
+        return format_html(
+            "<code>{}</code> TXT <code>{}</code>",
+            obj.verification_record_name,
+            obj.verification_record_value,
+        )
 
     def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
         if change:
@@ -88,6 +110,26 @@ class DomainAdmin(admin.ModelAdmin):
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
+
+    @admin.action(description="Verify ownership by hand (staff vouch for the owner)")
+    def verify_by_hand(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+        done = 0
+        for domain in queryset:
+            if domain.is_verified:
+                continue
+            domain_service.verify_domain_by_hand(domain, user=request.user)
+            # The admin's log is the audit trail of hand verification (who, when, which).
+            self.log_change(request, domain, "Verified ownership by hand.")
+            done += 1
+        self.message_user(request, f"Verified {done} domain(s) by hand.", messages.SUCCESS)
+
+    @admin.action(description="Look for the ownership TXT record now")
+    def check_dns_now(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+        from .tasks import verify_domain_task
+
+        for domain in queryset.filter(verified_at__isnull=True):
+            link_service.enqueue_on_commit(verify_domain_task, str(domain.pk))
+        self.message_user(request, "DNS checks enqueued.", messages.INFO)
 
 
 # --- campaigns -----------------------------------------------------------------------------
@@ -534,9 +576,14 @@ class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class PrivacyRequestAdminForm(forms.ModelForm):
+    subject_value = forms.CharField(
+        max_length=256,
+        help_text="Never stored: the request keeps only a keyed hash of it.",
+    )
+
     class Meta:
         model = PrivacyRequest
-        fields = ["account", "request_type", "subject_type", "subject_value"]
+        fields = ["account", "request_type", "subject_type"]
 
 
 @admin.register(PrivacyRequest)
@@ -552,7 +599,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "completed_at",
     ]
     list_filter = ["status", "request_type", "subject_type"]
-    search_fields = ["subject_value"]
+    search_fields = ["subject_hash"]
     actions = ["retry"]
     result_fields = [
         "status",
@@ -567,11 +614,13 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return ["account", "request_type", "subject_type", "subject_value", *self.result_fields]
+        return ["account", "request_type", "subject_type", "subject_hash", *self.result_fields]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        base = ["account", "request_type", "subject_type", "subject_value"]
-        return base if obj is None else [*base, *self.result_fields]
+        base = ["account", "request_type", "subject_type"]
+        if obj is None:
+            return [*base, "subject_value"]
+        return [*base, "subject_hash", *self.result_fields]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the record of a privacy request is kept
@@ -592,6 +641,6 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         obj._state.adding = False
 
-    @admin.action(description="Retry selected failed requests")
+    @admin.action(description="Retry selected failed or partial requests")
     def retry(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
         _report(self, request, queryset, privacy_service.retry_privacy_request, "Retried")

@@ -129,3 +129,12 @@ def cloudwatch_client() -> Any:
             "cloudwatch", config=_config(), endpoint_url=endpoint
         ),
     )
+
+
+def s3_client() -> Any:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return _cached(
+        "client",
+        "s3",
+        lambda: boto3.session.Session().client("s3", config=_config(), endpoint_url=endpoint),
+    )

@@ -16,6 +16,13 @@ _TABLE_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
 _AMBIGUOUS = set("0O1IL")
 
 
+def _valid_rate(rate: Any) -> bool:
+    if not isinstance(rate, str) or "/" not in rate:
+        return False
+    number, period = rate.split("/", 1)
+    return number.isdigit() and int(number) > 0 and period[:1] in ("s", "m", "h", "d")
+
+
 @register("link_tracking")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
@@ -118,6 +125,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             errors.append(
                 Error(
                     f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E011"
+                )
+            )
+    for key in ("API_WRITE_THROTTLE_RATE", "API_BULK_THROTTLE_RATE"):
+        rate = getattr(app_settings, key)
+        if rate is not None and not _valid_rate(rate):
+            errors.append(
+                Error(
+                    f"LINK_TRACKING['{key}'] = {rate!r} is not a throttle rate.",
+                    hint="'<number>/<second|minute|hour|day>', e.g. '600/minute', or None.",
+                    id="link_tracking.E012",
                 )
             )
     if app_settings.SHORT_URL_SCHEME not in ("http", "https"):

@@ -57,6 +57,14 @@ DEFAULTS: dict[str, Any] = {
     # boto3 client settings for the control plane (timeouts keep a worker from hanging).
     "AWS_CONNECT_TIMEOUT_SECONDS": 5,
     "AWS_READ_TIMEOUT_SECONDS": 10,
+    # Domain ownership (services/domains.py): the TXT record is
+    # "<prefix>.<domain_name>" = "link-tracking-verification=<token>"; unverified claims lapse
+    # after DOMAIN_CLAIM_TTL_SECONDS; the resolver is a dotted path to a callable taking a
+    # DNS name and returning its TXT strings (the seam tests replace).
+    "DOMAIN_VERIFICATION_RECORD_PREFIX": "_link-tracking-challenge",
+    "DOMAIN_CLAIM_TTL_SECONDS": 7 * 24 * 3600,
+    "DOMAIN_VERIFICATION_RESOLVER": "link_tracking_publisher.services.domains.dns_txt_records",
+    "DOMAIN_VERIFICATION_DNS_TIMEOUT_SECONDS": 5,
     # REST API (link_tracking_publisher.api) -----------------------------------------------
     # Which accounts a user may see and change through the API: a dotted path to a subclass
     # of link_tracking_publisher.api.access.AccountAccessPolicy. The default is safe: staff
@@ -65,15 +73,36 @@ DEFAULTS: dict[str, Any] = {
     # Page size of list endpoints, and the most a client may ask for with ?page_size=.
     "API_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 500,
+    # Per-user throttles (DRF rate strings, None = off): every write, and bulk endpoints.
+    # Counted in Django's cache: share one cache between web processes in production.
+    "API_WRITE_THROTTLE_RATE": "600/minute",
+    "API_BULK_THROTTLE_RATE": "30/minute",
     # The most links one bulk create (POST links/bulk/) may make; all or nothing.
     "BULK_CREATE_MAX_LINKS": 100,
     # Signed URLs (POST links/{id}/signed-url/): lifetime when the caller does not say, and
     # the longest a caller may ask for.
     "SIGNED_URL_DEFAULT_TTL_SECONDS": 7 * 24 * 3600,
     "SIGNED_URL_MAX_TTL_SECONDS": 90 * 24 * 3600,
+    # Signing keyrings: a link's signature_secret_ref must be a Secrets Manager name under this
+    # prefix (terraform's signing_secret_prefix), so no other secret can become a signing key.
+    "SIGNING_KEYRING_PREFIX": "link-signatures/",
+    # Privacy requests keep their subject only as HMAC-SHA256 under this key (None: derived
+    # from SECRET_KEY, so rotating SECRET_KEY changes the hashes of later requests).
+    "PRIVACY_HASH_KEY": None,
     # Privacy requests: a dotted path to the processor, a callable taking a PrivacyRequest and
-    # returning its result (a JSON-able dict). See services/privacy.py for the default.
-    "PRIVACY_REQUEST_PROCESSOR": "link_tracking_publisher.services.privacy.ControlPlaneProcessor",
+    # returning its result (a JSON-able dict). See services/privacy.py and docs/PRIVACY.md.
+    "PRIVACY_REQUEST_PROCESSOR": "link_tracking_publisher.services.privacy.StoresProcessor",
+    # The default processor's stores (dotted paths of classes), and the host's own (a dotted
+    # path to a callable (request, subject) -> {"done": bool, ...}, or None).
+    "PRIVACY_STORES": [
+        "link_tracking_publisher.services.privacy.ControlPlaneStore",
+        "link_tracking_publisher.services.privacy.S3ClickEventStore",
+    ],
+    "PRIVACY_HOST_PROCESSOR": None,
+    # Where Firehose delivers click events (terraform output click_events_bucket), and the key
+    # prefixes of its objects and of its error output.
+    "CLICK_EVENTS_BUCKET": "",
+    "CLICK_EVENTS_PREFIXES": ["click-events/", "click-events-errors/"],
 }
 
 

@@ -12,7 +12,9 @@ row in one transaction and enqueues the publish after commit.
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +34,7 @@ from .validators import (
     validate_dynamic_param_allowlist,
     validate_redirect_url,
     validate_routing_rules,
+    validate_signature_secret_ref,
     validate_utm_overrides,
     validate_utm_params,
 )
@@ -56,6 +59,11 @@ def empty_dict() -> dict[str, Any]:
     return {}
 
 
+def new_verification_token() -> str:
+    """A fresh, unguessable token for a domain's DNS TXT ownership record."""
+    return secrets.token_urlsafe(24)
+
+
 class Channel(models.TextChoices):
     SMS = "sms", "SMS"
     EMAIL = "email", "Email"
@@ -67,7 +75,16 @@ class Channel(models.TextChoices):
 
 class Domain(models.Model):
     """A short-link host (``go.example.com``). Links on it redirect only while both the link and
-    the domain are active. A domain without an account is shared by every account."""
+    the domain are active. A domain without an account is shared by every account.
+
+    Ownership: a new domain is ``pending`` until its owner proves control of the name with a
+    DNS TXT record (:attr:`verification_record_name` = :attr:`verification_record_value`),
+    checked by :mod:`link_tracking_publisher.services.domains`, or until staff verify it by
+    hand. Links on an unverified domain are not published at all; an unverified claim expires
+    after ``LINK_TRACKING['DOMAIN_CLAIM_TTL_SECONDS']``, so nobody can hold a name hostage.
+    ``status``, ``health_score``, ``warming_*``, ``url_domain_ref`` and the verification
+    fields are the platform's: API clients read them and never write them.
+    """
 
     class Purpose(models.TextChoices):
         SMS = "sms", "SMS"
@@ -82,6 +99,14 @@ class Domain(models.Model):
         SUSPENDED = "suspended", "Suspended"
         RETIRED = "retired", "Retired"
 
+    class VerificationMethod(models.TextChoices):
+        DNS = "dns", "DNS TXT record"
+        MANUAL = "manual", "By hand (staff)"
+        MIGRATION = "migration", "Existing before ownership checks"
+
+    #: Statuses under which a verified, active domain's links publish active.
+    SERVING_STATUSES = (Status.WARMING, Status.ACTIVE)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(
         ACCOUNT_MODEL,
@@ -94,7 +119,7 @@ class Domain(models.Model):
     domain_name = models.CharField(max_length=253, unique=True, validators=[validate_domain_name])
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.GENERAL)
     active = models.BooleanField(default=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     health_score = models.PositiveSmallIntegerField(
         default=100, validators=[MaxValueValidator(100)]
     )
@@ -105,6 +130,28 @@ class Domain(models.Model):
     # The host project's own record of this URL domain (marketing_tracking.URLDomain in the
     # reference deployment), by id: a plain reference, so hosts without such a model need none.
     url_domain_ref = models.CharField(max_length=64, blank=True)
+    # Ownership verification.
+    verification_token = models.CharField(
+        max_length=64,
+        default=new_verification_token,
+        editable=False,
+        help_text="The value the owner publishes in the DNS TXT record.",
+    )
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="The staff member who verified the domain by hand.",
+    )
+    verification_method = models.CharField(
+        max_length=16, choices=VerificationMethod.choices, blank=True, editable=False
+    )
+    verification_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verification_error = models.CharField(max_length=500, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +160,31 @@ class Domain(models.Model):
 
     def __str__(self) -> str:
         return self.domain_name
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def serves_links(self) -> bool:
+        """Whether links on this domain publish active: the domain is active, its ownership
+        is verified and its status is warming or active (not pending, suspended, retired)."""
+        return bool(self.active and self.is_verified and self.status in self.SERVING_STATUSES)
+
+    @property
+    def verification_record_name(self) -> str:
+        return f"{app_settings.DOMAIN_VERIFICATION_RECORD_PREFIX}.{self.domain_name}"
+
+    @property
+    def verification_record_value(self) -> str:
+        return f"link-tracking-verification={self.verification_token}"
+
+    @property
+    def claim_expires_at(self) -> datetime | None:
+        """When an unverified claim lapses (``None`` once verified)."""
+        if self.is_verified or self.created_at is None:
+            return None
+        return self.created_at + timedelta(seconds=app_settings.DOMAIN_CLAIM_TTL_SECONDS)
 
 
 class LinkCampaign(models.Model):
@@ -299,7 +371,11 @@ class Link(models.Model):
     )
     signature_required = models.BooleanField(default=False)
     signature_secret_ref = models.CharField(
-        max_length=512, blank=True, help_text="Secrets Manager id of the signing keyring."
+        max_length=512,
+        blank=True,
+        validators=[validate_signature_secret_ref],
+        help_text="Secrets Manager name of the signing keyring, under "
+        "LINK_TRACKING['SIGNING_KEYRING_PREFIX'] (link-signatures/ by default).",
     )
     routing_rules = models.JSONField(null=True, blank=True)
     runtime_version = models.PositiveBigIntegerField(default=0, editable=False)
@@ -428,7 +504,11 @@ class LinkVersion(models.Model):
 
 
 class PrivacyRequest(models.Model):
-    """A data-subject request (access or erasure) about click data, tracked to completion."""
+    """A data-subject request (access or erasure) about click data, tracked to completion.
+
+    The subject's identifier is never stored: only ``subject_hash``, an HMAC-SHA256 under
+    ``LINK_TRACKING['PRIVACY_HASH_KEY']`` (:func:`link_tracking_publisher.services.privacy.
+    subject_hash`), which every store compares its own values against."""
 
     class RequestType(models.TextChoices):
         ACCESS = "access", "Access"
@@ -444,6 +524,7 @@ class PrivacyRequest(models.Model):
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
         COMPLETE = "complete", "Complete"
+        PARTIAL = "partial", "Partial (some stores not done)"
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
 
@@ -453,7 +534,9 @@ class PrivacyRequest(models.Model):
     )
     request_type = models.CharField(max_length=16, choices=RequestType.choices)
     subject_type = models.CharField(max_length=16, choices=SubjectType.choices)
-    subject_value = models.CharField(max_length=256)
+    subject_hash = models.CharField(
+        max_length=64, db_index=True, editable=False, help_text="HMAC-SHA256 of the subject."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     result = models.JSONField(default=empty_dict, blank=True)
     error_message = models.TextField(blank=True)
@@ -468,4 +551,4 @@ class PrivacyRequest(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.request_type} {self.subject_type}={self.subject_value} ({self.status})"
+        return f"{self.request_type} {self.subject_type}#{self.subject_hash[:12]} ({self.status})"

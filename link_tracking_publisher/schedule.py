@@ -25,6 +25,15 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.cleanup_old_outbox_entries",
         "schedule": crontab(minute=17, hour=3),
     },
+    # Domain ownership: look for the TXT record of every unverified claim; release lapsed ones.
+    "link-tracking-verify-pending-domains": {
+        "task": "link_tracking.verify_pending_domains",
+        "schedule": 600.0,
+    },
+    "link-tracking-expire-domain-claims": {
+        "task": "link_tracking.expire_domain_claims",
+        "schedule": crontab(minute=23),
+    },
 }
 
 #: Off by default (a drift check reads every record): merge it in to enable, e.g.

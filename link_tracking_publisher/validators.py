@@ -24,6 +24,7 @@ from link_tracking_runtime.record import (
     canonical_slug,
     is_valid_slug,
 )
+from link_tracking_runtime.routing import compile_rules
 from link_tracking_runtime.routing import (
     validate_routing_rules as contract_validate_routing_rules,
 )
@@ -47,6 +48,7 @@ _PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 _HOST_RE = re.compile(
     r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+"
 )
+_SECRET_NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 MAX_URL_LENGTH = 2048
 MAX_PARAM_VALUE_LENGTH = 512
 
@@ -66,7 +68,32 @@ def validate_redirect_url(value: str) -> None:
         )
     if value != value.strip() or any(ch in value for ch in "\r\n\t"):
         raise ValidationError("URLs cannot contain whitespace or line breaks.", code="invalid_url")
+    # Browsers read a backslash as '/', Python's urlsplit does not: in
+    # https://evil.example\@good.example/ one sees the host evil.example, the other
+    # good.example. Neither has any use in a redirect target.
+    if "\\" in value:
+        raise ValidationError(
+            "URLs cannot contain backslashes; write %5C if you mean one.", code="backslash"
+        )
+    if "@" in urlsplit(value).netloc:
+        raise ValidationError(
+            "URLs cannot carry a user name or password (user@host).", code="credentials"
+        )
     _url_validator(value)
+
+
+def validate_signature_secret_ref(value: str) -> None:
+    """A signing keyring's Secrets Manager *name* under ``SIGNING_KEYRING_PREFIX``: any other
+    secret (a database password, the IP-hash key) must never become a signing key."""
+    from .conf import app_settings
+
+    prefix = app_settings.SIGNING_KEYRING_PREFIX
+    name = value[len(prefix) :] if value.startswith(prefix) else ""
+    if not name or not _SECRET_NAME_RE.fullmatch(value) or ".." in value:
+        raise ValidationError(
+            f"Name a signing keyring under {prefix!r}, e.g. {prefix}default.",
+            code="invalid_keyring",
+        )
 
 
 def validate_domain_name(value: str) -> None:
@@ -198,3 +225,15 @@ def validate_routing_rules(value: Any) -> None:
             f"These are not valid routing rules ({type(exc).__name__}).",
             code="invalid_routing_rules",
         ) from None
+    if value is None:
+        return
+    # The rules' URLs are redirect targets too: the same refusals as a destination.
+    compiled = compile_rules(value)
+    urls = [*compiled.targets.values(), *(v.url for v in compiled.variants if v.url)]
+    for url in urls:
+        try:
+            validate_redirect_url(url)
+        except ValidationError as exc:
+            raise ValidationError(
+                f"{url!r}: {' '.join(exc.messages)}", code="invalid_routing_rules"
+            ) from None

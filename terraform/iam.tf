@@ -235,7 +235,8 @@ resource "aws_iam_role_policy" "firehose" {
 
 # --- The control plane's permissions, to attach to whatever role runs Django and Celery ---------
 # Publishes records (PutItem, conditional on runtime_version), unpublishes (UpdateItem), finds a
-# campaign's records (Query on campaign-index) and signs URLs with the keyrings.
+# campaign's records (Query on campaign-index), signs URLs with the keyrings and erases a data
+# subject's click events (privacy requests).
 
 data "aws_iam_policy_document" "publisher" {
   statement {
@@ -257,6 +258,43 @@ data "aws_iam_policy_document" "publisher" {
     sid       = "ReadSigningKeyrings"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [local.signing_secrets_arn_pattern]
+  }
+
+  # Privacy erasure (services/privacy.py, S3ClickEventStore): rewrite click-event objects without
+  # a subject's events and delete their earlier versions.
+  statement {
+    sid       = "EraseClickEventsList"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [aws_s3_bucket.click_events.arn]
+  }
+
+  statement {
+    sid = "EraseClickEventsObjects"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+    ]
+    resources = ["${aws_s3_bucket.click_events.arn}/*"]
+  }
+
+  statement {
+    sid       = "EraseClickEventsKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.aws_region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = ["${aws_s3_bucket.click_events.arn}/*", aws_s3_bucket.click_events.arn]
+    }
   }
 
   statement {

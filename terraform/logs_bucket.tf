@@ -2,7 +2,7 @@
 # the click-events bucket (s3-access/). ALB and S3 log delivery only write to buckets encrypted
 # with S3-managed keys, so this bucket uses SSE-S3.
 resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_144:Access logs are not replicated to a second region; they are operational, kept 90 days.
+  #checkov:skip=CKV_AWS_144:Access logs are not replicated to a second region; they hold visitors' IPs and are kept a short time (access_log_retention_days).
   #checkov:skip=CKV_AWS_145:ALB access logs and S3 server access logs can only be delivered to SSE-S3 buckets, not SSE-KMS.
   #checkov:skip=CKV2_AWS_62:Nothing consumes object-created events of access logs; they are read only when investigating.
   bucket = "${local.name}-logs-${local.account_id}"
@@ -58,8 +58,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
       days = var.access_log_retention_days
     }
 
+    # Versioning keeps an expired log as a noncurrent version: remove it the next day, so a
+    # log lives access_log_retention_days (+1), not a week longer.
     noncurrent_version_expiration {
-      noncurrent_days = 7
+      noncurrent_days = 1
     }
 
     abort_incomplete_multipart_upload {

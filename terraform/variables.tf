@@ -290,9 +290,25 @@ variable "log_retention_days" {
 }
 
 variable "access_log_retention_days" {
-  description = "Retention of ALB, CloudFront and S3 access logs in the logs bucket, days."
+  description = "Retention of ALB, CloudFront and S3 access logs in the logs bucket, days. They hold visitors' IP addresses, user agents and full query strings (sms_msg_id, sig): keep it short (docs/PRIVACY.md)."
   type        = number
-  default     = 90
+  default     = 14
+
+  validation {
+    condition     = var.access_log_retention_days >= 1 && var.access_log_retention_days <= 400
+    error_message = "Access logs are kept 1 to 400 days."
+  }
+}
+
+variable "waf_log_retention_days" {
+  description = "Retention of the WAF log group (blocked and counted requests, with the client IP and the URI; query string and identifying headers redacted), days."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], var.waf_log_retention_days)
+    error_message = "A CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180 or 365."
+  }
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -110,11 +110,12 @@ resource "aws_wafv2_web_acl" "cloudfront" {
 # --- WAF logs: blocked and counted requests only ----------------------------------------------
 
 resource "aws_cloudwatch_log_group" "waf" {
+  #checkov:skip=CKV_AWS_338:WAF logs hold visitors' IP addresses; privacy keeps them short (waf_log_retention_days, docs/PRIVACY.md), not a year.
   provider = aws.us_east_1
 
   # WAF only logs to log groups whose name starts with aws-waf-logs-.
   name              = "aws-waf-logs-${local.name}"
-  retention_in_days = var.log_retention_days
+  retention_in_days = var.waf_log_retention_days
   kms_key_id        = aws_kms_key.edge.arn
 }
 
@@ -155,6 +156,21 @@ resource "aws_wafv2_web_acl_logging_configuration" "cloudfront" {
 
   resource_arn            = aws_wafv2_web_acl.cloudfront.arn
   log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+
+  # Privacy: WAF cannot leave out the client IP, but it redacts these. The query string carries
+  # sms_msg_id and sig; the headers identify a visitor or carry credentials.
+  redacted_fields {
+    query_string {}
+  }
+
+  dynamic "redacted_fields" {
+    for_each = ["authorization", "cookie", "user-agent", "referer", "x-forwarded-for"]
+    content {
+      single_header {
+        name = redacted_fields.value
+      }
+    }
+  }
 
   logging_filter {
     default_behavior = "DROP"

@@ -11,7 +11,9 @@ membership model writes a policy like::
 
 Everything the API shows or changes is filtered through :meth:`AccountAccessPolicy.accounts`:
 another account's objects do not exist for the user (404, never 403, so ids cannot be probed).
-Domains without an account are shared: every authorised user may read them and use them for
+Writes need, on top of that, :meth:`AccountAccessPolicy.may_write`: by default the Django
+model permission for the action (``add_link``, ``change_globalutmpolicy``…), as DRF's
+``DjangoModelPermissions`` does. Domains without an account are shared: every authorised user may read them and use them for
 links; only users for whom :meth:`AccountAccessPolicy.may_manage_shared` is true (staff, by
 default) may create or change them, or change the global UTM policy.
 
@@ -58,6 +60,14 @@ class AccountAccessPolicy:
         """Whether ``user`` may create and change shared domains (``account`` empty) and the
         global UTM policy, which every account's links depend on. Default: active staff."""
         return _active(user) and bool(getattr(user, "is_staff", False))
+
+    def may_write(self, user: Any, model: type[Model], action: str) -> bool:
+        """Whether ``user`` may ``action`` (``add``, ``change`` or ``delete``) objects of
+        ``model`` through the API, on top of the account scoping. Default: Django's model
+        permission ``<app_label>.<action>_<model_name>`` (``DjangoModelPermissions``
+        semantics; superusers have them all), so staff status alone changes nothing."""
+        opts = model._meta
+        return _active(user) and bool(user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}"))
 
     def crm_campaigns(self, user: Any, account: Any) -> QuerySet[Model]:
         """The CRM campaigns a link campaign of ``account`` may be mapped to. By default those

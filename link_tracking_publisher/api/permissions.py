@@ -1,4 +1,15 @@
-"""Permissions: the account access policy, applied to every API view."""
+"""Permissions: the account access policy, applied to every API view.
+
+Three checks, all needed for a write:
+
+1. :class:`HasAccountAccess`: the access policy authorises the user at all (which objects they
+   see is the views' querysets, scoped by the policy's accounts);
+2. :class:`HasModelPermission`: for a write, the policy's :meth:`may_write` (by default Django's
+   model permissions, ``DjangoModelPermissions`` semantics: ``add_``, ``change_``,
+   ``delete_<model>``), so being staff is not enough to change anything;
+3. :class:`SharedObjectsStaffOnly`: what every account shares is changed only by users the
+   policy lets manage it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +20,37 @@ from rest_framework.request import Request
 
 from .access import get_access_policy
 
-__all__ = ["HasAccountAccess", "SharedObjectsStaffOnly"]
+__all__ = [
+    "HasAccountAccess",
+    "HasModelPermission",
+    "SharedObjectsStaffOnly",
+    "write_action",
+]
+
+#: The permission a write needs, by the view's action; other writes go by HTTP method.
+ACTION_PERMISSIONS = {
+    "create": "add",
+    "bulk": "add",
+    "update": "change",
+    "partial_update": "change",
+    "destroy": "delete",
+    "publish": "change",
+    "unpublish": "change",
+    "signed_url": "change",
+    "verify": "change",
+    "retry": "change",
+}
+METHOD_PERMISSIONS = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
+
+
+def write_action(request: Request, view: Any) -> str | None:
+    """``add``, ``change`` or ``delete`` for a write, ``None`` for a read."""
+    if request.method in SAFE_METHODS:
+        return None
+    action = getattr(view, "action", None)
+    return ACTION_PERMISSIONS.get(
+        action or "", METHOD_PERMISSIONS.get(request.method or "", "change")
+    )
 
 
 class HasAccountAccess(BasePermission):
@@ -20,6 +61,20 @@ class HasAccountAccess(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return get_access_policy().is_authorised(request.user)
+
+
+class HasModelPermission(BasePermission):
+    """A write needs the policy's consent for the view's model (``view.permission_model``):
+    by default the Django model permission for the action."""
+
+    message = "You do not have permission to change this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        action = write_action(request, view)
+        if action is None:
+            return True
+        model = view.permission_model
+        return get_access_policy().may_write(request.user, model, action)
 
 
 class SharedObjectsStaffOnly(BasePermission):

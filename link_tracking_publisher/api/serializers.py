@@ -110,12 +110,42 @@ class ImmutableFieldsMixin(serializers.Serializer):
 # --- domains -----------------------------------------------------------------------------
 
 
+#: Domain fields the platform sets (ownership, health, warming, the host's reference): API
+#: clients read them; a request that tries to set one is refused naming the field.
+DOMAIN_PLATFORM_FIELDS = (
+    "status",
+    "health_score",
+    "warming_started_at",
+    "warming_completed_at",
+    "warming_daily_limit",
+    "url_domain_ref",
+    "verified_at",
+    "verification_method",
+    "verification",
+)
+
+
+class DomainVerificationSerializer(serializers.Serializer):
+    """How to prove control of the domain: publish this TXT record."""
+
+    record_type = serializers.CharField(help_text="Always TXT.")
+    record_name = serializers.CharField(help_text="The DNS name of the TXT record.")
+    record_value = serializers.CharField(help_text="Its value.")
+    verified = serializers.BooleanField()
+    claim_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When an unverified claim lapses and the name is released."
+    )
+    last_checked_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+
+
 class DomainSerializer(StrictModelSerializer):
     account = AccountField(
         required=False,
         allow_null=True,
         help_text="Owner; null for a domain shared by every account (staff only).",
     )
+    verification = serializers.SerializerMethodField()
 
     class Meta:
         model = Domain
@@ -131,12 +161,45 @@ class DomainSerializer(StrictModelSerializer):
             "warming_completed_at",
             "warming_daily_limit",
             "url_domain_ref",
+            "verified_at",
+            "verification_method",
+            "verification",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", *DOMAIN_PLATFORM_FIELDS, "created_at", "updated_at"]
         validators: list[Any] = []  # uniqueness is the service layer's (full_clean)
         extra_kwargs = {"domain_name": {"validators": [validate_domain_name]}}
+
+    @extend_schema_field(DomainVerificationSerializer)
+    def get_verification(self, domain: Domain) -> dict[str, Any]:
+        return DomainVerificationSerializer(
+            {
+                "record_type": "TXT",
+                "record_name": domain.verification_record_name,
+                "record_value": domain.verification_record_value,
+                "verified": domain.is_verified,
+                "claim_expires_at": domain.claim_expires_at,
+                "last_checked_at": domain.verification_checked_at,
+                "last_error": domain.verification_error,
+            }
+        ).data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        # Read-only fields are dropped silently by DRF; a client that believes it set a
+        # platform field (status "active") must be told it did not. Sending back what a GET
+        # returned is fine.
+        current = self.to_representation(self.instance) if self.instance is not None else {}
+        refused = {
+            name: "This is set by the platform, not by API clients."
+            for name in DOMAIN_PLATFORM_FIELDS
+            if name in self.initial_data
+            and (self.instance is None or self.initial_data[name] != current.get(name))
+        }
+        if refused:
+            raise serializers.ValidationError(refused)
+        return attrs
 
 
 class DomainUpdateSerializer(ImmutableFieldsMixin, DomainSerializer):
@@ -530,6 +593,12 @@ class PublishOutboxSerializer(StrictModelSerializer):
 
 class PrivacyRequestSerializer(StrictModelSerializer):
     account = AccountField()
+    subject_value = StrictCharField(
+        write_only=True,
+        max_length=256,
+        help_text="The subject's identifier (an sms_msg_id, a click id, an IP hash, a link "
+        "id). Never stored or shown again: the request keeps subject_hash, a keyed hash.",
+    )
     result = serializers.DictField(read_only=True, help_text="What the processor reported.")
 
     class Meta:
@@ -540,6 +609,7 @@ class PrivacyRequestSerializer(StrictModelSerializer):
             "request_type",
             "subject_type",
             "subject_value",
+            "subject_hash",
             "status",
             "result",
             "error_message",
@@ -550,6 +620,7 @@ class PrivacyRequestSerializer(StrictModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "subject_hash",
             "status",
             "result",
             "error_message",
@@ -567,6 +638,7 @@ __all__ = [
     "CrmMappingUpdateSerializer",
     "DomainSerializer",
     "DomainUpdateSerializer",
+    "DomainVerificationSerializer",
     "LinkActionSerializer",
     "LinkBulkCreateResultSerializer",
     "LinkBulkCreateSerializer",

@@ -50,8 +50,9 @@ from .filters import (
 )
 from .pagination import LinkTrackingPagination
 from .parsers import StrictJSONParser
-from .permissions import HasAccountAccess, SharedObjectsStaffOnly
+from .permissions import HasAccountAccess, HasModelPermission, SharedObjectsStaffOnly
 from .schema import ErrorSerializer, LinkTrackingAutoSchema
+from .throttling import BulkRateThrottle, WriteRateThrottle
 
 __all__ = [
     "CampaignViewSet",
@@ -67,7 +68,10 @@ __all__ = [
 class LinkTrackingAPIMixin:
     """What every view of the API shares: access policy, JSON only, errors, schema."""
 
-    permission_classes = [HasAccountAccess, SharedObjectsStaffOnly]
+    permission_classes = [HasAccountAccess, HasModelPermission, SharedObjectsStaffOnly]
+    throttle_classes = [WriteRateThrottle, BulkRateThrottle]
+    #: The model whose Django permissions a write needs (HasModelPermission).
+    permission_model: type[Any]
     parser_classes = [StrictJSONParser]
     pagination_class = LinkTrackingPagination
     filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
@@ -104,6 +108,7 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     """Short-link domains: the user's accounts' own, and shared ones (no account)."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_model = Domain
     serializer_class = s.DomainSerializer
     filterset_class = DomainFilter
     search_fields = ["domain_name"]
@@ -139,6 +144,21 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance: Domain) -> None:
         instance.delete()  # links PROTECT their domain: a domain in use is a 409
 
+    @extend_schema(
+        request=None,
+        responses={202: s.DomainSerializer},
+        description="Look for the domain's ownership TXT record now (a Celery task; follow "
+        "`verified_at` and `verification`). The record name and value are in `verification`.",
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        from ..tasks import verify_domain_task
+
+        domain = self.get_object()
+        if not domain.is_verified:
+            link_service.enqueue_on_commit(verify_domain_task, str(domain.pk))
+        return _respond(s.DomainSerializer, domain, self, status.HTTP_202_ACCEPTED)
+
 
 # --- campaigns -----------------------------------------------------------------------------
 
@@ -153,6 +173,7 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     """Link campaigns, with the CRM campaigns they are mapped to."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_model = LinkCampaign
     serializer_class = s.CampaignSerializer
     filterset_class = CampaignFilter
     search_fields = ["name", "campaign_id", "description"]
@@ -222,6 +243,7 @@ class CrmMappingViewSet(
     """A link campaign's CRM campaign mappings (``campaigns/{uuid}/crm-mappings/``)."""
 
     serializer_class = s.CrmMappingSerializer
+    permission_model = LinkCampaignCrmCampaignMapping
     lookup_url_kwarg = "mapping_id"
     filter_backends = [OrderingFilter]
     ordering_fields = ["created_at", "start_date", "end_date"]
@@ -282,6 +304,7 @@ class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
     and every link is republished after a change."""
 
     serializer_class = s.UTMPolicySerializer
+    permission_model = GlobalUTMPolicy
     shared_singleton = True
     pagination_class = None
     filter_backends: list[Any] = []
@@ -342,6 +365,7 @@ class LinkViewSet(
     entry, a publish after commit). Links are not deleted: unpublish (deactivate) them."""
 
     serializer_class = s.LinkSerializer
+    permission_model = Link
     filterset_class = LinkFilter
     search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
     ordering_fields = [
@@ -509,6 +533,7 @@ class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
     """The publish outbox of the user's links: one entry per published version."""
 
     serializer_class = s.PublishOutboxSerializer
+    permission_model = PublishOutbox
     filterset_class = PublishOutboxFilter
     ordering_fields = ["created_at", "updated_at", "runtime_version"]
     ordering = ["-created_at"]
@@ -540,6 +565,7 @@ class PrivacyRequestViewSet(
     """Data-subject requests (access, erasure), processed by the configured processor."""
 
     serializer_class = s.PrivacyRequestSerializer
+    permission_model = PrivacyRequest
     filterset_class = PrivacyRequestFilter
     ordering_fields = ["created_at", "updated_at", "status"]
     ordering = ["-created_at"]

@@ -265,7 +265,12 @@ def retry_failed_publish(entry: PublishOutbox) -> PublishOutbox:
 
 
 def create_domain(*, user: Any = None, **fields: Any) -> Domain:
-    """Add a short-link domain. It has no links yet, so nothing is published."""
+    """Claim a short-link domain: it is ``pending`` until its owner proves control of the name
+    (:mod:`.domains`). A lapsed unverified claim on the same name is released first."""
+    from .domains import release_lapsed_claim
+
+    if fields.get("domain_name"):
+        release_lapsed_claim(fields["domain_name"])
     domain = Domain(**fields)
     domain.full_clean()
     domain.save(force_insert=True)
@@ -301,18 +306,19 @@ def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any)
 
 
 def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
-    """Change a domain; when ``active`` changes, every link on it is republished (a record is
-    active only while both its link and its domain are)."""
+    """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
+    staff), every link on it is republished (a record is active only while both its link and
+    its domain are)."""
     from ..tasks import republish_domain_task
 
     with transaction.atomic():
         current = Domain.objects.select_for_update().get(pk=domain.pk)
-        was_active = current.active
+        was_serving = current.serves_links
         for name, value in changes.items():
             setattr(current, name, value)
         current.full_clean()
         current.save()
-        if current.active != was_active:
+        if current.serves_links != was_serving:
             enqueue_on_commit(republish_domain_task, str(current.pk))
     return current
 

@@ -1,30 +1,44 @@
 """Privacy (data-subject) requests: created through the API or the admin, processed by a
 pluggable processor in a Celery task, with status, result and errors recorded on the row.
 
+The subject's identifier (an ``sms_msg_id``, a click id, an IP hash, a link id) is never
+stored: the row keeps :func:`subject_hash`, an HMAC-SHA256 under
+``LINK_TRACKING['PRIVACY_HASH_KEY']``, and every store finds the subject's data by hashing its
+own values and comparing (:meth:`Subject.matches`).
+
 The processor is ``LINK_TRACKING['PRIVACY_REQUEST_PROCESSOR']``: a dotted path to a callable
 that takes the :class:`PrivacyRequest` and returns its result, a JSON-able dict (a class is
-instantiated once, without arguments, and its instance called). It raises
-:class:`PrivacyRequestRejected` to refuse a request (status ``rejected``); any other exception
-marks the request ``failed`` with the error, and an operator may retry it. A processor may run
-more than once for one request (a retry, a redelivered task), so it must be idempotent.
+instantiated once, without arguments, and its instance called). A result with a non-empty
+``remaining`` list marks the request ``partial``; otherwise it is ``complete``. The processor
+raises :class:`PrivacyRequestRejected` to refuse a request (status ``rejected``); any other
+exception marks it ``failed``. Failed and partial requests may be retried. A processor may run
+more than once for one request, so it must be idempotent.
 
-The default, :class:`ControlPlaneProcessor`, covers what the control plane itself stores, and
-says plainly what it does not cover: click events live in the analytics store (Firehose → S3
-and the warehouse), which the control plane never reads. A host with such a store plugs in a
-processor that handles it, and may call the default one for the control-plane part.
+The default, :class:`StoresProcessor`, runs one processor per store that holds a visitor's data
+(``LINK_TRACKING['PRIVACY_STORES']``): :class:`ControlPlaneStore` (the control plane's own
+rows), :class:`S3ClickEventStore` (click events in S3: objects rewritten without the subject's
+events) and, when ``PRIVACY_HOST_PROCESSOR`` is set, the host's own (:class:`HostStore`). The
+request is ``complete`` only when every store reports done. See docs/PRIVACY.md.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import gzip
+import hashlib
+import hmac
+import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -35,13 +49,19 @@ from .errors import InvalidState
 from .links import enqueue_on_commit
 
 __all__ = [
-    "ControlPlaneProcessor",
+    "ControlPlaneStore",
+    "HostStore",
     "PrivacyRequestProcessor",
     "PrivacyRequestRejected",
+    "S3ClickEventStore",
+    "StoreReport",
+    "StoresProcessor",
+    "Subject",
     "create_privacy_request",
     "get_processor",
     "process_privacy_request",
     "retry_privacy_request",
+    "subject_hash",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,10 +69,67 @@ logger = logging.getLogger(__name__)
 PrivacyRequestProcessor = Callable[[PrivacyRequest], Mapping[str, Any]]
 Status = PrivacyRequest.Status
 MAX_ERROR_LENGTH = 4000
+SUBJECT_MAX_LENGTH = 256
 
 
 class PrivacyRequestRejected(LinkTrackingError):
     """A processor refuses the request; the message says why (it is recorded)."""
+
+
+# --- the subject, kept as a keyed hash ----------------------------------------------------------
+
+
+def _hash_key() -> bytes:
+    key = app_settings.PRIVACY_HASH_KEY
+    if key:
+        return str(key).encode()
+    # No dedicated key: one derived from SECRET_KEY (rotating SECRET_KEY changes later hashes).
+    return hashlib.sha256(b"link_tracking.privacy:" + settings.SECRET_KEY.encode()).digest()
+
+
+def subject_hash(subject_type: str, value: str) -> str:
+    """The HMAC-SHA256 a privacy request keeps instead of its subject's identifier."""
+    message = f"{subject_type}:{value}".encode()
+    return hmac.new(_hash_key(), message, hashlib.sha256).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+    """Whose data a request is about: the subject type and the keyed hash of the identifier."""
+
+    type: str
+    hash: str
+
+    @classmethod
+    def of(cls, request: PrivacyRequest) -> Subject:
+        return cls(request.subject_type, request.subject_hash)
+
+    def matches(self, value: Any) -> bool:
+        """Whether ``value`` (a store's own copy of an identifier) is the subject's."""
+        if value is None or value == "":
+            return False
+        return hmac.compare_digest(subject_hash(self.type, str(value)), self.hash)
+
+
+#: Where a click event holds each kind of subject: (column, forwarded param or None).
+EVENT_SUBJECT_FIELDS: dict[str, tuple[str, str | None]] = {
+    PrivacyRequest.SubjectType.SMS_MSG_ID: ("sms_msg_id", "sms_msg_id"),
+    PrivacyRequest.SubjectType.CLICK_ID: ("click_session_id", "click_id"),
+    PrivacyRequest.SubjectType.IP_HASH: ("ip_hash", None),
+    PrivacyRequest.SubjectType.LINK: ("link_id", None),
+}
+
+
+def event_matches(subject: Subject, event: Mapping[str, Any]) -> bool:
+    """Whether a click event (as decoded from JSON) is about ``subject``."""
+    column, param = EVENT_SUBJECT_FIELDS[subject.type]
+    if subject.matches(event.get(column)):
+        return True
+    forwarded = event.get("forwarded_params")
+    return bool(param and isinstance(forwarded, Mapping) and subject.matches(forwarded.get(param)))
+
+
+# --- requests ---------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=8)
@@ -76,25 +153,30 @@ def _enqueue(request: PrivacyRequest) -> None:
 def create_privacy_request(
     *, account: Any, request_type: str, subject_type: str, subject_value: str, user: Any = None
 ) -> PrivacyRequest:
-    """Record a request (PENDING) and enqueue its processing after commit.
-
-    A ``link`` subject must be the id of one of the account's links.
-    """
+    """Record a request (PENDING), keeping only the keyed hash of ``subject_value``, and
+    enqueue its processing after commit. A ``link`` subject must be one of the account's."""
+    value = subject_value if isinstance(subject_value, str) else ""
+    if not value or len(value) > SUBJECT_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "subject_value": f"Enter the subject's identifier (1 to {SUBJECT_MAX_LENGTH} characters)."
+            }
+        )
+    if subject_type == PrivacyRequest.SubjectType.LINK:
+        try:
+            value = str(uuid.UUID(value))
+        except ValueError:
+            raise ValidationError({"subject_value": "Enter the id (a UUID) of a link."}) from None
+        if not Link.objects.filter(pk=value, account=account).exists():
+            raise ValidationError({"subject_value": "This account has no link with this id."})
     request = PrivacyRequest(
         account=account,
         request_type=request_type,
         subject_type=subject_type,
-        subject_value=subject_value,
+        subject_hash=subject_hash(subject_type, value),
         requested_by=user if getattr(user, "is_authenticated", False) else None,
     )
     request.full_clean()
-    if subject_type == PrivacyRequest.SubjectType.LINK:
-        try:
-            link_id = uuid.UUID(str(subject_value))
-        except ValueError:
-            raise ValidationError({"subject_value": "Enter the id (a UUID) of a link."}) from None
-        if not Link.objects.filter(pk=link_id, account=account).exists():
-            raise ValidationError({"subject_value": "This account has no link with this id."})
     with transaction.atomic():
         request.save(force_insert=True)
         _enqueue(request)
@@ -102,13 +184,16 @@ def create_privacy_request(
 
 
 def retry_privacy_request(request: PrivacyRequest) -> PrivacyRequest:
-    """Process a FAILED request again. Raises :class:`InvalidState` unless it failed."""
+    """Process a FAILED or PARTIAL request again (after its cause was fixed, or for what was
+    left). Raises :class:`InvalidState` otherwise."""
     with transaction.atomic():
-        claimed = PrivacyRequest.objects.filter(pk=request.pk, status=Status.FAILED).update(
+        claimed = PrivacyRequest.objects.filter(
+            pk=request.pk, status__in=[Status.FAILED, Status.PARTIAL]
+        ).update(
             status=Status.PENDING, error_message="", completed_at=None, updated_at=timezone.now()
         )
         if not claimed:
-            raise InvalidState("Only failed privacy requests can be retried.")
+            raise InvalidState("Only failed or partial privacy requests can be retried.")
         _enqueue(request)
     request.refresh_from_db()
     return request
@@ -117,8 +202,8 @@ def retry_privacy_request(request: PrivacyRequest) -> PrivacyRequest:
 def process_privacy_request(request_id: Any) -> str:
     """Run the processor on one request and record the outcome; returns the new status.
 
-    Requests already complete, rejected or failed are left alone (a redelivered task does
-    nothing); a PROCESSING one is taken again (its worker died).
+    Requests already complete, partial, rejected or failed are left alone (a redelivered task
+    does nothing); a PROCESSING one is taken again (its worker died).
     """
     claimed = PrivacyRequest.objects.filter(
         pk=request_id, status__in=[Status.PENDING, Status.PROCESSING]
@@ -140,73 +225,81 @@ def process_privacy_request(request_id: Any) -> str:
             "error_message": f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH],
         }
     else:
-        fields = {"status": Status.COMPLETE, "result": result, "error_message": ""}
+        status = Status.PARTIAL if result.get("remaining") else Status.COMPLETE
+        fields = {"status": status, "result": result, "error_message": ""}
     now = timezone.now()
     PrivacyRequest.objects.filter(pk=request_id).update(completed_at=now, updated_at=now, **fields)
     return str(fields["status"])
 
 
-class ControlPlaneProcessor:
-    """The default processor: the control plane's own data, and nothing else.
+# --- stores -----------------------------------------------------------------------------------
 
-    The control plane stores no click data: ``sms_msg_id``, ``click_id`` and IP hashes exist
-    only in click events, which the runtime streams to the analytics store. So for those
-    subjects this processor searches the account's links (destination, fallback, keyword,
-    UTM overrides) and their audit trail (change reasons and recorded changes) for the value
-    and reports every occurrence; it changes nothing (rewriting a live link's destination
-    would break it, so an erasure that finds matches needs a person). For a ``link`` subject
-    an access request returns the link and its history; an erasure is rejected (a link is
-    not personal data: unpublish it instead).
 
-    The result always carries ``click_events: {"handled": false, ...}``: whoever reads it
-    knows the analytics store was not processed.
-    """
+@dataclasses.dataclass
+class StoreReport:
+    """What one store did: ``done`` only when nothing of the subject's is left there (erasure)
+    or everything was found (access); ``remaining`` says what is left when not."""
 
-    CLICK_EVENTS_NOTE = (
-        "Click events are stored by the analytics pipeline (Firehose to S3 and the warehouse), "
-        "which the control plane does not read. Process them there, or configure "
-        "LINK_TRACKING['PRIVACY_REQUEST_PROCESSOR'] with a processor that does."
-    )
+    done: bool
+    found: int = 0
+    erased: int = 0
+    remaining: str = ""
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __call__(self, request: PrivacyRequest) -> dict[str, Any]:
-        if request.subject_type == PrivacyRequest.SubjectType.LINK:
-            return self._link(request)
-        value = request.subject_value
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class ControlPlaneStore:
+    """The control plane's own rows. It stores no click data; a subject's identifier can only
+    appear in a link someone typed (keyword, a query value of the destination or fallback, a
+    UTM override). Those are reported, never rewritten (that would break a live link): an
+    erasure that finds any is not done until a person edits them. Privacy requests themselves
+    hold only the keyed hash."""
+
+    name = "control_plane"
+
+    def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
         links = Link.objects.filter(account_id=request.account_id)
-        matches: list[dict[str, str]] = []
-        for field in ("destination_url", "fallback_url", "keyword"):
-            for pk in links.filter(**{f"{field}__contains": value}).values_list("pk", flat=True):
-                matches.append({"model": "link", "id": str(pk), "field": field})
-        for pk, overrides in links.values_list("pk", "utm_overrides"):
-            if value in str(overrides):
-                matches.append({"model": "link", "id": str(pk), "field": "utm_overrides"})
-        versions = LinkVersion.objects.filter(link__account_id=request.account_id).filter(
-            Q(change_reason__contains=value) | Q(destination_url__contains=value)
-        )
-        for pk, link_id in versions.values_list("pk", "link_id"):
-            matches.append({"model": "link_version", "id": str(pk), "link": str(link_id)})
-        result: dict[str, Any] = {
-            "processor": "control_plane",
-            "control_plane": {"matches": matches, "count": len(matches)},
-            "click_events": {"handled": False, "detail": self.CLICK_EVENTS_NOTE},
-        }
-        if request.request_type == PrivacyRequest.RequestType.ERASURE:
-            result["control_plane"]["erased"] = 0
-            if matches:
-                result["control_plane"]["action_required"] = (
-                    "The value occurs in links or their history; nothing was changed "
-                    "automatically. Review the matches and edit or deactivate those links."
-                )
-        return result
-
-    def _link(self, request: PrivacyRequest) -> dict[str, Any]:
-        if request.request_type == PrivacyRequest.RequestType.ERASURE:
-            raise PrivacyRequestRejected(
-                "A link is not personal data; deactivate (unpublish) it instead of erasing it."
+        if subject.type == PrivacyRequest.SubjectType.LINK:
+            return self._link(request, subject, links)
+        matches = [
+            {"model": "link", "id": str(link.pk), "field": field}
+            for link in links.only(
+                "pk", "keyword", "destination_url", "fallback_url", "utm_overrides"
             )
-        link = Link.objects.filter(pk=request.subject_value, account_id=request.account_id).first()
-        if link is None:
-            raise PrivacyRequestRejected("The account has no such link.")
+            for field, values in self._values(link)
+            if any(subject.matches(v) for v in values)
+        ]
+        for version in LinkVersion.objects.filter(link__account_id=request.account_id):
+            values = [v for _, v in parse_qsl(urlsplit(version.destination_url).query)]
+            values += version.change_reason.split()
+            values += [str(x) for pair in (version.changes or {}).values() for x in pair]
+            if any(subject.matches(v) for v in values):
+                matches.append({"model": "link_version", "id": str(version.pk)})
+        report = StoreReport(done=True, found=len(matches), detail={"matches": matches})
+        if matches and request.request_type == PrivacyRequest.RequestType.ERASURE:
+            report.done = False
+            report.remaining = (
+                f"The identifier occurs in {len(matches)} link field(s) (see matches); nothing "
+                "was changed automatically: edit or deactivate those links, then retry."
+            )
+        return report
+
+    @staticmethod
+    def _values(link: Link) -> Iterator[tuple[str, list[str]]]:
+        yield "keyword", [link.keyword]
+        for field in ("destination_url", "fallback_url"):
+            url = getattr(link, field) or ""
+            parts = urlsplit(url)
+            yield field, [v for _, v in parse_qsl(parts.query)] + parts.path.split("/")
+        yield "utm_overrides", [str(v) for v in (link.utm_overrides or {}).values()]
+
+    def _link(self, request: PrivacyRequest, subject: Subject, links: Any) -> StoreReport:
+        link = next((x for x in links if subject.matches(str(x.pk))), None)
+        if link is None or request.request_type == PrivacyRequest.RequestType.ERASURE:
+            # A link is not personal data: erasure by link erases its click events, not it.
+            return StoreReport(done=True, found=int(link is not None))
         history = [
             {
                 "version": v.version,
@@ -216,19 +309,174 @@ class ControlPlaneProcessor:
             }
             for v in link.versions.order_by("version")
         ]
-        return {
-            "processor": "control_plane",
-            "control_plane": {
-                "link": {
-                    "id": str(link.pk),
-                    "short_url": link.get_full_url(),
-                    "destination_url": link.destination_url,
-                    "keyword": link.keyword,
-                    "channel": link.channel,
-                    "active": link.active,
-                    "created_at": link.created_at.isoformat(),
-                },
-                "versions": history,
+        detail = {
+            "link": {
+                "id": str(link.pk),
+                "short_url": link.get_full_url(),
+                "destination_url": link.destination_url,
+                "keyword": link.keyword,
+                "channel": link.channel,
+                "active": link.active,
+                "created_at": link.created_at.isoformat(),
             },
-            "click_events": {"handled": False, "detail": self.CLICK_EVENTS_NOTE},
+            "versions": history,
+        }
+        return StoreReport(done=True, found=1, detail=detail)
+
+
+def _decode_line(line: bytes) -> Mapping[str, Any] | None:
+    """A click event from one NDJSON line; Firehose's error records carry it base64-encoded
+    in ``rawData``. ``None`` for anything else (kept as it is)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("rawData"), str):
+        try:
+            value = json.loads(base64.b64decode(value["rawData"]))
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+class S3ClickEventStore:
+    """Click events in S3 (``CLICK_EVENTS_BUCKET``, under ``CLICK_EVENTS_PREFIXES``).
+
+    NDJSON objects (gzip or not, Firehose error records included) are read line by line; for an
+    erasure, an object holding the subject's events is rewritten without them (deleted when
+    nothing is left) and its earlier versions are deleted, so a versioned bucket keeps no copy.
+    **Parquet objects are not rewritten**: they are counted, and the store reports itself not
+    done while any exist (use Athena ``INSERT``/CTAS or the Glue table's own tooling for them,
+    or deliver NDJSON). Every object is read on every request: at volumes where that is too
+    slow, a host processor over Athena is the tool.
+    """
+
+    name = "click_events_s3"
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from ..aws import s3_client
+
+            self._client = s3_client()
+        return self._client
+
+    def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
+        bucket = app_settings.CLICK_EVENTS_BUCKET
+        if not bucket:
+            return StoreReport(
+                done=False,
+                remaining="LINK_TRACKING['CLICK_EVENTS_BUCKET'] is not set: click events were "
+                "not searched.",
+            )
+        erase = request.request_type == PrivacyRequest.RequestType.ERASURE
+        report = StoreReport(done=True, detail={"objects": 0, "rewritten": 0, "parquet": 0})
+        events: list[Mapping[str, Any]] = []
+        for key in self._keys(bucket):
+            report.detail["objects"] += 1
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if key.endswith(".parquet") or body[:4] == b"PAR1":
+                report.detail["parquet"] += 1
+                continue
+            compressed = body[:2] == b"\x1f\x8b"
+            text = gzip.decompress(body) if compressed else body
+            kept: list[bytes] = []
+            found = 0
+            for line in text.splitlines(keepends=True):
+                event = _decode_line(line) if line.strip() else None
+                if event is not None and event_matches(subject, event):
+                    found += 1
+                    if not erase:
+                        events.append(event)
+                        kept.append(line)
+                else:
+                    kept.append(line)
+            report.found += found
+            if erase and found:
+                self._rewrite(bucket, key, b"".join(kept), compressed)
+                report.erased += found
+                report.detail["rewritten"] += 1
+        if report.detail["parquet"]:
+            report.done = False
+            report.remaining = (
+                f"{report.detail['parquet']} Parquet object(s) were not searched or rewritten."
+            )
+        if not erase:
+            report.detail["events"] = events[:1000]
+        return report
+
+    def _keys(self, bucket: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for prefix in app_settings.CLICK_EVENTS_PREFIXES:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+
+    def _rewrite(self, bucket: str, key: str, data: bytes, compressed: bool) -> None:
+        current = None
+        if data.strip():
+            body = gzip.compress(data) if compressed else data
+            current = self.client.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId")
+        else:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        # A versioned bucket keeps the old object as a noncurrent version: delete those too.
+        versions = self.client.list_object_versions(Bucket=bucket, Prefix=key)
+        for item in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]:
+            if item["Key"] == key and item.get("VersionId") not in (None, "null", current):
+                self.client.delete_object(Bucket=bucket, Key=key, VersionId=item["VersionId"])
+
+
+class HostStore:
+    """The host project's own store (``LINK_TRACKING['PRIVACY_HOST_PROCESSOR']``): a callable
+    taking the request and the :class:`Subject` and returning a mapping with ``done`` (bool) and
+    optionally ``found``, ``erased``, ``remaining`` and ``detail``."""
+
+    name = "host"
+
+    def __init__(self, hook: Callable[[PrivacyRequest, Subject], Mapping[str, Any]]) -> None:
+        self.hook = hook
+
+    def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
+        answer = dict(self.hook(request, subject))
+        return StoreReport(
+            done=bool(answer.get("done")),
+            found=int(answer.get("found", 0)),
+            erased=int(answer.get("erased", 0)),
+            remaining=str(
+                answer.get("remaining", "") or ("" if answer.get("done") else "not done")
+            ),
+            detail=dict(answer.get("detail", {})),
+        )
+
+
+class StoresProcessor:
+    """The default processor: one processor per store; ``remaining`` lists every store that is
+    not done (and what is left there), which makes the request ``partial``."""
+
+    def stores(self) -> list[Callable[[PrivacyRequest, Subject], StoreReport]]:
+        stores: list[Any] = [import_string(path)() for path in app_settings.PRIVACY_STORES]
+        if app_settings.PRIVACY_HOST_PROCESSOR:
+            stores.append(HostStore(import_string(app_settings.PRIVACY_HOST_PROCESSOR)))
+        return stores
+
+    def __call__(self, request: PrivacyRequest) -> dict[str, Any]:
+        subject = Subject.of(request)
+        reports: dict[str, Any] = {}
+        remaining: list[dict[str, str]] = []
+        for store in self.stores():
+            name = getattr(store, "name", type(store).__name__)
+            report = store(request, subject)
+            reports[name] = report.as_dict()
+            if not report.done:
+                remaining.append({"store": name, "detail": report.remaining})
+        return {
+            "processor": "stores",
+            "stores": reports,
+            "found": sum(r["found"] for r in reports.values()),
+            "erased": sum(r["erased"] for r in reports.values()),
+            "remaining": remaining,
+            "processed_at": timezone.now().isoformat(),
         }

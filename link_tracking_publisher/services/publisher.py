@@ -33,7 +33,7 @@ __all__ = ["BulkPublishResult", "LinkPublisher", "PublishOutcome", "PublishResul
 
 logger = logging.getLogger(__name__)
 
-PublishOutcome = Literal["written", "already_applied", "not_published"]
+PublishOutcome = Literal["written", "already_applied", "not_published", "domain_unverified"]
 
 PUT_CONDITION = "attribute_not_exists(PK) OR runtime_version < :v"
 
@@ -112,7 +112,7 @@ class LinkPublisher:
             link_id=str(link.id),
             destination_url=link.destination_url,
             fallback_url=link.effective_fallback_url(),
-            active=bool(link.active and link.domain.active),
+            active=bool(link.active and link.domain.serves_links),
             runtime_version=int(link.runtime_version),
             append_query_params=link.append_query_params,
             resolved_query_params=self.resolver.resolve(link),
@@ -153,7 +153,15 @@ class LinkPublisher:
 
     def publish_link(self, link: Link, outbox: PublishOutbox | None = None) -> PublishResult:
         """Write the link's record, conditionally. Records the outcome on ``outbox`` when
-        given; errors propagate (the task decides whether to retry)."""
+        given; errors propagate (the task decides whether to retry).
+
+        A link on a domain whose ownership is not verified is not written at all (outcome
+        ``domain_unverified``); verifying the domain republishes its links."""
+        if not link.domain.is_verified:
+            if outbox is not None:
+                outbox_state.mark_complete(outbox, "domain_unverified")
+            logger.info("publish %s: domain %s is not verified", link.id, link.domain)
+            return PublishResult(str(link.id), int(link.runtime_version), "domain_unverified")
         item = self.build_runtime_record(link)
         try:
             self.table.put_item(
@@ -213,8 +221,10 @@ class LinkPublisher:
         Every write keeps the single-link guarantee (absent, or a lower stored version).
         Individual puts rather than transactions: a DynamoDB transaction is all or nothing
         and costs twice the write capacity, and batch writes cannot carry a condition.
-        Database work stays on this thread; the threads only talk to DynamoDB.
+        Database work stays on this thread; the threads only talk to DynamoDB. Links on
+        domains whose ownership is not verified are left out (they are not published at all).
         """
+        links = links.filter(domain__verified_at__isnull=False)
         ids = list(links.order_by().values_list("pk", flat=True))
         result = BulkPublishResult(total=len(ids))
         if not ids:

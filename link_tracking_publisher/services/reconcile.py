@@ -123,6 +123,9 @@ def reconcile(
     table = table or runtime_table()
     report = ReconcileReport()
     links = (links if links is not None else Link.objects.all()).select_related("domain")
+    # Links on unverified domains are never published: they expect no record (a record under
+    # such a domain is an orphan, found with ``orphans``).
+    links = links.filter(domain__verified_at__isnull=False)
     expected: dict[tuple[str, str], Link] = {}
     for link in links.iterator(chunk_size=1000):
         key = item_key(link.domain.domain_name, link.slug_canonical)
@@ -137,7 +140,7 @@ def reconcile(
             report.drift.append(Drift("missing", key, str(link.pk), version, None))
             continue
         stored_version = int(item.get("runtime_version", 0))
-        active = bool(link.active and link.domain.active)
+        active = bool(link.active and link.domain.serves_links)
         kind: DriftKind | None = None
         if stored_version < version:
             kind = "stale_version"

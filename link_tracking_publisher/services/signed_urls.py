@@ -9,6 +9,7 @@ there until it expires.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,20 +17,30 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from django.core.exceptions import ValidationError
 
 from link_tracking_runtime.errors import InvalidSignature
 from link_tracking_runtime.signing import Keyring, keyring_from_secret_string, sign_url
 
 from ..conf import app_settings
 from ..models import Link
+from ..validators import validate_signature_secret_ref
 from .errors import ExternalServiceError, InvalidState
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SignedURL", "load_keyring", "signed_url"]
 
 #: Secrets Manager errors that mean the secret itself is missing or unusable (an operator
 #: must fix the secret or the link), as opposed to AWS being unavailable.
 _SECRET_PROBLEMS = frozenset(
-    {"ResourceNotFoundException", "InvalidRequestException", "DecryptionFailure"}
+    {
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+        "DecryptionFailure",
+        "AccessDeniedException",
+        "AccessDenied",
+    }
 )
 
 
@@ -54,27 +65,39 @@ def _secretsmanager() -> Any:
 def load_keyring(secret_ref: str) -> Keyring:
     """The keyring stored in Secrets Manager under ``secret_ref``.
 
-    Raises :class:`InvalidState` when the secret is missing or not a keyring, and
+    Raises :class:`InvalidState` when the name is not a signing keyring's, or the secret is
+    missing, not readable or not a keyring: one message for all of these, so the answer never
+    tells a caller which other secrets exist (the cause is logged for operators). Raises
     :class:`ExternalServiceError` when Secrets Manager cannot be reached.
     """
+    unusable = InvalidState(
+        f"The signing keyring {secret_ref!r} is missing or is not a usable keyring; "
+        "ask an operator to check it."
+    )
+    try:
+        validate_signature_secret_ref(secret_ref)
+    except ValidationError:
+        logger.warning("signing keyring %r: not under the keyring prefix", secret_ref)
+        raise unusable from None
     try:
         secret = _secretsmanager().get_secret_value(SecretId=secret_ref)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in _SECRET_PROBLEMS:
-            raise InvalidState(
-                f"The signing keyring {secret_ref!r} cannot be read from Secrets Manager ({code})."
-            ) from None
+            logger.warning("signing keyring %r: %s", secret_ref, code)
+            raise unusable from None
         raise ExternalServiceError(f"Secrets Manager failed: {code or exc}") from None
     except BotoCoreError as exc:
         raise ExternalServiceError(f"Secrets Manager could not be reached: {exc}") from None
     text = secret.get("SecretString")
     if not isinstance(text, str):
-        raise InvalidState(f"The signing keyring {secret_ref!r} has no SecretString.")
+        logger.warning("signing keyring %r: no SecretString", secret_ref)
+        raise unusable
     try:
         return keyring_from_secret_string(text)
     except InvalidSignature as exc:
-        raise InvalidState(f"The signing keyring {secret_ref!r} is not usable: {exc}") from None
+        logger.warning("signing keyring %r: not a keyring (%s)", secret_ref, exc)
+        raise unusable from None
 
 
 def signed_url(

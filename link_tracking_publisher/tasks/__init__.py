@@ -1,5 +1,6 @@
 """Celery tasks of the control plane (``link_tracking.tasks.publisher_tasks`` in the spec)."""
 
+from .domain_tasks import expire_domain_claims_task, verify_domain_task, verify_pending_domains
 from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
@@ -17,6 +18,7 @@ from .publisher_tasks import (
 __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_old_outbox_entries",
+    "expire_domain_claims_task",
     "process_privacy_request_task",
     "publish_link_task",
     "publish_outbox_metrics",
@@ -26,4 +28,6 @@ __all__ = [
     "republish_domain_task",
     "republish_link_campaign_task",
     "retry_pending_outbox",
+    "verify_domain_task",
+    "verify_pending_domains",
 ]

@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.services import links as link_service
@@ -41,8 +41,16 @@ def enqueued() -> Iterator[mock.MagicMock]:
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., Any]:
-    def make(name: str, *, staff: bool = False, accounts: tuple[Any, ...] = ()) -> Any:
+    def make(
+        name: str, *, staff: bool = False, accounts: tuple[Any, ...] = (), perms: bool = True
+    ) -> Any:
+        """A user; with ``perms`` (the default) holding every link_tracking model permission,
+        as an operator the host gave a role would (tests/security/ covers users without)."""
         user = get_user_model().objects.create_user(name, password="pw", is_staff=staff)
+        if perms:
+            user.user_permissions.set(
+                Permission.objects.filter(content_type__app_label="link_tracking")
+            )
         for account in accounts:
             group, _ = Group.objects.get_or_create(name=f"{GROUP_PREFIX}{account.pk}")
             user.groups.add(group)

@@ -64,7 +64,7 @@ def b_objects(account_b: Any, domain_b: Any, campaign_b: Any) -> dict[str, Any]:
         link_campaign=campaign_b, crm_campaign=CrmCampaignFactory(account=account_b)
     )
     request = PrivacyRequest.objects.create(
-        account=account_b, request_type="access", subject_type="sms_msg_id", subject_value="42"
+        account=account_b, request_type="access", subject_type="sms_msg_id", subject_hash="0" * 64
     )
     return {
         "link": link,
@@ -255,12 +255,12 @@ def test_only_staff_change_shared_domains(
     alice_client: APIClient, staff_client: APIClient, shared_domain: Any
 ) -> None:
     url = f"{API}/domains/{shared_domain.pk}/"
-    assert alice_client.patch(url, {"health_score": 5}, format="json").status_code == 403
+    assert alice_client.patch(url, {"purpose": "qr"}, format="json").status_code == 403
     assert alice_client.delete(url).status_code == 403
     shared_domain.refresh_from_db()
-    assert shared_domain.health_score == 100
-    response = staff_client.patch(url, {"health_score": 5}, format="json")
-    assert response.status_code == 200 and response.json()["health_score"] == 5
+    assert shared_domain.purpose == "general"
+    response = staff_client.patch(url, {"purpose": "qr"}, format="json")
+    assert response.status_code == 200 and response.json()["purpose"] == "qr"
 
 
 def test_only_staff_create_shared_domains(alice_client: APIClient, staff_client: APIClient) -> None:

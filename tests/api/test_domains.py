@@ -25,11 +25,12 @@ def test_create_read_update(staff_client: APIClient, account_a: Any) -> None:
     )
     assert response.status_code == 201, response.json()
     domain_id = response.json()["id"]
+    assert response.json()["status"] == "pending"
     response = staff_client.patch(
-        f"{API}/domains/{domain_id}/", {"status": "warming", "health_score": 80}, format="json"
+        f"{API}/domains/{domain_id}/", {"purpose": "email", "active": False}, format="json"
     )
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["health_score"]) == ("warming", 80)
+    assert (response.json()["purpose"], response.json()["active"]) == ("email", False)
 
 
 @pytest.mark.parametrize(

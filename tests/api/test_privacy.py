@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import PrivacyRequest
+from link_tracking_publisher.models import Link, PrivacyRequest
 from link_tracking_publisher.services import privacy
 from link_tracking_publisher.tasks import process_privacy_request_task
 from tests.publisher.factories import LinkFactory
@@ -27,7 +27,7 @@ class Recorder:
     """A processor class (instantiated once by the loader)."""
 
     def __call__(self, request: PrivacyRequest) -> dict[str, Any]:
-        return {"erased_rows": 3, "subject": request.subject_value}
+        return {"erased_rows": 3, "subject": request.subject_hash}
 
 
 def _create(client: APIClient, account: Any, **fields: Any) -> Any:
@@ -53,25 +53,27 @@ def test_create_records_a_pending_request_and_enqueues_it(
     delay.assert_called_once_with(data["id"])
 
 
-def test_the_default_processor_reports_the_control_plane_and_not_click_events(
+def test_the_default_processor_reports_every_store(
     staff_client: APIClient, account_a: Any, domain_a: Any
 ) -> None:
     LinkFactory(account=account_a, domain=domain_a, destination_url="https://x.example/?m=msg-42")
     request_id = _create(staff_client, account_a).json()["id"]
-    assert process_privacy_request_task(request_id) == "complete"
+    assert process_privacy_request_task(request_id) == "partial"
     data = staff_client.get(f"{API}/privacy-requests/{request_id}/").json()
-    assert data["status"] == "complete" and data["completed_at"]
+    assert data["status"] == "partial" and data["completed_at"]
     result = data["result"]
-    assert result["click_events"]["handled"] is False
-    assert result["control_plane"]["count"] == 2  # the link and its first version
-    assert {m["model"] for m in result["control_plane"]["matches"]} == {"link", "link_version"}
-    assert result["control_plane"]["erased"] == 0 and "action_required" in result["control_plane"]
+    control_plane = result["stores"]["control_plane"]
+    assert control_plane["found"] == 2  # the link and its first version
+    assert {m["model"] for m in control_plane["detail"]["matches"]} == {"link", "link_version"}
+    assert control_plane["erased"] == 0 and not control_plane["done"]
+    # No click-events bucket is configured here: that store is not done either.
+    assert [r["store"] for r in result["remaining"]] == ["control_plane", "click_events_s3"]
     # A redelivered task changes nothing.
-    assert process_privacy_request_task(request_id) == "complete"
+    assert process_privacy_request_task(request_id) == "partial"
 
 
-def test_access_to_a_link_returns_it_and_erasure_of_a_link_is_rejected(
-    staff_client: APIClient, account_a: Any, domain_a: Any
+def test_access_to_a_link_returns_it_and_erasure_of_a_link_leaves_it(
+    staff_client: APIClient, account_a: Any, domain_a: Any, settings: Any
 ) -> None:
     link = LinkFactory(account=account_a, domain=domain_a, keyword="HELP")
     access = _create(
@@ -83,12 +85,17 @@ def test_access_to_a_link_returns_it_and_erasure_of_a_link_is_rejected(
     ).json()["id"]
     erasure = _create(staff_client, account_a, subject_type="link", subject_value=str(link.pk))
     erasure_id = erasure.json()["id"]
+    settings.LINK_TRACKING = {
+        **settings.LINK_TRACKING,
+        "PRIVACY_STORES": ["link_tracking_publisher.services.privacy.ControlPlaneStore"],
+    }
     assert process_privacy_request_task(access) == "complete"
-    assert process_privacy_request_task(erasure_id) == "rejected"
-    result = PrivacyRequest.objects.get(pk=access).result
-    assert result["control_plane"]["link"]["keyword"] == "HELP"
-    assert [v["version"] for v in result["control_plane"]["versions"]] == [1]
-    assert "not personal data" in PrivacyRequest.objects.get(pk=erasure_id).error_message
+    assert process_privacy_request_task(erasure_id) == "complete"
+    result = PrivacyRequest.objects.get(pk=access).result["stores"]["control_plane"]["detail"]
+    assert result["link"]["keyword"] == "HELP"
+    assert [v["version"] for v in result["versions"]] == [1]
+    # A link is not personal data: erasure by link erases its click events, not the link.
+    assert Link.objects.filter(pk=link.pk).exists()
 
 
 @pytest.mark.parametrize(
@@ -121,7 +128,7 @@ def test_a_pluggable_processor_class(
     assert privacy.process_privacy_request(request_id) == "complete"
     assert PrivacyRequest.objects.get(pk=request_id).result == {
         "erased_rows": 3,
-        "subject": "msg-42",
+        "subject": privacy.subject_hash("sms_msg_id", "msg-42"),
     }
 
 
@@ -140,7 +147,7 @@ def test_a_failing_processor_is_recorded_and_can_be_retried(
     delay.assert_called_once_with(request_id)
     settings.LINK_TRACKING = {"PRIVACY_REQUEST_PROCESSOR": "tests.api.test_privacy.Recorder"}
     assert privacy.process_privacy_request(request_id) == "complete"
-    # Only failed requests are retried.
+    # Only failed or partial requests are retried.
     assert staff_client.post(f"{API}/privacy-requests/{request_id}/retry/").status_code == 409
 
 

@@ -35,6 +35,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
     expected = {
         f"{API}/domains/",
         f"{API}/domains/{{id}}/",
+        f"{API}/domains/{{id}}/verify/",
         f"{API}/campaigns/",
         f"{API}/campaigns/{{id}}/",
         f"{API}/campaigns/{{link_campaign_uuid}}/crm-mappings/",

@@ -90,7 +90,10 @@ def world(aws: None) -> Iterator[dict[str, Any]]:
         outbox=link.publish_outbox.get().pk,
         privacy=str(
             PrivacyRequest.objects.create(
-                account=account, request_type="access", subject_type="click_id", subject_value="c"
+                account=account,
+                request_type="access",
+                subject_type="click_id",
+                subject_hash="0" * 64,
             ).pk
         ),
     )

@@ -30,8 +30,8 @@ KEYRING = json.dumps(
 @pytest.fixture
 def secret(aws: None) -> str:
     client = boto3.client("secretsmanager", region_name="us-east-1")
-    client.create_secret(Name="link-tracking/signing", SecretString=KEYRING)
-    return "link-tracking/signing"
+    client.create_secret(Name="link-signatures/signing", SecretString=KEYRING)
+    return "link-signatures/signing"
 
 
 @pytest.fixture
@@ -103,9 +103,9 @@ def test_a_missing_or_unusable_keyring_is_a_conflict(
     staff_client: APIClient, account_a: Any, domain_a: Any, aws: None
 ) -> None:
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="short", SecretString="too-short"
+        Name="link-signatures/short", SecretString="too-short"
     )
-    for ref in ("no-such-secret", "short"):
+    for ref in ("link-signatures/no-such-secret", "link-signatures/short"):
         link = LinkFactory(
             account=account_a, domain=domain_a, signature_required=True, signature_secret_ref=ref
         )

@@ -44,9 +44,12 @@ pytestmark = [
 SEED = """
 import json
 from devsite.crm.models import Account
+from django.utils import timezone
 from link_tracking_publisher.models import Domain
 account = Account.objects.create(name="Browser account")
-domain = Domain.objects.create(domain_name="go.example.com", account=account)
+domain = Domain.objects.create(
+    domain_name="go.example.com", account=account, status="active", verified_at=timezone.now()
+)
 print(json.dumps({"account": account.pk, "domain": str(domain.pk)}))
 """
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from devsite.crm.models import Account, Campaign
 from link_tracking_publisher.models import Domain, Link, LinkCampaign
@@ -31,6 +32,10 @@ class DomainFactory(factory.django.DjangoModelFactory):
 
     domain_name = factory.Sequence(lambda n: f"go{n}.example.com")
     active = True
+    # Most tests are about verified domains (tests/security/ covers unverified ones).
+    status = Domain.Status.ACTIVE
+    verified_at = factory.LazyFunction(timezone.now)
+    verification_method = Domain.VerificationMethod.MANUAL
 
 
 class LinkCampaignFactory(factory.django.DjangoModelFactory):

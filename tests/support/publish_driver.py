@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 from devsite.crm.models import Account
 from link_tracking_publisher.aws import runtime_table
 from link_tracking_publisher.models import Domain, Link, PublishOutbox
@@ -85,7 +87,12 @@ def _state(ids: Iterable[str]) -> list[dict[str, Any]]:
 def _new_links(count: int) -> list[Link]:
     account, _ = Account.objects.get_or_create(name="Fault tests")
     domain, _ = Domain.objects.get_or_create(
-        domain_name=DOMAIN, defaults={"purpose": Domain.Purpose.SMS}
+        domain_name=DOMAIN,
+        defaults={
+            "purpose": Domain.Purpose.SMS,
+            "status": Domain.Status.ACTIVE,
+            "verified_at": timezone.now(),
+        },
     )
     return [
         create_link(account=account, domain=domain, destination_url=f"{DESTINATION}v1")

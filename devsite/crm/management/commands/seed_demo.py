@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from devsite.crm.models import Account
 from link_tracking_publisher.models import Domain, GlobalUTMPolicy, Link, LinkCampaign
@@ -26,7 +27,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             account, _ = Account.objects.get_or_create(name="Demo account")
             host, _ = Domain.objects.get_or_create(
-                domain_name=domain, defaults={"purpose": Domain.Purpose.SMS}
+                domain_name=domain,
+                # The demo host is local: verified by hand, as staff would in the admin.
+                defaults={
+                    "purpose": Domain.Purpose.SMS,
+                    "status": Domain.Status.ACTIVE,
+                    "verified_at": timezone.now(),
+                    "verification_method": Domain.VerificationMethod.MANUAL,
+                },
             )
             policy = GlobalUTMPolicy.load()
             if not policy.default_utm_params:

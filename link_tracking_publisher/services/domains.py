@@ -1,0 +1,180 @@
+"""Domain ownership: a domain publishes links only once its owner has proved control of it.
+
+A new domain is ``pending``. Its owner adds a DNS TXT record
+``<DOMAIN_VERIFICATION_RECORD_PREFIX>.<domain_name>`` whose value is
+``link-tracking-verification=<token>`` (the API and the admin show both);
+:func:`check_domain_ownership` (the Celery task ``link_tracking.verify_domain``, the beat task
+``link_tracking.verify_pending_domains`` and ``POST domains/{id}/verify/``) looks it up and,
+when found, marks the domain verified and publishes its links. Staff may verify by hand
+(:func:`verify_domain_by_hand`, the admin action), which records who did it.
+
+Links on an unverified domain are **not published at all** (their outbox rows complete as
+``domain_unverified``): nothing about a name the tenant has not proved reaches DynamoDB. A claim
+left unverified for ``DOMAIN_CLAIM_TTL_SECONDS`` lapses: :func:`expire_domain_claims` deletes
+the domain and its (never published) links, and a new claim on the same name releases a lapsed
+one at once, so nobody can hold a name hostage.
+
+DNS is reached through one seam, ``LINK_TRACKING['DOMAIN_VERIFICATION_RESOLVER']``: a callable
+taking a DNS name and returning its TXT strings (:func:`dns_txt_records`, dnspython, by
+default), which the tests replace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ..conf import app_settings
+from ..errors import LinkTrackingError
+from ..models import Domain, Link
+from . import links as link_service
+
+__all__ = [
+    "DnsLookupError",
+    "TxtResolver",
+    "check_domain_ownership",
+    "dns_txt_records",
+    "expire_domain_claims",
+    "get_resolver",
+    "release_lapsed_claim",
+    "verify_domain_by_hand",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A DNS name → the strings of its TXT records (empty when there are none).
+TxtResolver = Callable[[str], list[str]]
+
+
+class DnsLookupError(LinkTrackingError):
+    """The DNS could not be asked (timeout, no nameserver answered): try again later."""
+
+
+def dns_txt_records(name: str) -> list[str]:
+    """The TXT strings at ``name``, through the system's resolvers (dnspython). A name without
+    TXT records, or that does not exist, has none; a lookup that could not be made raises
+    :class:`DnsLookupError`."""
+    import dns.exception
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver()
+    resolver.lifetime = float(app_settings.DOMAIN_VERIFICATION_DNS_TIMEOUT_SECONDS)
+    try:
+        answer = resolver.resolve(name, "TXT")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except dns.exception.DNSException as exc:
+        raise DnsLookupError(f"{type(exc).__name__}: {exc}") from exc
+    # A TXT record is one or more character strings; a long value is split across them.
+    return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> TxtResolver:
+    resolver: TxtResolver = import_string(path)
+    return resolver
+
+
+def get_resolver() -> TxtResolver:
+    """The configured TXT resolver."""
+    return _load(app_settings.DOMAIN_VERIFICATION_RESOLVER)
+
+
+def _publish_links(domain: Domain) -> None:
+    from ..tasks import republish_domain_task
+
+    link_service.enqueue_on_commit(republish_domain_task, str(domain.pk))
+
+
+def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
+    domain.verified_at = now
+    domain.verification_method = method
+    domain.verified_by = user if getattr(user, "is_authenticated", False) else None
+    domain.verification_error = ""
+    if domain.status == Domain.Status.PENDING:
+        domain.status = Domain.Status.ACTIVE
+    domain.save()
+    _publish_links(domain)
+
+
+def check_domain_ownership(domain_pk: Any, *, resolver: TxtResolver | None = None) -> bool:
+    """Look for the domain's TXT record; when it is there, mark the domain verified and publish
+    its links. Returns whether the domain is verified. A lapsed claim is not checked (it is
+    about to be released). :class:`DnsLookupError` propagates (the task retries it)."""
+    domain = Domain.objects.filter(pk=domain_pk).first()
+    if domain is None:
+        return False
+    if domain.is_verified:
+        return True
+    now = timezone.now()
+    expires = domain.claim_expires_at
+    if expires is not None and expires <= now:
+        return False
+    records = (resolver or get_resolver())(domain.verification_record_name)
+    found = domain.verification_record_value in (r.strip().strip('"') for r in records)
+    with transaction.atomic():
+        current = Domain.objects.select_for_update().get(pk=domain.pk)
+        if current.is_verified:
+            return True
+        current.verification_checked_at = now
+        if found:
+            _mark_verified(current, Domain.VerificationMethod.DNS, None, now)
+            logger.info("domain %s verified by DNS", current.domain_name)
+            return True
+        current.verification_error = (
+            f"No TXT record {current.verification_record_name} with the value "
+            f"{current.verification_record_value} was found."
+        )
+        current.save(update_fields=["verification_checked_at", "verification_error", "updated_at"])
+    return False
+
+
+def verify_domain_by_hand(domain: Domain, *, user: Any) -> Domain:
+    """Staff vouch for the domain's owner: verified now, by ``user`` (recorded on the row; the
+    admin also records it in its log). Its links are published."""
+    with transaction.atomic():
+        current = Domain.objects.select_for_update().get(pk=domain.pk)
+        if not current.is_verified:
+            _mark_verified(current, Domain.VerificationMethod.MANUAL, user, timezone.now())
+            logger.info(
+                "domain %s verified by hand by %s",
+                current.domain_name,
+                getattr(user, "get_username", lambda: "?")(),
+            )
+    return current
+
+
+def _lapsed(now: datetime) -> Any:
+    cutoff = now - timedelta(seconds=app_settings.DOMAIN_CLAIM_TTL_SECONDS)
+    return Domain.objects.filter(verified_at__isnull=True, created_at__lte=cutoff)
+
+
+def _delete_claims(domains: Any) -> int:
+    count = 0
+    for domain in domains.select_for_update():
+        # Links on an unverified domain were never published: nothing to remove from DynamoDB.
+        Link.objects.filter(domain=domain).delete()
+        domain.delete()
+        logger.info("unverified claim on %s lapsed and was released", domain.domain_name)
+        count += 1
+    return count
+
+
+def expire_domain_claims(*, now: datetime | None = None) -> int:
+    """Delete domains left unverified longer than ``DOMAIN_CLAIM_TTL_SECONDS``, with their
+    links. Returns how many claims were released."""
+    with transaction.atomic():
+        return _delete_claims(_lapsed(now or timezone.now()))
+
+
+def release_lapsed_claim(domain_name: str) -> bool:
+    """Release a lapsed unverified claim on ``domain_name`` (before a new claim on the name)."""
+    with transaction.atomic():
+        return bool(_delete_claims(_lapsed(timezone.now()).filter(domain_name=domain_name)))
