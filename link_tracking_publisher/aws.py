@@ -129,3 +129,16 @@ def cloudwatch_client() -> Any:
             "cloudwatch", config=_config(), endpoint_url=endpoint
         ),
     )
+
+
+def service_client(service: str) -> Any:
+    """A cached boto3 client for ``service`` (``"s3"``, ``"sqs"``), on the standard
+    ``AWS_ENDPOINT_URL_<SERVICE>`` / ``AWS_ENDPOINT_URL`` endpoint."""
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get(
+        "AWS_ENDPOINT_URL"
+    )
+    return _cached(
+        "client",
+        service,
+        lambda: boto3.session.Session().client(service, config=_config(), endpoint_url=endpoint),
+    )

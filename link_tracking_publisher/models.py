@@ -469,3 +469,179 @@ class PrivacyRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_type} {self.subject_type}={self.subject_value} ({self.status})"
+
+
+# --- click statistics ---------------------------------------------------------------------
+# Click events are ingested (services/clicks) into the rollups below; the raw events stay
+# where Firehose put them (S3, Parquet), which is what Athena reads at scale.
+
+
+class ClickEventKey(models.Model):
+    """The dedupe key of every ingested click event: an event is counted only by the
+    transaction that inserts its key, so at-least-once delivery never counts twice."""
+
+    event_id = models.CharField(max_length=64, primary_key=True)
+
+    class Meta:
+        verbose_name = "ingested click event id"
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class ClickRollup(models.Model):
+    """Clicks of one link in one UTC hour, per combination of the breakdown dimensions
+    (bot or human, outcome, channel, country, device, A/B variant). Empty string = unknown."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="click_rollups")
+    hour = models.DateTimeField()
+    is_bot = models.BooleanField()
+    outcome = models.CharField(max_length=32)
+    channel = models.CharField(max_length=16, blank=True)
+    country = models.CharField(max_length=8, blank=True)
+    device = models.CharField(max_length=16, blank=True)
+    variant = models.CharField(max_length=64, blank=True)
+    clicks = models.PositiveBigIntegerField(default=0)
+    first_click_at = models.DateTimeField()
+    last_click_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "link",
+                    "hour",
+                    "is_bot",
+                    "outcome",
+                    "channel",
+                    "country",
+                    "device",
+                    "variant",
+                ],
+                name="click_rollup_unique_cell",
+            ),
+        ]
+        indexes = [models.Index(fields=["link", "hour"], name="click_rollup_link_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.hour:%Y-%m-%d %H}h: {self.clicks}"
+
+
+class ClickVisitor(models.Model):
+    """One human visitor (keyed IP hash) of one link in one UTC hour: distinct visitors over
+    any hour range are an exact COUNT(DISTINCT ip_hash) over these rows."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="click_visitors")
+    hour = models.DateTimeField()
+    ip_hash = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "hour", "ip_hash"], name="click_visitor_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.hour:%Y-%m-%d %H}h {self.ip_hash[:8]}"
+
+
+class MessageClick(models.Model):
+    """Per-message attribution: the clicks on one link that carried one ``sms_msg_id``."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="message_clicks")
+    sms_msg_id = models.CharField(max_length=128)
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+    first_human_click_at = models.DateTimeField(null=True, blank=True)
+    last_click_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sms_msg_id", "link"]
+        constraints = [
+            models.UniqueConstraint(fields=["sms_msg_id", "link"], name="message_click_unique"),
+        ]
+        indexes = [models.Index(fields=["link", "sms_msg_id"], name="message_click_link_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sms_msg_id} → {self.link_id}"
+
+
+class ClickIngestCheckpoint(models.Model):
+    """How far ingestion has read one source object (a local file or an S3 object): NDJSON
+    by byte offset, Parquet by row. Moved in the same transaction as each batch's counts."""
+
+    source = models.CharField(max_length=1024, unique=True)
+    position = models.PositiveBigIntegerField(default=0)
+    completed = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.position}"
+
+
+class ClickWebhook(models.Model):
+    """An account's click notification endpoint: signed HTTPS POSTs, one per click."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="link_click_webhooks"
+    )
+    url = models.URLField(max_length=MAX_URL_LENGTH)
+    secret = models.CharField(
+        max_length=128, help_text="Signing secret (whsec_…); the HMAC key is what follows whsec_."
+    )
+    include_bots = models.BooleanField(
+        default=False, help_text="Also notify clicks classified as bots and link previews."
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class ClickWebhookDelivery(models.Model):
+    """The outbox of click notifications: written in the same transaction as the click's
+    counts, sent by a Celery task, retried with backoff, at most one per webhook and event."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(ClickWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "click webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "event_id"], name="click_webhook_delivery_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.webhook_id} ({self.status})"
