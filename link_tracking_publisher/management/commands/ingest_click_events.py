@@ -46,7 +46,9 @@ class Command(BaseCommand):
             else:
                 objects = local_objects(Path(source))
         except SourceError as exc:
-            raise CommandError(f"{exc} Give an NDJSON file, a folder or s3://bucket/prefix.") from None
+            raise CommandError(
+                f"{exc} Give an NDJSON file, a folder or s3://bucket/prefix."
+            ) from None
         try:
             report = ingest_objects(objects, batch_size=batch_size)
         except (ClientError, BotoCoreError) as exc:
