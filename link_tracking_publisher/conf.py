@@ -84,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
     # lands elsewhere in the same bucket).
     "CLICK_EVENTS_S3_PREFIX": "click-events/",
     # Records per transaction (and per checkpoint).
-    "CLICK_INGEST_BATCH_SIZE": 5000,
+    "CLICK_INGEST_BATCH_SIZE": 20000,
     # An event stamped later than now + this is skipped as "future" (clock skew allowance).
     "CLICK_MAX_FUTURE_SECONDS": 300,
     # Click webhooks: https only unless allowed (development against a local receiver).

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
+import itertools
 import logging
 import math
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection, transaction
@@ -62,20 +64,8 @@ SKIP_REASONS = (
     "truncated_object",  # an object that ends mid-record or cannot be read as Parquet
 )
 
-# (field, longest value stored, required). Lengths match the rollup columns.
-_STRINGS: tuple[tuple[str, int, bool], ...] = (
-    ("event_id", 64, True),
-    ("link_id", 64, False),
-    ("ip_hash", 128, False),
-    ("outcome", 32, True),
-    ("channel", 16, False),
-    ("geo_country", 8, False),
-    ("ab_variant", 64, False),
-    ("sms_msg_id", 128, False),
-    ("user_agent", 4096, False),
-)
 _OUTCOMES = frozenset(OUTCOMES)
-_SQL_CHUNK = 500  # rows per multi-row INSERT (well under SQLite's and PostgreSQL's limits)
+_SQL_CHUNK = 500  # keys per multi-row INSERT … RETURNING (well under either database's limits)
 
 
 @dataclasses.dataclass
@@ -115,8 +105,7 @@ class _LinkInfo:
     campaign_pk: uuid.UUID | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Click:
+class _Click(NamedTuple):
     event_id: str
     ts: float
     link: _LinkInfo
@@ -139,6 +128,17 @@ class _Context:
         self.links: dict[str, _LinkInfo | None] = {}
         self.webhooks: dict[Any, list[tuple[Any, bool]]] | None = None
         self.datetimes: dict[float, Any] = {}
+        self.pending: list[tuple[dict[str, Any], str]] = []
+        self.max_timestamp = math.inf
+        self.db_zone: Any = UTC
+
+    def start_chunk(self) -> None:
+        now = self.now if self.now is not None else time.time()
+        self.max_timestamp = now + app_settings.CLICK_MAX_FUTURE_SECONDS
+        # What connection.ops.adapt_datetimefield_value does, without its per-call overhead
+        # (hundreds of thousands of calls a minute): aware datetimes for databases that store
+        # time zones, naive ones in the connection's zone for the others (SQLite, MySQL).
+        self.db_zone = None if connection.features.supports_timezones else connection.timezone
 
     def resolve_links(self, ids: Iterable[str]) -> None:
         missing: dict[uuid.UUID, str] = {}
@@ -171,91 +171,131 @@ class _Context:
         return self.webhooks
 
     def db_datetime(self, ts: float) -> Any:
+        """``ts`` as the database driver takes a DateTimeField value."""
+        if self.db_zone is None:
+            return datetime.fromtimestamp(ts, UTC)
+        return datetime.fromtimestamp(ts, self.db_zone).replace(tzinfo=None)
+
+    def db_hour(self, ts: float) -> Any:
         value = self.datetimes.get(ts)
         if value is None:
-            value = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, UTC))
-            if len(self.datetimes) < 100_000:
-                self.datetimes[ts] = value
+            value = self.datetimes[ts] = self.db_datetime(ts)
         return value
 
 
-def _validate(raw: Any, context: _Context, source: str) -> tuple[dict[str, Any], float] | None:
+#: Optional text fields and the longest value their columns store.
+_TEXT_LIMITS = {
+    "event_id": 64,
+    "link_id": 64,
+    "ip_hash": 128,
+    "channel": 16,
+    "geo_country": 8,
+    "ab_variant": 64,
+    "sms_msg_id": 128,
+    "user_agent": 4096,
+}
+
+
+def _skip_bad_text(raw: dict[str, Any], source: str, report: IngestReport) -> None:
+    """Count a record with a text field of the wrong type (malformed) or too long."""
+    for name, limit in _TEXT_LIMITS.items():
+        value = raw.get(name)
+        if value is not None and type(value) is not str:
+            report.skip("malformed", f"{name} is not text: {str(raw)[:200]}", source)
+            return
+    too_long = [name for name, limit in _TEXT_LIMITS.items() if len(raw.get(name) or "") > limit]
+    report.skip("oversized_field", f"{too_long} in {str(raw)[:200]}", source)
+
+
+def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
+    """One record as a click, or ``None`` (counted by reason). Written out field by field:
+    this runs once per event, and a loop over a field table costs several times more."""
     report = context.report
-    if isinstance(raw, bytes | str):
+    if type(raw) is not dict:
         try:
             raw = orjson.loads(raw)
         except orjson.JSONDecodeError:
             report.skip("malformed", raw, source)
             return None
-    if not isinstance(raw, dict):
+        if type(raw) is not dict:
+            report.skip("malformed", raw, source)
+            return None
+    get = raw.get
+    event_id, ts, is_bot, outcome = get("event_id"), get("timestamp"), get("is_bot"), get("outcome")
+    if (
+        type(event_id) is not str
+        or type(is_bot) is not bool
+        or outcome not in _OUTCOMES
+        or type(ts) not in (float, int)
+        or not 0 < ts < math.inf
+    ):
         report.skip("malformed", raw, source)
         return None
-    for name, limit, required in _STRINGS:
-        value = raw.get(name)
-        if value is None:
-            if required:
-                report.skip("malformed", f"no {name}: {raw!r}", source)
-                return None
-        elif type(value) is not str:
-            report.skip("malformed", f"{name} is not a string: {raw!r}", source)
-            return None
-        elif len(value) > limit:
-            report.skip("oversized_field", f"{name} of {len(value)} characters", source)
-            return None
-    ts = raw.get("timestamp")
-    if type(ts) not in (float, int) or not math.isfinite(ts) or ts <= 0:
-        report.skip("malformed", f"timestamp {ts!r}", source)
+    link_id, ip_hash, channel = get("link_id"), get("ip_hash"), get("channel")
+    country, variant, sms_msg_id = get("geo_country"), get("ab_variant"), get("sms_msg_id")
+    user_agent = get("user_agent")
+    # Each optional text field: absent, or a string no longer than its column.
+    if (
+        len(event_id) > 64
+        or (link_id is not None and (type(link_id) is not str or len(link_id) > 64))
+        or (ip_hash is not None and (type(ip_hash) is not str or len(ip_hash) > 128))
+        or (channel is not None and (type(channel) is not str or len(channel) > 16))
+        or (country is not None and (type(country) is not str or len(country) > 8))
+        or (variant is not None and (type(variant) is not str or len(variant) > 64))
+        or (sms_msg_id is not None and (type(sms_msg_id) is not str or len(sms_msg_id) > 128))
+        or (user_agent is not None and (type(user_agent) is not str or len(user_agent) > 4096))
+    ):
+        _skip_bad_text(raw, source, report)
         return None
-    if type(raw.get("is_bot")) is not bool or raw["outcome"] not in _OUTCOMES:
-        report.skip("malformed", f"is_bot/outcome: {raw!r}", source)
-        return None
-    now = context.now if context.now is not None else time.time()
-    if ts > now + app_settings.CLICK_MAX_FUTURE_SECONDS:
+    if ts > context.max_timestamp:
         report.skip("future", raw, source)
         return None
-    return raw, float(ts)
+    link = context.links.get(link_id) if link_id else None
+    if link is None:
+        if link_id and link_id not in context.links:
+            context.pending.append((raw, link_id))  # resolved for the whole chunk at once
+            return None
+        report.skip("unknown_link", raw, source)
+        return None
+    return _Click(
+        event_id,
+        float(ts),
+        link,
+        is_bot,
+        outcome,
+        channel or "",
+        country.upper() if country else "",
+        variant or "",
+        device_of(user_agent),
+        sms_msg_id or None,
+        ip_hash or "",
+    )
 
 
 def ingest_chunk(
     records: Sequence[Any], context: _Context, *, source: str = "", after: Any = None
 ) -> int:
     """Count one chunk of raw records (``bytes`` lines or dicts) in one transaction; returns
-    how many were new. ``after(…)`` runs inside the transaction (the checkpoint update)."""
+    how many were new. ``after()`` runs inside the transaction (the checkpoint update)."""
     report = context.report
     report.read += len(records)
-    valid = []
-    for raw in records:
-        checked = _validate(raw, context, source)
-        if checked is not None:
-            valid.append(checked)
-    context.resolve_links({raw["link_id"] for raw, _ in valid if raw.get("link_id")})
+    context.start_chunk()
     batch: dict[str, _Click] = {}
-    for raw, ts in valid:
-        link = context.links.get(raw.get("link_id") or "")
-        if link is None:
-            report.skip("unknown_link", raw, source)
-            continue
-        event_id = raw["event_id"]
-        if event_id in batch:
-            report.duplicates += 1
-            continue
-        batch[event_id] = _Click(
-            event_id=event_id,
-            ts=ts,
-            link=link,
-            is_bot=raw["is_bot"],
-            outcome=raw["outcome"],
-            channel=raw.get("channel") or "",
-            country=(raw.get("geo_country") or "").upper(),
-            variant=raw.get("ab_variant") or "",
-            device=device_of(raw.get("user_agent")),
-            sms_msg_id=raw.get("sms_msg_id") or None,
-            ip_hash=raw.get("ip_hash") or "",
-        )
+    for raw in records:
+        click = _validate(raw, context, source)
+        if click is not None:
+            batch.setdefault(click.event_id, click)
+    if context.pending:  # links not seen before in this run: one query, then validate again
+        pending, context.pending = context.pending, []
+        context.resolve_links({link_id for _, link_id in pending})
+        for raw, _ in pending:
+            click = _validate(raw, context, source)
+            if click is not None:
+                batch.setdefault(click.event_id, click)
+    valid = report.read - sum(report.skipped.values())
     with transaction.atomic():
         new_ids = _insert_keys(list(batch))
-        report.duplicates += len(batch) - len(new_ids)
-        clicks = [batch[event_id] for event_id in batch if event_id in new_ids]
+        clicks = [click for event_id, click in batch.items() if event_id in new_ids]
         if clicks:
             _roll_up(clicks, context)
             report.new_deliveries += _write_deliveries(clicks, context)
@@ -263,6 +303,7 @@ def ingest_chunk(
         if after is not None:
             after()
     report.counted += len(clicks)
+    report.duplicates = valid - report.counted
     return len(clicks)
 
 
@@ -277,6 +318,11 @@ def ingest_objects(
     (``truncated_object``) and the rest go on."""
     report = report or IngestReport()
     context = _Context(report, now)
+    if connection.vendor == "sqlite":
+        # SQLite's default page cache (2 MiB) is far smaller than the indexes a large
+        # backfill walks; this connection-level setting changes nothing else.
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size = -65536")
     size = batch_size or app_settings.CLICK_INGEST_BATCH_SIZE
     for obj in objects:
         checkpoint, _ = ClickIngestCheckpoint.objects.get_or_create(source=obj.key[:1024])
@@ -304,6 +350,7 @@ def ingest_objects(
 def _ingest_object_chunk(
     chunk: Chunk, checkpoint: ClickIngestCheckpoint, obj: SourceObject, context: _Context
 ) -> None:
+    context.report.read += len(chunk.errors)
     for reason, sample in chunk.errors:
         context.report.skip(reason, sample, obj.key)
     error = "; ".join(sample for reason, sample in chunk.errors if reason == "truncated_object")
@@ -353,21 +400,19 @@ def _upsert(
     updates: str,
     rows: list[tuple[Any, ...]],
 ) -> None:
+    """One prepared INSERT … ON CONFLICT for all rows (``executemany``: compiled once)."""
     if not rows:
         return
     columns = ", ".join(_column(model, f) for f in fields)
     conflict = ", ".join(_column(model, f) for f in keys)
-    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    placeholders = ", ".join(["%s"] * len(fields))
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), _SQL_CHUNK):
-            part = rows[start : start + _SQL_CHUNK]
-            cursor.execute(
-                f"INSERT INTO {_table(model)} ({columns}) VALUES "
-                + ", ".join([placeholder] * len(part))
-                + f" ON CONFLICT ({conflict}) {action}",
-                [value for row in part for value in row],
-            )
+        cursor.executemany(
+            f"INSERT INTO {_table(model)} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({conflict}) {action}",
+            rows,
+        )
 
 
 def _min_update(model: Any, field: str) -> str:
@@ -380,7 +425,10 @@ def _min_update(model: Any, field: str) -> str:
 
 def _max_update(model: Any, field: str) -> str:
     t, c = _table(model), _column(model, field)
-    return f"{c} = CASE WHEN excluded.{c} > {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
+    return (
+        f"{c} = CASE WHEN excluded.{c} IS NULL THEN {t}.{c} "
+        f"WHEN {t}.{c} IS NULL OR excluded.{c} > {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
+    )
 
 
 def _sum_update(model: Any, field: str) -> str:
@@ -388,49 +436,62 @@ def _sum_update(model: Any, field: str) -> str:
     return f"{c} = {t}.{c} + excluded.{c}"
 
 
-_ROLLUP_KEYS = ("link", "hour", "is_bot", "outcome", "channel", "country", "device", "variant")
+#: (dimension, position of its value in a _Click)
+_DIMENSION_FIELDS = (
+    ("outcome", _Click._fields.index("outcome")),
+    ("channel", _Click._fields.index("channel")),
+    ("country", _Click._fields.index("country")),
+    ("device", _Click._fields.index("device")),
+    ("variant", _Click._fields.index("variant")),
+)
+_ROLLUP_KEYS = ("link", "hour", "dimension", "is_bot", "value")
+
+
+def visitor_key(ip_hash: str) -> int:
+    """The 64-bit visitor key of an ``ip_hash`` (see :class:`~..models.ClickVisitor`)."""
+    digest = hashlib.blake2b(ip_hash.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _roll_up(clicks: list[_Click], context: _Context) -> None:
-    cells: dict[tuple[Any, ...], list[float]] = {}
-    visitors: set[tuple[Any, float, str]] = set()
+    # Counting by dimension goes through Counter(zip(…)), which runs in C; first and last
+    # click times are kept on the outcome rows only (the ones totals are summed from).
+    links = [click.link.db_pk for click in clicks]
+    hours = [click.ts - click.ts % 3600 for click in clicks]
+    bots = [click.is_bot for click in clicks]
+    counts: collections.Counter[tuple[Any, ...]] = collections.Counter()
+    for dimension, position in _DIMENSION_FIELDS:
+        values = [click[position] for click in clicks]
+        counts.update(zip(links, hours, itertools.repeat(dimension), bots, values, strict=False))
+    spans: dict[tuple[Any, ...], list[float]] = {}
+    visitors: set[tuple[Any, float, int]] = set()
     messages: dict[tuple[Any, str], list[Any]] = {}
-    for click in clicks:
-        hour = click.ts - click.ts % 3600
-        key = (
-            click.link.db_pk,
-            hour,
-            click.is_bot,
-            click.outcome,
-            click.channel,
-            click.country,
-            click.device,
-            click.variant,
-        )
-        cell = cells.get(key)
-        if cell is None:
-            cells[key] = [1, click.ts, click.ts]
-        else:
-            cell[0] += 1
-            if click.ts < cell[1]:
-                cell[1] = click.ts
-            if click.ts > cell[2]:
-                cell[2] = click.ts
+    for click, link, hour in zip(clicks, links, hours, strict=True):
+        ts = click.ts
+        key = (link, hour, "outcome", click.is_bot, click.outcome)
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [ts, ts]
+        elif ts < span[0]:
+            span[0] = ts
+        elif ts > span[1]:
+            span[1] = ts
         if not click.is_bot and click.ip_hash:
-            visitors.add((click.link.db_pk, hour, click.ip_hash))
+            visitors.add((link, hour, visitor_key(click.ip_hash)))
         if click.sms_msg_id:
-            message = messages.get((click.link.db_pk, click.sms_msg_id))
+            message = messages.get((link, click.sms_msg_id))
             if message is None:
-                message = messages[(click.link.db_pk, click.sms_msg_id)] = [0, 0, None, 0.0]
+                message = messages[(link, click.sms_msg_id)] = [0, 0, None, ts]
             if click.is_bot:
                 message[1] += 1
             else:
                 message[0] += 1
-                if message[2] is None or click.ts < message[2]:
-                    message[2] = click.ts
-            if click.ts > message[3]:
-                message[3] = click.ts
-    dt = context.db_datetime
+                if message[2] is None or ts < message[2]:
+                    message[2] = ts
+            if ts > message[3]:
+                message[3] = ts
+    cells = {key: (n, *spans.get(key, (None, None))) for key, n in counts.items()}
+    dt, hour_dt = context.db_datetime, context.db_hour
     _upsert(
         ClickRollup,
         (*_ROLLUP_KEYS, "clicks", "first_click_at", "last_click_at"),
@@ -443,16 +504,25 @@ def _roll_up(clicks: list[_Click], context: _Context) -> None:
             )
         ),
         [
-            (*key[:1], dt(key[1]), *key[2:], n, dt(first), dt(last))
-            for key, (n, first, last) in cells.items()
+            (
+                link,
+                hour_dt(hour),
+                dimension,
+                is_bot,
+                value,
+                n,
+                None if first is None else dt(first),
+                None if last is None else dt(last),
+            )
+            for (link, hour, dimension, is_bot, value), (n, first, last) in cells.items()
         ],
     )
     _upsert(
         ClickVisitor,
-        ("link", "hour", "ip_hash"),
-        ("link", "hour", "ip_hash"),
+        ("link", "hour", "visitor"),
+        ("link", "hour", "visitor"),
         "",
-        [(link, dt(hour), ip_hash) for link, hour, ip_hash in visitors],
+        [(link, hour_dt(hour), visitor) for link, hour, visitor in visitors],
     )
     _upsert(
         MessageClick,

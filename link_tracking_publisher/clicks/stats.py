@@ -20,14 +20,10 @@ from ..models import ClickRollup, ClickVisitor
 
 __all__ = ["BREAKDOWNS", "INTERVALS", "MAX_POINTS", "click_stats", "floor_hour"]
 
-#: Breakdown name → rollup column.
-BREAKDOWNS = {
-    "country": "country",
-    "device": "device",
-    "variant": "variant",
-    "outcome": "outcome",
-    "channel": "channel",
-}
+#: The breakdowns, in the order the API lists them (each a ClickRollup dimension).
+BREAKDOWNS = ("country", "device", "variant", "outcome", "channel")
+#: The dimension totals and the time series are summed over: every click has one outcome.
+_TOTALS_DIMENSION = "outcome"
 INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 #: The longest time series one request returns (zero-filled points included).
 MAX_POINTS = 24 * 92
@@ -77,6 +73,8 @@ def click_stats(
     if until is not None:
         rollups = rollups.filter(hour__lt=until)
         visitors = visitors.filter(hour__lt=until)
+    cells = rollups
+    rollups = rollups.filter(dimension=_TOTALS_DIMENSION)
     totals = rollups.aggregate(
         human=_HUMAN, bot=_BOT, first=Min("first_click_at"), last=Max("last_click_at")
     )
@@ -106,19 +104,21 @@ def click_stats(
             period = by_start.get(row["period"].astimezone(UTC))
             if period is not None:
                 period.human_clicks, period.bot_clicks = row["human"], row["bot"]
-    breakdowns = {
-        name: [
-            {
-                "value": row[column],
-                "clicks": row["human"] + row["bot"],
-                "human_clicks": row["human"],
-                "bot_clicks": row["bot"],
-            }
-            for row in rollups.values(column).annotate(human=_HUMAN, bot=_BOT).order_by(column)
-            if row["human"] + row["bot"]
-        ]
-        for name, column in BREAKDOWNS.items()
-    }
+    breakdowns: dict[str, list[dict[str, Any]]] = {name: [] for name in BREAKDOWNS}
+    for row in (
+        cells.values("dimension", "value")
+        .annotate(human=_HUMAN, bot=_BOT)
+        .order_by("dimension", "value")
+    ):
+        if row["human"] + row["bot"]:
+            breakdowns[row["dimension"]].append(
+                {
+                    "value": row["value"],
+                    "clicks": row["human"] + row["bot"],
+                    "human_clicks": row["human"],
+                    "bot_clicks": row["bot"],
+                }
+            )
     for rows in breakdowns.values():
         rows.sort(key=lambda row: -row["clicks"])
     return {
@@ -128,7 +128,7 @@ def click_stats(
         "clicks": totals["human"] + totals["bot"],
         "human_clicks": totals["human"],
         "bot_clicks": totals["bot"],
-        "unique_visitors": visitors.aggregate(n=Count("ip_hash", distinct=True))["n"],
+        "unique_visitors": visitors.aggregate(n=Count("visitor", distinct=True))["n"],
         "unique_visitors_exact": True,
         "first_click_at": totals["first"],
         "last_click_at": totals["last"],

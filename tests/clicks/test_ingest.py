@@ -37,7 +37,7 @@ def ingest(path: Path, **kwargs: Any) -> Any:
 
 def totals(link: Any) -> dict[bool, int]:
     out = {True: 0, False: 0}
-    for row in ClickRollup.objects.filter(link=link):
+    for row in ClickRollup.objects.filter(link=link, dimension="outcome"):
         out[row.is_bot] += row.clicks
     return out
 
@@ -57,8 +57,10 @@ def test_counts_humans_bots_messages_and_visitors(tmp_path: Path, link: Any) -> 
     assert m1.first_human_click_at == datetime.fromtimestamp(T0 + 10, UTC)
     assert m1.last_click_at == datetime.fromtimestamp(T0 + 20, UTC)
     assert ClickVisitor.objects.filter(link=link).count() == 2  # alice (hour 0), bob (hour 1)
-    de = ClickRollup.objects.get(link=link, country="DE")
-    assert de.hour == datetime.fromtimestamp(T0 + 3600, UTC) and de.device == "mobile"
+    de = ClickRollup.objects.get(link=link, dimension="country", value="DE")
+    assert de.hour == datetime.fromtimestamp(T0 + 3600, UTC) and de.clicks == 1
+    for dimension in ("outcome", "channel", "country", "device", "variant"):
+        assert sum(r.clicks for r in ClickRollup.objects.filter(dimension=dimension)) == 4
 
 
 def test_running_twice_changes_nothing_and_batch_duplicates_count_once(

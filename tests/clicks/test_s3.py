@@ -36,7 +36,8 @@ def freeze_now(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def human_total(link: Any) -> int:
-    return sum(r.clicks for r in ClickRollup.objects.filter(link=link, is_bot=False))
+    rows = ClickRollup.objects.filter(link=link, is_bot=False, dimension="outcome")
+    return sum(r.clicks for r in rows)
 
 
 def test_parquet_and_ndjson_objects_under_a_prefix(
