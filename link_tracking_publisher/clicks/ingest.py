@@ -198,7 +198,7 @@ _TEXT_LIMITS = {
 
 def _skip_bad_text(raw: dict[str, Any], source: str, report: IngestReport) -> None:
     """Count a record with a text field of the wrong type (malformed) or too long."""
-    for name, limit in _TEXT_LIMITS.items():
+    for name in _TEXT_LIMITS:
         value = raw.get(name)
         if value is not None and type(value) is not str:
             report.skip("malformed", f"{name} is not text: {str(raw)[:200]}", source)
