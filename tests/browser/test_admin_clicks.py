@@ -67,7 +67,8 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605
 
 
 def test_operator_sees_clicks_and_their_chart(
-    live: tuple[LocalStack, str, dict[str, Any]], tmp_path: Path
+    live: tuple[LocalStack, str, dict[str, Any]],  # noqa: F811  (the fixture, imported)
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import sync_playwright
 
