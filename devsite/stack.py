@@ -209,6 +209,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Click events (NDJSON): {stack.var_dir / 'click-events.ndjson'}")
             if args.once:
                 return 0 if status == 302 else 1
+            stack.start(
+                "beat",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "devsite",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(var_dir / "celerybeat-schedule"),
+                ],
+            )
+            print(
+                "Celery beat started: click events are counted every 30 s "
+                "(python manage.py ingest_click_events --source "
+                f"{stack.var_dir / 'click-events.ndjson'} to count them now)."
+            )
             print("\nRunning. Logs in", var_dir, "- press Ctrl-C to stop.")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
             return 0
