@@ -89,13 +89,27 @@ def generate(path: Path, events: int, seed: int = 7) -> None:
                 recent.pop(rng.randrange(len(recent)))
 
 
+def fresh_postgres(server_url: str, name: str) -> str:
+    """A new, empty database ``name`` on the server of ``server_url``; its URL."""
+    import psycopg
+
+    admin = server_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
 def setup_django(var_dir: Path) -> None:
     os.environ.update(
         LINK_TRACKING_VAR_DIR=str(var_dir),
         DJANGO_SETTINGS_MODULE="devsite.settings",
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "ERROR"),
     )
+    server = os.environ.pop("INGEST_BENCH_POSTGRES", "")
     os.environ.pop("DATABASE_URL", None)
+    if server:
+        os.environ["DATABASE_URL"] = fresh_postgres(server, f"ingest_bench_{var_dir.name}")
     import django
 
     django.setup()
@@ -208,7 +222,11 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
 
 def run_worker(*args: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", *args], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--worker", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -219,6 +237,12 @@ def main() -> int:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=20_000, help="events the naive loop runs")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run on PostgreSQL (a fresh database per case on this server, e.g. the URL "
+        "scripts/postgres prints) instead of SQLite",
+    )
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -230,6 +254,8 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
+    if args.postgres:
+        os.environ["INGEST_BENCH_POSTGRES"] = args.postgres
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     full, quarter = work / "events.ndjson", work / "quarter.ndjson"
     print(f"generating {args.events:,} events in {work} …", flush=True)

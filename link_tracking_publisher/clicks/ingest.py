@@ -400,19 +400,23 @@ def _upsert(
     updates: str,
     rows: list[tuple[Any, ...]],
 ) -> None:
-    """One prepared INSERT … ON CONFLICT for all rows (``executemany``: compiled once)."""
+    """INSERT … ON CONFLICT for all rows, :data:`_SQL_CHUNK` rows per statement (one round
+    trip and one statement to plan per chunk, on PostgreSQL as on SQLite)."""
     if not rows:
         return
     columns = ", ".join(_column(model, f) for f in fields)
     conflict = ", ".join(_column(model, f) for f in keys)
-    placeholders = ", ".join(["%s"] * len(fields))
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {_table(model)} ({columns}) VALUES ({placeholders}) "
-            f"ON CONFLICT ({conflict}) {action}",
-            rows,
-        )
+        for start in range(0, len(rows), _SQL_CHUNK):
+            part = rows[start : start + _SQL_CHUNK]
+            cursor.execute(
+                f"INSERT INTO {_table(model)} ({columns}) VALUES "
+                + ", ".join([placeholder] * len(part))
+                + f" ON CONFLICT ({conflict}) {action}",
+                [value for row in part for value in row],
+            )
 
 
 def _min_update(model: Any, field: str) -> str:
