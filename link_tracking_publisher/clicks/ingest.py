@@ -225,6 +225,7 @@ def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
     if (
         type(event_id) is not str
         or type(is_bot) is not bool
+        or type(outcome) is not str
         or outcome not in _OUTCOMES
         or type(ts) not in (float, int)
         or not 0 < ts < math.inf

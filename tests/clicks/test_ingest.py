@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import hypothesis.strategies as st
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
 
 from link_tracking_publisher.clicks import ingest as ingest_module
 from link_tracking_publisher.clicks.ingest import ingest_objects
@@ -25,6 +27,7 @@ from link_tracking_publisher.models import (
     ClickVisitor,
     MessageClick,
 )
+from link_tracking_runtime.events import ClickEvent
 
 from .conftest import T0, click, write_ndjson
 
@@ -194,3 +197,23 @@ def test_command(tmp_path: Path, link: Any, capsys: pytest.CaptureFixture[str]) 
 def test_command_unreadable_source(source: str) -> None:
     with pytest.raises(CommandError):
         call_command("ingest_click_events", "--source", source)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(fields=st.dictionaries(st.sampled_from(list(ClickEvent.__dataclass_fields__)), _JSON))
+def test_any_record_is_counted_or_skipped_never_an_error(fields: dict[str, Any]) -> None:
+    from link_tracking_publisher.clicks.ingest import IngestReport, _Context, ingest_chunk
+
+    report = IngestReport()
+    base = {"event_id": "e", "timestamp": T0, "is_bot": False, "outcome": "ok"}
+    ingest_chunk([json.dumps({**base, **fields}).encode()], _Context(report, T0 + 60))
+    assert report.counted + report.duplicates + sum(report.skipped.values()) == 1
