@@ -30,6 +30,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.deliver_click_webhooks",
         "schedule": 30.0,
     },
+    # Trim the click webhook outbox (same retention as the publish outbox).
+    "link-tracking-cleanup-click-webhook-deliveries": {
+        "task": "link_tracking.cleanup_click_webhook_deliveries",
+        "schedule": crontab(minute=23, hour=3),
+    },
     # Trim the outbox: COMPLETE after 7 days, FAILED after 30.
     "link-tracking-cleanup-old-outbox-entries": {
         "task": "link_tracking.cleanup_old_outbox_entries",

@@ -1,6 +1,10 @@
 """Celery tasks of the control plane (``link_tracking.tasks.publisher_tasks`` in the spec)."""
 
-from .click_tasks import deliver_click_webhooks, ingest_click_events
+from .click_tasks import (
+    cleanup_click_webhook_deliveries,
+    deliver_click_webhooks,
+    ingest_click_events,
+)
 from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
@@ -17,6 +21,7 @@ from .publisher_tasks import (
 
 __all__ = [
     "BEAT_SCHEDULE",
+    "cleanup_click_webhook_deliveries",
     "cleanup_old_outbox_entries",
     "deliver_click_webhooks",
     "ingest_click_events",

@@ -9,7 +9,7 @@ from celery import shared_task
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["deliver_click_webhooks", "ingest_click_events"]
+__all__ = ["cleanup_click_webhook_deliveries", "deliver_click_webhooks", "ingest_click_events"]
 
 
 @shared_task(name="link_tracking.ingest_click_events", acks_late=True, ignore_result=True)
@@ -32,3 +32,27 @@ def deliver_click_webhooks() -> dict[str, int]:
     from ..clicks.webhooks import deliver_due
 
     return deliver_due()
+
+
+@shared_task(name="link_tracking.cleanup_click_webhook_deliveries", ignore_result=True)
+def cleanup_click_webhook_deliveries() -> dict[str, int]:
+    """Trim the click webhook outbox as the publish outbox is trimmed: delivered rows after
+    ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed ones after ``OUTBOX_FAILED_RETENTION_DAYS``."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ..conf import app_settings
+    from ..models import ClickWebhookDelivery
+
+    now = timezone.now()
+    status = ClickWebhookDelivery.Status
+    delivered, _ = ClickWebhookDelivery.objects.filter(
+        status=status.DELIVERED,
+        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
+    ).delete()
+    failed, _ = ClickWebhookDelivery.objects.filter(
+        status=status.FAILED,
+        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
+    ).delete()
+    return {"delivered": delivered, "failed": failed}

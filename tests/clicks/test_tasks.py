@@ -10,7 +10,11 @@ from celery import current_app
 
 from link_tracking_publisher.models import ClickWebhook, ClickWebhookDelivery, MessageClick
 from link_tracking_publisher.schedule import BEAT_SCHEDULE
-from link_tracking_publisher.tasks import deliver_click_webhooks, ingest_click_events
+from link_tracking_publisher.tasks import (
+    cleanup_click_webhook_deliveries,
+    deliver_click_webhooks,
+    ingest_click_events,
+)
 from link_tracking_runtime.events import encode_event
 
 from .conftest import click
@@ -50,3 +54,24 @@ def test_ingest_task_without_a_source_does_nothing(settings: Any) -> None:
 def test_deliver_task_with_nothing_due() -> None:
     assert ClickWebhookDelivery.objects.count() == 0
     assert deliver_click_webhooks.apply().get() == {}
+
+
+def test_old_deliveries_are_trimmed(account: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    hook = ClickWebhook.objects.create(account=account, url="https://h.example.com/", secret="s")
+    status = ClickWebhookDelivery.Status
+    now = timezone.now()
+    for n, (state, age) in enumerate(
+        [(status.DELIVERED, 8), (status.DELIVERED, 1), (status.FAILED, 8), (status.FAILED, 31)]
+    ):
+        ClickWebhookDelivery.objects.create(
+            webhook=hook, event_id=f"e{n}", payload={}, next_attempt_at=now, status=state
+        )
+        ClickWebhookDelivery.objects.filter(event_id=f"e{n}").update(
+            updated_at=now - timedelta(days=age)
+        )
+    assert cleanup_click_webhook_deliveries.apply().get() == {"delivered": 1, "failed": 1}
+    assert set(ClickWebhookDelivery.objects.values_list("event_id", flat=True)) == {"e1", "e2"}
