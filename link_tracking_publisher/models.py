@@ -34,6 +34,7 @@ from .validators import (
     validate_routing_rules,
     validate_utm_overrides,
     validate_utm_params,
+    validate_webhook_url,
 )
 
 ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
@@ -605,7 +606,7 @@ class ClickWebhook(models.Model):
     account = models.ForeignKey(
         ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="link_click_webhooks"
     )
-    url = models.URLField(max_length=MAX_URL_LENGTH)
+    url = models.URLField(max_length=MAX_URL_LENGTH, validators=[validate_webhook_url])
     secret = models.CharField(
         max_length=128, help_text="Signing secret (whsec_…); the HMAC key is what follows whsec_."
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..clicks.stats import BREAKDOWNS, INTERVALS
-from ..conf import app_settings
 from ..models import ClickWebhook, ClickWebhookDelivery, MessageClick
+from ..validators import validate_webhook_url
 from .fields import AccountField, StrictModelSerializer
 
 __all__ = [
@@ -124,8 +125,10 @@ class ClickWebhookSerializer(StrictModelSerializer):
         extra_kwargs = {"secret": {"help_text": "Verify each request's webhook-signature with it."}}
 
     def validate_url(self, value: str) -> str:
-        if not value.lower().startswith("https://") and not app_settings.CLICK_WEBHOOK_ALLOW_HTTP:
-            raise serializers.ValidationError("Use an https:// URL.")
+        try:
+            validate_webhook_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
         return value
 
 

@@ -117,3 +117,11 @@ def test_failed_deliveries_are_shown_and_retried(client: Client, link: Any) -> N
     client.post(url, {"action": "retry", "_selected_action": [delivery.pk]})
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 0)
+
+
+def test_a_private_webhook_url_is_a_form_error(client: Client, link: Any) -> None:
+    response = client.post(
+        reverse("admin:link_tracking_clickwebhook_add"),
+        {"account": link.account.pk, "url": "https://10.1.2.3/hook", "active": "on"},
+    )
+    assert response.status_code == 200 and "public host" in response.content.decode()

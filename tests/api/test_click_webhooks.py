@@ -77,3 +77,21 @@ def test_retry_a_failed_delivery(alice_client: Any, account_a: Any) -> None:
     assert response.status_code == 202
     assert (response.json()["status"], response.json()["attempts"]) == ("pending", 0)
     assert alice_client.post(f"{API}/webhook-deliveries/{delivery.pk}/retry/").status_code == 409
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://10.0.0.8/hook",
+        "https://[::1]/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://localhost/hook",
+        "https://metadata.google.internal/",
+    ],
+)
+def test_private_hosts_are_refused(alice_client: Any, account_a: Any, url: str) -> None:
+    response = alice_client.post(
+        f"{API}/webhooks/", {"account": account_a.pk, "url": url}, format="json"
+    )
+    assert response.status_code == 400 and "url" in response.json()
