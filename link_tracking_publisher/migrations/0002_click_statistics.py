@@ -3,13 +3,17 @@
 import django.db.models.deletion
 import link_tracking_publisher.validators
 import uuid
+from django.conf import settings
 from django.db import migrations, models
+
+# The host project's account model is a setting (swappable), as in 0001_initial.
+ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0001_initial'),
+        migrations.swappable_dependency(ACCOUNT_MODEL),
         ('link_tracking', '0001_initial'),
     ]
 
@@ -48,7 +52,7 @@ class Migration(migrations.Migration):
                 ('description', models.CharField(blank=True, max_length=200)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='link_click_webhooks', to='crm.account')),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='link_click_webhooks', to=ACCOUNT_MODEL)),
             ],
             options={
                 'ordering': ['-created_at'],
