@@ -122,6 +122,13 @@ LINK_TRACKING = {
     "PRIVACY_HASH_KEY": env.str(
         "LINK_TRACKING_PRIVACY_HASH_KEY", default="dev-only-privacy-hash-key-change-me-0123456789"
     ),
+    # Click statistics: the beat task reads the SQS queue of new S3 objects when it is set,
+    # else the runtime's local NDJSON file (CLICK_EVENTS_FILE of the dev stack).
+    "CLICK_EVENTS_QUEUE_URL": env.str("LINK_TRACKING_CLICK_EVENTS_QUEUE_URL", default=""),
+    "CLICK_EVENTS_SOURCE": env.str(
+        "LINK_TRACKING_CLICK_EVENTS_SOURCE", default=str(VAR_DIR / "click-events.ndjson")
+    ),
+    "CLICK_WEBHOOK_ALLOW_HTTP": env.bool("LINK_TRACKING_CLICK_WEBHOOK_ALLOW_HTTP", default=False),
 }
 
 # The REST API (link_tracking_publisher.api): authentication is the host's choice; the app

@@ -125,6 +125,21 @@ class LocalStack:
             f"{name}@%h",
         ]
 
+    def beat_command(self) -> list[str]:
+        """Celery beat of the devsite: the outbox sweepers, click ingestion, webhooks."""
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "devsite",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.var_dir / "celerybeat-schedule"),
+        ]
+
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> ManagedProcess:
         return self.start(name, self.worker_command(name, concurrency))
 
@@ -435,6 +450,11 @@ def run(args: argparse.Namespace) -> int:
         _manage(stack, "collectstatic", "--no-input", "-v", "0")
         worker = start("worker", stack.worker_command())
         print("Celery worker started (filesystem broker, no server needed).")
+        beat = start("beat", stack.beat_command())
+        print(
+            "Celery beat started: click events are counted every 30 s (python manage.py "
+            f"ingest_click_events --source {var_dir / 'click-events.ndjson'} counts them now)."
+        )
 
         # The database outlives the emulator: put back every link the fresh table lacks.
         report = _json_line(_manage(stack, "reconcile_runtime", "--fix", "--json"))
@@ -492,7 +512,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
 
         print("\nRunning. Press Ctrl-C to stop.")
-        ended = _watch([moto, worker, runtime, web])
+        ended = _watch([moto, worker, beat, runtime, web])
         raise StackError(
             f"{ended.name} exited with status {ended.popen.returncode} (its log: "
             f"{ended.log_path}); the stack stopped. Run it again to start afresh."

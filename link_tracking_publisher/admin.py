@@ -14,18 +14,24 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from .clicks.chart import click_summary_html
 from .models import (
+    ClickIngestCheckpoint,
+    ClickWebhook,
+    ClickWebhookDelivery,
     Domain,
     GlobalUTMPolicy,
     Link,
     LinkCampaign,
     LinkCampaignCrmCampaignMapping,
     LinkVersion,
+    MessageClick,
     PrivacyRequest,
     PublishOutbox,
 )
@@ -147,11 +153,17 @@ class LinkCampaignAdmin(admin.ModelAdmin):
     list_display = ["name", "campaign_id", "account", "active", "start_date", "end_date"]
     list_filter = ["active"]
     search_fields = ["name", "campaign_id", "description"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["clicks", "created_at", "updated_at"]
     inlines = [CrmMappingInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*(["account"] if obj is not None else []), *self.readonly_fields]
+
+    @admin.display(description="clicks")
+    def clicks(self, obj: LinkCampaign) -> str:
+        if obj._state.adding:
+            return "-"
+        return click_summary_html(Link.objects.filter(campaign=obj).values("pk"))
 
     def save_model(self, request: HttpRequest, obj: LinkCampaign, form: Any, change: bool) -> None:
         if change:
@@ -381,6 +393,7 @@ class LinkAdmin(admin.ModelAdmin):
     readonly = [
         "short_url",
         "preview",
+        "clicks",
         "publish_status",
         "slug_canonical",
         "slug_type",
@@ -392,6 +405,7 @@ class LinkAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["account", "domain", "slug_original", "short_url", "preview"]}),
+        ("Clicks", {"fields": ["clicks"]}),
         (
             "Destination",
             {
@@ -445,6 +459,12 @@ class LinkAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a deleted link's record would stay published: unpublish instead
+
+    @admin.display(description="clicks")
+    def clicks(self, obj: Link) -> str:
+        if obj._state.adding:
+            return "-"
+        return click_summary_html(Link.objects.filter(pk=obj.pk).values("pk"))
 
     @admin.display(description="short URL")
     def short_url(self, obj: Link) -> str:
@@ -644,3 +664,76 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected failed or partial requests")
     def retry(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
         _report(self, request, queryset, privacy_service.retry_privacy_request, "Retried")
+
+
+# --- click statistics ----------------------------------------------------------------------
+
+
+@admin.register(ClickWebhook)
+class ClickWebhookAdmin(admin.ModelAdmin):
+    list_display = ["url", "account", "include_bots", "active", "created_at"]
+    list_filter = ["active", "include_bots"]
+    search_fields = ["url", "description"]
+    readonly_fields = ["secret", "created_at", "updated_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request: HttpRequest, obj: ClickWebhook, form: Any, change: bool) -> None:
+        if not obj.secret:
+            from .clicks.webhooks import new_secret
+
+            obj.secret = new_secret()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ClickWebhookDelivery)
+class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "event_id",
+        "webhook",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["event_id", "webhook__url"]
+    list_select_related = ["webhook"]
+    actions = ["retry"]
+
+    @admin.action(description="Send the selected failed deliveries again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[ClickWebhookDelivery]) -> None:
+        from django.utils import timezone
+
+        from .services.links import enqueue_on_commit
+        from .tasks.click_tasks import deliver_click_webhooks
+
+        count = queryset.filter(status=ClickWebhookDelivery.Status.FAILED).update(
+            status=ClickWebhookDelivery.Status.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        enqueue_on_commit(deliver_click_webhooks)
+        self.message_user(request, f"Queued again: {count}.", messages.SUCCESS)
+
+
+@admin.register(MessageClick)
+class MessageClickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "sms_msg_id",
+        "link",
+        "human_clicks",
+        "bot_clicks",
+        "first_human_click_at",
+        "last_click_at",
+    ]
+    search_fields = ["sms_msg_id"]
+    list_select_related = ["link", "link__domain"]
+
+
+@admin.register(ClickIngestCheckpoint)
+class ClickIngestCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["source", "position", "completed", "error", "updated_at"]
+    list_filter = ["completed"]
+    search_fields = ["source"]

@@ -131,10 +131,14 @@ def cloudwatch_client() -> Any:
     )
 
 
-def s3_client() -> Any:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+def service_client(service: str) -> Any:
+    """A cached boto3 client for ``service`` (``"s3"``, ``"sqs"``), on the standard
+    ``AWS_ENDPOINT_URL_<SERVICE>`` / ``AWS_ENDPOINT_URL`` endpoint."""
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get(
+        "AWS_ENDPOINT_URL"
+    )
     return _cached(
         "client",
-        "s3",
-        lambda: boto3.session.Session().client("s3", config=_config(), endpoint_url=endpoint),
+        service,
+        lambda: boto3.session.Session().client(service, config=_config(), endpoint_url=endpoint),
     )

@@ -97,12 +97,35 @@ DEFAULTS: dict[str, Any] = {
     "PRIVACY_STORES": [
         "link_tracking_publisher.services.privacy.ControlPlaneStore",
         "link_tracking_publisher.services.privacy.S3ClickEventStore",
+        "link_tracking_publisher.services.privacy.ClickStatisticsStore",
     ],
     "PRIVACY_HOST_PROCESSOR": None,
     # Where Firehose delivers click events (terraform output click_events_bucket), and the key
     # prefixes of its objects and of its error output.
     "CLICK_EVENTS_BUCKET": "",
     "CLICK_EVENTS_PREFIXES": ["click-events/", "click-events-errors/"],
+    # Click statistics (docs/CONFIGURATION.md, "Click statistics") ----------------------------
+    # What the beat task ingest_click_events reads: an SQS queue of S3 event notifications
+    # (production), else a local NDJSON file or folder (the runtime's CLICK_EVENTS_FILE);
+    # both empty: the task does nothing.
+    "CLICK_EVENTS_QUEUE_URL": "",
+    "CLICK_EVENTS_SOURCE": "",
+    # Only objects under this prefix are ingested from the queue (Firehose's error output
+    # lands elsewhere in the same bucket).
+    "CLICK_EVENTS_S3_PREFIX": "click-events/",
+    # Records per transaction (and per checkpoint).
+    "CLICK_INGEST_BATCH_SIZE": 20000,
+    # An event stamped later than now + this is skipped as "future" (clock skew allowance).
+    "CLICK_MAX_FUTURE_SECONDS": 300,
+    # Click webhooks: https only unless allowed (development against a local receiver).
+    "CLICK_WEBHOOK_ALLOW_HTTP": False,
+    "CLICK_WEBHOOK_TIMEOUT_SECONDS": 10,
+    "CLICK_WEBHOOK_MAX_ATTEMPTS": 8,
+    "CLICK_WEBHOOK_BACKOFF_SECONDS": 30,
+    "CLICK_WEBHOOK_BACKOFF_MAX_SECONDS": 3600,
+    "CLICK_WEBHOOK_BATCH_SIZE": 100,
+    # A delivery left SENDING this long (worker killed mid-request) is sent again.
+    "CLICK_WEBHOOK_STUCK_AFTER_SECONDS": 300,
 }
 
 

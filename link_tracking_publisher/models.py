@@ -37,6 +37,7 @@ from .validators import (
     validate_signature_secret_ref,
     validate_utm_overrides,
     validate_utm_params,
+    validate_webhook_url,
 )
 
 ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
@@ -552,3 +553,195 @@ class PrivacyRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_type} {self.subject_type}#{self.subject_hash[:12]} ({self.status})"
+
+
+# --- click statistics ---------------------------------------------------------------------
+# Click events are ingested (services/clicks) into the rollups below; the raw events stay
+# where Firehose put them (S3, Parquet), which is what Athena reads at scale.
+
+
+class ClickEventKey(models.Model):
+    """The dedupe key of every ingested click event: an event is counted only by the
+    transaction that inserts its key, so at-least-once delivery never counts twice."""
+
+    event_id = models.CharField(max_length=64, primary_key=True)
+
+    class Meta:
+        verbose_name = "ingested click event id"
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class ClickRollup(models.Model):
+    """Clicks of one link in one UTC hour, human or bot, with one value of one breakdown
+    dimension (``outcome``, ``channel``, ``country``, ``device``, ``variant``; ``""`` for
+    unknown). Every click adds one to one row per dimension, so each dimension's rows sum to
+    the same totals, and the table grows with the values seen, not with their combinations."""
+
+    class Dimension(models.TextChoices):
+        OUTCOME = "outcome", "Outcome"
+        CHANNEL = "channel", "Channel"
+        COUNTRY = "country", "Country"
+        DEVICE = "device", "Device"
+        VARIANT = "variant", "A/B variant"
+
+    # Indexed by the unique constraint (or index) that starts with it: one index less to
+    # write per row.
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="click_rollups", db_index=False
+    )
+    hour = models.DateTimeField()
+    is_bot = models.BooleanField()
+    dimension = models.CharField(max_length=8, choices=Dimension.choices)
+    value = models.CharField(max_length=64, blank=True)
+    clicks = models.PositiveBigIntegerField(default=0)
+    # Kept on the outcome rows (those totals are summed from); empty on the others.
+    first_click_at = models.DateTimeField(null=True, blank=True)
+    last_click_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "hour", "dimension", "is_bot", "value"],
+                name="click_rollup_unique_cell",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.link_id} {self.hour:%Y-%m-%d %H}h {self.dimension}={self.value}: {self.clicks}"
+        )
+
+
+class ClickVisitor(models.Model):
+    """One human visitor of one link in one UTC hour: distinct visitors over any hour range
+    are a COUNT(DISTINCT visitor) over these rows. ``visitor`` is the first 64 bits of a
+    BLAKE2b hash of the event's (already keyed) ``ip_hash``: an integer key is several times
+    cheaper to index than the hex text, and two visitors collide with probability about
+    n²/2⁶⁵ (10⁻⁸ for a million visitors), far below any count's error."""
+
+    # Indexed by the unique constraint (or index) that starts with it: one index less to
+    # write per row.
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="click_visitors", db_index=False
+    )
+    hour = models.DateTimeField()
+    visitor = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "hour", "visitor"], name="click_visitor_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.hour:%Y-%m-%d %H}h {self.visitor:x}"
+
+
+class MessageClick(models.Model):
+    """Per-message attribution: the clicks on one link that carried one ``sms_msg_id``."""
+
+    # Indexed by the unique constraint (or index) that starts with it: one index less to
+    # write per row.
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="message_clicks", db_index=False
+    )
+    sms_msg_id = models.CharField(max_length=128)
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+    first_human_click_at = models.DateTimeField(null=True, blank=True)
+    last_click_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sms_msg_id", "link"]
+        constraints = [
+            models.UniqueConstraint(fields=["sms_msg_id", "link"], name="message_click_unique"),
+        ]
+        indexes = [models.Index(fields=["link", "sms_msg_id"], name="message_click_link_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sms_msg_id} → {self.link_id}"
+
+
+class ClickIngestCheckpoint(models.Model):
+    """How far ingestion has read one source object (a local file or an S3 object): NDJSON
+    by byte offset, Parquet by row. Moved in the same transaction as each batch's counts."""
+
+    source = models.CharField(max_length=1024, unique=True)
+    position = models.PositiveBigIntegerField(default=0)
+    completed = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.position}"
+
+
+class ClickWebhook(models.Model):
+    """An account's click notification endpoint: signed HTTPS POSTs, one per click."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="link_click_webhooks"
+    )
+    url = models.URLField(max_length=MAX_URL_LENGTH, validators=[validate_webhook_url])
+    secret = models.CharField(
+        max_length=128, help_text="Signing secret (whsec_…); the HMAC key is what follows whsec_."
+    )
+    include_bots = models.BooleanField(
+        default=False, help_text="Also notify clicks classified as bots and link previews."
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class ClickWebhookDelivery(models.Model):
+    """The outbox of click notifications: written in the same transaction as the click's
+    counts, sent by a Celery task, retried with backoff, at most one per webhook and event."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(  # indexed by click_webhook_delivery_once
+        ClickWebhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event_id = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "click webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "event_id"], name="click_webhook_delivery_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.webhook_id} ({self.status})"

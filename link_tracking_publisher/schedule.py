@@ -20,6 +20,21 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.publish_outbox_metrics",
         "schedule": 60.0,
     },
+    # Count new click events (the SQS queue of S3 notifications, or the local NDJSON file).
+    "link-tracking-ingest-click-events": {
+        "task": "link_tracking.ingest_click_events",
+        "schedule": 30.0,
+    },
+    # Click webhook deliveries whose backoff has passed (new ones are also sent at once).
+    "link-tracking-deliver-click-webhooks": {
+        "task": "link_tracking.deliver_click_webhooks",
+        "schedule": 30.0,
+    },
+    # Trim the click webhook outbox (same retention as the publish outbox).
+    "link-tracking-cleanup-click-webhook-deliveries": {
+        "task": "link_tracking.cleanup_click_webhook_deliveries",
+        "schedule": crontab(minute=23, hour=3),
+    },
     # Trim the outbox: COMPLETE after 7 days, FAILED after 30.
     "link-tracking-cleanup-old-outbox-entries": {
         "task": "link_tracking.cleanup_old_outbox_entries",

@@ -6,6 +6,7 @@ them on the right field, so every refusal names the field it is about.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Mapping
@@ -237,3 +238,24 @@ def validate_routing_rules(value: Any) -> None:
             raise ValidationError(
                 f"{url!r}: {' '.join(exc.messages)}", code="invalid_routing_rules"
             ) from None
+
+
+def validate_webhook_url(value: str) -> None:
+    """A click webhook URL: HTTPS on a public host (``LINK_TRACKING['CLICK_WEBHOOK_ALLOW_HTTP']``
+    lifts both rules, for a local receiver in development). Webhooks are sent from inside the
+    estate, so never to ``localhost`` or a private, loopback or link-local address."""
+    from .conf import app_settings
+
+    if app_settings.CLICK_WEBHOOK_ALLOW_HTTP:
+        return
+    if not value.lower().startswith("https://"):
+        raise ValidationError("Use an https:// URL.", code="webhook_scheme")
+    host = (urlsplit(value).hostname or "").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        internal = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
+    else:
+        internal = not address.is_global
+    if internal:
+        raise ValidationError("Use a public host, not a private address.", code="webhook_host")

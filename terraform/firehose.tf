@@ -5,7 +5,6 @@
 
 resource "aws_s3_bucket" "click_events" {
   #checkov:skip=CKV_AWS_144:Click events are an analytics copy; cross-region replication is a cost decision left to the data platform (versioning keeps overwritten objects).
-  #checkov:skip=CKV2_AWS_62:Downstream loaders read partitions on a schedule; no consumer of object-created events exists yet.
   bucket = "${local.name}-click-events-${local.account_id}"
 }
 

@@ -235,8 +235,9 @@ resource "aws_iam_role_policy" "firehose" {
 
 # --- The control plane's permissions, to attach to whatever role runs Django and Celery ---------
 # Publishes records (PutItem, conditional on runtime_version), unpublishes (UpdateItem), finds a
-# campaign's records (Query on campaign-index), signs URLs with the keyrings and erases a data
-# subject's click events (privacy requests).
+# campaign's records (Query on campaign-index), signs URLs with the keyrings, erases a data
+# subject's click events (privacy requests), and ingests click events (the click-objects queue
+# and the objects it names).
 
 data "aws_iam_policy_document" "publisher" {
   statement {
@@ -298,7 +299,37 @@ data "aws_iam_policy_document" "publisher" {
   }
 
   statement {
-    sid       = "UseTableAndSecretsKey"
+    sid = "ConsumeClickObjectNotifications"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [aws_sqs_queue.click_objects.arn]
+  }
+
+  statement {
+    sid       = "ReadClickEventObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.click_events.arn}/click-events/*"]
+  }
+
+  statement {
+    # ingest_click_events --source s3://bucket/click-events/ (a backfill) lists the prefix.
+    sid       = "ListClickEventObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.click_events.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["click-events/*"]
+    }
+  }
+
+  statement {
+    sid       = "UseTableSecretsQueueAndBucketKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
 
@@ -308,6 +339,8 @@ data "aws_iam_policy_document" "publisher" {
       values = [
         "dynamodb.${var.aws_region}.amazonaws.com",
         "secretsmanager.${var.aws_region}.amazonaws.com",
+        "sqs.${var.aws_region}.amazonaws.com",
+        "s3.${var.aws_region}.amazonaws.com",
       ]
     }
   }

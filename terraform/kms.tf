@@ -53,6 +53,25 @@ data "aws_iam_policy_document" "kms_main" {
   }
 
   statement {
+    sid       = "S3NotifiesTheEncryptedClickObjectsQueue"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    # S3 event notifications to a queue encrypted with a customer-managed key (AWS documents
+    # this statement); only for this account's buckets.
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
     sid       = "CloudWatchAlarmsPublishToTheEncryptedAlertsTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]

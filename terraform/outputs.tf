@@ -102,3 +102,8 @@ output "health_check_url" {
   description = "The runtime's health endpoint through CloudFront (deploy.sh's smoke test)."
   value       = "https://${var.domain_names[0]}/health"
 }
+
+output "click_objects_queue_url" {
+  description = "SQS queue of new click-event objects: the control plane's LINK_TRACKING[\"CLICK_EVENTS_QUEUE_URL\"]."
+  value       = aws_sqs_queue.click_objects.id
+}

@@ -360,3 +360,31 @@ variable "outbox_oldest_pending_threshold_seconds" {
   type        = number
   default     = 900
 }
+
+variable "click_ingest_visibility_timeout_seconds" {
+  description = "How long a click-object notification stays invisible while a worker ingests its object (longer than one ingestion of the largest object)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.click_ingest_visibility_timeout_seconds >= 60 && var.click_ingest_visibility_timeout_seconds <= 43200
+    error_message = "SQS visibility timeouts are 0 to 43200 seconds; give ingestion at least a minute."
+  }
+}
+
+variable "click_ingest_max_receive_count" {
+  description = "Failed ingestions of one click-event object before its notification goes to the dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.click_ingest_max_receive_count >= 1 && var.click_ingest_max_receive_count <= 1000
+    error_message = "maxReceiveCount is 1 to 1000."
+  }
+}
+
+variable "click_ingest_max_age_seconds" {
+  description = "Alarm when the oldest un-ingested click-event object is older than this (seconds)."
+  type        = number
+  default     = 1800
+}

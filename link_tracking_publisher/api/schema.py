@@ -23,7 +23,8 @@ SCHEMA_SETTINGS: dict[str, Any] = {
     "TITLE": "link-tracking control plane API",
     "DESCRIPTION": (
         "Domains, campaigns (and their CRM campaign mappings), links, the global UTM policy, "
-        "the publish outbox and privacy requests. Every write goes through the service layer: "
+        "the publish outbox and privacy requests; click statistics, per-message clicks and "
+        "click webhooks. Every write goes through the service layer: "
         "it is versioned, outboxed and published to the runtime table."
     ),
     "VERSION": "1.0.0",
@@ -33,6 +34,7 @@ SCHEMA_SETTINGS: dict[str, Any] = {
         "DomainStatusEnum": "link_tracking_publisher.models.Domain.Status",
         "PublishStatusEnum": "link_tracking_publisher.models.PublishOutbox.Status",
         "PrivacyRequestStatusEnum": "link_tracking_publisher.models.PrivacyRequest.Status",
+        "ClickWebhookDeliveryStatusEnum": "link_tracking_publisher.models.ClickWebhookDelivery.Status",
     },
 }
 

@@ -14,6 +14,13 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from .click_views import (
+    CampaignStatsView,
+    ClickWebhookDeliveryViewSet,
+    ClickWebhookViewSet,
+    LinkStatsView,
+    MessageClickViewSet,
+)
 from .schema import SCHEMA_SETTINGS, LinkTrackingSchemaGenerator
 from .views import (
     CampaignViewSet,
@@ -33,6 +40,9 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("links", LinkViewSet, basename="link")
 router.register("publish-outbox", PublishOutboxViewSet, basename="publish-outbox")
 router.register("privacy-requests", PrivacyRequestViewSet, basename="privacy-request")
+router.register("message-clicks", MessageClickViewSet, basename="message-click")
+router.register("webhooks", ClickWebhookViewSet, basename="webhook")
+router.register("webhook-deliveries", ClickWebhookDeliveryViewSet, basename="webhook-delivery")
 
 mappings = CrmMappingViewSet.as_view({"get": "list", "post": "create"})
 mapping = CrmMappingViewSet.as_view(
@@ -57,6 +67,8 @@ urlpatterns = [
         mapping,
         name="campaign-crm-mapping-detail",
     ),
+    path("links/<str:id>/stats/", LinkStatsView.as_view(), name="link-stats"),
+    path("campaigns/<str:id>/stats/", CampaignStatsView.as_view(), name="campaign-stats"),
     path("utm-policy/", UTMPolicyView.as_view(), name="utm-policy"),
     path(
         "schema/",

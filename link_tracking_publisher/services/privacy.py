@@ -44,7 +44,7 @@ from django.utils.module_loading import import_string
 
 from ..conf import app_settings
 from ..errors import LinkTrackingError
-from ..models import Link, LinkVersion, PrivacyRequest
+from ..models import Link, LinkVersion, MessageClick, PrivacyRequest
 from .errors import InvalidState
 from .links import enqueue_on_commit
 
@@ -324,6 +324,43 @@ class ControlPlaneStore:
         return StoreReport(done=True, found=1, detail=detail)
 
 
+class ClickStatisticsStore:
+    """The click statistics ingested into the control plane's database. Only per-message
+    attribution (``MessageClick``) holds an identifier, the ``sms_msg_id``: access returns the
+    subject's rows, erasure deletes them. The hourly rollups are counts without identifiers;
+    distinct visitors are kept as a 64-bit hash of the already keyed ``ip_hash``, which a
+    request (holding only the subject's keyed hash) cannot be matched against and which links
+    to no one without the click events, which ``S3ClickEventStore`` erases."""
+
+    name = "click_statistics"
+
+    def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
+        if subject.type != PrivacyRequest.SubjectType.SMS_MSG_ID:
+            return StoreReport(done=True)
+        rows = [
+            row
+            for row in MessageClick.objects.filter(link__account_id=request.account_id).only(
+                "pk", "sms_msg_id", "link_id", "human_clicks", "bot_clicks", "last_click_at"
+            )
+            if subject.matches(row.sms_msg_id)
+        ]
+        if request.request_type == PrivacyRequest.RequestType.ERASURE:
+            erased, _ = MessageClick.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            return StoreReport(done=True, found=len(rows), erased=erased)
+        detail = {
+            "message_clicks": [
+                {
+                    "link_id": str(row.link_id),
+                    "human_clicks": row.human_clicks,
+                    "bot_clicks": row.bot_clicks,
+                    "last_click_at": row.last_click_at.isoformat(),
+                }
+                for row in rows
+            ]
+        }
+        return StoreReport(done=True, found=len(rows), detail=detail)
+
+
 def _decode_line(line: bytes) -> Mapping[str, Any] | None:
     """A click event from one NDJSON line; Firehose's error records carry it base64-encoded
     in ``rawData``. ``None`` for anything else (kept as it is)."""
@@ -359,9 +396,9 @@ class S3ClickEventStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from ..aws import s3_client
+            from ..aws import service_client
 
-            self._client = s3_client()
+            self._client = service_client("s3")
         return self._client
 
     def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:

@@ -1,5 +1,10 @@
 """Celery tasks of the control plane (``link_tracking.tasks.publisher_tasks`` in the spec)."""
 
+from .click_tasks import (
+    cleanup_click_webhook_deliveries,
+    deliver_click_webhooks,
+    ingest_click_events,
+)
 from .domain_tasks import expire_domain_claims_task, verify_domain_task, verify_pending_domains
 from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
@@ -17,8 +22,11 @@ from .publisher_tasks import (
 
 __all__ = [
     "BEAT_SCHEDULE",
+    "cleanup_click_webhook_deliveries",
     "cleanup_old_outbox_entries",
     "expire_domain_claims_task",
+    "deliver_click_webhooks",
+    "ingest_click_events",
     "process_privacy_request_task",
     "publish_link_task",
     "publish_outbox_metrics",

@@ -55,6 +55,15 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/privacy-requests/",
         f"{API}/privacy-requests/{{id}}/",
         f"{API}/privacy-requests/{{id}}/retry/",
+        f"{API}/links/{{id}}/stats/",
+        f"{API}/campaigns/{{id}}/stats/",
+        f"{API}/message-clicks/",
+        f"{API}/webhooks/",
+        f"{API}/webhooks/{{id}}/",
+        f"{API}/webhooks/{{id}}/rotate-secret/",
+        f"{API}/webhook-deliveries/",
+        f"{API}/webhook-deliveries/{{id}}/",
+        f"{API}/webhook-deliveries/{{id}}/retry/",
     }
     assert paths == expected
 

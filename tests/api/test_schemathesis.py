@@ -18,6 +18,7 @@ import hypothesis.strategies as st
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -28,7 +29,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devsite.wsgi import application
-from link_tracking_publisher.models import LinkCampaignCrmCampaignMapping, PrivacyRequest
+from link_tracking_publisher.models import (
+    ClickWebhook,
+    ClickWebhookDelivery,
+    LinkCampaignCrmCampaignMapping,
+    PrivacyRequest,
+)
 from tests.publisher.factories import (
     AccountFactory,
     CrmCampaignFactory,
@@ -77,7 +83,19 @@ def world(aws: None) -> Iterator[dict[str, Any]]:
     domain = DomainFactory(domain_name="fuzz.example.com", account=account)
     campaign = LinkCampaignFactory(account=account, campaign_id="FUZZ")
     link = LinkFactory(account=account, domain=domain, campaign=campaign, keyword="FUZZ")
+    webhook = ClickWebhook.objects.create(
+        account=account, url="https://hooks.example.com/clicks", secret="whsec_c2VjcmV0"
+    )
+    delivery = ClickWebhookDelivery.objects.create(
+        webhook=webhook,
+        event_id="e1",
+        payload={"type": "link.clicked"},
+        next_attempt_at=timezone.now(),
+        status=ClickWebhookDelivery.Status.FAILED,
+    )
     REAL.update(
+        webhook=str(webhook.pk),
+        delivery=delivery.pk,
         user=get_user_model().objects.create_user("fuzzer", password="pw", is_staff=True),
         account=account.pk,
         domain=str(domain.pk),
@@ -117,6 +135,8 @@ _ID_BY_PREFIX = [
     ("/campaigns/", "campaign"),
     ("/publish-outbox/", "outbox"),
     ("/privacy-requests/", "privacy"),
+    ("/webhooks/", "webhook"),
+    ("/webhook-deliveries/", "delivery"),
 ]
 
 

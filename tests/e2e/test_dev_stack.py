@@ -180,7 +180,7 @@ def test_make_dev_once_works_and_works_again(tmp_path: Path) -> None:
     assert len((var_dir / "click-events.ndjson").read_text().splitlines()) == 2
 
 
-CHILDREN = ["moto server", "worker", "runtime", "web"]
+CHILDREN = ["moto server", "worker", "beat", "runtime", "web"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

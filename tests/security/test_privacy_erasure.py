@@ -236,3 +236,35 @@ def test_access_returns_the_subjects_events(
     store = PrivacyRequest.objects.get(pk=request_id).result["stores"]["click_events_s3"]
     assert [e["event_id"] for e in store["detail"]["events"]] == ["e1"]
     assert b'"e1"' in _every_version(s3)  # access changes nothing
+
+
+def test_per_message_click_statistics_are_a_store_too(
+    s3: Any, alice_client: APIClient, account_a: Any
+) -> None:
+    """``MessageClick`` rows hold the ``sms_msg_id``: access shows the subject's, erasure
+    deletes them and only them (another account's row for the same id is untouched)."""
+    from django.utils import timezone
+
+    from link_tracking_publisher.models import MessageClick
+    from tests.publisher.factories import LinkFactory
+
+    mine, other = LinkFactory(account=account_a), LinkFactory()
+    now = timezone.now()
+    for link, message in ((mine, SUBJECT), (mine, "msg-43"), (other, SUBJECT)):
+        MessageClick.objects.create(
+            link=link, sms_msg_id=message, human_clicks=2, bot_clicks=1, last_click_at=now
+        )
+
+    access = _request(alice_client, account_a, request_type="access")
+    assert process_privacy_request_task(access) == "complete"
+    store = PrivacyRequest.objects.get(pk=access).result["stores"]["click_statistics"]
+    assert store["found"] == 1
+    assert store["detail"]["message_clicks"][0]["link_id"] == str(mine.pk)
+    assert MessageClick.objects.count() == 3  # access changes nothing
+
+    erasure = _request(alice_client, account_a)
+    assert process_privacy_request_task(erasure) == "complete"
+    store = PrivacyRequest.objects.get(pk=erasure).result["stores"]["click_statistics"]
+    assert (store["done"], store["found"], store["erased"]) == (True, 1, 1)
+    left = set(MessageClick.objects.values_list("link_id", "sms_msg_id"))
+    assert left == {(mine.pk, "msg-43"), (other.pk, SUBJECT)}

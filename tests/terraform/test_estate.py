@@ -18,6 +18,7 @@ RUNBOOKS = (
     "dynamodb-throttling",
     "outbox-backlog",
     "no-healthy-targets",
+    "click-ingestion",
 )
 FIREHOSE_CONVERSION_MIN_BUFFER_MB = 64
 
@@ -363,3 +364,44 @@ def test_remote_state_is_configured_at_init(config):
 def test_required_variables_referenced_by_the_spec_are_declared(config):
     for name in ("manage_dns", "parent_domain_name", "alert_email", "domain_names", "environment"):
         assert name in config.variables
+
+
+# --- Click ingestion: S3 notifications on SQS --------------------------------------------------
+
+
+def test_new_click_objects_are_notified_on_an_encrypted_queue_with_a_dead_letter_queue(config):
+    (notification,) = config.of_type("aws_s3_bucket_notification").values()
+    assert notification["bucket"] == expression("aws_s3_bucket.click_events.id")
+    (queue,) = notification["queue"]
+    assert queue["queue_arn"] == expression("aws_sqs_queue.click_objects.arn")
+    assert queue["events"] == ["s3:ObjectCreated:*"]
+    # The prefix Firehose writes to, and the one the control plane ingests from by default.
+    prefix = config.substitute_locals(
+        config.of_type("aws_kinesis_firehose_delivery_stream")["click_events"][
+            "extended_s3_configuration"
+        ][0]["prefix"]
+    )
+    assert prefix.startswith(queue["filter_prefix"])
+    from link_tracking_publisher.conf import DEFAULTS
+
+    assert queue["filter_prefix"] == DEFAULTS["CLICK_EVENTS_S3_PREFIX"]
+    queues = config.of_type("aws_sqs_queue")
+    for name in ("click_objects", "click_objects_dlq"):
+        assert queues[name]["kms_master_key_id"] == expression("aws_kms_key.main.arn")
+    assert "aws_sqs_queue.click_objects_dlq.arn" in queues["click_objects"]["redrive_policy"]
+
+
+def test_only_the_bucket_may_send_and_the_control_plane_may_consume(config):
+    policy = config.data_source("aws_iam_policy_document", "click_objects_queue")
+    send = next(
+        s for s in policy["statement"] if s.get("sid") == "ClickEventsBucketSendsObjectCreated"
+    )
+    assert send["actions"] == ["sqs:SendMessage"]
+    assert send["principals"][0]["identifiers"] == ["s3.amazonaws.com"]
+    conditions = {c["variable"]: c["values"] for c in send["condition"]}
+    assert conditions["aws:SourceArn"] == [expression("aws_s3_bucket.click_events.arn")]
+    publisher = config.data_source("aws_iam_policy_document", "publisher")
+    by_sid = {s["sid"]: s for s in publisher["statement"]}
+    assert "sqs:ReceiveMessage" in by_sid["ConsumeClickObjectNotifications"]["actions"]
+    assert "sqs:DeleteMessage" in by_sid["ConsumeClickObjectNotifications"]["actions"]
+    assert by_sid["ReadClickEventObjects"]["actions"] == ["s3:GetObject"]

@@ -1,0 +1,159 @@
+"""Serializers of the click statistics, per-message clicks and click webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from ..clicks.stats import BREAKDOWNS, INTERVALS
+from ..models import ClickWebhook, ClickWebhookDelivery, MessageClick
+from ..validators import validate_webhook_url
+from .fields import AccountField, StrictModelSerializer
+
+__all__ = [
+    "ClickStatsSerializer",
+    "ClickWebhookDeliverySerializer",
+    "ClickWebhookSerializer",
+    "ClickWebhookUpdateSerializer",
+    "MessageClickSerializer",
+    "StatsQuerySerializer",
+]
+
+
+class StatsQuerySerializer(serializers.Serializer):
+    """``from``/``to`` (ISO 8601; whole UTC hours are selected) and the series interval."""
+
+    to = serializers.DateTimeField(
+        required=False, help_text="End (exclusive); hours starting before it are counted."
+    )
+    interval = serializers.ChoiceField(
+        choices=list(INTERVALS), default="day", help_text="Time series step."
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # "from" is a Python keyword, so it cannot be a class attribute.
+        fields["from"] = serializers.DateTimeField(
+            required=False, help_text="Start (inclusive), rounded down to the hour."
+        )
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("from"), attrs.get("to")
+        if start is not None and end is not None and end <= start:
+            raise serializers.ValidationError({"to": ["Must be later than from."]})
+        return attrs
+
+
+class _CountsSerializer(serializers.Serializer):
+    clicks = serializers.IntegerField()
+    human_clicks = serializers.IntegerField()
+    bot_clicks = serializers.IntegerField()
+
+
+class _PointSerializer(_CountsSerializer):
+    start = serializers.DateTimeField(help_text="Start of the hour or UTC day.")
+
+
+class _BreakdownItemSerializer(_CountsSerializer):
+    value = serializers.CharField(help_text='The dimension\'s value; "" when unknown.')
+
+
+class _BreakdownsSerializer(serializers.Serializer):
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: _BreakdownItemSerializer(many=True) for name in BREAKDOWNS}
+
+
+class ClickStatsSerializer(_CountsSerializer):
+    """Click statistics of a link or a campaign (the sum of its links)."""
+
+    interval = serializers.ChoiceField(choices=list(INTERVALS))
+    unique_visitors = serializers.IntegerField(help_text="Distinct human visitors (IP hash).")
+    unique_visitors_exact = serializers.BooleanField(
+        help_text="True: counted exactly from the database. Statistics computed by Athena at "
+        "scale use approx_distinct (HyperLogLog, standard error 2.3%) and say false."
+    )
+    first_click_at = serializers.DateTimeField(allow_null=True)
+    last_click_at = serializers.DateTimeField(allow_null=True)
+    series = _PointSerializer(many=True, help_text="Every period of the range, zeros included.")
+    breakdowns = _BreakdownsSerializer()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(allow_null=True)
+        fields["to"] = serializers.DateTimeField(allow_null=True)
+        return fields
+
+
+class MessageClickSerializer(StrictModelSerializer):
+    campaign = serializers.UUIDField(source="link.campaign_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = MessageClick
+        fields = [
+            "sms_msg_id",
+            "link",
+            "campaign",
+            "human_clicks",
+            "bot_clicks",
+            "first_human_click_at",
+            "last_click_at",
+        ]
+        read_only_fields = fields
+
+
+class ClickWebhookSerializer(StrictModelSerializer):
+    account = AccountField()
+    url = serializers.URLField(max_length=2048, help_text="HTTPS endpoint to POST clicks to.")
+
+    class Meta:
+        model = ClickWebhook
+        fields = [
+            "id",
+            "account",
+            "url",
+            "include_bots",
+            "active",
+            "description",
+            "secret",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "secret", "created_at", "updated_at"]
+        extra_kwargs = {"secret": {"help_text": "Verify each request's webhook-signature with it."}}
+
+    def validate_url(self, value: str) -> str:
+        try:
+            validate_webhook_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
+
+
+class ClickWebhookUpdateSerializer(ClickWebhookSerializer):
+    class Meta(ClickWebhookSerializer.Meta):
+        read_only_fields = ["id", "account", "secret", "created_at", "updated_at"]
+
+
+class ClickWebhookDeliverySerializer(StrictModelSerializer):
+    payload = serializers.DictField(read_only=True, help_text="The body that is POSTed.")
+
+    class Meta:
+        model = ClickWebhookDelivery
+        fields = [
+            "id",
+            "webhook",
+            "event_id",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+            "delivered_at",
+            "payload",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,277 @@
+"""Click statistics, per-message clicks and click webhooks in the API (account-scoped)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Any
+
+import django_filters
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
+from ..clicks.webhooks import new_secret
+from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
+from . import click_serializers as s
+from .exceptions import Conflict
+from .views import LinkTrackingAPIMixin
+
+__all__ = [
+    "CampaignStatsView",
+    "ClickWebhookDeliveryViewSet",
+    "ClickWebhookViewSet",
+    "LinkStatsView",
+    "MessageClickViewSet",
+]
+
+
+class StatsCSVRenderer(BaseRenderer):
+    """``?format=csv`` (or ``Accept: text/csv``): the statistics as CSV rows; an error as
+    ``field,message`` rows."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        if isinstance(data, dict) and "breakdowns" in data:
+            rows = stats_csv_rows(data)
+            response = (renderer_context or {}).get("response")
+            if response is not None:
+                response["Content-Disposition"] = 'attachment; filename="click-stats.csv"'
+        else:
+            rows = [["field", "message"]]
+            for key, value in (data or {}).items():
+                for message in value if isinstance(value, list) else [value]:
+                    rows.append([key, message])
+        writer.writerows(rows)
+        return out.getvalue().encode(self.charset)
+
+
+_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class _StatsView(LinkTrackingAPIMixin, generics.GenericAPIView):
+    renderer_classes = [JSONRenderer, StatsCSVRenderer]
+    pagination_class = None
+    filter_backends: list[Any] = []
+    serializer_class = s.ClickStatsSerializer
+    model: type[Model]
+
+    def scoped(self) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def link_ids(self, obj: Any) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request, id: str) -> Response:
+        try:
+            pk = uuid.UUID(id)
+        except ValueError:
+            raise Http404 from None
+        obj = get_object_or_404(self.scoped(), pk=pk)
+        query = s.StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        try:
+            stats = click_stats(
+                self.link_ids(obj),
+                since=params.get("from"),
+                until=params.get("to"),
+                interval=params["interval"],
+            )
+        except RangeTooLong as exc:
+            raise ValidationError(
+                {"interval": [f"Too many points ({exc}); use interval=day or a shorter range."]}
+            ) from None
+        return Response(s.ClickStatsSerializer(stats).data)
+
+
+_STATS_DOC = (
+    "Clicks (human and bot apart), distinct human visitors, first and last click, a time "
+    "series and breakdowns by country, device, A/B variant, outcome and channel, over whole "
+    "UTC hours in [from, to). ?format=csv for the same as CSV."
+)
+
+
+@extend_schema(
+    parameters=[_ID, s.StatsQuerySerializer],
+    responses={200: s.ClickStatsSerializer},
+    description=_STATS_DOC,
+)
+class LinkStatsView(_StatsView):
+    """Click statistics of one link."""
+
+    permission_model = Link  # read-only: any other method is a 405
+
+    def scoped(self) -> QuerySet[Any]:
+        return Link.objects.filter(account__in=self.accounts())
+
+    def link_ids(self, obj: Any) -> QuerySet[Any]:
+        return Link.objects.filter(pk=obj.pk).values("pk")
+
+
+@extend_schema(
+    parameters=[_ID, s.StatsQuerySerializer],
+    responses={200: s.ClickStatsSerializer},
+    description=_STATS_DOC + " The campaign's figures are those of its links now.",
+)
+class CampaignStatsView(_StatsView):
+    """Click statistics of a campaign: all its links together."""
+
+    permission_model = LinkCampaign  # read-only: any other method is a 405
+
+    def scoped(self) -> QuerySet[Any]:
+        return LinkCampaign.objects.filter(account__in=self.accounts())
+
+    def link_ids(self, obj: Any) -> QuerySet[Any]:
+        return Link.objects.filter(campaign=obj).values("pk")
+
+
+class MessageClickFilter(django_filters.FilterSet):
+    sms_msg_id = django_filters.CharFilter(help_text="The message id the SMS link carried.")
+    link = django_filters.UUIDFilter(field_name="link_id")
+    campaign = django_filters.UUIDFilter(field_name="link__campaign_id")
+
+    class Meta:
+        model = MessageClick
+        fields = ["sms_msg_id", "link", "campaign"]
+
+
+class MessageClickViewSet(LinkTrackingAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Per-message attribution: for each ``sms_msg_id`` (and link it carried), human and bot
+    clicks, the first human click and the last click. Exact."""
+
+    permission_model = MessageClick
+
+    serializer_class = s.MessageClickSerializer
+    filterset_class = MessageClickFilter
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["sms_msg_id", "last_click_at", "first_human_click_at", "human_clicks"]
+    ordering = ["sms_msg_id", "link"]
+
+    def get_queryset(self) -> QuerySet[MessageClick]:
+        return MessageClick.objects.filter(link__account__in=self.accounts()).select_related("link")
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.ClickWebhookSerializer, responses={201: s.ClickWebhookSerializer}
+    ),
+    partial_update=extend_schema(
+        request=s.ClickWebhookUpdateSerializer, responses={200: s.ClickWebhookSerializer}
+    ),
+)
+class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+    """Click webhooks: a signed HTTPS POST per click of the account's links (docs:
+    "Click webhooks"). The signing secret is generated on creation."""
+
+    permission_model = ClickWebhook
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    serializer_class = s.ClickWebhookSerializer
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["created_at", "url"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[ClickWebhook]:
+        return ClickWebhook.objects.filter(account__in=self.accounts())
+
+    def get_serializer_class(self) -> type[Any]:
+        if self.action == "partial_update":
+            return s.ClickWebhookUpdateSerializer
+        return s.ClickWebhookSerializer
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(secret=new_secret())
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        webhook = self.get_object()
+        serializer = self.get_serializer(webhook, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(
+            s.ClickWebhookSerializer(webhook, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: s.ClickWebhookSerializer},
+        description="A new signing secret; the old one stops working at once.",
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
+        webhook = self.get_object()
+        webhook.secret = new_secret()
+        webhook.save(update_fields=["secret", "updated_at"])
+        return Response(
+            s.ClickWebhookSerializer(webhook, context=self.get_serializer_context()).data
+        )
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ClickWebhookDelivery.Status.choices)
+    webhook = django_filters.UUIDFilter(field_name="webhook_id")
+
+    class Meta:
+        model = ClickWebhookDelivery
+        fields = ["status", "webhook", "event_id"]
+
+
+class ClickWebhookDeliveryViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """The click webhook outbox: each notification's status, attempts and last error."""
+
+    permission_model = ClickWebhookDelivery
+
+    serializer_class = s.ClickWebhookDeliverySerializer
+    filterset_class = DeliveryFilter
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["created_at", "next_attempt_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[ClickWebhookDelivery]:
+        return ClickWebhookDelivery.objects.filter(webhook__account__in=self.accounts())
+
+    @extend_schema(
+        request=None,
+        responses={202: s.ClickWebhookDeliverySerializer},
+        description="Send a failed delivery again, from its first attempt (409 unless failed).",
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        delivery = self.get_object()
+        updated = ClickWebhookDelivery.objects.filter(
+            pk=delivery.pk, status=ClickWebhookDelivery.Status.FAILED
+        ).update(
+            status=ClickWebhookDelivery.Status.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            raise Conflict("Only a failed delivery can be retried.")
+        from ..services.links import enqueue_on_commit
+        from ..tasks.click_tasks import deliver_click_webhooks
+
+        enqueue_on_commit(deliver_click_webhooks)
+        delivery.refresh_from_db()
+        return Response(
+            s.ClickWebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED
+        )

@@ -1,0 +1,617 @@
+"""Ingestion: click events counted once each into the rollups, in bulk, with checkpoints.
+
+Per chunk of raw records (``LINK_TRACKING['CLICK_INGEST_BATCH_SIZE']``), in one transaction:
+
+1. each record is parsed and validated; bad ones are counted by reason, logged once per run
+   with a sample, and skipped;
+2. the chunk's ``event_id`` keys are inserted into :class:`~..models.ClickEventKey` with
+   ``ON CONFLICT DO NOTHING RETURNING``: only events whose key this transaction inserted are
+   counted, so a rerun, a redelivered object or a concurrent ingester never counts twice;
+3. the new events are rolled up in memory and upserted (``ON CONFLICT DO UPDATE``) into
+   :class:`~..models.ClickRollup`, :class:`~..models.ClickVisitor` and
+   :class:`~..models.MessageClick`, one statement per table and chunk, never a row per event;
+4. webhook deliveries are written to their outbox, ``link_clicked`` is sent;
+5. the object's :class:`~..models.ClickIngestCheckpoint` moves past the chunk.
+
+A crash anywhere rolls back the whole chunk, keys included, and the next run resumes at the
+checkpoint. Throughput: ``benchmarks/ingest_bench.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import itertools
+import logging
+import math
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+from django.db import connection, transaction
+
+from link_tracking_runtime.events import OUTCOMES
+
+from ..conf import app_settings
+from ..models import (
+    ClickEventKey,
+    ClickIngestCheckpoint,
+    ClickRollup,
+    ClickVisitor,
+    ClickWebhook,
+    ClickWebhookDelivery,
+    Link,
+    MessageClick,
+)
+from ..signals import link_clicked
+from .devices import device_of
+from .sources import Chunk, SourceObject, read_chunks
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SKIP_REASONS", "IngestReport", "ingest_chunk", "ingest_objects"]
+
+#: Why a record was skipped (the counters of :class:`IngestReport`).
+SKIP_REASONS = (
+    "malformed",  # not JSON, not an object, a required field missing or of the wrong type
+    "unknown_link",  # no link with this link_id (never existed, or deleted)
+    "future",  # timestamp later than now + CLICK_MAX_FUTURE_SECONDS
+    "oversized_field",  # a field longer than the rollups store (or a line over 64 KiB)
+    "truncated_object",  # an object that ends mid-record or cannot be read as Parquet
+)
+
+_OUTCOMES = frozenset(OUTCOMES)
+_SQL_CHUNK = 500  # keys per multi-row INSERT … RETURNING (well under either database's limits)
+
+
+@dataclasses.dataclass
+class IngestReport:
+    """What one run did. ``skipped`` counts records by reason (:data:`SKIP_REASONS`)."""
+
+    objects: int = 0
+    read: int = 0
+    counted: int = 0
+    duplicates: int = 0
+    skipped: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    new_deliveries: int = 0
+
+    def skip(self, reason: str, sample: object, source: str = "") -> None:
+        if not self.skipped[reason]:  # once per reason and run, with the first sample
+            logger.warning(
+                "click events skipped (%s), first in %s: %.300r", reason, source or "-", sample
+            )
+        self.skipped[reason] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "objects": self.objects,
+            "read": self.read,
+            "counted": self.counted,
+            "duplicates": self.duplicates,
+            "skipped": dict(self.skipped),
+            "webhook_deliveries": self.new_deliveries,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _LinkInfo:
+    db_pk: Any
+    pk: uuid.UUID
+    account_id: Any
+    campaign_pk: uuid.UUID | None
+
+
+class _Click(NamedTuple):
+    event_id: str
+    ts: float
+    link: _LinkInfo
+    is_bot: bool
+    outcome: str
+    channel: str
+    country: str
+    variant: str
+    device: str
+    sms_msg_id: str | None
+    ip_hash: str
+
+
+class _Context:
+    """Caches that live for one run: links by id, webhooks by account, hour timestamps."""
+
+    def __init__(self, report: IngestReport, now: float | None) -> None:
+        self.report = report
+        self.now = now
+        self.links: dict[str, _LinkInfo | None] = {}
+        self.webhooks: dict[Any, list[tuple[Any, bool]]] | None = None
+        self.datetimes: dict[float, Any] = {}
+        self.pending: list[tuple[dict[str, Any], str]] = []
+        self.max_timestamp = math.inf
+        self.db_zone: Any = UTC
+
+    def start_chunk(self) -> None:
+        now = self.now if self.now is not None else time.time()
+        self.max_timestamp = now + app_settings.CLICK_MAX_FUTURE_SECONDS
+        # What connection.ops.adapt_datetimefield_value does, without its per-call overhead
+        # (hundreds of thousands of calls a minute): aware datetimes for databases that store
+        # time zones, naive ones in the connection's zone for the others (SQLite, MySQL).
+        self.db_zone = None if connection.features.supports_timezones else connection.timezone
+
+    def resolve_links(self, ids: Iterable[str]) -> None:
+        missing: dict[uuid.UUID, str] = {}
+        for raw in ids:
+            if raw in self.links:
+                continue
+            try:
+                missing[uuid.UUID(raw)] = raw
+            except ValueError:
+                self.links[raw] = None
+        if not missing:
+            return
+        field = Link._meta.pk
+        found = Link.objects.filter(pk__in=list(missing)).values_list(
+            "pk", "account_id", "campaign_id"
+        )
+        for pk, account_id, campaign_pk in found:
+            db_pk = field.get_db_prep_value(pk, connection)
+            self.links[missing.pop(pk)] = _LinkInfo(db_pk, pk, account_id, campaign_pk)
+        for raw in missing.values():
+            self.links[raw] = None
+
+    def account_webhooks(self) -> dict[Any, list[tuple[Any, bool]]]:
+        if self.webhooks is None:
+            self.webhooks = collections.defaultdict(list)
+            for pk, account_id, include_bots in ClickWebhook.objects.filter(
+                active=True
+            ).values_list("pk", "account_id", "include_bots"):
+                self.webhooks[account_id].append((pk, include_bots))
+        return self.webhooks
+
+    def db_datetime(self, ts: float) -> Any:
+        """``ts`` as the database driver takes a DateTimeField value."""
+        if self.db_zone is None:
+            return datetime.fromtimestamp(ts, UTC)
+        return datetime.fromtimestamp(ts, self.db_zone).replace(tzinfo=None)
+
+    def db_hour(self, ts: float) -> Any:
+        value = self.datetimes.get(ts)
+        if value is None:
+            value = self.datetimes[ts] = self.db_datetime(ts)
+        return value
+
+
+#: Optional text fields and the longest value their columns store.
+_TEXT_LIMITS = {
+    "event_id": 64,
+    "link_id": 64,
+    "ip_hash": 128,
+    "channel": 16,
+    "geo_country": 8,
+    "ab_variant": 64,
+    "sms_msg_id": 128,
+    "user_agent": 4096,
+}
+
+
+def _skip_bad_text(raw: dict[str, Any], source: str, report: IngestReport) -> None:
+    """Count a record with a text field of the wrong type (malformed) or too long."""
+    for name in _TEXT_LIMITS:
+        value = raw.get(name)
+        if value is not None and type(value) is not str:
+            report.skip("malformed", f"{name} is not text: {str(raw)[:200]}", source)
+            return
+    too_long = [name for name, limit in _TEXT_LIMITS.items() if len(raw.get(name) or "") > limit]
+    report.skip("oversized_field", f"{too_long} in {str(raw)[:200]}", source)
+
+
+def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
+    """One record as a click, or ``None`` (counted by reason). Written out field by field:
+    this runs once per event, and a loop over a field table costs several times more."""
+    report = context.report
+    if type(raw) is not dict:
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            report.skip("malformed", raw, source)
+            return None
+        if type(raw) is not dict:
+            report.skip("malformed", raw, source)
+            return None
+    get = raw.get
+    event_id, ts, is_bot, outcome = get("event_id"), get("timestamp"), get("is_bot"), get("outcome")
+    if (
+        type(event_id) is not str
+        or type(is_bot) is not bool
+        or type(outcome) is not str
+        or outcome not in _OUTCOMES
+        or type(ts) not in (float, int)
+        or not 0 < ts < math.inf
+    ):
+        report.skip("malformed", raw, source)
+        return None
+    link_id, ip_hash, channel = get("link_id"), get("ip_hash"), get("channel")
+    country, variant, sms_msg_id = get("geo_country"), get("ab_variant"), get("sms_msg_id")
+    user_agent = get("user_agent")
+    # Each optional text field: absent, or a string no longer than its column.
+    if (
+        len(event_id) > 64
+        or (link_id is not None and (type(link_id) is not str or len(link_id) > 64))
+        or (ip_hash is not None and (type(ip_hash) is not str or len(ip_hash) > 128))
+        or (channel is not None and (type(channel) is not str or len(channel) > 16))
+        or (country is not None and (type(country) is not str or len(country) > 8))
+        or (variant is not None and (type(variant) is not str or len(variant) > 64))
+        or (sms_msg_id is not None and (type(sms_msg_id) is not str or len(sms_msg_id) > 128))
+        or (user_agent is not None and (type(user_agent) is not str or len(user_agent) > 4096))
+    ):
+        _skip_bad_text(raw, source, report)
+        return None
+    if ts > context.max_timestamp:
+        report.skip("future", raw, source)
+        return None
+    link = context.links.get(link_id) if link_id else None
+    if link is None:
+        if link_id and link_id not in context.links:
+            context.pending.append((raw, link_id))  # resolved for the whole chunk at once
+            return None
+        report.skip("unknown_link", raw, source)
+        return None
+    return _Click(
+        event_id,
+        float(ts),
+        link,
+        is_bot,
+        outcome,
+        channel or "",
+        country.upper() if country else "",
+        variant or "",
+        device_of(user_agent),
+        sms_msg_id or None,
+        ip_hash or "",
+    )
+
+
+def ingest_chunk(
+    records: Sequence[Any], context: _Context, *, source: str = "", after: Any = None
+) -> int:
+    """Count one chunk of raw records (``bytes`` lines or dicts) in one transaction; returns
+    how many were new. ``after()`` runs inside the transaction (the checkpoint update)."""
+    report = context.report
+    report.read += len(records)
+    context.start_chunk()
+    batch: dict[str, _Click] = {}
+    for raw in records:
+        click = _validate(raw, context, source)
+        if click is not None:
+            batch.setdefault(click.event_id, click)
+    if context.pending:  # links not seen before in this run: one query, then validate again
+        pending, context.pending = context.pending, []
+        context.resolve_links({link_id for _, link_id in pending})
+        for raw, _ in pending:
+            click = _validate(raw, context, source)
+            if click is not None:
+                batch.setdefault(click.event_id, click)
+    valid = report.read - sum(report.skipped.values())
+    with transaction.atomic():
+        new_ids = _insert_keys(list(batch))
+        clicks = [click for event_id, click in batch.items() if event_id in new_ids]
+        if clicks:
+            _roll_up(clicks, context)
+            report.new_deliveries += _write_deliveries(clicks, context)
+            _send_signals(clicks)
+        if after is not None:
+            after()
+    report.counted += len(clicks)
+    report.duplicates = valid - report.counted
+    return len(clicks)
+
+
+def ingest_objects(
+    objects: Iterable[SourceObject],
+    *,
+    report: IngestReport | None = None,
+    batch_size: int | None = None,
+    now: float | None = None,
+) -> IngestReport:
+    """Ingest each object from its checkpoint on; an object that cannot be read is counted
+    (``truncated_object``) and the rest go on."""
+    report = report or IngestReport()
+    context = _Context(report, now)
+    if connection.vendor == "sqlite":
+        # SQLite's default page cache (2 MiB) is far smaller than the indexes a large
+        # backfill walks; this connection-level setting changes nothing else.
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size = -65536")
+    size = batch_size or app_settings.CLICK_INGEST_BATCH_SIZE
+    for obj in objects:
+        checkpoint, _ = ClickIngestCheckpoint.objects.get_or_create(source=obj.key[:1024])
+        if checkpoint.completed:
+            continue
+        report.objects += 1
+        try:
+            with obj.local_path() as path:
+                for chunk in read_chunks(path, checkpoint.position, size, growing=obj.growing):
+                    _ingest_object_chunk(chunk, checkpoint, obj, context)
+        except OSError as exc:  # a local file gone, an S3 object deleted under us
+            report.skip("truncated_object", f"{type(exc).__name__}: {exc}", obj.key)
+            ClickIngestCheckpoint.objects.filter(pk=checkpoint.pk).update(error=str(exc)[:2000])
+            continue
+        if not obj.growing:  # S3 objects are immutable: done once read to the end
+            ClickIngestCheckpoint.objects.filter(pk=checkpoint.pk).update(completed=True)
+    if report.new_deliveries:
+        from ..services.links import enqueue_on_commit
+        from ..tasks.click_tasks import deliver_click_webhooks
+
+        enqueue_on_commit(deliver_click_webhooks)
+    return report
+
+
+def _ingest_object_chunk(
+    chunk: Chunk, checkpoint: ClickIngestCheckpoint, obj: SourceObject, context: _Context
+) -> None:
+    context.report.read += len(chunk.errors)
+    for reason, sample in chunk.errors:
+        context.report.skip(reason, sample, obj.key)
+    error = "; ".join(sample for reason, sample in chunk.errors if reason == "truncated_object")
+
+    def move_checkpoint() -> None:
+        ClickIngestCheckpoint.objects.filter(pk=checkpoint.pk).update(
+            position=chunk.position, error=error[:2000]
+        )
+
+    ingest_chunk(chunk.records, context, source=obj.key, after=move_checkpoint)
+    checkpoint.position = chunk.position
+
+
+# --- SQL -----------------------------------------------------------------------------------
+# Multi-row INSERT … ON CONFLICT is the same text on SQLite (3.35+) and PostgreSQL.
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: Any, field: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
+def _insert_keys(event_ids: list[str]) -> set[str]:
+    """The ids this transaction inserted (those not already ingested)."""
+    new: set[str] = set()
+    table, column = _table(ClickEventKey), _column(ClickEventKey, "event_id")
+    with connection.cursor() as cursor:
+        for start in range(0, len(event_ids), _SQL_CHUNK):
+            part = event_ids[start : start + _SQL_CHUNK]
+            values = ",".join(["(%s)"] * len(part))
+            cursor.execute(
+                f"INSERT INTO {table} ({column}) VALUES {values} "
+                f"ON CONFLICT ({column}) DO NOTHING RETURNING {column}",
+                part,
+            )
+            new.update(row[0] for row in cursor.fetchall())
+    return new
+
+
+def _upsert(
+    model: Any,
+    fields: Sequence[str],
+    keys: Sequence[str],
+    updates: str,
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """INSERT … ON CONFLICT for all rows, :data:`_SQL_CHUNK` rows per statement (one round
+    trip and one statement to plan per chunk, on PostgreSQL as on SQLite)."""
+    if not rows:
+        return
+    columns = ", ".join(_column(model, f) for f in fields)
+    conflict = ", ".join(_column(model, f) for f in keys)
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _SQL_CHUNK):
+            part = rows[start : start + _SQL_CHUNK]
+            cursor.execute(
+                f"INSERT INTO {_table(model)} ({columns}) VALUES "
+                + ", ".join([placeholder] * len(part))
+                + f" ON CONFLICT ({conflict}) {action}",
+                [value for row in part for value in row],
+            )
+
+
+def _min_update(model: Any, field: str) -> str:
+    t, c = _table(model), _column(model, field)
+    return (
+        f"{c} = CASE WHEN excluded.{c} IS NULL THEN {t}.{c} "
+        f"WHEN {t}.{c} IS NULL OR excluded.{c} < {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
+    )
+
+
+def _max_update(model: Any, field: str) -> str:
+    t, c = _table(model), _column(model, field)
+    return (
+        f"{c} = CASE WHEN excluded.{c} IS NULL THEN {t}.{c} "
+        f"WHEN {t}.{c} IS NULL OR excluded.{c} > {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
+    )
+
+
+def _sum_update(model: Any, field: str) -> str:
+    t, c = _table(model), _column(model, field)
+    return f"{c} = {t}.{c} + excluded.{c}"
+
+
+#: (dimension, position of its value in a _Click)
+_DIMENSION_FIELDS = (
+    ("outcome", _Click._fields.index("outcome")),
+    ("channel", _Click._fields.index("channel")),
+    ("country", _Click._fields.index("country")),
+    ("device", _Click._fields.index("device")),
+    ("variant", _Click._fields.index("variant")),
+)
+_ROLLUP_KEYS = ("link", "hour", "dimension", "is_bot", "value")
+
+
+def visitor_key(ip_hash: str) -> int:
+    """The 64-bit visitor key of an ``ip_hash`` (see :class:`~..models.ClickVisitor`)."""
+    digest = hashlib.blake2b(ip_hash.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _roll_up(clicks: list[_Click], context: _Context) -> None:
+    # Counting by dimension goes through Counter(zip(…)), which runs in C; first and last
+    # click times are kept on the outcome rows only (the ones totals are summed from).
+    links = [click.link.db_pk for click in clicks]
+    hours = [click.ts - click.ts % 3600 for click in clicks]
+    bots = [click.is_bot for click in clicks]
+    counts: collections.Counter[tuple[Any, ...]] = collections.Counter()
+    for dimension, position in _DIMENSION_FIELDS:
+        values = [click[position] for click in clicks]
+        counts.update(zip(links, hours, itertools.repeat(dimension), bots, values, strict=False))
+    spans: dict[tuple[Any, ...], list[float]] = {}
+    visitors: set[tuple[Any, float, int]] = set()
+    messages: dict[tuple[Any, str], list[Any]] = {}
+    for click, link, hour in zip(clicks, links, hours, strict=True):
+        ts = click.ts
+        key = (link, hour, "outcome", click.is_bot, click.outcome)
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [ts, ts]
+        elif ts < span[0]:
+            span[0] = ts
+        elif ts > span[1]:
+            span[1] = ts
+        if not click.is_bot and click.ip_hash:
+            visitors.add((link, hour, visitor_key(click.ip_hash)))
+        if click.sms_msg_id:
+            message = messages.get((link, click.sms_msg_id))
+            if message is None:
+                message = messages[(link, click.sms_msg_id)] = [0, 0, None, ts]
+            if click.is_bot:
+                message[1] += 1
+            else:
+                message[0] += 1
+                if message[2] is None or ts < message[2]:
+                    message[2] = ts
+            if ts > message[3]:
+                message[3] = ts
+    cells = {key: (n, *spans.get(key, (None, None))) for key, n in counts.items()}
+    dt, hour_dt = context.db_datetime, context.db_hour
+    _upsert(
+        ClickRollup,
+        (*_ROLLUP_KEYS, "clicks", "first_click_at", "last_click_at"),
+        _ROLLUP_KEYS,
+        ", ".join(
+            (
+                _sum_update(ClickRollup, "clicks"),
+                _min_update(ClickRollup, "first_click_at"),
+                _max_update(ClickRollup, "last_click_at"),
+            )
+        ),
+        [
+            (
+                link,
+                hour_dt(hour),
+                dimension,
+                is_bot,
+                value,
+                n,
+                None if first is None else dt(first),
+                None if last is None else dt(last),
+            )
+            for (link, hour, dimension, is_bot, value), (n, first, last) in cells.items()
+        ],
+    )
+    _upsert(
+        ClickVisitor,
+        ("link", "hour", "visitor"),
+        ("link", "hour", "visitor"),
+        "",
+        [(link, hour_dt(hour), visitor) for link, hour, visitor in visitors],
+    )
+    _upsert(
+        MessageClick,
+        (
+            "link",
+            "sms_msg_id",
+            "human_clicks",
+            "bot_clicks",
+            "first_human_click_at",
+            "last_click_at",
+        ),
+        ("sms_msg_id", "link"),
+        ", ".join(
+            (
+                _sum_update(MessageClick, "human_clicks"),
+                _sum_update(MessageClick, "bot_clicks"),
+                _min_update(MessageClick, "first_human_click_at"),
+                _max_update(MessageClick, "last_click_at"),
+            )
+        ),
+        [
+            (link, sms, human, bot, None if first is None else dt(first), dt(last))
+            for (link, sms), (human, bot, first, last) in messages.items()
+        ],
+    )
+
+
+def click_payload(click: _Click) -> dict[str, Any]:
+    """The JSON body of a click notification (docs/CONFIGURATION.md, "Click webhooks")."""
+    return {
+        "type": "link.clicked",
+        "event_id": click.event_id,
+        "clicked_at": datetime.fromtimestamp(click.ts, UTC).isoformat().replace("+00:00", "Z"),
+        "link_id": str(click.link.pk),
+        "campaign_id": None if click.link.campaign_pk is None else str(click.link.campaign_pk),
+        "sms_msg_id": click.sms_msg_id,
+        "is_bot": click.is_bot,
+        "variant": click.variant or None,
+        "country": click.country or None,
+        "device": click.device,
+        "outcome": click.outcome,
+        "channel": click.channel or None,
+    }
+
+
+def _write_deliveries(clicks: list[_Click], context: _Context) -> int:
+    webhooks = context.account_webhooks()
+    if not webhooks:
+        return 0
+    now = datetime.now(UTC)
+    rows = []
+    for click in clicks:
+        for webhook_pk, include_bots in webhooks.get(click.link.account_id, ()):
+            if click.is_bot and not include_bots:
+                continue
+            rows.append(
+                ClickWebhookDelivery(
+                    webhook_id=webhook_pk,
+                    event_id=click.event_id,
+                    payload=click_payload(click),
+                    next_attempt_at=now,
+                )
+            )
+    ClickWebhookDelivery.objects.bulk_create(rows, batch_size=_SQL_CHUNK, ignore_conflicts=True)
+    return len(rows)
+
+
+def _send_signals(clicks: list[_Click]) -> None:
+    if not link_clicked.has_listeners(Link):
+        return
+    links = Link.objects.select_related("campaign").in_bulk({c.link.pk for c in clicks})
+    for click in clicks:
+        link = links[click.link.pk]
+        link_clicked.send(
+            sender=Link,
+            link=link,
+            campaign=link.campaign,
+            event_id=click.event_id,
+            sms_msg_id=click.sms_msg_id,
+            clicked_at=datetime.fromtimestamp(click.ts, UTC),
+            is_bot=click.is_bot,
+            variant=click.variant or None,
+            country=click.country or None,
+            device=click.device,
+            outcome=click.outcome,
+            channel=click.channel or None,
+        )

@@ -1,0 +1,58 @@
+"""Click statistics tasks: ingest new click events (beat), deliver click webhooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["cleanup_click_webhook_deliveries", "deliver_click_webhooks", "ingest_click_events"]
+
+
+@shared_task(name="link_tracking.ingest_click_events", acks_late=True, ignore_result=True)
+def ingest_click_events() -> dict[str, Any]:
+    """Ingest what is new: from the SQS queue of S3 notifications when
+    ``CLICK_EVENTS_QUEUE_URL`` is set, else from the local ``CLICK_EVENTS_SOURCE``."""
+    from ..clicks.queue import ingest_new_click_events
+
+    report = ingest_new_click_events()
+    if report is None:
+        return {}
+    logger.info("click events ingested: %s", report.as_dict())
+    return report.as_dict()
+
+
+@shared_task(name="link_tracking.deliver_click_webhooks", acks_late=True, ignore_result=True)
+def deliver_click_webhooks() -> dict[str, int]:
+    """Send the click webhook deliveries that are due (also on the beat schedule, which
+    picks up retries whose backoff has passed)."""
+    from ..clicks.webhooks import deliver_due
+
+    return deliver_due()
+
+
+@shared_task(name="link_tracking.cleanup_click_webhook_deliveries", ignore_result=True)
+def cleanup_click_webhook_deliveries() -> dict[str, int]:
+    """Trim the click webhook outbox as the publish outbox is trimmed: delivered rows after
+    ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed ones after ``OUTBOX_FAILED_RETENTION_DAYS``."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ..conf import app_settings
+    from ..models import ClickWebhookDelivery
+
+    now = timezone.now()
+    status = ClickWebhookDelivery.Status
+    delivered, _ = ClickWebhookDelivery.objects.filter(
+        status=status.DELIVERED,
+        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
+    ).delete()
+    failed, _ = ClickWebhookDelivery.objects.filter(
+        status=status.FAILED,
+        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
+    ).delete()
+    return {"delivered": delivered, "failed": failed}

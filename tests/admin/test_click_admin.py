@@ -1,0 +1,127 @@
+"""The admin shows click counts and a chart on link and campaign pages; webhooks and their
+deliveries are managed there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from link_tracking_publisher.clicks.ingest import ingest_objects
+from link_tracking_publisher.clicks.sources import local_objects
+from link_tracking_publisher.models import (
+    ClickIngestCheckpoint,
+    ClickWebhook,
+    ClickWebhookDelivery,
+    MessageClick,
+)
+from tests.clicks.conftest import T0, click, write_ndjson
+from tests.publisher.factories import (
+    AccountFactory,
+    DomainFactory,
+    LinkCampaignFactory,
+    LinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+DAY = 86400.0
+
+
+@pytest.fixture
+def client() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("ops", "o@x.io", "pw"))
+    return client
+
+
+@pytest.fixture
+def link(tmp_path: Path) -> Any:
+    account = AccountFactory()
+    link = LinkFactory(
+        account=account,
+        domain=DomainFactory(domain_name="go.example.com"),
+        campaign=LinkCampaignFactory(account=account),
+    )
+    events = [click(link, at=T0 + i * 60, sms_msg_id="m1") for i in range(3)]
+    events += [click(link, at=T0 + 2 * DAY, is_bot=True)]
+    ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 3 * DAY)
+    ClickWebhook.objects.create(account=account, url="https://hooks.example.com/", secret="s")
+    return link
+
+
+def _bars(html: str) -> list[str]:
+    chart = re.search(r'<svg class="click-chart".*?</svg>', html, re.S)
+    assert chart, "no chart on the page"
+    return re.findall(r"<rect [^>]*><title>([^<]*)</title>", chart.group(0))
+
+
+def test_link_page_shows_counts_and_chart(client: Client, link: Any) -> None:
+    html = client.get(reverse("admin:link_tracking_link_change", args=[link.pk])).content.decode()
+    assert "<strong>4</strong> clicks: <strong>3</strong> human, 1 bot; 3 unique visitors" in html
+    # One bar per day of the range, human and bot stacked: day 1 human, day 3 bot.
+    assert _bars(html) == [
+        "2026-11-02 00:00: 3 human, 0 bot",
+        "2026-11-04 00:00: 0 human, 1 bot",
+    ]
+
+
+def test_campaign_page_shows_counts_and_chart(client: Client, link: Any) -> None:
+    url = reverse("admin:link_tracking_linkcampaign_change", args=[link.campaign.pk])
+    html = client.get(url).content.decode()
+    assert "<strong>4</strong> clicks" in html and _bars(html)
+
+
+def test_a_link_without_clicks_says_so(client: Client) -> None:
+    account = AccountFactory()
+    quiet = LinkFactory(account=account, domain=DomainFactory(domain_name="q.example.com"))
+    html = client.get(reverse("admin:link_tracking_link_change", args=[quiet.pk])).content.decode()
+    assert "No clicks yet." in html
+
+
+@pytest.mark.parametrize(
+    "model", [ClickWebhook, ClickWebhookDelivery, MessageClick, ClickIngestCheckpoint]
+)
+def test_click_models_list(client: Client, link: Any, model: type) -> None:
+    url = reverse(f"admin:link_tracking_{model._meta.model_name}_changelist")
+    assert client.get(url).status_code == 200
+
+
+def test_webhook_added_in_the_admin_gets_a_secret(client: Client, link: Any) -> None:
+    response = client.post(
+        reverse("admin:link_tracking_clickwebhook_add"),
+        {"account": link.account.pk, "url": "https://new.example.com/", "active": "on"},
+    )
+    assert response.status_code == 302
+    assert ClickWebhook.objects.get(url="https://new.example.com/").secret.startswith("whsec_")
+
+
+def test_failed_deliveries_are_shown_and_retried(client: Client, link: Any) -> None:
+    from django.utils import timezone
+
+    delivery = ClickWebhookDelivery.objects.create(
+        webhook=ClickWebhook.objects.get(),
+        event_id="e1",
+        payload={},
+        next_attempt_at=timezone.now(),
+        status=ClickWebhookDelivery.Status.FAILED,
+        last_error="gave up after 8 attempts: timeout: ReadTimeout",
+        attempts=8,
+    )
+    url = reverse("admin:link_tracking_clickwebhookdelivery_changelist")
+    assert "gave up after 8 attempts" in client.get(url).content.decode()
+    client.post(url, {"action": "retry", "_selected_action": [delivery.pk]})
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+
+
+def test_a_private_webhook_url_is_a_form_error(client: Client, link: Any) -> None:
+    response = client.post(
+        reverse("admin:link_tracking_clickwebhook_add"),
+        {"account": link.account.pk, "url": "https://10.1.2.3/hook", "active": "on"},
+    )
+    assert response.status_code == 200 and "public host" in response.content.decode()

@@ -1,0 +1,219 @@
+"""Ingestion: counted once each, in bulk, checkpointed; bad input counted and skipped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import hypothesis.strategies as st
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
+
+from link_tracking_publisher.clicks import ingest as ingest_module
+from link_tracking_publisher.clicks.ingest import ingest_objects
+from link_tracking_publisher.clicks.sources import local_objects
+from link_tracking_publisher.models import (
+    ClickEventKey,
+    ClickIngestCheckpoint,
+    ClickRollup,
+    ClickVisitor,
+    MessageClick,
+)
+from link_tracking_runtime.events import ClickEvent
+
+from .conftest import T0, click, write_ndjson
+
+pytestmark = pytest.mark.django_db
+
+
+def ingest(path: Path, **kwargs: Any) -> Any:
+    return ingest_objects(local_objects(path), now=T0 + 86400, **kwargs)
+
+
+def totals(link: Any) -> dict[bool, int]:
+    out = {True: 0, False: 0}
+    for row in ClickRollup.objects.filter(link=link, dimension="outcome"):
+        out[row.is_bot] += row.clicks
+    return out
+
+
+def test_counts_humans_bots_messages_and_visitors(tmp_path: Path, link: Any) -> None:
+    events = [
+        click(link, at=T0 + 10, sms_msg_id="m1", ip_hash="alice"),
+        click(link, at=T0 + 20, sms_msg_id="m1", ip_hash="alice"),
+        click(link, at=T0 + 5, sms_msg_id="m1", is_bot=True, ip_hash="scanner"),
+        click(link, at=T0 + 3700, sms_msg_id="m2", ip_hash="bob", geo_country="de"),
+    ]
+    report = ingest(write_ndjson(tmp_path / "e.ndjson", events))
+    assert report.counted == 4 and report.duplicates == 0 and not report.skipped
+    assert totals(link) == {False: 3, True: 1}
+    m1 = MessageClick.objects.get(sms_msg_id="m1")
+    assert (m1.human_clicks, m1.bot_clicks) == (2, 1)
+    assert m1.first_human_click_at == datetime.fromtimestamp(T0 + 10, UTC)
+    assert m1.last_click_at == datetime.fromtimestamp(T0 + 20, UTC)
+    assert ClickVisitor.objects.filter(link=link).count() == 2  # alice (hour 0), bob (hour 1)
+    de = ClickRollup.objects.get(link=link, dimension="country", value="DE")
+    assert de.hour == datetime.fromtimestamp(T0 + 3600, UTC) and de.clicks == 1
+    for dimension in ("outcome", "channel", "country", "device", "variant"):
+        assert sum(r.clicks for r in ClickRollup.objects.filter(dimension=dimension)) == 4
+
+
+def test_running_twice_changes_nothing_and_batch_duplicates_count_once(
+    tmp_path: Path, link: Any
+) -> None:
+    event = click(link, sms_msg_id="m1")
+    path = write_ndjson(tmp_path / "e.ndjson", [event, event, click(link)])
+    first = ingest(path, batch_size=2)
+    assert (first.counted, first.duplicates) == (2, 1)
+    ClickIngestCheckpoint.objects.all().delete()  # forget how far we read: only keys remain
+    second = ingest(path)
+    assert (second.counted, second.duplicates) == (0, 3)
+    assert totals(link) == {False: 2, True: 0}
+    assert MessageClick.objects.get().human_clicks == 1
+
+
+def test_second_run_reads_only_what_was_appended(tmp_path: Path, link: Any) -> None:
+    path = write_ndjson(tmp_path / "e.ndjson", [click(link)])
+    assert ingest(path).counted == 1
+    write_ndjson(path, [click(link), click(link)])
+    report = ingest(path)
+    assert (report.read, report.counted) == (2, 2)
+
+
+def test_a_line_still_being_written_waits_for_its_end(tmp_path: Path, link: Any) -> None:
+    done, partial = click(link), click(link)
+    line = json.dumps(partial.as_dict()).encode()
+    path = write_ndjson(tmp_path / "e.ndjson", [done], extra=line[:40])
+    assert ingest(path).counted == 1
+    with path.open("ab") as out:
+        out.write(line[40:] + b"\n")
+    assert ingest(path).counted == 1
+    assert totals(link)[False] == 2
+
+
+def test_a_crash_mid_batch_rolls_back_and_the_rerun_counts_once(tmp_path: Path, link: Any) -> None:
+    path = write_ndjson(tmp_path / "e.ndjson", [click(link, sms_msg_id=str(i)) for i in range(5)])
+    real = ingest_module._roll_up
+    calls = []
+
+    def crash_on_second(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+
+    with mock.patch.object(ingest_module, "_roll_up", crash_on_second):
+        with pytest.raises(RuntimeError):
+            ingest(path, batch_size=2)
+    assert totals(link)[False] == 2  # the first batch committed, the second rolled back
+    assert ClickEventKey.objects.count() == 2
+    report = ingest(path, batch_size=2)
+    assert (report.counted, report.duplicates) == (3, 0)  # resumed at the checkpoint
+    assert totals(link)[False] == 5 and MessageClick.objects.count() == 5
+
+
+def test_bulk_statements_not_a_row_per_event(tmp_path: Path, link: Any) -> None:
+    path = write_ndjson(
+        tmp_path / "e.ndjson",
+        [click(link, at=T0 + i, sms_msg_id=str(i % 50)) for i in range(400)],
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert ingest(path).counted == 400
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) <= 6, [q["sql"][:80] for q in inserts]
+
+
+def test_bad_input_is_counted_logged_once_and_skipped(
+    tmp_path: Path, link: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = click(link)
+    unknown = click(link, link_id="5f0c6b5e-0000-4000-8000-000000000000")
+    not_uuid = click(link, link_id="nope")
+    future = click(link, at=T0 + 86400 + 3600)
+    oversized = click(link, sms_msg_id="x" * 500)
+    lines = [
+        b"{not json\n",
+        b"[1,2]\n",
+        json.dumps({**good.as_dict(), "event_id": "e2", "is_bot": "yes"}).encode() + b"\n",
+        json.dumps({**good.as_dict(), "event_id": "e3", "timestamp": "soon"}).encode() + b"\n",
+        json.dumps({k: v for k, v in dataclasses.asdict(good).items() if k != "event_id"}).encode()
+        + b"\n",
+    ]
+    path = write_ndjson(tmp_path / "e.ndjson", [good, unknown, not_uuid, future, oversized])
+    with path.open("ab") as out:
+        out.writelines(lines)
+        out.write(b"{" + b"a" * 70_000 + b"}\n")
+    with caplog.at_level(logging.WARNING):
+        report = ingest(path)
+    assert report.counted == 1
+    assert dict(report.skipped) == {
+        "malformed": 5,
+        "unknown_link": 2,
+        "future": 1,
+        "oversized_field": 2,
+    }
+    warnings = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(warnings) == 4  # once per reason
+
+
+def test_deleted_link_events_are_skipped(tmp_path: Path, make_link: Any) -> None:
+    doomed = make_link(keyword="GONE")
+    event = click(doomed)
+    doomed.versions.all().delete()
+    doomed.publish_outbox.all().delete()
+    doomed.delete()
+    report = ingest(write_ndjson(tmp_path / "e.ndjson", [event]))
+    assert report.skipped["unknown_link"] == 1 and report.counted == 0
+
+
+def test_a_folder_and_a_truncated_file(tmp_path: Path, link: Any) -> None:
+    write_ndjson(tmp_path / "a" / "1.ndjson", [click(link)])
+    write_ndjson(tmp_path / "a" / "2.ndjson", [click(link)], extra=b'{"event_id":"cut')
+    objects = local_objects(tmp_path / "a")
+    objects = [dataclasses.replace(o, growing=False) for o in objects]  # as S3 objects are
+    report = ingest_objects(objects, now=T0 + 86400)
+    assert report.counted == 2 and report.skipped["truncated_object"] == 1
+    assert ClickIngestCheckpoint.objects.filter(completed=True).count() == 2
+
+
+def test_command(tmp_path: Path, link: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_ndjson(tmp_path / "e.ndjson", [click(link), click(link, is_bot=True)])
+    call_command("ingest_click_events", "--source", str(path), "--json")
+    out = json.loads(capsys.readouterr().out)
+    assert out["counted"] == 2 and out["read"] == 2
+    call_command("ingest_click_events", "--source", str(path))
+    assert "Ingested 0 new clicks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source", ["/nonexistent/click-events", "s3://"])
+def test_command_unreadable_source(source: str) -> None:
+    with pytest.raises(CommandError):
+        call_command("ingest_click_events", "--source", source)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(fields=st.dictionaries(st.sampled_from(list(ClickEvent.__dataclass_fields__)), _JSON))
+def test_any_record_is_counted_or_skipped_never_an_error(fields: dict[str, Any]) -> None:
+    from link_tracking_publisher.clicks.ingest import IngestReport, _Context, ingest_chunk
+
+    report = IngestReport()
+    base = {"event_id": "e", "timestamp": T0, "is_bot": False, "outcome": "ok"}
+    ingest_chunk([json.dumps({**base, **fields}).encode()], _Context(report, T0 + 60))
+    assert report.counted + report.duplicates + sum(report.skipped.values()) == 1

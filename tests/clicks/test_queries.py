@@ -1,0 +1,125 @@
+"""The Athena path: the same statistics, from the raw events, by the SQL generated once,
+run here on DuckDB over Parquet written with the Glue schema, agree with the database path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from link_tracking_publisher.clicks.devices import device_of, device_sql
+from link_tracking_publisher.clicks.ingest import ingest_objects
+from link_tracking_publisher.clicks.queries import StatsQuery, run_duckdb, stats_sql
+from link_tracking_publisher.clicks.sources import local_objects
+from link_tracking_publisher.clicks.stats import click_stats
+from link_tracking_publisher.models import Link
+
+from .conftest import T0, click, write_ndjson
+from .parquet import write_parquet
+
+pytestmark = pytest.mark.django_db
+HOUR = 3600.0
+AGENTS = [
+    None,
+    "",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148",
+    "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)",
+    "Mozilla/5.0 (Linux; Android 14; SM-X200) AppleWebKit/537.36 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120",
+    "Mozilla/5.0 (X11; Linux x86_64)",
+    "Slackbot-LinkExpanding 1.0",
+    "curl/8.5.0",
+]
+
+
+@pytest.fixture
+def events(make_link: Any) -> list[Any]:
+    one, two = make_link(keyword="ONE"), make_link(keyword="TWO")
+    made = []
+    for n in range(60):
+        made.append(
+            click(
+                one if n % 3 else two,
+                at=T0 + n * 1700,
+                is_bot=n % 5 == 0,
+                ip_hash=f"v{n % 17}",
+                geo_country=["us", "DE", None][n % 3],
+                ab_variant=["a", "b", None, None][n % 4],
+                outcome="ok" if n % 7 else "expired",
+                user_agent=AGENTS[n % len(AGENTS)],
+                sms_msg_id=f"m{n % 9}",
+            )
+        )
+    return made + made[:5]  # five delivered twice
+
+
+@pytest.fixture
+def duck(tmp_path: Path, events: list[Any]) -> Any:
+    for hour in range(0, 60, 10):  # several objects, as Firehose writes them
+        write_parquet(tmp_path / f"part-{hour}.parquet", events[hour : hour + 10])
+    write_parquet(tmp_path / "part-dupes.parquet", events[60:])
+    con = duckdb.connect(":memory:")
+    con.execute(f"CREATE VIEW click_events AS SELECT * FROM read_parquet('{tmp_path}/*.parquet')")
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "interval"),
+    [
+        (None, None, "day"),
+        (
+            datetime.fromtimestamp(T0 + 5 * HOUR + 60, UTC),
+            datetime.fromtimestamp(T0 + 20 * HOUR, UTC),
+            "hour",
+        ),
+    ],
+)
+def test_athena_sql_on_duckdb_agrees_with_the_rollups(
+    tmp_path: Path, events: list[Any], duck: Any, since: Any, until: Any, interval: str
+) -> None:
+    ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 100 * HOUR)
+    link_ids = list(Link.objects.values_list("pk", flat=True))
+    expected = click_stats(link_ids, since=since, until=until, interval=interval)
+    got = run_duckdb(
+        duck, StatsQuery([str(i) for i in link_ids], since, until, interval), "click_events"
+    )
+    assert got.pop("unique_visitors_exact") is False and expected.pop("unique_visitors_exact")
+    # approx_distinct: HyperLogLog, exact or off by one at this size.
+    assert abs(got.pop("unique_visitors") - expected.pop("unique_visitors")) <= 1
+    expected["series"] = [p for p in expected["series"] if p["clicks"]]
+    assert got == expected
+    assert expected["clicks"] == 60 or since is not None
+
+
+def test_device_sql_is_device_of(duck: Any) -> None:
+    for agent in AGENTS:
+        (sql_device,) = duck.execute(
+            f"SELECT {device_sql('ua')} FROM (SELECT ? AS ua)", [agent]
+        ).fetchone()
+        assert sql_device == device_of(agent), agent
+
+
+def test_bad_query_input_is_refused() -> None:
+    with pytest.raises(ValueError):
+        stats_sql(StatsQuery(["x'; DROP TABLE t; --"]), "t")
+    with pytest.raises(ValueError):
+        stats_sql(StatsQuery(["5f0c6b5e-0000-4000-8000-000000000000"], interval="week"), "t")
+    with pytest.raises(ValueError):
+        stats_sql(StatsQuery(["5f0c6b5e-0000-4000-8000-000000000000"]), "t; DROP")
+
+
+def test_click_stats_sql_command(link: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from django.core.management import CommandError, call_command
+
+    call_command("click_stats_sql", "--link", str(link.pk), "--table", "db.click_events")
+    out = capsys.readouterr().out
+    assert out.count(";\n") == 7 and f"'{link.pk}'" in out and "approx_distinct" in out
+    with pytest.raises(CommandError):
+        call_command("click_stats_sql", "--link", "nope")
+    with pytest.raises(CommandError):
+        call_command("click_stats_sql", "--link", str(link.pk), "--from", "yesterday")
