@@ -190,6 +190,7 @@ class CompiledLink:
         "needs_io",
         "fallback",
         "_optional",
+        "_forwarded",
         "_templates",
         "_event",
     )
@@ -234,6 +235,10 @@ class CompiledLink:
             name
             for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
             if name in allowlist
+        )
+        #: The forwarded params this link puts on the URL.
+        self._forwarded = frozenset(self._optional) & frozenset(
+            _record.FORWARDED_FROM_REQUEST_PARAMS
         )
         self._templates: dict[tuple[str, tuple[str, ...]], UrlTemplate | None] = {}
         self._event = _event_base(record.domain, record.slug, record)
@@ -401,9 +406,12 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             ):
                 present += (name,)
         if requested:
-            forwarded = {name: requested[name] for name in present if name in requested}
-            if len(forwarded) == len(requested):
+            if requested.keys() <= link._forwarded:
                 forwarded = requested
+            else:
+                for name in present:
+                    if name in requested:
+                        forwarded[name] = requested[name]
         template = link._templates.get((destination, present), _MISSING)
         if template is _MISSING:
             template = link.template(destination, present)

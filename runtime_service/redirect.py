@@ -45,6 +45,8 @@ __all__ = ["Redirector"]
 logger = logging.getLogger(__name__)
 
 _COUNTRY: Final = GEO_COUNTRY_HEADER.encode()
+#: Request host names remembered in their canonical form.
+_KEYS_MAX: Final = 65_536
 _PURPOSE: Final = tuple(name.encode() for name in PURPOSE_HEADERS)
 #: ``ClickInput(*values)`` without the Python-level ``__new__`` of a named tuple.
 _new_click: Final[Any] = tuple.__new__
@@ -80,6 +82,8 @@ class Redirector:
         self._click_ids = click_ids
         self._ip_hasher = ip_hasher
         self.default_fallback_url = default_fallback_url
+        #: Host header and canonical slug → the record store's key (canonical host and slug).
+        self._keys: dict[tuple[str, str], tuple[str, str]] = {}
 
     def redirect(
         self,
@@ -125,9 +129,15 @@ class Redirector:
                 int((time.perf_counter() - started) * 1000) if started else 0,
             ),
         )
-        host = canonical_host(host)
+        key = self._keys.get((host, slug))
+        if key is None:
+            key = (canonical_host(host), slug)
+            if len(self._keys) >= _KEYS_MAX:
+                self._keys.clear()  # only names to work out again, a fraction of a µs each
+            self._keys[host, slug] = key
+        host = key[0]
         # Only valid slugs are ever cached, so a hit needs no check of the slug.
-        link = self._store.hit((host, slug), now)
+        link = self._store.hit(key, now)
         if link is None and ("/" in raw_slug.strip("/") or not is_valid_slug(slug)):
             return self._answer(
                 decide_without_link(host, slug, "not_found", click, self.default_fallback_url)
@@ -157,13 +167,13 @@ class Redirector:
         location, outcome, _, _, _, bot, event, problem, _ = decision
         self._emitter.emit(event)
         counters = self._metrics.counters
-        name = "Outcome." + outcome
+        name = f"Outcome.{outcome}"
         counters[name] = counters.get(name, 0) + 1
         if bot is not None:
-            name = "Bot." + bot
+            name = f"Bot.{bot}"
             counters[name] = counters.get(name, 0) + 1
         if problem is not None:
-            name = "RecordProblem." + problem
+            name = f"RecordProblem.{problem}"
             counters[name] = counters.get(name, 0) + 1
         return location
 
