@@ -20,7 +20,6 @@ the record's fallback (or the default fallback when that is not safe either), th
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote
 
@@ -28,6 +27,7 @@ from . import record as _record
 from .bots import BotKind, agent_kind, is_prefetch
 from .errors import InvalidRoutingRules
 from .events import CLICK_EVENT_COLUMNS, EVENT_TYPE_CLICK
+from .policy import check_policy
 from .record import RuntimeRecord
 from .routing import CompiledRules, RoutingContext, compile_rules
 from .urls import (
@@ -183,8 +183,6 @@ class CompiledLink:
         "record",
         "routing",
         "problem",
-        "active",
-        "expires",
         "signature_required",
         "max_clicks",
         "needs_io",
@@ -209,9 +207,6 @@ class CompiledLink:
                 self.problem = "invalid_rules"
         if self.problem is None and not is_http_url(record.destination_url):
             self.problem = "unsafe_destination"
-        self.active = record.active
-        expires = record.expires_at_epoch
-        self.expires = math.inf if expires is None else expires
         self.signature_required = record.signature_required
         self.max_clicks = record.max_clicks
         #: Whether the runtime has I/O to do before :func:`decide` (signature, counter).
@@ -244,12 +239,8 @@ class CompiledLink:
         self._event = _event_base(record.domain, record.slug, record)
 
     def policy(self, now: float) -> str:
-        """``ok``, ``inactive`` or ``expired`` (as :func:`.policy.check_policy`)."""
-        if not self.active:
-            return "inactive"
-        if now >= self.expires:
-            return "expired"
-        return "ok"
+        """``ok``, ``inactive`` or ``expired``: :func:`.policy.check_policy` of the record."""
+        return check_policy(self.record, now)
 
     def template(self, destination: str, names: tuple[str, ...]) -> UrlTemplate | None:
         """The header-safe ``Location`` template to ``destination`` for a click with values
@@ -361,14 +352,7 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             value = params.get(name)
             if value and len(value) <= FORWARDED_VALUE_MAX_LENGTH and value.isprintable():
                 requested[name] = value
-    if refused is not None:
-        outcome = refused
-    elif not link.active:
-        outcome = "inactive"
-    elif now >= link.expires:
-        outcome = "expired"
-    else:
-        outcome = "ok"
+    outcome = refused or check_policy(link.record, now)
     problem = link.problem
     destination = ""
     reason = "fallback"
