@@ -3,7 +3,8 @@
 Pure Python with no dependencies: the runtime record and its keys (:mod:`.record`), the
 low-level item codec (:mod:`.wire`), the table definition (:mod:`.table`), the click event
 (:mod:`.events`), the signed-link scheme (:mod:`.signing`), the redirect URL builder
-(:mod:`.urls`), the routing rules (:mod:`.routing`) and the shared test vectors (:mod:`.vectors`).
+(:mod:`.urls`), the routing rules (:mod:`.routing`), bots and link previews (:mod:`.bots`), the
+whole click decision (:mod:`.click`) and the shared test vectors (:mod:`.vectors`).
 """
 
 from .errors import ContractError, InvalidRecord, InvalidRoutingRules, InvalidSignature

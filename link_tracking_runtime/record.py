@@ -130,6 +130,8 @@ def canonical_host(host: str) -> str:
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
     host = host.rstrip(".").lower()
+    while host != host.strip():  # whitespace that was before the port or a trailing dot
+        host = host.strip().rstrip(".")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")

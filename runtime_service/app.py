@@ -23,10 +23,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any, Final, TextIO
 
-from link_tracking_runtime import is_reserved_slug
+from link_tracking_runtime import RESERVED_SLUGS, canonical_slug
 
 from . import __version__
 from .aws import AwsServices, ClickCounter, RecordBatchWriter, RecordReader, SecretReader
@@ -36,7 +36,7 @@ from .journal import Journal
 from .logs import configure_logging
 from .metrics import Metrics
 from .ratelimit import RateLimiter
-from .redirect import Redirector, RedirectRequest
+from .redirect import Redirector
 from .signatures import SignatureVerifier
 from .store import RecordStore
 from .visitor import IpHasher, forwarded_ip
@@ -161,6 +161,7 @@ class RuntimeApp:
                 negative_ttl=settings.cache_negative_ttl_seconds,
                 stale=settings.cache_stale_seconds,
                 max_size=settings.cache_max_size,
+                default_fallback_url=settings.default_fallback_url,
                 timeout=settings.dynamodb_timeout_seconds,
             )
             self.emitter = ClickEmitter(
@@ -185,11 +186,9 @@ class RuntimeApp:
                 ),
                 emitter=self.emitter,
                 metrics=self.metrics,
-                clock=self._clock,
                 click_ids=self._click_ids,
                 ip_hasher=self._ip_hasher,
                 default_fallback_url=settings.default_fallback_url,
-                trusted_proxy_count=settings.trusted_proxy_count,
                 counter_timeout=settings.dynamodb_timeout_seconds,
             )
             self.emitter.start()
@@ -252,16 +251,24 @@ class RuntimeApp:
             # Inlined (no coroutine per step): a cache hit awaits nothing but ``send``.
             started = time.perf_counter()
             try:
-                response = self._respond(scope, started)
-                if type(response) is RedirectRequest:
-                    response = await self._redirect(response)
+                answer = self._respond(scope, started)
+                if isinstance(answer, tuple):
+                    response = answer
+                else:
+                    # A redirect: its Location, or the coroutine that does its I/O first.
+                    location = answer if isinstance(answer, str) else await answer
+                    response = (
+                        302,
+                        [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS],
+                        b"",
+                    )
             except Exception:
                 # Never a 500, never a traceback in a response: whatever broke, the visitor is
                 # sent somewhere safe and the traceback goes to the log.
                 logger.exception("request failed, sending the visitor to the default fallback")
                 self.metrics.count("Outcome.error")
                 response = _redirect_response(self.settings.default_fallback_url)
-            status, headers, body = response  # type: ignore[misc]
+            status, headers, body = response
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             if status == 302:
@@ -292,9 +299,9 @@ class RuntimeApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _respond(self, scope: Scope, started: float) -> Response | RedirectRequest:
-        """The response, or, for a redirect the fast path does not answer, the request for
-        :meth:`_redirect`."""
+    def _respond(self, scope: Scope, started: float) -> Response | str | Coroutine[Any, Any, str]:
+        """The response; for a redirect, the ``Location`` or the coroutine that makes it
+        (see :meth:`.redirect.Redirector.redirect`)."""
         path: str = scope["path"]
         if path == "/health":
             return self._health()
@@ -319,13 +326,6 @@ class RuntimeApp:
                 retry = self.rate_limiter.retry_after(wait).encode()
                 return _plain(429, b"Too Many Requests", _TEXT, (b"retry-after", retry))
         method: str = scope["method"]
-        redirector = self.redirector
-        if redirector is not None and (method == "GET" or method == "HEAD"):
-            location = redirector.redirect_hot(
-                raw, method, path, scope["query_string"], ip, started, now
-            )
-            if location is not None:
-                return 302, [(b"location", location), *_REDIRECT_HEADERS], b""
         if path == "/robots.txt":
             return _plain(200, _ROBOTS, _TEXT)
         if path == "/disabled":
@@ -333,26 +333,25 @@ class RuntimeApp:
         if method != "GET" and method != "HEAD":
             return _plain(405, b"Method Not Allowed", _TEXT, (b"allow", b"GET, HEAD"))
         raw_slug = path[1:]
-        if is_reserved_slug(raw_slug) or raw_slug.startswith(".well-known/"):
+        slug = canonical_slug(raw_slug)
+        if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
             return _plain(404, b"Not Found", _TEXT)
-        return RedirectRequest(
-            method=method,
-            host=raw.get(b"host", b"").decode("latin-1"),
-            slug=raw_slug,
-            query_string=scope["query_string"].decode("latin-1"),
-            headers={
-                name.decode("latin-1"): value.decode("latin-1") for name, value in raw.items()
-            },
-            peer=peer,
-            started=started,
-        )
-
-    async def _redirect(self, request: RedirectRequest) -> Response:
         redirector = self.redirector
         if redirector is None:
             logger.error("request before startup completed; is the lifespan on?")
             return _redirect_response(self.settings.default_fallback_url)
-        return _redirect_response(await redirector.redirect(request))
+        host = raw.get(b"host")
+        return redirector.redirect(
+            method,
+            host.decode("latin-1") if host else "",
+            raw_slug,
+            slug,
+            scope["query_string"].decode("latin-1"),
+            raw,
+            ip,
+            started,
+            now,
+        )
 
     def _origin_ok(self, headers: dict[bytes, bytes]) -> bool:
         presented = headers.get(self._origin_header, b"")

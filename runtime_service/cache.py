@@ -52,6 +52,15 @@ class TTLCache(Generic[V]):
         self._entries.move_to_end(key)
         return entry
 
+    def fresh(self, key: Hashable, now: float) -> V | None:
+        """The value of a *fresh* entry for ``key``, marked most recently used; ``None``,
+        with nothing done, when there is none (then :meth:`get` tells stale from missing)."""
+        entry = self._entries.get(key)
+        if entry is None or now >= entry.fresh_until:
+            return None
+        self._entries.move_to_end(key)
+        return entry.value
+
     def peek(self, key: Hashable) -> CacheEntry[V] | None:
         """The entry for ``key`` as it is (fresh, stale or expired), without touching it."""
         return self._entries.get(key)

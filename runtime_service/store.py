@@ -9,7 +9,9 @@
   its TTL, and the key is not retried for a few seconds; after several failures in a row the
   store stops calling DynamoDB for a moment (a small circuit breaker), so misses fail fast
   instead of each waiting for a timeout.
-* Routing rules are compiled once per record read, not per click.
+* Each record read is compiled once (:func:`link_tracking_runtime.click.compile_link`: routing,
+  ``Location`` templates, the click event's constant columns) and the cache holds the compiled
+  link, evicted with it by the same LRU.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from link_tracking_runtime import InvalidRecord, RuntimeRecord, from_item, item_key
-from link_tracking_runtime.errors import InvalidRoutingRules
-from link_tracking_runtime.routing import CompiledRules, compile_rules
+from link_tracking_runtime.click import CompiledLink, compile_link
 
 from .aws import RecordReader
 from .cache import TTLCache
 from .metrics import Metrics
 
-__all__ = ["CachedLink", "Lookup", "RecordStore"]
+__all__ = ["Lookup", "RecordStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,34 +43,24 @@ Source = Literal["cache", "dynamodb", "stale", "error"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class CachedLink:
-    """A record as the redirect path uses it: the record and its compiled routing rules."""
-
-    record: RuntimeRecord
-    routing: CompiledRules | None
-    routing_invalid: bool = False
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class Lookup:
     """The outcome of a lookup: ``link`` is ``None`` when there is no such link (``source``
     ``cache``/``dynamodb``) or when it could not be read (``source == "error"``)."""
 
-    link: CachedLink | None
+    link: CompiledLink | None
     source: Source
 
 
-def prepare(record: RuntimeRecord) -> CachedLink:
-    if not record.routing_rules:
-        return CachedLink(record, None)
-    try:
-        return CachedLink(record, compile_rules(record.routing_rules))
-    except InvalidRoutingRules as exc:
+def prepare(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
+    """The compiled link of ``record``; a record the contract would not have written is
+    logged here, once per version (its clicks go to the fallback and are counted)."""
+    link = compile_link(record, default_fallback_url)
+    if link.problem is not None:
         logger.warning(
-            "invalid routing rules, using the destination",
-            extra={"domain": record.domain, "slug": record.slug, "error": str(exc)},
+            "runtime record cannot send visitors to its destination",
+            extra={"domain": record.domain, "slug": record.slug, "problem": link.problem},
         )
-        return CachedLink(record, None, routing_invalid=True)
+    return link
 
 
 class RecordStore:
@@ -83,16 +74,18 @@ class RecordStore:
         negative_ttl: float,
         stale: float,
         max_size: int,
+        default_fallback_url: str,
         timeout: float = 0.5,
     ) -> None:
         self._reader = reader
+        self._default_fallback_url = default_fallback_url
         self._timeout = timeout
         self._clock = clock
         self._metrics = metrics
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         self._stale = stale
-        self._cache: TTLCache[CachedLink | None] = TTLCache(max_size)
+        self._cache: TTLCache[CompiledLink | None] = TTLCache(max_size)
         self._inflight: dict[tuple[str, str], asyncio.Task[Lookup]] = {}
         self._failures = 0
         self._open_until = 0.0
@@ -119,21 +112,14 @@ class RecordStore:
         # shield: a cancelled visitor request must not cancel the read the others wait for.
         return await asyncio.shield(self._read(key))
 
-    def fresh(self, key: tuple[str, str], now: float) -> CachedLink | None:
-        """The link of a *fresh* cache entry for ``key``, or ``None``; no side effect.
-
-        The fast path (:mod:`.fastpath`) answers a click from this, then calls :meth:`hit`,
-        which does what :meth:`get` does for a fresh hit; anything else goes to :meth:`get`.
-        """
-        entry = self._cache.peek(key)
-        if entry is not None and now < entry.fresh_until:
-            return entry.value
-        return None
-
-    def hit(self, key: tuple[str, str]) -> None:
-        """Account for a fresh hit of ``key`` served from :meth:`fresh` (as :meth:`get` does)."""
-        self._cache.touch(key)
-        self._metrics.count("CacheHit")
+    def hit(self, key: tuple[str, str], now: float) -> CompiledLink | None:
+        """The link of a *fresh* cache entry for ``key``, counted and marked used as
+        :meth:`get` does; ``None`` for anything else (then :meth:`get`, which counts it)."""
+        link = self._cache.fresh(key, now)
+        if link is not None:
+            counters = self._metrics.counters
+            counters["CacheHit"] = counters.get("CacheHit", 0) + 1
+        return link
 
     def _read(self, key: tuple[str, str]) -> asyncio.Task[Lookup]:
         """The read of ``key`` in flight, started if there is none (one read per key)."""
@@ -155,7 +141,9 @@ class RecordStore:
         try:
             # One deadline over the whole read, retries and connection set-up included.
             item = await asyncio.wait_for(self._reader.get_item(item_key(*key)), self._timeout)
-            link = prepare(from_item(item)) if item is not None else None
+            link = (
+                prepare(from_item(item), self._default_fallback_url) if item is not None else None
+            )
         except InvalidRecord as exc:
             # A record this runtime cannot read is a publishing bug, not an outage; treat it
             # like a failed read so a previous good version is still served.

@@ -1,5 +1,5 @@
-"""Who is clicking: the visitor's IP (behind CloudFront and the ALB), its keyed hash, and the
-key that keeps a visitor's A/B variant the same from one click to the next."""
+"""Who is clicking: the visitor's IP (behind CloudFront and the ALB) and its keyed hash. The key
+that keeps a visitor's A/B variant is the contract's (:func:`link_tracking_runtime.click.visitor_key`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["IpHasher", "client_ip", "forwarded_ip", "visitor_key"]
+__all__ = ["IpHasher", "client_ip", "forwarded_ip"]
 
 _MEMO_MAX: Final = 8192
 
@@ -50,11 +50,3 @@ class IpHasher:
                 self._memo.clear()
             self._memo[ip] = hashed
         return hashed
-
-
-def visitor_key(ip_hash: str, user_agent: str | None, sms_msg_id: str | None) -> str:
-    """The A/B stickiness key: the SMS message id when the click has one (one message, one
-    recipient, whatever network the phone is on), else the IP hash and User-Agent."""
-    if sms_msg_id:
-        return f"sms:{sms_msg_id}"
-    return f"ip:{ip_hash}\n{user_agent or ''}"

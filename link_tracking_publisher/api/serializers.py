@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from link_tracking_runtime.events import OUTCOMES
 from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
 
 from ..conf import app_settings
@@ -487,7 +488,8 @@ class PreviewQuerySerializer(serializers.Serializer):
     visitor_key = serializers.CharField(
         required=False,
         max_length=256,
-        help_text="Fixes the A/B assignment; default the sms_msg_id.",
+        help_text="The visitor's ip_hash as its click events show it: with user_agent, fixes "
+        "the A/B assignment of a click without sms_msg_id, as the runtime keys that visitor.",
     )
     at = serializers.DateTimeField(required=False, help_text="Click time; default now.")
 
@@ -499,8 +501,8 @@ class PreviewSerializer(serializers.Serializer):
     short_url = serializers.CharField()
     request_url = serializers.CharField(help_text="The URL the simulated visitor opened.")
     policy = serializers.ChoiceField(
-        choices=["ok", "inactive", "expired"],
-        help_text="ok, or why the visitor goes to the fallback URL.",
+        choices=list(OUTCOMES),
+        help_text="The click's outcome: ok, or why the visitor goes to the fallback URL.",
     )
     redirect_url = serializers.CharField(help_text="Where the runtime sends the visitor.")
     destination_url = serializers.CharField(

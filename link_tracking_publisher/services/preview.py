@@ -1,9 +1,11 @@
 """Link preview: what the runtime will do with one simulated click on a link.
 
 The preview builds the link's runtime record exactly as the publisher does
-(:meth:`LinkPublisher.build_record`) and runs the contract's own policy check, routing and URL
-builder on it: the same code the runtime runs, so a preview is what the runtime will do once
-the link's current state is published. Nothing is written anywhere.
+(:meth:`LinkPublisher.build_record`), compiles it and runs the contract's click decision
+(:func:`link_tracking_runtime.click.decide`) on the simulated click: the code the runtime
+runs for every click, so a preview is what the runtime will do once the link's current state
+is published (``max_clicks`` and signatures need the runtime's counter and keys, and are
+reported as limits). Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -12,23 +14,24 @@ import dataclasses
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from link_tracking_runtime.policy import check_policy
-from link_tracking_runtime.record import plain, to_item
-from link_tracking_runtime.routing import RoutingContext, device_from_user_agent, route
-from link_tracking_runtime.urls import build_redirect_url, forwarded_params
+from link_tracking_runtime.click import SMS_PARAM, ClickInput, compile_link, decide
+from link_tracking_runtime.record import RuntimeRecord, plain, to_item
+from link_tracking_runtime.routing import device_from_user_agent
 
 from ..models import Link
 from .publisher import LinkPublisher
 
-__all__ = ["LinkPreview", "SimulatedClick", "preview_link"]
+__all__ = ["LinkPreview", "SimulatedClick", "preview_link", "preview_record"]
 
 
 @dataclasses.dataclass(frozen=True)
 class SimulatedClick:
-    """The request a preview simulates. ``visitor_key`` fixes the A/B assignment (default: the
-    ``sms_msg_id`` when given, as the runtime does for SMS clicks); ``at`` is the click time in
-    Unix seconds (default: now)."""
+    """The request a preview simulates. ``visitor_key`` is the visitor's ``ip_hash`` as its
+    click events show it: with the User-Agent it fixes the A/B assignment of a click without
+    an ``sms_msg_id``, exactly as the runtime keys that visitor (a click with an
+    ``sms_msg_id`` is keyed by it). ``at`` is the click time in Unix seconds (default: now)."""
 
     country: str | None = None
     user_agent: str | None = None
@@ -60,52 +63,58 @@ class LinkPreview:
     record: dict[str, Any]
 
 
+def click_input(click: SimulatedClick, now: float, click_id: str) -> ClickInput:
+    """The contract's :class:`ClickInput` of a simulated click."""
+    query = urlencode({SMS_PARAM: click.sms_msg_id}, quote_via=quote) if click.sms_msg_id else ""
+    return ClickInput(
+        now=now,
+        click_id=click_id,
+        query=query,
+        user_agent=click.user_agent,
+        country=click.country,
+        ip_hash=click.visitor_key or "",
+    )
+
+
+def preview_record(
+    record: RuntimeRecord, click: SimulatedClick, *, short_url: str = "", request_url: str = ""
+) -> LinkPreview:
+    """Simulate ``click`` on a runtime record."""
+    now = time.time() if click.at is None else click.at
+    click_id = click.click_id or str(uuid.uuid4())
+    # Where the runtime sends a visitor whose record's own fallback is unusable is its
+    # DEFAULT_FALLBACK_URL, a runtime setting; the publisher never writes such a record, and
+    # the preview names the domain's /disabled page instead.
+    link = compile_link(record, f"https://{record.domain}/disabled")
+    decision = decide(link, click_input(click, now, click_id))
+    return LinkPreview(
+        short_url=short_url,
+        request_url=request_url or short_url,
+        policy=decision.outcome,
+        redirect_url=decision.location,
+        destination_url=decision.destination,
+        routing_reason=decision.reason,
+        ab_variant=decision.variant,
+        device=device_from_user_agent(click.user_agent),
+        click_id=click_id,
+        clicked_at=int(now),
+        resolved_utm_params=dict(record.resolved_query_params),
+        forwarded_params=decision.forwarded,
+        signature_required=record.signature_required,
+        max_clicks=record.max_clicks,
+        record=plain(to_item(record)),
+    )
+
+
 def preview_link(link: Link, click: SimulatedClick | None = None) -> LinkPreview:
     """Simulate ``click`` on ``link`` as it is now (not as it was last published)."""
     click = click or SimulatedClick()
     now = time.time() if click.at is None else click.at
     record = LinkPublisher().build_record(link, now=now)
-    click_id = click.click_id or str(uuid.uuid4())
-    request_params = {"sms_msg_id": click.sms_msg_id} if click.sms_msg_id else {}
-    outcome = check_policy(record, now)
     short_url = link.get_full_url()
-    request_url = link.get_sms_url(click.sms_msg_id) if click.sms_msg_id else short_url
-    if outcome != "ok":
-        redirect_url, destination, reason, variant = record.fallback_url, "", None, None
-    else:
-        decision = route(
-            record,
-            RoutingContext(
-                now=now,
-                visitor_key=click.visitor_key or click.sms_msg_id or "",
-                geo_country=click.country,
-                user_agent=click.user_agent,
-            ),
-        )
-        destination, reason, variant = decision.destination, decision.reason, decision.ab_variant
-        redirect_url = build_redirect_url(
-            record,
-            click_id=click_id,
-            now=now,
-            destination=decision.destination,
-            geo_country=click.country,
-            ab_variant=decision.ab_variant,
-            request_params=request_params,
-        )
-    return LinkPreview(
+    return preview_record(
+        record,
+        dataclasses.replace(click, at=now),
         short_url=short_url,
-        request_url=request_url,
-        policy=outcome,
-        redirect_url=redirect_url,
-        destination_url=destination,
-        routing_reason=reason,
-        ab_variant=variant,
-        device=device_from_user_agent(click.user_agent),
-        click_id=click_id,
-        clicked_at=int(now),
-        resolved_utm_params=dict(record.resolved_query_params),
-        forwarded_params=forwarded_params(record, request_params),
-        signature_required=record.signature_required,
-        max_clicks=record.max_clicks,
-        record=plain(to_item(record)),
+        request_url=link.get_sms_url(click.sms_msg_id) if click.sms_msg_id else short_url,
     )

@@ -1,5 +1,5 @@
-"""Preview: the record as the publisher builds it, run through the contract's own policy,
-routing and URL builder. Compared here with the contract functions called directly."""
+"""Preview: the record as the publisher builds it, run through the contract's click decision
+(the runtime's). Compared here with the contract functions called directly."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from rest_framework.test import APIClient
 from link_tracking_publisher.models import GlobalUTMPolicy
 from link_tracking_publisher.services.publisher import LinkPublisher
 from link_tracking_runtime import RoutingContext, build_redirect_url, route
+from link_tracking_runtime.click import visitor_key
+from link_tracking_runtime.routing import ab_bucket
 from tests.publisher.factories import LinkFactory
 
 from .conftest import API
@@ -50,7 +52,10 @@ def test_preview_is_what_the_contract_computes(staff_client: APIClient, link: An
     data = response.json()
     now = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC).timestamp()
     record = LinkPublisher().build_record(link, now=now)
-    decision = route(record, RoutingContext(now=now, visitor_key="42", geo_country="DE"))
+    decision = route(
+        record,
+        RoutingContext(now=now, visitor_key=visitor_key("42", "", IPHONE), geo_country="DE"),
+    )
     expected = build_redirect_url(
         record,
         click_id=data["click_id"],
@@ -122,3 +127,34 @@ def test_a_preview_writes_nothing(staff_client: APIClient, link: Any) -> None:
     staff_client.get(f"{API}/links/{link.pk}/preview/")
     link.refresh_from_db()
     assert (link.runtime_version, link.versions.count(), link.publish_outbox.count()) == before
+
+
+def test_ab_preview_keys_visitors_as_the_runtime_does(
+    staff_client: APIClient, account_a: Any, domain_a: Any, campaign_a: Any
+) -> None:
+    link = LinkFactory(
+        account=account_a,
+        domain=domain_a,
+        campaign=campaign_a,
+        routing_rules={
+            "type": "ab_test",
+            "variant_a": "https://a.example.com/",
+            "variant_b": "https://b.example.com/",
+        },
+    )
+    seen = set()
+    for index in range(40):
+        sms = f"msg-{index}"
+        data = staff_client.get(f"{API}/links/{link.pk}/preview/", {"sms_msg_id": sms}).json()
+        # The runtime's key for an SMS click is "sms:" + id (not the raw id).
+        expected = "a" if ab_bucket(str(link.pk), f"sms:{sms}") < 0.5 else "b"
+        assert data["ab_variant"] == expected
+        assert data["redirect_url"].startswith(f"https://{expected}.example.com/")
+        seen.add(expected)
+    assert seen == {"a", "b"}
+    # Without an sms_msg_id, the visitor is its ip_hash and User-Agent, as in its events.
+    data = staff_client.get(
+        f"{API}/links/{link.pk}/preview/", {"visitor_key": "f00d", "user_agent": IPHONE}
+    ).json()
+    key = f"ip:f00d\n{IPHONE}"
+    assert data["ab_variant"] == ("a" if ab_bucket(str(link.pk), key) < 0.5 else "b")

@@ -234,17 +234,22 @@ def test_ab_variant_is_sticky_per_visitor_and_reported(tmp_path: Path) -> None:
         assert event.ab_variant in {"a", "b"}
 
 
-def test_invalid_routing_rules_fall_back_to_the_destination(tmp_path: Path) -> None:
+def test_invalid_routing_rules_send_the_visitor_to_the_fallback(tmp_path: Path) -> None:
     harness = Harness(
         tmp_path,
         items=[item("RULES", routing_rules={"type": "geo", "europe": "https://eu.example.com/"})],
     )
-    response = drive(
-        harness, lambda c: c.get("/RULES", headers={"cloudfront-viewer-country": "DE"})
-    )
-    assert response.headers["location"].startswith("https://shop.example.com/rules")
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, int]:
+        response = await client.get("/RULES", headers={"cloudfront-viewer-country": "DE"})
+        return response, harness.app.metrics.counters["RecordProblem.invalid_rules"]
+
+    response, counted = drive(harness, scenario)
+    assert response.status_code == 302
+    assert response.headers["location"] == f"https://{HOST}/disabled"
     (event,) = harness.events()
-    assert event.outcome == "ok" and event.routing_reason == "invalid_rules"
+    assert event.outcome == "error" and event.routing_reason == "invalid_rules"
+    assert counted == 1
 
 
 def test_geo_routing_uses_the_cloudfront_header(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from runtime_service.metrics import Metrics
 from runtime_service.store import RecordStore
 from tests.support.fakes import FakeTable, ManualClock
 from tests.support.records import HOST, item
+from tests.support.runtime import DEFAULT_FALLBACK
 
 
 def _store(table: FakeTable, clock: ManualClock, **overrides: float) -> RecordStore:
@@ -19,6 +20,7 @@ def _store(table: FakeTable, clock: ManualClock, **overrides: float) -> RecordSt
         negative_ttl=options["negative_ttl"],
         stale=options["stale"],
         max_size=int(options["max_size"]),
+        default_fallback_url=DEFAULT_FALLBACK,
     )
 
 
@@ -177,8 +179,8 @@ def test_routing_rules_are_compiled_once_and_invalid_ones_flagged() -> None:
     async def scenario() -> None:
         good = (await store.get(HOST, "GOOD")).link
         bad = (await store.get(HOST, "BAD")).link
-        assert good is not None and good.routing is not None and not good.routing_invalid
-        assert bad is not None and bad.routing is None and bad.routing_invalid
+        assert good is not None and good.routing is not None and good.problem is None
+        assert bad is not None and bad.routing is None and bad.problem == "invalid_rules"
         assert (await store.get(HOST, "GOOD")).link is good
 
     asyncio.run(scenario())
@@ -194,6 +196,7 @@ def test_a_hanging_dynamodb_read_is_abandoned_at_the_deadline() -> None:
         negative_ttl=10.0,
         stale=3600.0,
         max_size=10,
+        default_fallback_url=DEFAULT_FALLBACK,
         timeout=0.05,
     )
 

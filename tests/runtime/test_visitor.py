@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import hashlib
 
-from runtime_service.visitor import IpHasher, client_ip, visitor_key
+from link_tracking_runtime.click import visitor_key
+from runtime_service.visitor import IpHasher, client_ip
 
 
 def test_client_ip_is_taken_from_the_trusted_end_of_x_forwarded_for() -> None:
@@ -24,6 +25,6 @@ def test_ip_hash_is_keyed() -> None:
 
 
 def test_visitor_key_prefers_the_sms_message() -> None:
-    assert visitor_key("h1", "ua", "42") == visitor_key("h2", "other ua", "42")
-    assert visitor_key("h1", "ua", None) != visitor_key("h2", "ua", None)
-    assert visitor_key("h1", "ua", None) == visitor_key("h1", "ua", None)
+    assert visitor_key("42", "h1", "ua") == visitor_key("42", "h2", "other ua") == "sms:42"
+    assert visitor_key(None, "h1", "ua") != visitor_key(None, "h2", "ua")
+    assert visitor_key(None, "h1", "ua") == visitor_key(None, "h1", "ua") == "ip:h1\nua"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime_service.bots import classify
+from link_tracking_runtime.bots import classify
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"  # noqa: E501 (a real User-Agent, verbatim)
 IMESSAGE = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0"  # noqa: E501 (a real User-Agent, verbatim)
@@ -62,6 +62,6 @@ def test_people_are_not_bots(user_agent: str) -> None:
 
 def test_head_requests_and_prefetches_are_not_people() -> None:
     assert classify(IPHONE, method="HEAD") == "head"
-    assert classify(IPHONE, {"sec-purpose": "prefetch;prerender"}) == "prefetch"
-    assert classify(IPHONE, {"purpose": "preview"}) == "prefetch"
-    assert classify(IPHONE, {"accept": "text/html"}) is None
+    assert classify(IPHONE, "prefetch;prerender") == "prefetch"
+    assert classify(IPHONE, "preview") == "prefetch"
+    assert classify(IPHONE, None) is None

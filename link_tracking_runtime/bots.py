@@ -14,10 +14,9 @@ heavily, so the hot path pays a dict lookup.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Final, Literal
 
-__all__ = ["BotKind", "agent_kind", "classify", "is_prefetch"]
+__all__ = ["PURPOSE_HEADERS", "BotKind", "agent_kind", "classify", "is_prefetch"]
 
 BotKind = Literal["preview", "scanner", "crawler", "script", "prefetch", "head"]
 
@@ -49,6 +48,8 @@ _SCRIPT: Final = re.compile(
     r"|ApacheBench|Deno|Bun|reqwest|Faraday|http\.rb|Jakarta|Scrapy|lua-resty)",
     re.IGNORECASE,
 )
+#: The headers (lower case) that say a request is a prefetch or a preview, first present wins.
+PURPOSE_HEADERS: Final = ("sec-purpose", "purpose", "x-purpose")
 _MEMO_MAX: Final = 4096
 _memo: dict[str, BotKind | None] = {}
 
@@ -84,16 +85,14 @@ def is_prefetch(purpose: str | None) -> bool:
 
 
 def classify(
-    user_agent: str | None, headers: Mapping[str, str] | None = None, method: str = "GET"
+    user_agent: str | None, purpose: str | None = None, method: str = "GET"
 ) -> BotKind | None:
     """What kind of automated client made the request, or ``None`` for a person's browser.
 
-    ``headers`` are lower-case names; only the preview/prefetch ones are read.
+    ``purpose`` is the value of the first of :data:`PURPOSE_HEADERS` the request has.
     """
     if method == "HEAD":
         return "head"
-    if headers:
-        purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose")
-        if is_prefetch(purpose):
-            return "prefetch"
+    if purpose is not None and is_prefetch(purpose):
+        return "prefetch"
     return agent_kind(user_agent or "")

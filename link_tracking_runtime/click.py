@@ -1,0 +1,481 @@
+"""The click: everything a redirect decides, in one place, for the runtime and the preview.
+
+A runtime record is compiled once per version (:func:`compile_link`): its policy bounds, its
+routing rules, the safe fallback, the ``Location`` templates (one per destination and shape
+of click, made on first use; they cover every name of
+:data:`~.record.FORWARDED_FROM_REQUEST_PARAMS` the link allowlists) and the click event's
+constant columns. :func:`decide` is then a pure function of the compiled link and one click
+(:class:`ClickInput`): where the visitor goes, why, the A/B variant, the params forwarded and
+the click event's columns. The runtime adds only I/O around it (the record store, signing
+keyrings, the ``max_clicks`` counter, the emitter) and tells :func:`decide` what that I/O
+refused; the control plane's preview calls the same :func:`decide`, so a preview is what the
+runtime does by construction.
+
+Records the control plane would not write (unknown rule types, a destination that is not an
+absolute http(s) URL, a URL that cannot be a header) are still answered: the visitor goes to
+the record's fallback (or the default fallback when that is not safe either), the outcome is
+``error`` and :attr:`Decision.problem` says why, for the runtime to count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final, NamedTuple
+from urllib.parse import quote
+
+from . import record as _record
+from .bots import BotKind, agent_kind, is_prefetch
+from .errors import InvalidRoutingRules
+from .events import CLICK_EVENT_COLUMNS, EVENT_TYPE_CLICK
+from .policy import check_policy
+from .record import RuntimeRecord
+from .routing import CompiledRules, RoutingContext, compile_rules
+from .urls import (
+    _QUOTE_SAFE,
+    FORWARDED_VALUE_MAX_LENGTH,
+    UrlTemplate,
+    is_acceptable_value,
+    is_http_url,
+    parse_request_query,
+    url_template,
+)
+
+__all__ = [
+    "SMS_PARAM",
+    "ClickInput",
+    "CompiledLink",
+    "Decision",
+    "compile_link",
+    "decide",
+    "decide_without_link",
+    "event_columns",
+    "EventRow",
+    "normal_country",
+    "request_forwarded",
+    "visitor_key",
+]
+
+#: The forwarded param that identifies an SMS (its own event column; the A/B visitor key).
+SMS_PARAM: Final = "sms_msg_id"
+#: The event keeps at most this much of the User-Agent and Referer headers.
+USER_AGENT_MAX: Final = 512
+REFERER_MAX: Final = 1024
+#: Location templates one compiled link keeps (destinations × shapes of click; far more than
+#: any record has, a bound only against a malformed one).
+_TEMPLATES_MAX: Final = 256
+
+_COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
+_sha256: Final = hashlib.sha256
+_quote_safe: Final = _QUOTE_SAFE.fullmatch
+_new_tuple: Final[Any] = tuple.__new__
+_MISSING: Final[Any] = object()
+
+
+def visitor_key(sms_msg_id: str | None, ip_hash: str, user_agent: str | None) -> str:
+    """The A/B stickiness key: the SMS message id when the click has one (one message, one
+    recipient, whatever network the phone is on), else the visitor's IP hash and User-Agent.
+    The runtime and the preview both key visitors with this."""
+    if sms_msg_id:
+        return f"sms:{sms_msg_id}"
+    return f"ip:{ip_hash}\n{user_agent or ''}"
+
+
+def normal_country(raw: str | None) -> str | None:
+    """CloudFront-Viewer-Country as the URL's ``geo`` and the event's ``geo_country`` hold it:
+    upper case, trimmed, at most 8 characters; ``None`` when empty."""
+    if not raw:
+        return None
+    return raw.strip().upper()[:8] or None
+
+
+def request_forwarded(query: str) -> dict[str, str]:
+    """Every forward-from-request param a query string has an acceptable value for (the
+    click event records them whether or not the link forwards them)."""
+    if not query:
+        return {}
+    params = parse_request_query(query)
+    return {
+        name: value
+        for name in _record.FORWARDED_FROM_REQUEST_PARAMS
+        if (value := params.get(name)) is not None and is_acceptable_value(value)
+    }
+
+
+class ClickInput(NamedTuple):
+    """One click, as the request has it (raw header values; ``None`` when absent)."""
+
+    #: The click time, Unix seconds.
+    now: float
+    #: The click session id the runtime made for this click (on the URL as ``click_id``).
+    click_id: str
+    method: str = "GET"
+    #: The request's query string.
+    query: str = ""
+    user_agent: str | None = None
+    referer: str | None = None
+    #: CloudFront-Viewer-Country, as sent.
+    country: str | None = None
+    #: The first of :data:`~.bots.PURPOSE_HEADERS` present.
+    purpose: str | None = None
+    #: The visitor's keyed IP hash (the runtime's secret; the preview takes it as given).
+    ip_hash: str = ""
+    #: Milliseconds the runtime has spent on the request before deciding (the event's
+    #: ``redirect_latency_ms``: what is left to do after the decision is well under 1 ms).
+    latency_ms: int = 0
+
+
+class Decision(NamedTuple):
+    """Where one click goes, why, and its click event."""
+
+    location: str
+    #: One of :data:`~.events.OUTCOMES`.
+    outcome: str
+    #: The event's ``routing_reason``.
+    reason: str
+    variant: str | None
+    #: The params forwarded from the request onto the ``Location``.
+    forwarded: dict[str, str]
+    bot: BotKind | None
+    #: The click event (:func:`event_columns` gives its columns).
+    event: EventRow
+    #: Why a record the contract would not have written was answered with its fallback.
+    problem: str | None = None
+    #: The destination routing chose, before params; ``""`` when the visitor goes to a
+    #: fallback.
+    destination: str = ""
+
+
+def bot_kind(click: ClickInput) -> BotKind | None:
+    """:func:`.bots.classify` of the click."""
+    if click.method == "HEAD":
+        return "head"
+    if click.purpose is not None and is_prefetch(click.purpose):
+        return "prefetch"
+    return agent_kind(click.user_agent or "")
+
+
+def _event_base(domain: str, slug: str, record: RuntimeRecord | None) -> dict[str, Any]:
+    base: dict[str, Any] = dict.fromkeys(_COLUMN_NAMES)
+    base.update(
+        event_type=EVENT_TYPE_CLICK,
+        domain=domain,
+        slug=slug,
+        routing_reason="default",
+        is_bot=False,
+        fraud_score=0.0,
+        redirect_latency_ms=0,
+        forwarded_params={},
+    )
+    if record is not None:
+        base.update(
+            link_id=record.link_id,
+            campaign_id=record.campaign_id,
+            keyword=record.keyword,
+            channel=record.channel,
+        )
+    return base
+
+
+class CompiledLink:
+    """A record as clicks use it, made once per record version by :func:`compile_link`."""
+
+    __slots__ = (
+        "record",
+        "routing",
+        "problem",
+        "signature_required",
+        "max_clicks",
+        "needs_io",
+        "fallback",
+        "_optional",
+        "_forwarded",
+        "_templates",
+        "_event",
+    )
+
+    def __init__(self, record: RuntimeRecord, default_fallback_url: str) -> None:
+        self.record = record
+        #: ``None``: no rules (or rules that could not be used, then ``problem`` says so).
+        self.routing: CompiledRules | None = None
+        self.problem: str | None = None
+        if record.routing_rules:
+            try:
+                self.routing = compile_rules(record.routing_rules)
+            except InvalidRoutingRules:
+                self.problem = "invalid_rules"
+            except Exception:  # whatever a malformed record holds, it never breaks a click
+                self.problem = "invalid_rules"
+        if self.problem is None and not is_http_url(record.destination_url):
+            self.problem = "unsafe_destination"
+        self.signature_required = record.signature_required
+        self.max_clicks = record.max_clicks
+        #: Whether the runtime has I/O to do before :func:`decide` (signature, counter).
+        self.needs_io = self.problem is None and (
+            record.signature_required or record.max_clicks is not None
+        )
+        fallback = record.fallback_url
+        try:
+            safe_fallback = (
+                UrlTemplate.of([fallback], []).header_safe() if is_http_url(fallback) else None
+            )
+        except Exception:  # a value no URL can hold (a lone surrogate)
+            safe_fallback = None
+        #: Where a visitor goes when not to the destination: a header-safe http(s) URL.
+        self.fallback = (
+            safe_fallback.literals[0] if safe_fallback is not None else default_fallback_url
+        )
+        allowlist = record.dynamic_param_allowlist if record.append_query_params else ()
+        #: Dynamic params whose presence changes from click to click, in a fixed order.
+        self._optional = tuple(
+            name
+            for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
+            if name in allowlist
+        )
+        #: The forwarded params this link puts on the URL.
+        self._forwarded = frozenset(self._optional) & frozenset(
+            _record.FORWARDED_FROM_REQUEST_PARAMS
+        )
+        self._templates: dict[tuple[str, tuple[str, ...]], UrlTemplate | None] = {}
+        self._event = _event_base(record.domain, record.slug, record)
+
+    def policy(self, now: float) -> str:
+        """``ok``, ``inactive`` or ``expired``: :func:`.policy.check_policy` of the record."""
+        return check_policy(self.record, now)
+
+    def template(self, destination: str, names: tuple[str, ...]) -> UrlTemplate | None:
+        """The header-safe ``Location`` template to ``destination`` for a click with values
+        for the optional params ``names``; ``None`` if that URL cannot be a header."""
+        key = (destination, names)
+        try:
+            return self._templates[key]
+        except KeyError:
+            pass
+        try:
+            template = url_template(
+                self.record, destination, ("click_id", "click_ts", *names)
+            ).header_safe()
+        except Exception:  # a value a URL cannot hold (a lone surrogate): not sendable
+            template = None
+        if len(self._templates) < _TEMPLATES_MAX:
+            self._templates[key] = template
+        return template
+
+
+def compile_link(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
+    """Compile ``record`` for :func:`decide` (once per record version).
+
+    ``default_fallback_url`` is where a visitor goes when the record's own ``fallback_url`` is
+    not a safe http(s) URL.
+    """
+    return CompiledLink(record, default_fallback_url)
+
+
+class EventRow(NamedTuple):
+    """A click event as the decision leaves it: the link's constant columns and this click's
+    values. :func:`event_columns` makes the columns; the runtime does that when it encodes the
+    event, off the request's path."""
+
+    base: dict[str, Any]
+    click_id: str
+    now: float
+    user_agent: str | None
+    referer: str | None
+    ip_hash: str
+    country: str | None
+    location: str
+    reason: str
+    is_bot: bool
+    forwarded: dict[str, str]
+    variant: str | None
+    outcome: str
+    latency_ms: int = 0
+
+
+def event_columns(row: EventRow) -> dict[str, Any]:
+    """The click event's columns of ``row``, by name in table order (what
+    :meth:`.events.ClickEvent.as_dict` gives)."""
+    (
+        base,
+        click_id,
+        now,
+        user_agent,
+        referer,
+        ip_hash,
+        country,
+        location,
+        reason,
+        is_bot,
+        forwarded,
+        variant,
+        outcome,
+        latency,
+    ) = row
+    values = base.copy()
+    values["event_id"] = click_id
+    values["timestamp"] = now
+    values["click_session_id"] = click_id
+    values["user_agent"] = user_agent[:USER_AGENT_MAX] if user_agent else None
+    values["referer"] = referer[:REFERER_MAX] or None if referer else None
+    values["ip_hash"] = ip_hash
+    values["geo_country"] = country
+    values["final_url_hash"] = _sha256(location.encode()).hexdigest()
+    values["routing_reason"] = reason
+    values["is_bot"] = is_bot
+    values["redirect_latency_ms"] = latency
+    values["sms_msg_id"] = forwarded.get(SMS_PARAM)
+    values["ab_variant"] = variant
+    values["outcome"] = outcome
+    values["forwarded_params"] = forwarded
+    return values
+
+
+def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) -> Decision:
+    """Where ``click`` on ``link`` goes, and its click event.
+
+    ``refused`` is the outcome of a check the caller made with I/O when the link needs it
+    (``signature_invalid``, ``max_clicks``); ``None`` when nothing was refused.
+    """
+    # One call per click on every path of a busy runtime: written out, with few calls.
+    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, latency = click
+    if method == "HEAD":
+        bot: BotKind | None = "head"
+    elif purpose is not None and is_prefetch(purpose):
+        bot = "prefetch"
+    else:
+        bot = agent_kind(user_agent or "")
+    if country:
+        country = country.strip().upper()[:8] or None
+    requested: dict[str, str] = {}
+    if query:
+        params = parse_request_query(query)
+        for name in _record.FORWARDED_FROM_REQUEST_PARAMS:
+            value = params.get(name)
+            if value and len(value) <= FORWARDED_VALUE_MAX_LENGTH and value.isprintable():
+                requested[name] = value
+    outcome = refused or check_policy(link.record, now)
+    problem = link.problem
+    destination = ""
+    reason = "fallback"
+    variant: str | None = None
+    forwarded: dict[str, str] = {}
+    location = link.fallback
+    if outcome != "ok":
+        pass
+    elif problem is not None:
+        outcome = "error"
+        if problem == "invalid_rules":
+            reason = problem
+    else:
+        reason = "default"
+        record = link.record
+        routing = link.routing
+        destination = record.destination_url
+        if routing is not None:
+            url, reason, variant = routing.choose(
+                record.link_id,
+                RoutingContext(
+                    now=now,
+                    visitor_key=visitor_key(requested.get(SMS_PARAM), ip_hash, user_agent),
+                    geo_country=country,
+                    user_agent=user_agent,
+                ),
+            )
+            destination = url or destination
+        present: tuple[str, ...] = ()
+        for name in link._optional:
+            if (
+                name in requested
+                or (name == "geo" and country)
+                or (name == "ab_variant" and variant)
+            ):
+                present += (name,)
+        if requested:
+            if requested.keys() <= link._forwarded:
+                forwarded = requested
+            else:
+                for name in present:
+                    if name in requested:
+                        forwarded[name] = requested[name]
+        template = link._templates.get((destination, present), _MISSING)
+        if template is _MISSING:
+            template = link.template(destination, present)
+        if template is None:
+            outcome, problem, destination = "error", "unsendable_url", ""
+            forwarded = {}
+        else:
+            location = template.literals[0]
+            if template.names:
+                args: list[str] = []
+                for name in template.names:
+                    if name == "click_id":
+                        slot = click_id
+                    elif name == "click_ts":
+                        slot = str(int(now))
+                    elif name == "geo":
+                        slot = country or ""
+                    elif name == "ab_variant":
+                        slot = variant or ""
+                    else:
+                        slot = forwarded[name]
+                    args.append(slot if _quote_safe(slot) else quote(slot, safe=""))
+                location = template.format.format(*args)
+    decision: Decision = _new_tuple(
+        Decision,
+        (
+            location,
+            outcome,
+            reason,
+            variant,
+            forwarded,
+            bot,
+            _new_tuple(
+                EventRow,
+                (
+                    link._event,
+                    click_id,
+                    now,
+                    user_agent,
+                    click.referer,
+                    ip_hash,
+                    country,
+                    location,
+                    reason,
+                    bot is not None,
+                    requested,
+                    variant,
+                    outcome,
+                    latency,
+                ),
+            ),
+            problem,
+            destination,
+        ),
+    )
+    return decision
+
+
+def decide_without_link(
+    domain: str, slug: str, outcome: str, click: ClickInput, default_fallback_url: str
+) -> Decision:
+    """The decision for a click that has no record (``not_found``, or ``error`` when it could
+    not be read): the default fallback."""
+    bot = bot_kind(click)
+    country = normal_country(click.country)
+    requested = request_forwarded(click.query)
+    event = EventRow(
+        _event_base(domain, slug, None),
+        click.click_id,
+        click.now,
+        click.user_agent,
+        click.referer,
+        click.ip_hash,
+        country,
+        default_fallback_url,
+        "fallback",
+        bot is not None,
+        requested,
+        None,
+        outcome,
+        click.latency_ms,
+    )
+    return Decision(default_fallback_url, outcome, "fallback", None, {}, bot, event)
