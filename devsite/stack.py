@@ -108,37 +108,20 @@ class LocalStack:
         return proc
 
     @staticmethod
-    def worker_command(name: str = "worker", concurrency: int = 2) -> list[str]:
+    def celery_command(*args: str) -> list[str]:
+        """``celery -A devsite …`` with the stack's interpreter, logging at INFO."""
+        return [sys.executable, "-m", "celery", "-A", "devsite", *args, "--loglevel", "INFO"]
+
+    @classmethod
+    def worker_command(cls, name: str = "worker", concurrency: int = 2) -> list[str]:
         """A Celery worker of the devsite on the stack's broker."""
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "devsite",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-        ]
+        return cls.celery_command(
+            "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h"
+        )
 
     def beat_command(self) -> list[str]:
         """Celery beat of the devsite: the outbox sweepers, click ingestion, webhooks."""
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "devsite",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(self.var_dir / "celerybeat-schedule"),
-        ]
+        return self.celery_command("beat", "--schedule", str(self.var_dir / "celerybeat-schedule"))
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> ManagedProcess:
         return self.start(name, self.worker_command(name, concurrency))
