@@ -56,6 +56,24 @@ _REDIRECT_HEADERS: Final = [
     (b"content-length", b"0"),
 ]
 _ROBOTS: Final = b"User-agent: *\nDisallow: /"
+#: What a bot, a link preview or a ``HEAD`` gets for a link that keeps its destination secret
+#: (``max_clicks`` or a signature): nothing of the link, not cacheable, not indexable.
+_WITHHELD_PAGE: Final = (
+    b"<!doctype html><html lang=en><meta charset=utf-8>"
+    b"<meta name=robots content='noindex,nofollow'><title>Link</title>"
+    b"<p>Open this link on your device to continue.</p></html>"
+)
+_WITHHELD: Final = (
+    200,
+    [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(_WITHHELD_PAGE)).encode()),
+        (b"cache-control", b"private, no-store"),
+        (b"x-robots-tag", b"noindex"),
+        (b"referrer-policy", b"no-referrer"),
+    ],
+    _WITHHELD_PAGE,
+)
 _DISABLED_PAGE: Final = (
     b"<!doctype html><html lang=en><meta charset=utf-8>"
     b"<meta name=viewport content='width=device-width,initial-scale=1'>"
@@ -255,12 +273,17 @@ class RuntimeApp:
                 if isinstance(answer, tuple):
                     response = answer
                 else:
-                    # A redirect: its Location, or the coroutine that does its I/O first.
+                    # A redirect: its Location, or the coroutine that does its I/O first; an
+                    # empty Location is a withheld destination (the neutral page).
                     location = answer if isinstance(answer, str) else await answer
                     response = (
-                        302,
-                        [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS],
-                        b"",
+                        (
+                            302,
+                            [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS],
+                            b"",
+                        )
+                        if location
+                        else _WITHHELD
                     )
             except Exception:
                 # Never a 500, never a traceback in a response: whatever broke, the visitor is
