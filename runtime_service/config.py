@@ -251,7 +251,8 @@ SETTINGS: tuple[Setting, ...] = (
         "How many proxies in front of the service append to X-Forwarded-For (CloudFront and "
         "the ALB: 2). The visitor IP is the entry that many places from the right; 0 uses the "
         "TCP peer address. Required in production: a wrong value hashes and rate-limits the "
-        "proxy's address instead of the visitor's.",
+        "proxy's address instead of the visitor's. Several X-Forwarded-For lines are joined "
+        "in order, as one list.",
         required=True,
         development_default="0",
         parse=_int(0, 10),
@@ -303,7 +304,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "RATE_LIMIT_PER_MINUTE",
-        "Sustained requests per minute allowed from one visitor IP; 0 turns the limit off. "
+        "Sustained requests per minute allowed from one visitor IP (IPv4 address, or IPv6 /64); "
+        "0 turns the limit off. "
         "Mobile carriers put many phones behind one IP, so keep it generous.",
         default="600",
         parse=_int(0),
