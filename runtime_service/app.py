@@ -200,6 +200,7 @@ class RuntimeApp:
                     cache_ttl=settings.signing_key_cache_ttl_seconds,
                     max_lifetime=settings.signed_link_max_lifetime_seconds,
                     timeout=settings.dynamodb_timeout_seconds,
+                    prefix=settings.signing_keyring_prefix,
                 ),
                 emitter=self.emitter,
                 metrics=self.metrics,

@@ -30,6 +30,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from link_tracking_runtime import DEFAULT_TABLE_NAME
+from link_tracking_runtime.signing import DEFAULT_KEYRING_PREFIX, is_keyring_name
 
 from .errors import ImproperlyConfigured
 
@@ -175,6 +176,13 @@ def _key(value: str) -> bytes:
     return value.encode("utf-8")
 
 
+def _keyring_prefix(value: str) -> str:
+    value = value.strip()
+    if not value.endswith("/") or not is_keyring_name(value + "x", ""):
+        raise ValueError("must be a Secrets Manager name prefix ending in '/'")
+    return value
+
+
 def _path(value: str) -> Path:
     value = value.strip()
     if not value:
@@ -296,6 +304,14 @@ SETTINGS: tuple[Setting, ...] = (
         parse=_float(0.0, 86400.0),
     ),
     Setting(
+        "SIGNING_KEYRING_PREFIX",
+        "Secrets Manager name prefix of the signing keyrings (Terraform's signing_secret_prefix, "
+        "the control plane's SIGNING_KEYRING_PREFIX). A record whose signature_key_id is not a "
+        "name under it is refused as having no key, without reading Secrets Manager.",
+        default=DEFAULT_KEYRING_PREFIX,
+        parse=_keyring_prefix,
+    ),
+    Setting(
         "SIGNED_LINK_MAX_LIFETIME_SECONDS",
         "A signed link whose expiry (ts) lies further ahead than this is refused as a "
         "replayable link; the default is 400 days.",
@@ -405,6 +421,7 @@ class Settings:
     cache_max_size: int = 10000
     dynamodb_timeout_seconds: float = 0.5
     signing_key_cache_ttl_seconds: float = 300.0
+    signing_keyring_prefix: str = DEFAULT_KEYRING_PREFIX
     signed_link_max_lifetime_seconds: int = 400 * 86400
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120

@@ -60,7 +60,7 @@ def test_links_redirect_and_every_click_reaches_firehose(
     table = local_aws.create_table()
     stream, bucket = local_aws.create_stream()
     secret_id = local_aws.create_keyring_secret(
-        "link-signing/e2e", {"current": {"kid": "k1", "secret": SECRET}}
+        "link-signatures/e2e", {"current": {"kid": "k1", "secret": SECRET}}
     )
     local_aws.publish(
         table,

@@ -510,7 +510,7 @@ async def _fuzz(base_url: str, fuzzer: Fuzzer) -> list[tuple[str, int | None, by
 def fuzz_setup(local_aws: LocalAws) -> Iterator[tuple[LocalAws, str, list[str]]]:
     table = local_aws.create_table()
     secret_id = local_aws.create_keyring_secret(
-        f"link-signing/fuzz-{table.name}", {"current": {"kid": "k1", "secret": SIGNING_SECRET}}
+        f"link-signatures/fuzz-{table.name}", {"current": {"kid": "k1", "secret": SIGNING_SECRET}}
     )
     local_aws.publish(table, _records(secret_id))
     keyring = Keyring(SigningKey("k1", SIGNING_SECRET.encode()))

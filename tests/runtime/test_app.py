@@ -177,11 +177,11 @@ def test_signed_links(tmp_path: Path) -> None:
             item(
                 "SIG",
                 signature_required=True,
-                signature_key_id="signing/sig",
+                signature_key_id="link-signatures/sig",
                 dynamic_param_allowlist=["sms_msg_id"],
             )
         ],
-        secrets=FakeSecrets({"signing/sig": secret}),
+        secrets=FakeSecrets({"link-signatures/sig": secret}),
     )
     keyring = Keyring(SigningKey("default", secret.encode()))
     now = int(harness.clock.now)

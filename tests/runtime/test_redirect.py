@@ -26,7 +26,10 @@ def test_a_cache_hit_on_a_link_without_io_awaits_nothing(tmp_path: Path) -> None
     coroutine that does the I/O first."""
     harness = Harness(
         tmp_path,
-        items=[item("PLAIN"), item("SIGNED", signature_required=True, signature_key_id="k")],
+        items=[
+            item("PLAIN"),
+            item("SIGNED", signature_required=True, signature_key_id="link-signatures/k"),
+        ],
     )
 
     def answer(slug: str) -> object:
