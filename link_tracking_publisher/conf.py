@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from link_tracking_runtime.record import DEFAULT_DYNAMIC_PARAM_ALLOWLIST
+from link_tracking_runtime.signing import DEFAULT_KEYRING_PREFIX
 from link_tracking_runtime.table import DEFAULT_TABLE_NAME
 
 __all__ = ["DEFAULTS", "AppSettings", "app_settings"]
@@ -85,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGNED_URL_MAX_TTL_SECONDS": 90 * 24 * 3600,
     # Signing keyrings: a link's signature_secret_ref must be a Secrets Manager name under this
     # prefix (terraform's signing_secret_prefix), so no other secret can become a signing key.
-    "SIGNING_KEYRING_PREFIX": "link-signatures/",
+    "SIGNING_KEYRING_PREFIX": DEFAULT_KEYRING_PREFIX,
     # Privacy requests keep their subject only as HMAC-SHA256 under this key (None: derived
     # from SECRET_KEY, so rotating SECRET_KEY changes the hashes of later requests).
     "PRIVACY_HASH_KEY": None,

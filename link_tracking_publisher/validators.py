@@ -29,6 +29,7 @@ from link_tracking_runtime.routing import compile_rules
 from link_tracking_runtime.routing import (
     validate_routing_rules as contract_validate_routing_rules,
 )
+from link_tracking_runtime.signing import is_keyring_name
 
 #: Variables a UTM template may use (``${name}``), filled in at publish time.
 UTM_TEMPLATE_VARIABLES = (
@@ -49,7 +50,6 @@ _PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 _HOST_RE = re.compile(
     r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+"
 )
-_SECRET_NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 MAX_URL_LENGTH = 2048
 MAX_PARAM_VALUE_LENGTH = 512
 
@@ -89,8 +89,7 @@ def validate_signature_secret_ref(value: str) -> None:
     from .conf import app_settings
 
     prefix = app_settings.SIGNING_KEYRING_PREFIX
-    name = value[len(prefix) :] if value.startswith(prefix) else ""
-    if not name or not _SECRET_NAME_RE.fullmatch(value) or ".." in value:
+    if not is_keyring_name(value, prefix):
         raise ValidationError(
             f"Name a signing keyring under {prefix!r}, e.g. {prefix}default.",
             code="invalid_keyring",

@@ -11,6 +11,13 @@ keyrings, the ``max_clicks`` counter, the emitter) and tells :func:`decide` what
 refused; the control plane's preview calls the same :func:`decide`, so a preview is what the
 runtime does by construction.
 
+A link that keeps its destination secret (it sets ``max_clicks`` or requires a signature:
+:attr:`CompiledLink.secret`) never gives it to a request that does not spend a click (a bot,
+a link preview, a prefetch, ``HEAD``): the decision's outcome and reason are ``withheld``,
+its ``location`` is empty, and the runtime answers with a neutral, non-cacheable, noindex page
+instead of a redirect (:data:`WITHHELD`). Links without either keep answering bots with the
+redirect, recorded ``is_bot``.
+
 Records the control plane would not write (unknown rule types, a destination that is not an
 absolute http(s) URL, a URL that cannot be a header) are still answered: the visitor goes to
 the record's fallback (or the default fallback when that is not safe either), the outcome is
@@ -42,6 +49,7 @@ from .urls import (
 
 __all__ = [
     "SMS_PARAM",
+    "WITHHELD",
     "ClickInput",
     "CompiledLink",
     "Decision",
@@ -57,6 +65,8 @@ __all__ = [
 
 #: The forwarded param that identifies an SMS (its own event column; the A/B visitor key).
 SMS_PARAM: Final = "sms_msg_id"
+#: The outcome and the ``routing_reason`` of a click whose link keeps its destination from bots.
+WITHHELD: Final = "withheld"
 #: The event keeps at most this much of the User-Agent and Referer headers.
 USER_AGENT_MAX: Final = 512
 REFERER_MAX: Final = 1024
@@ -127,6 +137,8 @@ class ClickInput(NamedTuple):
 class Decision(NamedTuple):
     """Where one click goes, why, and its click event."""
 
+    #: The ``Location``; ``""`` when the outcome is :data:`WITHHELD` (no redirect: the
+    #: neutral page).
     location: str
     #: One of :data:`~.events.OUTCOMES`.
     outcome: str
@@ -185,6 +197,7 @@ class CompiledLink:
         "problem",
         "signature_required",
         "max_clicks",
+        "secret",
         "needs_io",
         "fallback",
         "_optional",
@@ -209,6 +222,8 @@ class CompiledLink:
             self.problem = "unsafe_destination"
         self.signature_required = record.signature_required
         self.max_clicks = record.max_clicks
+        #: Whether only a click that is spent (a person's ``GET``) may learn the destination.
+        self.secret = record.signature_required or record.max_clicks is not None
         #: Whether the runtime has I/O to do before :func:`decide` (signature, counter).
         self.needs_io = self.problem is None and (
             record.signature_required or record.max_clicks is not None
@@ -333,7 +348,9 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     """Where ``click`` on ``link`` goes, and its click event.
 
     ``refused`` is the outcome of a check the caller made with I/O when the link needs it
-    (``signature_invalid``, ``max_clicks``); ``None`` when nothing was refused.
+    (``signature_invalid``, ``max_clicks``); ``None`` when nothing was refused. A bot's click
+    on a :attr:`~CompiledLink.secret` link is :data:`WITHHELD` (the runtime need not do that
+    I/O for it).
     """
     # One call per click on every path of a busy runtime: written out, with few calls.
     now, click_id, method, query, user_agent, _, country, purpose, ip_hash, latency = click
@@ -365,6 +382,9 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
         outcome = "error"
         if problem == "invalid_rules":
             reason = problem
+    elif bot is not None and link.secret:
+        outcome = reason = WITHHELD
+        location = ""
     else:
         reason = "default"
         record = link.record

@@ -25,7 +25,9 @@ __all__ = [
 
 EVENT_TYPE_CLICK: Final = "click"
 
-#: Why a redirect went where it went. ``ok`` is the destination; all others are fallbacks.
+#: Why a redirect went where it went. ``ok`` is the destination; ``withheld`` is the neutral
+#: page a bot, a link preview or a ``HEAD`` gets instead of a one-time or signed link's
+#: destination (no redirect at all); all others are fallbacks.
 OUTCOMES: Final = (
     "ok",
     "not_found",
@@ -34,6 +36,7 @@ OUTCOMES: Final = (
     "max_clicks",
     "signature_invalid",
     "error",
+    "withheld",
 )
 
 #: (column name, Hive/Glue type), in table order.

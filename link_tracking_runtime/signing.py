@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -26,6 +27,7 @@ from .errors import InvalidSignature
 from .record import canonical_host, canonical_slug
 
 __all__ = [
+    "DEFAULT_KEYRING_PREFIX",
     "EXPIRES_PARAM",
     "KEY_ID_PARAM",
     "MIN_SECRET_BYTES",
@@ -34,6 +36,7 @@ __all__ = [
     "Keyring",
     "SigningKey",
     "Verification",
+    "is_keyring_name",
     "keyring_from_secret_string",
     "sign_params",
     "sign_url",
@@ -46,6 +49,25 @@ KEY_ID_PARAM: Final = "kid"
 SIGNING_PARAMS: Final = (KEY_ID_PARAM, EXPIRES_PARAM, SIGNATURE_PARAM)
 MIN_SECRET_BYTES: Final = 16
 DEFAULT_KEY_ID: Final = "default"
+#: Where signing keyrings live in Secrets Manager (Terraform's ``signing_secret_prefix``; the
+#: control plane's ``SIGNING_KEYRING_PREFIX``, the runtime's ``SIGNING_KEYRING_PREFIX``).
+DEFAULT_KEYRING_PREFIX: Final = "link-signatures/"
+#: The characters of a Secrets Manager secret name, and its longest length.
+_SECRET_NAME: Final = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+
+
+def is_keyring_name(name: str, prefix: str) -> bool:
+    """Whether ``name`` is a signing keyring's Secrets Manager *name* under ``prefix`` (not an
+    ARN, not the prefix alone, no ``..``): the only secrets either half reads as a keyring, so
+    no other secret (a database password, the IP-hash key) can become a signing key."""
+    return (
+        len(name) > len(prefix)
+        and name.startswith(prefix)
+        and ".." not in name
+        and _SECRET_NAME.fullmatch(name) is not None
+    )
+
+
 _SCHEME_TAG: Final = b"lt1"
 
 Verification = Literal["ok", "missing", "malformed", "expired", "unknown_key", "mismatch"]

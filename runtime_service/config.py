@@ -13,6 +13,11 @@ variable, so a bad deployment stops at start-up instead of misbehaving at reques
 With ``ENVIRONMENT=development`` the required settings that are not set take their
 ``development_default`` (a local NDJSON file instead of Firehose, a fixed dev IP-hash key,
 no origin secret), so ``uvicorn runtime_service.asgi:app`` runs locally with no setup.
+
+Outside development (``production`` and ``staging``) a secret cannot be half-set: an empty
+entry in a comma-separated secret list (``ORIGIN_VERIFY_SECRET=", "``), the published
+development IP-hash key and a key shorter than :data:`PRODUCTION_KEY_MIN_LENGTH` are refused
+at start-up, naming the variable (:func:`_check_deployed`).
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from link_tracking_runtime import DEFAULT_TABLE_NAME
+from link_tracking_runtime.signing import DEFAULT_KEYRING_PREFIX, is_keyring_name
 
 from .errors import ImproperlyConfigured
 
 __all__ = [
+    "DEVELOPMENT_IP_HASH_KEY",
     "ENVIRONMENTS",
+    "PRODUCTION_KEY_MIN_LENGTH",
     "SETTINGS",
     "Setting",
     "Settings",
@@ -155,10 +163,24 @@ def _secret_list(value: str) -> tuple[str, ...]:
     return secrets
 
 
+#: The IP-hash key every checkout knows (the development default): refused outside development.
+DEVELOPMENT_IP_HASH_KEY: Final = "development-only-ip-hash-key"
+#: Outside development, the least length of IP_HASH_KEY and of each ORIGIN_VERIFY_SECRET
+#: (Terraform generates 64 characters).
+PRODUCTION_KEY_MIN_LENGTH: Final = 32
+
+
 def _key(value: str) -> bytes:
     if len(value) < 16:
         raise ValueError("must be at least 16 characters")
     return value.encode("utf-8")
+
+
+def _keyring_prefix(value: str) -> str:
+    value = value.strip()
+    if not value.endswith("/") or not is_keyring_name(value + "x", ""):
+        raise ValueError("must be a Secrets Manager name prefix ending in '/'")
+    return value
 
 
 def _path(value: str) -> Path:
@@ -213,7 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Rotating it breaks the continuity of ip_hash and of IP-based A/B stickiness.",
         required=True,
         secret=True,
-        development_default="development-only-ip-hash-key",
+        development_default=DEVELOPMENT_IP_HASH_KEY,
         parse=_key,
     ),
     Setting(
@@ -237,7 +259,8 @@ SETTINGS: tuple[Setting, ...] = (
         "How many proxies in front of the service append to X-Forwarded-For (CloudFront and "
         "the ALB: 2). The visitor IP is the entry that many places from the right; 0 uses the "
         "TCP peer address. Required in production: a wrong value hashes and rate-limits the "
-        "proxy's address instead of the visitor's.",
+        "proxy's address instead of the visitor's. Several X-Forwarded-For lines are joined "
+        "in order, as one list.",
         required=True,
         development_default="0",
         parse=_int(0, 10),
@@ -281,6 +304,14 @@ SETTINGS: tuple[Setting, ...] = (
         parse=_float(0.0, 86400.0),
     ),
     Setting(
+        "SIGNING_KEYRING_PREFIX",
+        "Secrets Manager name prefix of the signing keyrings (Terraform's signing_secret_prefix, "
+        "the control plane's SIGNING_KEYRING_PREFIX). A record whose signature_key_id is not a "
+        "name under it is refused as having no key, without reading Secrets Manager.",
+        default=DEFAULT_KEYRING_PREFIX,
+        parse=_keyring_prefix,
+    ),
+    Setting(
         "SIGNED_LINK_MAX_LIFETIME_SECONDS",
         "A signed link whose expiry (ts) lies further ahead than this is refused as a "
         "replayable link; the default is 400 days.",
@@ -289,7 +320,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "RATE_LIMIT_PER_MINUTE",
-        "Sustained requests per minute allowed from one visitor IP; 0 turns the limit off. "
+        "Sustained requests per minute allowed from one visitor IP (IPv4 address, or IPv6 /64); "
+        "0 turns the limit off. "
         "Mobile carriers put many phones behind one IP, so keep it generous.",
         default="600",
         parse=_int(0),
@@ -379,7 +411,7 @@ class Settings:
     dynamodb_table_name: str = DEFAULT_TABLE_NAME
     firehose_stream_name: str = ""
     default_fallback_url: str = "http://localhost:8080/disabled"
-    ip_hash_key: bytes = dataclasses.field(default=b"development-only-ip-hash-key", repr=False)
+    ip_hash_key: bytes = dataclasses.field(default=DEVELOPMENT_IP_HASH_KEY.encode(), repr=False)
     origin_verify_secret: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     origin_verify_header: str = "x-origin-verify"
     trusted_proxy_count: int = 0
@@ -389,6 +421,7 @@ class Settings:
     cache_max_size: int = 10000
     dynamodb_timeout_seconds: float = 0.5
     signing_key_cache_ttl_seconds: float = 300.0
+    signing_keyring_prefix: str = DEFAULT_KEYRING_PREFIX
     signed_link_max_lifetime_seconds: int = 400 * 86400
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
@@ -442,8 +475,36 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         if raw is None:
             continue
         try:
+            if not development:
+                _check_deployed(setting.name, raw)
             values[setting.field] = setting.parse(raw)
         except ValueError as exc:
             shown = "<secret>" if setting.secret else repr(raw)
             raise ImproperlyConfigured(f"{setting.name}={shown}: {exc}") from None
     return Settings(**values)
+
+
+def _check_deployed(name: str, raw: str) -> None:
+    """Refuse, outside development, a secret that is only half-set (ValueError says why)."""
+    if name == "ORIGIN_VERIFY_SECRET":
+        entries = raw.split(",")
+        if any(not entry.strip() for entry in entries):
+            raise ValueError(
+                "an entry of the comma-separated list is empty (a stray comma?); every entry "
+                "must be a secret, or the origin check would be weakened or off"
+            )
+        if any(len(entry.strip()) < PRODUCTION_KEY_MIN_LENGTH for entry in entries):
+            raise ValueError(
+                f"each secret must be at least {PRODUCTION_KEY_MIN_LENGTH} characters "
+                "outside development"
+            )
+    elif name == "IP_HASH_KEY":
+        if raw.strip() == DEVELOPMENT_IP_HASH_KEY:
+            raise ValueError(
+                "is the published development key, which would make IP hashes reversible; "
+                "set a random secret"
+            )
+        if len(raw) < PRODUCTION_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"must be at least {PRODUCTION_KEY_MIN_LENGTH} characters outside development"
+            )

@@ -5,16 +5,48 @@ a "theoretical arrival time"; a request moves it one emission interval into the 
 refused when that would run more than ``burst`` intervals ahead of now. One float per IP,
 constant time per request, and entries that have drained are pruned as the table grows.
 This limit is per process; WAF's rate rule at CloudFront is the global one.
+
+The bucket is per IPv4 address and per IPv6 /64 (:func:`rate_key`): a /64 is what one
+subscriber or one phone gets, and it holds 2**64 addresses, so a bucket per IPv6 address would
+be no limit at all.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Final
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "rate_key"]
 
 _PRUNE_AT: Final = 50_000
+_KEYS_MAX: Final = 8192
+_keys: dict[str, str] = {}
+
+
+def rate_key(ip: str) -> str:
+    """The rate-limit bucket of ``ip``: an IPv4 address itself; an IPv6 address's /64
+    (``2001:db8:1:2::/64``), an IPv4-mapped one's IPv4 address; anything else as given.
+    Memoised (a few thousand entries) so a busy visitor's key is one dict lookup."""
+    if ":" not in ip:
+        return ip
+    key = _keys.get(ip)
+    if key is None:
+        try:
+            address = ipaddress.IPv6Address(ip)
+        except ValueError:
+            key = ip
+        else:
+            mapped = address.ipv4_mapped
+            if mapped is not None:
+                key = str(mapped)
+            else:
+                network = ipaddress.IPv6Network((int(address) >> 64 << 64, 64))
+                key = str(network)
+        if len(_keys) >= _KEYS_MAX:
+            _keys.clear()
+        _keys[ip] = key
+    return key
 
 
 class RateLimiter:

@@ -3,8 +3,9 @@
 host + slug → compiled link (the record store's cache; DynamoDB on a miss) → signature and
 ``max_clicks`` where the link needs them → :func:`link_tracking_runtime.click.decide` → click
 event emitted → the ``Location``. Every outcome is a redirect: to the destination, to the
-record's fallback, or to ``DEFAULT_FALLBACK_URL``, and every redirect emits exactly one click
-event saying which (``outcome``).
+record's fallback, or to ``DEFAULT_FALLBACK_URL`` (or, for a bot on a link that keeps its
+destination secret, the neutral page: an empty ``Location``), and every answer emits exactly
+one click event saying which (``outcome``).
 
 What a click does is decided in the contract only (:mod:`link_tracking_runtime.click`): the
 runtime adds the record store, the signing keyrings, the ``max_clicks`` counter and the
@@ -159,7 +160,9 @@ class Redirector:
                     decide_without_link(host, slug, outcome, click, self.default_fallback_url)
                 )
         refused = None
-        if link.needs_io and link.policy(click.now) == "ok":
+        # A bot's click on a link that needs I/O (a signature, max_clicks) is withheld by
+        # decide() whatever that I/O would say: neither is asked for it.
+        if link.needs_io and link.policy(click.now) == "ok" and bot_kind(click) is None:
             refused = await self._refusal(link, host, slug, click)
         return self._answer(decide(link, _waited(click, started), refused))
 
@@ -198,18 +201,15 @@ class Redirector:
     async def _within_max_clicks(
         self, max_clicks: int, host: str, slug: str, click: ClickInput
     ) -> bool:
-        """Whether this click may go to the destination under ``max_clicks``.
+        """Whether this (person's) click may go to the destination under ``max_clicks``.
 
-        A person's click is counted atomically (a conditional ADD on the counter item); a
-        bot's is only compared, never spent. If the counter cannot be reached the click is
-        let through (the limit is a circuit breaker, the redirect must not fail) and counted
-        in the ``ClickCounterError`` metric.
+        The click is counted atomically (a conditional ADD on the counter item); bots never
+        get here (their clicks on such a link are withheld). If the counter cannot be reached
+        the click is let through (the limit is a circuit breaker, the redirect must not fail)
+        and counted in the ``ClickCounterError`` metric.
         """
         key = counter_key(host, slug)
         try:
-            if bot_kind(click) is not None:
-                spent = await asyncio.wait_for(self._counter.clicks(key), self._counter_timeout)
-                return spent < max_clicks
             return await asyncio.wait_for(
                 self._counter.count_click(key, max_clicks), self._counter_timeout
             )

@@ -11,7 +11,9 @@ host, the slug, every other query param and the expiry. What "replayed" means he
   no signed URL can be replayed indefinitely, even if one was signed by mistake without a
   sensible expiry.
 
-Keyrings are cached for ``SIGNING_KEY_CACHE_TTL_SECONDS``; while Secrets Manager fails, the
+Only names under ``SIGNING_KEYRING_PREFIX`` are ever read (:func:`~link_tracking_runtime.signing.is_keyring_name`,
+the control plane's rule too); any other ``signature_key_id`` is ``no_key`` without a read,
+as a missing keyring is. Keyrings are cached for ``SIGNING_KEY_CACHE_TTL_SECONDS``; while Secrets Manager fails, the
 last keyring read is kept. Concurrent reads of one secret share one call.
 """
 
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Final, Literal
 
 from link_tracking_runtime import Keyring, keyring_from_secret_string, verify
-from link_tracking_runtime.signing import EXPIRES_PARAM
+from link_tracking_runtime.signing import DEFAULT_KEYRING_PREFIX, EXPIRES_PARAM, is_keyring_name
 
 from .aws import SecretReader
 from .cache import TTLCache
@@ -48,7 +50,9 @@ class SignatureVerifier:
         cache_ttl: float,
         max_lifetime: int,
         timeout: float = 1.0,
+        prefix: str = DEFAULT_KEYRING_PREFIX,
     ) -> None:
+        self._prefix = prefix
         self._timeout = timeout
         self._secrets = secrets
         self._clock = clock
@@ -70,6 +74,14 @@ class SignatureVerifier:
         pairs = list(params)
         if not key_id:
             logger.error("link requires a signature but has no signature_key_id")
+            return "no_key"
+        if not is_keyring_name(key_id, self._prefix):
+            # Never read: no other secret may become a signing key, and the answer is the
+            # same "no_key" as for a missing keyring, so it tells nothing of other names.
+            logger.error(
+                "signature_key_id is not a keyring name under SIGNING_KEYRING_PREFIX",
+                extra={"domain": host, "slug": slug, "prefix": self._prefix},
+            )
             return "no_key"
         keyring = await self.keyring(key_id)
         if keyring is None:

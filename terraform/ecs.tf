@@ -34,7 +34,9 @@ locals {
     DYNAMODB_TABLE_NAME  = aws_dynamodb_table.link_runtime.name
     FIREHOSE_STREAM_NAME = aws_kinesis_firehose_delivery_stream.click_events.name
     DEFAULT_FALLBACK_URL = var.default_fallback_url
-    ORIGIN_VERIFY_HEADER = lower(local.origin_verify_header)
+    # The only secrets the runtime reads as signing keyrings (IAM allows no others either).
+    SIGNING_KEYRING_PREFIX = var.signing_secret_prefix
+    ORIGIN_VERIFY_HEADER   = lower(local.origin_verify_header)
     # CloudFront appends the viewer's address to X-Forwarded-For, then the ALB appends
     # CloudFront's: the visitor is two entries from the right.
     TRUSTED_PROXY_COUNT = 2

@@ -44,7 +44,9 @@ class SimulatedClick:
 @dataclasses.dataclass(frozen=True)
 class LinkPreview:
     """The outcome of one simulated click. ``redirect_url`` is where the visitor goes: the
-    built URL when ``policy`` is ``ok``, else the record's fallback URL."""
+    built URL when ``policy`` is ``ok``, empty when it is ``withheld`` (a bot on a link with
+    ``max_clicks`` or a signature gets the runtime's neutral page), else the record's fallback
+    URL."""
 
     short_url: str
     request_url: str

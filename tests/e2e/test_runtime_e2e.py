@@ -60,7 +60,7 @@ def test_links_redirect_and_every_click_reaches_firehose(
     table = local_aws.create_table()
     stream, bucket = local_aws.create_stream()
     secret_id = local_aws.create_keyring_secret(
-        "link-signing/e2e", {"current": {"kid": "k1", "secret": SECRET}}
+        "link-signatures/e2e", {"current": {"kid": "k1", "secret": SECRET}}
     )
     local_aws.publish(
         table,
@@ -106,12 +106,15 @@ def test_links_redirect_and_every_click_reaches_firehose(
 
             assert _get(client, "/NOPE99").headers["location"] == FALLBACK
             assert _get(client, "/OFF").headers["location"] == "https://shop.example.com/ended"
-            # A link preview does not spend max_clicks; people do, two of them.
+            # A link preview neither spends max_clicks nor learns the destination (the neutral
+            # page); people spend it, two of them.
             limited = [_get(client, "/LIMITED", WHATSAPP)] + [
                 _get(client, "/LIMITED") for _ in range(3)
             ]
-            assert [r.headers["location"].split("?")[0] for r in limited] == [
-                "https://shop.example.com/limited",
+            assert [
+                r.headers.get("location", str(r.status_code)).split("?")[0] for r in limited
+            ] == [
+                "200",
                 "https://shop.example.com/limited",
                 "https://shop.example.com/limited",
                 f"https://{HOST}/disabled",
@@ -141,7 +144,7 @@ def test_links_redirect_and_every_click_reaches_firehose(
     assert by_click[click_id].forwarded_params == {"sms_msg_id": "42"}
     assert by_click[click_id].outcome == "ok" and by_click[click_id].link_id == "link-abc123"
     outcomes = sorted(e.outcome for e in events)
-    assert outcomes.count("max_clicks") == 1
+    assert outcomes.count("max_clicks") == 1 and outcomes.count("withheld") == 1
     assert outcomes.count("signature_invalid") == 1
     assert outcomes.count("not_found") == 1 and outcomes.count("inactive") == 1
     assert [e.is_bot for e in events if e.user_agent == WHATSAPP] == [True]

@@ -130,20 +130,24 @@ def test_max_clicks_is_enforced_and_bots_do_not_spend_it(tmp_path: Path) -> None
         late_preview = await client.get(
             "/TWICE", headers={"user-agent": "TelegramBot (like TwitterBot)"}
         )
-        return [r.headers["location"].split("?")[0] for r in [preview, head, *people, late_preview]]
+        return [
+            r.headers.get("location", str(r.status_code)).split("?")[0]
+            for r in [preview, head, *people, late_preview]
+        ]
 
     destination, fallback = "https://shop.example.com/twice", f"https://{HOST}/disabled"
-    assert drive(harness, scenario) == [
-        destination,
-        destination,
-        destination,
-        destination,
-        fallback,
-        fallback,
-    ]
+    # Bots and HEAD get the neutral page (200, no Location), before and after the clicks run out.
+    assert drive(harness, scenario) == ["200", "200", destination, destination, fallback, "200"]
     events = harness.events()
     assert [e.is_bot for e in events] == [True, True, False, False, False, True]
-    assert [e.outcome for e in events][-2:] == ["max_clicks", "max_clicks"]
+    assert [e.outcome for e in events] == [
+        "withheld",
+        "withheld",
+        "ok",
+        "ok",
+        "max_clicks",
+        "withheld",
+    ]
     counter = harness.table.items[("DOMAIN#go.example.com", "CLICKS#TWICE")]
     assert counter["click_count"] == 2
 
@@ -173,11 +177,11 @@ def test_signed_links(tmp_path: Path) -> None:
             item(
                 "SIG",
                 signature_required=True,
-                signature_key_id="signing/sig",
+                signature_key_id="link-signatures/sig",
                 dynamic_param_allowlist=["sms_msg_id"],
             )
         ],
-        secrets=FakeSecrets({"signing/sig": secret}),
+        secrets=FakeSecrets({"link-signatures/sig": secret}),
     )
     keyring = Keyring(SigningKey("default", secret.encode()))
     now = int(harness.clock.now)

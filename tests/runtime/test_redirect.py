@@ -7,8 +7,6 @@ import inspect
 import uuid
 from pathlib import Path
 
-import pytest
-
 from runtime_service.app import new_click_id
 from tests.support.records import HOST, item
 from tests.support.runtime import Harness
@@ -22,24 +20,16 @@ def test_click_ids_are_random_version_4_uuids() -> None:
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value
 
 
-def test_a_forked_worker_gets_its_own_id_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
-    import runtime_service.app as app_module
-
-    source = app_module._IdSource()
-    monkeypatch.setattr(app_module.os, "getpid", lambda: 1000)
-    parent = [source.bits() for _ in range(3)]
-    monkeypatch.setattr(app_module.os, "getpid", lambda: 1001)  # as after a fork
-    child = [source.bits() for _ in range(3)]
-    assert not set(parent) & set(child)
-
-
 def test_a_cache_hit_on_a_link_without_io_awaits_nothing(tmp_path: Path) -> None:
     """The one path is the fast one: a fresh hit on a link that needs neither a signature nor
     the counter is answered with its Location directly; a miss or a signed link with the
     coroutine that does the I/O first."""
     harness = Harness(
         tmp_path,
-        items=[item("PLAIN"), item("SIGNED", signature_required=True, signature_key_id="k")],
+        items=[
+            item("PLAIN"),
+            item("SIGNED", signature_required=True, signature_key_id="link-signatures/k"),
+        ],
     )
 
     def answer(slug: str) -> object:

@@ -8,7 +8,7 @@ from link_tracking_runtime import Keyring, SigningKey, sign_url
 from runtime_service.signatures import SignatureVerifier
 from tests.support.fakes import FakeSecrets, ManualClock
 
-SECRET_ID = "link-signing/prod"
+SECRET_ID = "link-signatures/prod"
 OLD, NEW = "old-signing-secret-0123456789", "new-signing-secret-0123456789"
 KEYRING_JSON = json.dumps(
     {"current": {"kid": "k2", "secret": NEW}, "previous": [{"kid": "k1", "secret": OLD}]}
