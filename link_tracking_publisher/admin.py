@@ -8,6 +8,7 @@ on); unpublish them instead. The audit trail (LinkVersion) is read-only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -39,6 +41,7 @@ from .services import crm_mappings as mapping_service
 from .services import domains as domain_service
 from .services import links as link_service
 from .services import privacy as privacy_service
+from .services import qr
 from .services.errors import InvalidState
 from .services.preview import preview_link
 from .validators import validate_routing_rules, validate_slug
@@ -392,6 +395,7 @@ class LinkAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "republish"]
     readonly = [
         "short_url",
+        "qr_code",
         "preview",
         "clicks",
         "publish_status",
@@ -404,7 +408,10 @@ class LinkAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["account", "domain", "slug_original", "short_url", "preview"]}),
+        (
+            None,
+            {"fields": ["account", "domain", "slug_original", "short_url", "qr_code", "preview"]},
+        ),
         ("Clicks", {"fields": ["clicks"]}),
         (
             "Destination",
@@ -469,6 +476,42 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.display(description="short URL")
     def short_url(self, obj: Link) -> str:
         return obj.get_full_url() if obj.pk else "-"
+
+    @admin.display(description="QR code")
+    def qr_code(self, obj: Link) -> str:
+        if not obj.pk:
+            return "-"
+        return format_html_join(
+            " · ",
+            "<a href='{}' download>{}</a>",
+            [
+                (reverse(f"admin:{self._qr_url_name}", args=[obj.pk, fmt]), f"download {label}")
+                for fmt, label in (("svg", "SVG (print)"), ("png", "PNG (screens)"))
+            ],
+        )
+
+    @property
+    def _qr_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_qr"
+
+    def get_urls(self) -> list[Any]:
+        qr_view = self.admin_site.admin_view(self.qr_view)
+        return [
+            path("<path:object_id>/qr/<str:fmt>/", qr_view, name=self._qr_url_name),
+            *super().get_urls(),
+        ]
+
+    def qr_view(self, request: HttpRequest, object_id: str, fmt: str) -> HttpResponse:
+        """The link's QR code as the API draws it by default (PNG large enough for slides)."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj) or fmt not in qr.FORMATS:
+            raise Http404
+        size = qr.MAX_SIZE // 2 if fmt == "png" else qr.DEFAULT_SIZE
+        code = qr.qr_code(obj.get_full_url(), fmt=fmt, size=size)
+        response = HttpResponse(code.content, content_type=code.content_type)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"qr-{obj.domain.domain_name}-{obj.slug}.{fmt}")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @admin.display(description="publish status")
     def publish_status(self, obj: Link) -> str:

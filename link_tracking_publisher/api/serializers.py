@@ -30,6 +30,7 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
+from ..services import qr
 from ..services.links import EDITABLE_FIELDS
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
@@ -495,6 +496,34 @@ class PreviewQuerySerializer(serializers.Serializer):
 
     def validate_country(self, value: str) -> str:
         return value.upper()
+
+
+class QRQuerySerializer(serializers.Serializer):
+    """How the QR code of a link is drawn."""
+
+    format = serializers.ChoiceField(
+        choices=sorted(qr.FORMATS),
+        default="svg",
+        help_text="svg (print) or png (screens).",
+    )
+    size = serializers.IntegerField(
+        min_value=qr.MIN_SIZE,
+        max_value=qr.MAX_SIZE,
+        default=qr.DEFAULT_SIZE,
+        help_text="Width (= height) in pixels, quiet zone included: the image is the largest "
+        "whole number of pixels per module that fits, so it can be a little smaller.",
+    )
+    error_correction = serializers.ChoiceField(
+        choices=list(qr.ERROR_LEVELS),
+        default=qr.DEFAULT_ERROR,
+        help_text="L, M, Q or H: about 7, 15, 25 or 30 % of the code can be restored.",
+    )
+    margin = serializers.IntegerField(
+        min_value=qr.MIN_MARGIN,
+        max_value=qr.MAX_MARGIN,
+        default=qr.DEFAULT_MARGIN,
+        help_text="Quiet zone in modules (the QR standard asks for 4).",
+    )
 
 
 class PreviewSerializer(serializers.Serializer):

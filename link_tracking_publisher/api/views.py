@@ -6,11 +6,12 @@ objects are simply not found (404), nested routes included.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +19,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, ValidationError
@@ -33,6 +35,7 @@ from ..models import (
 )
 from ..services import links as link_service
 from ..services import privacy as privacy_service
+from ..services import qr as qr_service
 from ..services.bulk import bulk_create_links
 from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
 from ..services.preview import SimulatedClick, preview_link
@@ -329,6 +332,21 @@ class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
 # --- links ---------------------------------------------------------------------------------
 
 
+class JSONErrorsNegotiation(DefaultContentNegotiation):
+    """For views whose ``?format=`` is their own parameter: JSON answers (errors) whatever
+    the query string or Accept header say; the view returns its own content otherwise."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        json = next(r for r in renderers if r.media_type == "application/json")
+        return json, json.media_type
+
+
+def _safe_filename(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
 def _links(accounts: QuerySet[Any]) -> QuerySet[Link]:
     outbox = PublishOutbox.objects.filter(link=OuterRef("pk"))
     return (
@@ -516,6 +534,44 @@ class LinkViewSet(
             sms_msg_id=serializer.validated_data.get("sms_msg_id"),
         )
         return Response(s.SignedURLSerializer(signed).data)
+
+    @extend_schema(
+        parameters=[s.QRQuerySerializer],
+        responses={
+            (200, "image/svg+xml"): OpenApiTypes.STR,
+            (200, "image/png"): OpenApiTypes.BINARY,
+        },
+        description="The QR code of the link's short URL, made with segno: SVG for print, PNG "
+        "for screens. A size outside the allowed range, or too small for the code, is a 400 "
+        "on size. Scans are not yet told apart from taps in the click events.",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        pagination_class=None,
+        # ?format= picks the image format here, not a DRF renderer: errors stay JSON.
+        content_negotiation_class=JSONErrorsNegotiation,
+    )
+    def qr(self, request: Request, pk: str | None = None) -> HttpResponse:
+        link = self.get_object()
+        query = s.QRQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        try:
+            code = qr_service.qr_code(
+                link.get_full_url(),
+                fmt=params["format"],
+                size=params["size"],
+                error=params["error_correction"],
+                margin=params["margin"],
+            )
+        except qr_service.QRTooSmall as exc:
+            raise ValidationError({"size": [str(exc)]}) from None
+        response = HttpResponse(code.content, content_type=code.content_type)
+        name = f"qr-{link.domain.domain_name}-{link.slug}.{params['format']}"
+        response["Content-Disposition"] = f'inline; filename="{_safe_filename(name)}"'
+        return response
 
     @extend_schema(responses={200: s.LinkVersionSerializer(many=True)})
     @action(detail=True, methods=["get"], filter_backends=[])

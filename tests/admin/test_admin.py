@@ -313,3 +313,22 @@ def test_routing_rules_with_a_number_too_large_for_a_float_are_a_form_error(
     )
     link.refresh_from_db()
     assert link.runtime_version == 1
+
+
+def test_the_link_page_offers_its_qr_code_for_download(client: Client, link: Link) -> None:
+    page = client.get(_url(Link, "change", link.pk)).content.decode()
+    for fmt, content_type in (("svg", "image/svg+xml"), ("png", "image/png")):
+        url = reverse("admin:link_tracking_link_qr", args=[link.pk, fmt])
+        assert url in page
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["Content-Type"] == content_type
+        assert f'filename="qr-go.example.com-SALE.{fmt}"' in response["Content-Disposition"]
+    assert (
+        client.get(reverse("admin:link_tracking_link_qr", args=[link.pk, "gif"])).status_code == 404
+    )
+
+
+def test_the_qr_download_needs_the_admin(link: Link) -> None:
+    url = reverse("admin:link_tracking_link_qr", args=[link.pk, "svg"])
+    assert Client().get(url).status_code == 302  # to the login page

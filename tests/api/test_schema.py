@@ -48,6 +48,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/links/{{id}}/unpublish/",
         f"{API}/links/{{id}}/signed-url/",
         f"{API}/links/{{id}}/versions/",
+        f"{API}/links/{{id}}/qr/",
         f"{API}/utm-policy/",
         f"{API}/publish-outbox/",
         f"{API}/publish-outbox/{{id}}/",
@@ -93,3 +94,15 @@ def test_error_responses_are_documented(schema: dict[str, Any]) -> None:
     assert {"201", "400", "401", "403", "404", "409"} <= set(create)
     sign = schema["paths"][f"{API}/links/{{id}}/signed-url/"]["post"]["responses"]
     assert "503" in sign
+
+
+def test_qr_codes_are_declared_as_images(schema: dict[str, Any]) -> None:
+    operation = schema["paths"][f"{API}/links/{{id}}/qr/"]["get"]
+    content = operation["responses"]["200"]["content"]
+    assert set(content) == {"image/svg+xml", "image/png"}
+    assert content["image/png"]["schema"] == {"type": "string", "format": "binary"}
+    assert list(operation["responses"]["400"]["content"]) == ["application/json"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert params["format"]["enum"] == ["png", "svg"]
+    assert (params["size"]["minimum"], params["size"]["maximum"]) == (64, 2048)
+    assert params["error_correction"]["enum"] == ["L", "M", "Q", "H"]
