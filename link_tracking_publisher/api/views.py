@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -33,6 +33,7 @@ from ..models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from ..services import link_csv
 from ..services import links as link_service
 from ..services import privacy as privacy_service
 from ..services import qr as qr_service
@@ -462,6 +463,29 @@ class LinkViewSet(
         fresh = {link.pk: link for link in self.get_queryset().filter(pk__in=[x.pk for x in links])}
         body = {"count": len(links), "results": [fresh[link.pk] for link in links]}
         return _respond(s.LinkBulkCreateResultSerializer, body, self, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        filters=True,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="The links the list would give for the same filters, search and ordering, "
+        "all of them (no pagination), as CSV streamed row by row: "
+        + ", ".join(link_csv.EXPORT_COLUMNS)
+        + ". Click counts are all time, from the click statistics.",
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        content_negotiation_class=JSONErrorsNegotiation,
+    )
+    def export(self, request: Request) -> StreamingHttpResponse:
+        links = link_csv.with_click_counts(self.filter_queryset(self.get_queryset()))
+        rows = link_csv.export_rows(links.iterator(chunk_size=1000))
+        response = StreamingHttpResponse(
+            link_csv.stream_csv(rows), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="links.csv"'
+        return response
 
     @extend_schema(
         parameters=_PREVIEW_PARAMS,

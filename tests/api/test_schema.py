@@ -49,6 +49,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/links/{{id}}/signed-url/",
         f"{API}/links/{{id}}/versions/",
         f"{API}/links/{{id}}/qr/",
+        f"{API}/links/export/",
         f"{API}/utm-policy/",
         f"{API}/publish-outbox/",
         f"{API}/publish-outbox/{{id}}/",
@@ -106,3 +107,11 @@ def test_qr_codes_are_declared_as_images(schema: dict[str, Any]) -> None:
     assert params["format"]["enum"] == ["png", "svg"]
     assert (params["size"]["minimum"], params["size"]["maximum"]) == (64, 2048)
     assert params["error_correction"]["enum"] == ["L", "M", "Q", "H"]
+
+
+def test_the_link_export_is_csv_with_the_lists_filters(schema: dict[str, Any]) -> None:
+    operation = schema["paths"][f"{API}/links/export/"]["get"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/csv"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"channel", "keyword", "slug", "search", "ordering", "account"} <= names
+    assert "page" not in names
