@@ -31,6 +31,7 @@ from ..models import (
     get_crm_campaign_model,
 )
 from ..services import qr
+from ..services.link_import import IMPORT_MAX_BYTES
 from ..services.links import EDITABLE_FIELDS
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
@@ -496,6 +497,52 @@ class PreviewQuerySerializer(serializers.Serializer):
 
     def validate_country(self, value: str) -> str:
         return value.upper()
+
+
+class LinkImportSerializer(serializers.Serializer):
+    """A CSV file of links to import (multipart/form-data)."""
+
+    file = serializers.FileField(
+        help_text="CSV, UTF-8: the export's columns (destination_url required) or a Bitly "
+        f"link export (long_url required); at most {IMPORT_MAX_BYTES // 1_000_000} MB."
+    )
+    account = AccountField()
+    domain = DomainField(
+        required=False,
+        allow_null=True,
+        help_text="For rows without a domain (every row of a Bitly export).",
+    )
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Check every row and report, writing nothing."
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    def validate_file(self, value: Any) -> Any:
+        if value.size > IMPORT_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"{value.size} bytes; at most {IMPORT_MAX_BYTES} per import."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        domain = attrs.get("domain")
+        if domain is not None and domain.account_id not in (None, attrs["account"].pk):
+            raise serializers.ValidationError({"domain": ["Not a domain of this account."]})
+        return attrs
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(allow_null=True, help_text="1 is the header; null: the file.")
+    column = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class LinkImportResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    rows = serializers.IntegerField(help_text="Data rows read.")
+    created = serializers.IntegerField(help_text="Links made (0 in a dry run or on errors).")
+    errors = ImportRowErrorSerializer(many=True)
+    results = LinkSerializer(many=True, source="links")
 
 
 class QRQuerySerializer(serializers.Serializer):

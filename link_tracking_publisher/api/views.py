@@ -20,6 +20,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, ValidationError
@@ -39,6 +40,7 @@ from ..services import privacy as privacy_service
 from ..services import qr as qr_service
 from ..services.bulk import bulk_create_links
 from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
+from ..services.link_import import import_links
 from ..services.preview import SimulatedClick, preview_link
 from ..services.signed_urls import signed_url
 from . import serializers as s
@@ -463,6 +465,56 @@ class LinkViewSet(
         fresh = {link.pk: link for link in self.get_queryset().filter(pk__in=[x.pk for x in links])}
         body = {"count": len(links), "results": [fresh[link.pk] for link in links]}
         return _respond(s.LinkBulkCreateResultSerializer, body, self, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": s.LinkImportSerializer},
+        responses={
+            200: s.LinkImportResultSerializer,
+            201: s.LinkImportResultSerializer,
+            400: s.LinkImportResultSerializer,
+        },
+        description="Import links from a CSV file, all or nothing, each through the service "
+        "layer (versioned, outboxed, published). dry_run=true checks every row and answers 200 "
+        "with the errors, writing nothing; an import answers 201, or 400 with every error "
+        "(row, column, message) and nothing written. At most IMPORT_MAX_ROWS rows.",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def import_csv(self, request: Request) -> Response:
+        serializer = s.LinkImportSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = import_links(
+            data["file"].read(),
+            account=data["account"],
+            domain=data.get("domain"),
+            user=request.user,
+            reason=data.get("reason", "") or "imported from CSV through the API",
+            dry_run=data["dry_run"],
+        )
+        fresh = {x.pk: x for x in self.get_queryset().filter(pk__in=[x.pk for x in result.links])}
+        body = {
+            "dry_run": result.dry_run,
+            "rows": result.rows,
+            "created": len(result.links),
+            "errors": [error.as_dict() for error in result.errors],
+            "links": [fresh[link.pk] for link in result.links],
+        }
+        if result.dry_run:
+            code = status.HTTP_200_OK
+        elif result.errors:
+            code = status.HTTP_400_BAD_REQUEST
+        else:
+            code = status.HTTP_201_CREATED
+        return _respond(s.LinkImportResultSerializer, body, self, code)
 
     @extend_schema(
         filters=True,

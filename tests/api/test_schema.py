@@ -50,6 +50,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/links/{{id}}/versions/",
         f"{API}/links/{{id}}/qr/",
         f"{API}/links/export/",
+        f"{API}/links/import/",
         f"{API}/utm-policy/",
         f"{API}/publish-outbox/",
         f"{API}/publish-outbox/{{id}}/",
@@ -115,3 +116,10 @@ def test_the_link_export_is_csv_with_the_lists_filters(schema: dict[str, Any]) -
     names = {p["name"] for p in operation["parameters"]}
     assert {"channel", "keyword", "slug", "search", "ordering", "account"} <= names
     assert "page" not in names
+
+
+def test_the_link_import_is_a_multipart_upload(schema: dict[str, Any]) -> None:
+    operation = schema["paths"][f"{API}/links/import/"]["post"]
+    body = operation["requestBody"]["content"]
+    assert list(body) == ["multipart/form-data"]
+    assert set(operation["responses"]) >= {"200", "201", "400"}
