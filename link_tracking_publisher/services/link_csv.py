@@ -16,7 +16,32 @@ from django.db.models.functions import Coalesce
 
 from ..models import ClickRollup, Link
 
-__all__ = ["EXPORT_COLUMNS", "export_rows", "stream_csv", "with_click_counts"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "export_rows",
+    "spreadsheet_safe",
+    "stream_csv",
+    "unescape_cell",
+    "with_click_counts",
+]
+
+#: A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, kept as text with a leading ``'`` (OWASP's
+    advice); :func:`unescape_cell` undoes it on import."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
 
 #: The export's columns, in order.
 EXPORT_COLUMNS = [
@@ -91,7 +116,8 @@ class _Line:
 
 
 def stream_csv(rows: Iterable[list[Any]]) -> Iterator[bytes]:
-    """``rows`` as UTF-8 CSV lines, one at a time (the whole file is never in memory)."""
+    """``rows`` as UTF-8 CSV lines, one at a time (the whole file is never in memory), with
+    formula-like text neutralised (:func:`spreadsheet_safe`)."""
     writer = csv.writer(_Line())
     for row in rows:
-        yield writer.writerow(row).encode()
+        yield writer.writerow([spreadsheet_safe(value) for value in row]).encode()

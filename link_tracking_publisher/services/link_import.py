@@ -31,7 +31,7 @@ from django.utils.dateparse import parse_datetime
 
 from ..conf import app_settings
 from ..models import Channel, Domain, Link, LinkCampaign
-from .link_csv import EXPORT_COLUMNS
+from .link_csv import EXPORT_COLUMNS, unescape_cell
 from .links import create_link
 
 __all__ = ["IMPORT_MAX_BYTES", "ImportResult", "RowError", "import_links"]
@@ -102,7 +102,8 @@ def _read(data: bytes) -> tuple[list[str], list[dict[str, str]], list[RowError]]
                         f"{len(values)} values for {len(header)} columns.",
                     )
                 )
-            rows.append(dict(zip(header, (v.strip() for v in values), strict=False)))
+            cells = (unescape_cell(v.strip()) for v in values)
+            rows.append(dict(zip(header, cells, strict=False)))
     except csv.Error as exc:
         errors.append(RowError(reader.line_num, None, f"Not CSV: {exc}."))
     return header, rows, errors
