@@ -8,19 +8,23 @@ on); unpublish them instead. The audit trail (LinkVersion) is read-only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from .clicks.chart import click_summary_html
+from .conf import app_settings
 from .models import (
     ClickIngestCheckpoint,
     ClickWebhook,
@@ -34,12 +38,15 @@ from .models import (
     MessageClick,
     PrivacyRequest,
     PublishOutbox,
+    get_account_model,
 )
 from .services import crm_mappings as mapping_service
 from .services import domains as domain_service
 from .services import links as link_service
 from .services import privacy as privacy_service
+from .services import qr
 from .services.errors import InvalidState
+from .services.link_import import IMPORT_MAX_BYTES, import_links
 from .services.preview import preview_link
 from .validators import validate_routing_rules, validate_slug
 
@@ -371,6 +378,39 @@ def _report(
         modeladmin.message_user(request, message, messages.WARNING)
 
 
+class LinkImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV, UTF-8; at most 10 MB.")
+    account = forms.ModelChoiceField(queryset=get_account_model()._default_manager.all())
+    domain = forms.ModelChoiceField(
+        queryset=Domain.objects.all(),
+        required=False,
+        help_text="For rows without a domain (every row of a Bitly export).",
+    )
+    dry_run = forms.BooleanField(required=False, initial=True, help_text="Check only.")
+    reason = forms.CharField(required=False, max_length=255)
+
+    def clean_file(self) -> Any:
+        value = self.cleaned_data["file"]
+        if value.size > IMPORT_MAX_BYTES:
+            raise ValidationError(f"{value.size} bytes; at most {IMPORT_MAX_BYTES}.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        domain, account = data.get("domain"), data.get("account")
+        if (
+            domain is not None
+            and account is not None
+            and domain.account_id
+            not in (
+                None,
+                account.pk,
+            )
+        ):
+            self.add_error("domain", "Not a domain of this account.")
+        return data
+
+
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
     form = LinkAdminForm
@@ -392,6 +432,7 @@ class LinkAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "republish"]
     readonly = [
         "short_url",
+        "qr_code",
         "preview",
         "clicks",
         "publish_status",
@@ -404,7 +445,10 @@ class LinkAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["account", "domain", "slug_original", "short_url", "preview"]}),
+        (
+            None,
+            {"fields": ["account", "domain", "slug_original", "short_url", "qr_code", "preview"]},
+        ),
         ("Clicks", {"fields": ["clicks"]}),
         (
             "Destination",
@@ -469,6 +513,79 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.display(description="short URL")
     def short_url(self, obj: Link) -> str:
         return obj.get_full_url() if obj.pk else "-"
+
+    @admin.display(description="QR code")
+    def qr_code(self, obj: Link) -> str:
+        if not obj.pk:
+            return "-"
+        return format_html_join(
+            " · ",
+            "<a href='{}' download>{}</a>",
+            [
+                (reverse(f"admin:{self._qr_url_name}", args=[obj.pk, fmt]), f"download {label}")
+                for fmt, label in (("svg", "SVG (print)"), ("png", "PNG (screens)"))
+            ],
+        )
+
+    @property
+    def _qr_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_qr"
+
+    def get_urls(self) -> list[Any]:
+        qr_view = self.admin_site.admin_view(self.qr_view)
+        import_view = self.admin_site.admin_view(self.import_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        return [
+            path("import/", import_view, name=name),
+            path("<path:object_id>/qr/<str:fmt>/", qr_view, name=self._qr_url_name),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Links from a CSV file, as ``POST links/import/`` makes them (one implementation:
+        :func:`import_links`); needs the permission to add links."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = LinkImportForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            result = import_links(
+                data["file"].read(),
+                account=data["account"],
+                domain=data["domain"],
+                user=request.user,
+                reason=data["reason"] or "imported from CSV in the admin",
+                dry_run=data["dry_run"],
+            )
+            if result.links:
+                self.message_user(request, f"{len(result.links)} links imported.")
+                return HttpResponseRedirect(reverse(f"admin:{self._changelist_url_name}"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import links from CSV",
+            "opts": self.opts,
+            "form": form,
+            "result": result,
+            "max_rows": app_settings.IMPORT_MAX_ROWS,
+        }
+        return TemplateResponse(request, "admin/link_tracking/link_import.html", context)
+
+    @property
+    def _changelist_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+
+    def qr_view(self, request: HttpRequest, object_id: str, fmt: str) -> HttpResponse:
+        """The link's QR code as the API draws it by default (PNG large enough for slides)."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj) or fmt not in qr.FORMATS:
+            raise Http404
+        size = qr.MAX_SIZE // 2 if fmt == "png" else qr.DEFAULT_SIZE
+        code = qr.qr_code(obj.get_full_url(), fmt=fmt, size=size)
+        response = HttpResponse(code.content, content_type=code.content_type)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"qr-{obj.domain.domain_name}-{obj.slug}.{fmt}")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @admin.display(description="publish status")
     def publish_status(self, obj: Link) -> str:

@@ -80,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "API_BULK_THROTTLE_RATE": "30/minute",
     # The most links one bulk create (POST links/bulk/) may make; all or nothing.
     "BULK_CREATE_MAX_LINKS": 100,
+    # The most data rows one CSV import (POST links/import/) may carry; all or nothing.
+    "IMPORT_MAX_ROWS": 1000,
     # Signed URLs (POST links/{id}/signed-url/): lifetime when the caller does not say, and
     # the longest a caller may ask for.
     "SIGNED_URL_DEFAULT_TTL_SECONDS": 7 * 24 * 3600,

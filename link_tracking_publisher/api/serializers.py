@@ -30,6 +30,8 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
+from ..services import qr
+from ..services.link_import import IMPORT_MAX_BYTES
 from ..services.links import EDITABLE_FIELDS
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
@@ -495,6 +497,80 @@ class PreviewQuerySerializer(serializers.Serializer):
 
     def validate_country(self, value: str) -> str:
         return value.upper()
+
+
+class LinkImportSerializer(serializers.Serializer):
+    """A CSV file of links to import (multipart/form-data)."""
+
+    file = serializers.FileField(
+        help_text="CSV, UTF-8: the export's columns (destination_url required) or a Bitly "
+        f"link export (long_url required); at most {IMPORT_MAX_BYTES // 1_000_000} MB."
+    )
+    account = AccountField()
+    domain = DomainField(
+        required=False,
+        allow_null=True,
+        help_text="For rows without a domain (every row of a Bitly export).",
+    )
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Check every row and report, writing nothing."
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    def validate_file(self, value: Any) -> Any:
+        if value.size > IMPORT_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"{value.size} bytes; at most {IMPORT_MAX_BYTES} per import."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        domain = attrs.get("domain")
+        if domain is not None and domain.account_id not in (None, attrs["account"].pk):
+            raise serializers.ValidationError({"domain": ["Not a domain of this account."]})
+        return attrs
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(allow_null=True, help_text="1 is the header; null: the file.")
+    column = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class LinkImportResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    rows = serializers.IntegerField(help_text="Data rows read.")
+    created = serializers.IntegerField(help_text="Links made (0 in a dry run or on errors).")
+    errors = ImportRowErrorSerializer(many=True)
+    results = LinkSerializer(many=True, source="links")
+
+
+class QRQuerySerializer(serializers.Serializer):
+    """How the QR code of a link is drawn."""
+
+    format = serializers.ChoiceField(
+        choices=sorted(qr.FORMATS),
+        default="svg",
+        help_text="svg (print) or png (screens).",
+    )
+    size = serializers.IntegerField(
+        min_value=qr.MIN_SIZE,
+        max_value=qr.MAX_SIZE,
+        default=qr.DEFAULT_SIZE,
+        help_text="Width (= height) in pixels, quiet zone included: the image is the largest "
+        "whole number of pixels per module that fits, so it can be a little smaller.",
+    )
+    error_correction = serializers.ChoiceField(
+        choices=list(qr.ERROR_LEVELS),
+        default=qr.DEFAULT_ERROR,
+        help_text="L, M, Q or H: about 7, 15, 25 or 30 % of the code can be restored.",
+    )
+    margin = serializers.IntegerField(
+        min_value=qr.MIN_MARGIN,
+        max_value=qr.MAX_MARGIN,
+        default=qr.DEFAULT_MARGIN,
+        help_text="Quiet zone in modules (the QR standard asks for 4).",
+    )
 
 
 class PreviewSerializer(serializers.Serializer):

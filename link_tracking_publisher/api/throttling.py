@@ -50,10 +50,10 @@ class WriteRateThrottle(_SettingRateThrottle):
 
 
 class BulkRateThrottle(_SettingRateThrottle):
-    """Bulk endpoints (``links/bulk/``), which each make many links."""
+    """Bulk endpoints (``links/bulk/``, ``links/import/``), which each make many links."""
 
     scope = "link_tracking_bulk"
     setting = "API_BULK_THROTTLE_RATE"
 
     def applies(self, request: Request, view: Any) -> bool:
-        return getattr(view, "action", None) == "bulk"
+        return getattr(view, "action", None) in ("bulk", "import_csv")

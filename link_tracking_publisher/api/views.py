@@ -6,11 +6,12 @@ objects are simply not found (404), nested routes included.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +19,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, ValidationError
@@ -31,10 +34,13 @@ from ..models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from ..services import link_csv
 from ..services import links as link_service
 from ..services import privacy as privacy_service
+from ..services import qr as qr_service
 from ..services.bulk import bulk_create_links
 from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
+from ..services.link_import import import_links
 from ..services.preview import SimulatedClick, preview_link
 from ..services.signed_urls import signed_url
 from . import serializers as s
@@ -329,6 +335,21 @@ class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
 # --- links ---------------------------------------------------------------------------------
 
 
+class JSONErrorsNegotiation(DefaultContentNegotiation):
+    """For views whose ``?format=`` is their own parameter: JSON answers (errors) whatever
+    the query string or Accept header say; the view returns its own content otherwise."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        json = next(r for r in renderers if r.media_type == "application/json")
+        return json, json.media_type
+
+
+def _safe_filename(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
 def _links(accounts: QuerySet[Any]) -> QuerySet[Link]:
     outbox = PublishOutbox.objects.filter(link=OuterRef("pk"))
     return (
@@ -446,6 +467,79 @@ class LinkViewSet(
         return _respond(s.LinkBulkCreateResultSerializer, body, self, status.HTTP_201_CREATED)
 
     @extend_schema(
+        request={"multipart/form-data": s.LinkImportSerializer},
+        responses={
+            200: s.LinkImportResultSerializer,
+            201: s.LinkImportResultSerializer,
+            400: s.LinkImportResultSerializer,
+        },
+        description="Import links from a CSV file, all or nothing, each through the service "
+        "layer (versioned, outboxed, published). dry_run=true checks every row and answers 200 "
+        "with the errors, writing nothing; an import answers 201, or 400 with every error "
+        "(row, column, message) and nothing written. At most IMPORT_MAX_ROWS rows.",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def import_csv(self, request: Request) -> Response:
+        serializer = s.LinkImportSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = import_links(
+            data["file"].read(),
+            account=data["account"],
+            domain=data.get("domain"),
+            user=request.user,
+            reason=data.get("reason", "") or "imported from CSV through the API",
+            dry_run=data["dry_run"],
+        )
+        fresh = {x.pk: x for x in self.get_queryset().filter(pk__in=[x.pk for x in result.links])}
+        body = {
+            "dry_run": result.dry_run,
+            "rows": result.rows,
+            "created": len(result.links),
+            "errors": [error.as_dict() for error in result.errors],
+            "links": [fresh[link.pk] for link in result.links],
+        }
+        if result.dry_run:
+            code = status.HTTP_200_OK
+        elif result.errors:
+            code = status.HTTP_400_BAD_REQUEST
+        else:
+            code = status.HTTP_201_CREATED
+        return _respond(s.LinkImportResultSerializer, body, self, code)
+
+    @extend_schema(
+        filters=True,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="The links the list would give for the same filters, search and ordering, "
+        "all of them (no pagination), as CSV streamed row by row: "
+        + ", ".join(link_csv.EXPORT_COLUMNS)
+        + ". Click counts are all time, from the click statistics.",
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        content_negotiation_class=JSONErrorsNegotiation,
+    )
+    def export(self, request: Request) -> StreamingHttpResponse:
+        links = link_csv.with_click_counts(self.filter_queryset(self.get_queryset()))
+        rows = link_csv.export_rows(links.iterator(chunk_size=1000))
+        response = StreamingHttpResponse(
+            link_csv.stream_csv(rows), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="links.csv"'
+        return response
+
+    @extend_schema(
         parameters=_PREVIEW_PARAMS,
         responses={200: s.PreviewSerializer},
         description="What the runtime will do with one simulated click on the link as it is "
@@ -516,6 +610,44 @@ class LinkViewSet(
             sms_msg_id=serializer.validated_data.get("sms_msg_id"),
         )
         return Response(s.SignedURLSerializer(signed).data)
+
+    @extend_schema(
+        parameters=[s.QRQuerySerializer],
+        responses={
+            (200, "image/svg+xml"): OpenApiTypes.STR,
+            (200, "image/png"): OpenApiTypes.BINARY,
+        },
+        description="The QR code of the link's short URL, made with segno: SVG for print, PNG "
+        "for screens. A size outside the allowed range, or too small for the code, is a 400 "
+        "on size. Scans are not yet told apart from taps in the click events.",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        pagination_class=None,
+        # ?format= picks the image format here, not a DRF renderer: errors stay JSON.
+        content_negotiation_class=JSONErrorsNegotiation,
+    )
+    def qr(self, request: Request, pk: str | None = None) -> HttpResponse:
+        link = self.get_object()
+        query = s.QRQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        try:
+            code = qr_service.qr_code(
+                link.get_full_url(),
+                fmt=params["format"],
+                size=params["size"],
+                error=params["error_correction"],
+                margin=params["margin"],
+            )
+        except qr_service.QRTooSmall as exc:
+            raise ValidationError({"size": [str(exc)]}) from None
+        response = HttpResponse(code.content, content_type=code.content_type)
+        name = f"qr-{link.domain.domain_name}-{link.slug}.{params['format']}"
+        response["Content-Disposition"] = f'inline; filename="{_safe_filename(name)}"'
+        return response
 
     @extend_schema(responses={200: s.LinkVersionSerializer(many=True)})
     @action(detail=True, methods=["get"], filter_backends=[])

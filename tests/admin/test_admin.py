@@ -313,3 +313,53 @@ def test_routing_rules_with_a_number_too_large_for_a_float_are_a_form_error(
     )
     link.refresh_from_db()
     assert link.runtime_version == 1
+
+
+def test_the_link_page_offers_its_qr_code_for_download(client: Client, link: Link) -> None:
+    page = client.get(_url(Link, "change", link.pk)).content.decode()
+    for fmt, content_type in (("svg", "image/svg+xml"), ("png", "image/png")):
+        url = reverse("admin:link_tracking_link_qr", args=[link.pk, fmt])
+        assert url in page
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["Content-Type"] == content_type
+        assert f'filename="qr-go.example.com-SALE.{fmt}"' in response["Content-Disposition"]
+    assert (
+        client.get(reverse("admin:link_tracking_link_qr", args=[link.pk, "gif"])).status_code == 404
+    )
+
+
+def test_the_qr_download_needs_the_admin(link: Link) -> None:
+    url = reverse("admin:link_tracking_link_qr", args=[link.pk, "svg"])
+    assert Client().get(url).status_code == 302  # to the login page
+
+
+def _upload(content: bytes) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("links.csv", content, content_type="text/csv")
+
+
+def test_links_are_imported_from_csv_in_the_admin(client: Client, link: Link) -> None:
+    url = reverse("admin:link_tracking_link_import")
+    assert url in client.get(_url(Link, "changelist")).content.decode()
+    form = {"account": link.account.pk, "domain": link.domain.pk, "reason": ""}
+    content = b"slug,destination_url\nnew1,https://shop.example.com/1\nSALE,javascript:x\n"
+    page = client.post(url, {**form, "file": _upload(content)}).content.decode()
+    assert page.count('class="import-error"') == 1 and "<td>destination_url</td>" in page
+    assert not Link.objects.filter(slug_canonical="NEW1").exists()
+    content = b"slug,destination_url\nnew1,https://shop.example.com/1\n"
+    response = client.post(url, {**form, "dry_run": "on", "file": _upload(content)})
+    assert response.status_code == 200 and "no errors" in response.content.decode()
+    assert not Link.objects.filter(slug_canonical="NEW1").exists()
+    response = client.post(url, {**form, "file": _upload(content)})
+    assert response.status_code == 302
+    new = Link.objects.get(slug_canonical="NEW1")
+    assert new.versions.get().change_reason == "imported from CSV in the admin"
+
+
+def test_the_admin_import_needs_the_add_permission(link: Link) -> None:
+    user = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    assert client.get(reverse("admin:link_tracking_link_import")).status_code == 403

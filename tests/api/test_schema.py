@@ -48,6 +48,9 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/links/{{id}}/unpublish/",
         f"{API}/links/{{id}}/signed-url/",
         f"{API}/links/{{id}}/versions/",
+        f"{API}/links/{{id}}/qr/",
+        f"{API}/links/export/",
+        f"{API}/links/import/",
         f"{API}/utm-policy/",
         f"{API}/publish-outbox/",
         f"{API}/publish-outbox/{{id}}/",
@@ -93,3 +96,30 @@ def test_error_responses_are_documented(schema: dict[str, Any]) -> None:
     assert {"201", "400", "401", "403", "404", "409"} <= set(create)
     sign = schema["paths"][f"{API}/links/{{id}}/signed-url/"]["post"]["responses"]
     assert "503" in sign
+
+
+def test_qr_codes_are_declared_as_images(schema: dict[str, Any]) -> None:
+    operation = schema["paths"][f"{API}/links/{{id}}/qr/"]["get"]
+    content = operation["responses"]["200"]["content"]
+    assert set(content) == {"image/svg+xml", "image/png"}
+    assert content["image/png"]["schema"] == {"type": "string", "format": "binary"}
+    assert list(operation["responses"]["400"]["content"]) == ["application/json"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert params["format"]["enum"] == ["png", "svg"]
+    assert (params["size"]["minimum"], params["size"]["maximum"]) == (64, 2048)
+    assert params["error_correction"]["enum"] == ["L", "M", "Q", "H"]
+
+
+def test_the_link_export_is_csv_with_the_lists_filters(schema: dict[str, Any]) -> None:
+    operation = schema["paths"][f"{API}/links/export/"]["get"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/csv"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"channel", "keyword", "slug", "search", "ordering", "account"} <= names
+    assert "page" not in names
+
+
+def test_the_link_import_is_a_multipart_upload(schema: dict[str, Any]) -> None:
+    operation = schema["paths"][f"{API}/links/import/"]["post"]
+    body = operation["requestBody"]["content"]
+    assert list(body) == ["multipart/form-data"]
+    assert set(operation["responses"]) >= {"200", "201", "400"}

@@ -1,0 +1,123 @@
+"""Links as CSV: the export's columns and rows, written as a stream.
+
+One row per link: its short URL, what it is made of, and its click counts (human and bot
+apart, all time, from the ingested click statistics). The columns are defined here once.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from django.db.models import OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from ..models import ClickRollup, Link
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "export_rows",
+    "spreadsheet_safe",
+    "stream_csv",
+    "unescape_cell",
+    "with_click_counts",
+]
+
+#: A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, kept as text with a leading ``'`` (OWASP's
+    advice); :func:`unescape_cell` undoes it on import."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
+
+#: The export's columns, in order.
+EXPORT_COLUMNS = [
+    "short_url",
+    "domain",
+    "slug",
+    "destination_url",
+    "keyword",
+    "channel",
+    "campaign",
+    "fallback_url",
+    "active",
+    "expires_at",
+    "max_clicks",
+    "created_at",
+    "human_clicks",
+    "bot_clicks",
+]
+
+# Every click adds one to one rollup row per dimension: the outcome rows hold the totals.
+_TOTALS_DIMENSION = ClickRollup.Dimension.OUTCOME
+
+
+def _clicks(is_bot: bool) -> Coalesce:
+    total = (
+        ClickRollup.objects.filter(link=OuterRef("pk"), dimension=_TOTALS_DIMENSION, is_bot=is_bot)
+        .values("link")
+        .annotate(total=Sum("clicks"))
+        .values("total")
+    )
+    return Coalesce(Subquery(total), Value(0))
+
+
+def with_click_counts(links: QuerySet[Link]) -> QuerySet[Link]:
+    """``links`` with ``export_human_clicks`` and ``export_bot_clicks`` (all time)."""
+    return links.select_related("domain", "campaign").annotate(
+        export_human_clicks=_clicks(False), export_bot_clicks=_clicks(True)
+    )
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def export_rows(links: Iterable[Link]) -> Iterator[list[Any]]:
+    """The header, then one row per link (``links`` from :func:`with_click_counts`)."""
+    yield EXPORT_COLUMNS
+    for link in links:
+        yield [
+            link.get_full_url(),
+            link.domain.domain_name,
+            link.slug,
+            link.destination_url,
+            link.keyword,
+            link.channel,
+            (link.campaign.campaign_id or "") if link.campaign else "",
+            link.fallback_url,
+            "true" if link.active else "false",
+            _iso(link.expires_at),
+            "" if link.max_clicks is None else link.max_clicks,
+            _iso(link.created_at),
+            link.export_human_clicks,  # type: ignore[attr-defined]
+            link.export_bot_clicks,  # type: ignore[attr-defined]
+        ]
+
+
+class _Line:
+    """A file-like object whose ``write`` returns what it was given (one CSV line)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_csv(rows: Iterable[list[Any]]) -> Iterator[bytes]:
+    """``rows`` as UTF-8 CSV lines, one at a time (the whole file is never in memory), with
+    formula-like text neutralised (:func:`spreadsheet_safe`)."""
+    writer = csv.writer(_Line())
+    for row in rows:
+        yield writer.writerow([spreadsheet_safe(value) for value in row]).encode()

@@ -1,0 +1,278 @@
+"""CSV import of links: every row made with :func:`create_link` (versioned, outboxed,
+published after commit), all or nothing, with errors naming the row and the column.
+
+Two layouts are read, told apart by their header:
+
+- ours (the export's, :data:`~.link_csv.EXPORT_COLUMNS`): ``destination_url`` required;
+  ``domain, slug, keyword, channel, campaign, fallback_url, active, expires_at, max_clicks``
+  optional; ``short_url, created_at, human_clicks, bot_clicks`` (the export's read-only
+  columns) ignored;
+- Bitly's link export: ``long_url`` required (the destination); the back-half of ``link`` (or
+  ``id``) becomes the slug, ``archived`` = true makes the link inactive; ``title``, ``tags``,
+  ``created_at``, ``custom_bitlinks`` and ``group_guid`` are ignored (no such fields here).
+
+A dry run does the whole import in a transaction and rolls it back, so it reports exactly
+what the import would (taken slugs included) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+
+from ..conf import app_settings
+from ..models import Channel, Domain, Link, LinkCampaign
+from .link_csv import EXPORT_COLUMNS, unescape_cell
+from .links import create_link
+
+__all__ = ["IMPORT_MAX_BYTES", "ImportResult", "RowError", "import_links"]
+
+#: The largest file an import reads.
+IMPORT_MAX_BYTES = 10_000_000
+
+IMPORTED = ["domain", "slug", "destination_url", "keyword", "channel", "campaign"] + [
+    "fallback_url",
+    "active",
+    "expires_at",
+    "max_clicks",
+]
+IGNORED = [c for c in EXPORT_COLUMNS if c not in IMPORTED]
+BITLY_COLUMNS = ["long_url", "link", "id", "title", "tags", "created_at", "archived"] + [
+    "custom_bitlinks",
+    "group_guid",
+]
+
+
+@dataclass(frozen=True)
+class RowError:
+    #: 1 is the header line; None for the file as a whole.
+    row: int | None
+    column: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _read(data: bytes) -> tuple[list[str], list[dict[str, str]], list[RowError]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [], [RowError(None, None, f"Not UTF-8 (byte {exc.start}): save as CSV UTF-8.")]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        return [], [], [RowError(None, None, "The file is empty.")]
+    except csv.Error as exc:
+        return [], [], [RowError(1, None, f"Not CSV: {exc}.")]
+    rows: list[dict[str, str]] = []
+    errors: list[RowError] = []
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                rows.append({})  # a blank line keeps its row number and is skipped
+                continue
+            if len(values) != len(header):
+                errors.append(
+                    RowError(
+                        reader.line_num,
+                        None,
+                        f"{len(values)} values for {len(header)} columns.",
+                    )
+                )
+            cells = (unescape_cell(v.strip()) for v in values)
+            rows.append(dict(zip(header, cells, strict=False)))
+    except csv.Error as exc:
+        errors.append(RowError(reader.line_num, None, f"Not CSV: {exc}."))
+    return header, rows, errors
+
+
+def _check_header(header: list[str]) -> tuple[str, list[RowError]]:
+    if "destination_url" in header:
+        layout, known = "native", IMPORTED + IGNORED
+    elif "long_url" in header:
+        layout, known = "bitly", BITLY_COLUMNS
+    else:
+        return "", [
+            RowError(
+                1,
+                None,
+                "The header needs a destination_url column (or long_url, as Bitly exports).",
+            )
+        ]
+    errors = [
+        RowError(1, name or "(blank)", f"Unknown column; expected some of: {', '.join(known)}.")
+        for name in header
+        if name not in known
+    ]
+    errors += [
+        RowError(1, name, "This column appears twice.")
+        for name in sorted({n for n in header if header.count(n) > 1})
+    ]
+    return layout, errors
+
+
+def _bitly_row(row: dict[str, str]) -> dict[str, str]:
+    short = row.get("link") or row.get("id") or ""
+    slug = urlsplit(short if "//" in short else f"//{short}").path.strip("/") if short else ""
+    out = {"destination_url": row.get("long_url", ""), "slug": slug}
+    if row.get("archived", "").lower() == "true":
+        out["active"] = "false"
+    return out
+
+
+def _column(name: str, layout: str, raw: dict[str, str]) -> str:
+    """The file's column for a field of ours (Bitly's names in a Bitly file)."""
+    if layout != "bitly":
+        return name
+    bitly = {"destination_url": "long_url", "active": "archived"}
+    bitly["slug"] = "link" if raw.get("link") else "id"
+    return bitly.get(name, name)
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _fields(
+    row: dict[str, str], account: Any, default_domain: Domain | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """create_link's arguments from one row, and column → message for what cannot be read."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {"destination_url": row.get("destination_url", "")}
+    name = row.get("domain", "")
+    if name:
+        domain = Domain.objects.filter(
+            Q(account=account) | Q(account__isnull=True), domain_name__iexact=name
+        ).first()
+        if domain is None:
+            errors["domain"] = f"No domain {name!r} this account can use."
+        out["domain"] = domain
+    elif default_domain is None:
+        errors["domain"] = "No domain: fill this column or choose a domain for the import."
+    else:
+        out["domain"] = default_domain
+    out["slug"] = row.get("slug") or None
+    for text in ("keyword", "fallback_url"):
+        if row.get(text):
+            out[text] = row[text]
+    if row.get("channel"):
+        if row["channel"] not in Channel.values:
+            errors["channel"] = f"One of {', '.join(Channel.values)}."
+        out["channel"] = row["channel"]
+    if row.get("campaign"):
+        campaign = LinkCampaign.objects.filter(account=account, campaign_id=row["campaign"]).first()
+        if campaign is None:
+            errors["campaign"] = f"No campaign {row['campaign']!r} in this account."
+        out["campaign"] = campaign
+    if row.get("active"):
+        active = _BOOLEANS.get(row["active"].lower())
+        if active is None:
+            errors["active"] = "true or false."
+        out["active"] = active
+    if row.get("expires_at"):
+        expires: datetime | None = parse_datetime(row["expires_at"])
+        if expires is None or expires.tzinfo is None:
+            errors["expires_at"] = "An ISO 8601 date and time with its offset."
+        out["expires_at"] = expires
+    if row.get("max_clicks"):
+        try:
+            out["max_clicks"] = int(row["max_clicks"])
+        except ValueError:
+            errors["max_clicks"] = "A whole number."
+    return out, errors
+
+
+def import_links(
+    data: bytes,
+    *,
+    account: Any,
+    domain: Domain | None = None,
+    user: Any = None,
+    reason: str = "",
+    dry_run: bool = False,
+) -> ImportResult:
+    """Import the links of a CSV file into ``account``, all or nothing (see the module)."""
+    result = ImportResult(dry_run=dry_run)
+    header, rows, read_errors = _read(data)
+    if not header:
+        result.errors = read_errors
+        return result
+    layout, header_errors = _check_header(header)
+    result.errors = header_errors + read_errors
+    if result.errors:
+        return result
+    limit = app_settings.IMPORT_MAX_ROWS
+    data_rows = [(number, row) for number, row in enumerate(rows, start=2) if row]
+    result.rows = len(data_rows)
+    if not data_rows:
+        result.errors.append(RowError(None, None, "No rows to import."))
+        return result
+    if len(data_rows) > limit:
+        result.errors.append(
+            RowError(
+                data_rows[limit][0],
+                None,
+                f"{len(data_rows)} rows; at most {limit} per import (IMPORT_MAX_ROWS).",
+            )
+        )
+        return result
+    seen: dict[tuple[Any, str], int] = {}
+    with transaction.atomic():
+        for number, raw in data_rows:
+            row = _bitly_row(raw) if layout == "bitly" else raw
+            fields, errors = _fields(row, account, domain)
+            key = (getattr(fields.get("domain"), "pk", None), (fields["slug"] or "").upper())
+            if fields["slug"] and key in seen:
+                errors.setdefault("slug", f"Also used by row {seen[key]} of this file.")
+            elif fields["slug"]:
+                seen[key] = number
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        result.links.append(
+                            create_link(
+                                account=account,
+                                user=user,
+                                reason=reason or "imported from CSV",
+                                **fields,
+                            )
+                        )
+                except ValidationError as exc:
+                    if hasattr(exc, "error_dict"):
+                        messages = exc.message_dict
+                    else:
+                        messages = {NON_FIELD_ERRORS: exc.messages}
+                    for name, texts in messages.items():
+                        column = None if name == NON_FIELD_ERRORS else _column(name, layout, raw)
+                        for text in texts:
+                            result.errors.append(RowError(number, column, text))
+                    continue
+            for name, text in errors.items():
+                result.errors.append(RowError(number, _column(name, layout, raw), text))
+        if result.errors or dry_run:
+            transaction.set_rollback(True)  # nothing half-imported; a dry run writes nothing
+    if result.errors or dry_run:
+        result.links = []
+    return result
