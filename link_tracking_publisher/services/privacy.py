@@ -379,13 +379,14 @@ def _decode_line(line: bytes) -> Mapping[str, Any] | None:
 class S3ClickEventStore:
     """Click events in S3 (``CLICK_EVENTS_BUCKET``, under ``CLICK_EVENTS_PREFIXES``).
 
-    NDJSON objects (gzip or not, Firehose error records included) are read line by line; for an
-    erasure, an object holding the subject's events is rewritten without them (deleted when
-    nothing is left) and its earlier versions are deleted, so a versioned bucket keeps no copy.
-    **Parquet objects are not rewritten**: they are counted, and the store reports itself not
-    done while any exist (use Athena ``INSERT``/CTAS or the Glue table's own tooling for them,
-    or deliver NDJSON). Every object is read on every request: at volumes where that is too
-    slow, a host processor over Athena is the tool.
+    NDJSON objects (gzip or not, Firehose error records included) are read line by line, and
+    Parquet objects (what Firehose writes through the Glue table) row by row with DuckDB; each
+    event is tested by :func:`event_matches`. For an erasure, an object holding the subject's
+    events is rewritten without them, in its own format (Parquet keeps its schema and Snappy
+    compression), or deleted when nothing is left, and its earlier versions are deleted, so a
+    versioned bucket keeps no copy. An object that cannot be read is reported and keeps the
+    store not done. Every object is read on every request: at volumes where that is too slow,
+    a host processor over Athena is the tool.
     """
 
     name = "click_events_s3"
@@ -410,36 +411,36 @@ class S3ClickEventStore:
                 "not searched.",
             )
         erase = request.request_type == PrivacyRequest.RequestType.ERASURE
-        report = StoreReport(done=True, detail={"objects": 0, "rewritten": 0, "parquet": 0})
+        report = StoreReport(
+            done=True, detail={"objects": 0, "rewritten": 0, "parquet": 0, "unreadable": []}
+        )
         events: list[Mapping[str, Any]] = []
         for key in self._keys(bucket):
             report.detail["objects"] += 1
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-            if key.endswith(".parquet") or body[:4] == b"PAR1":
+            if key.endswith(".parquet") or body[:4] == PARQUET_MAGIC:
                 report.detail["parquet"] += 1
-                continue
-            compressed = body[:2] == b"\x1f\x8b"
-            text = gzip.decompress(body) if compressed else body
-            kept: list[bytes] = []
-            found = 0
-            for line in text.splitlines(keepends=True):
-                event = _decode_line(line) if line.strip() else None
-                if event is not None and event_matches(subject, event):
-                    found += 1
-                    if not erase:
-                        events.append(event)
-                        kept.append(line)
-                else:
-                    kept.append(line)
-            report.found += found
-            if erase and found:
-                self._rewrite(bucket, key, b"".join(kept), compressed)
-                report.erased += found
+                try:
+                    found_events, kept = _parquet_without(body, subject, erase)
+                except _UnreadableObject as exc:
+                    report.detail["unreadable"].append({"key": key, "error": str(exc)})
+                    continue
+                compressed = False
+            else:
+                compressed = body[:2] == b"\x1f\x8b"
+                found_events, kept = _ndjson_without(body, subject, erase, compressed)
+            report.found += len(found_events)
+            if not erase:
+                events.extend(found_events)
+            elif found_events:
+                self._rewrite(bucket, key, kept, compressed)
+                report.erased += len(found_events)
                 report.detail["rewritten"] += 1
-        if report.detail["parquet"]:
+        if report.detail["unreadable"]:
             report.done = False
             report.remaining = (
-                f"{report.detail['parquet']} Parquet object(s) were not searched or rewritten."
+                f"{len(report.detail['unreadable'])} object(s) could not be read (see "
+                "unreadable); fix or remove them, then retry."
             )
         if not erase:
             report.detail["events"] = events[:1000]
@@ -464,6 +465,79 @@ class S3ClickEventStore:
         for item in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]:
             if item["Key"] == key and item.get("VersionId") not in (None, "null", current):
                 self.client.delete_object(Bucket=bucket, Key=key, VersionId=item["VersionId"])
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+class _UnreadableObject(Exception):
+    """A click-events object that is neither NDJSON nor readable Parquet."""
+
+
+def _ndjson_without(
+    body: bytes, subject: Subject, erase: bool, compressed: bool
+) -> tuple[list[Mapping[str, Any]], bytes]:
+    """(the subject's events, the object's NDJSON without them when erasing)."""
+    text = gzip.decompress(body) if compressed else body
+    found: list[Mapping[str, Any]] = []
+    kept: list[bytes] = []
+    for line in text.splitlines(keepends=True):
+        event = _decode_line(line) if line.strip() else None
+        if event is not None and event_matches(subject, event):
+            found.append(event)
+            if erase:
+                continue
+        kept.append(line)
+    return found, b"".join(kept)
+
+
+def _parquet_without(
+    body: bytes, subject: Subject, erase: bool
+) -> tuple[list[Mapping[str, Any]], bytes]:
+    """(the subject's events, the Parquet object without them when erasing), through DuckDB:
+    rows are read in chunks and tested by :func:`event_matches`, then the object is copied
+    without the matched rows (by ``file_row_number``), keeping its schema, Snappy-compressed
+    as Firehose writes it."""
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "in.parquet", Path(folder) / "out.parquet"
+        source.write_bytes(body)
+        con = duckdb.connect(":memory:")
+        try:
+            cursor = con.execute(
+                "SELECT * FROM read_parquet(?, file_row_number = true)", [str(source)]
+            )
+            names = [column[0] for column in cursor.description]
+            found: list[Mapping[str, Any]] = []
+            matched: list[int] = []
+            while rows := cursor.fetchmany(10_000):
+                for row in rows:
+                    event = dict(zip(names, row, strict=True))
+                    number = event.pop("file_row_number")
+                    if event_matches(subject, event):
+                        matched.append(int(number))
+                        found.append(json.loads(json.dumps(event, default=str)))
+            if not erase or not matched:
+                return found, body
+            con.execute("CREATE TEMP TABLE erased (n BIGINT)")
+            con.executemany("INSERT INTO erased VALUES (?)", [[n] for n in matched])
+            con.execute(
+                "COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet(?, "
+                "file_row_number = true) WHERE file_row_number NOT IN (SELECT n FROM erased) "
+                f"ORDER BY file_row_number) TO '{target}' (FORMAT PARQUET, COMPRESSION SNAPPY)",
+                [str(source)],
+            )
+            remaining = con.execute("SELECT count(*) FROM read_parquet(?)", [str(target)])
+            left = remaining.fetchone()
+        except duckdb.Error as exc:
+            raise _UnreadableObject(f"unreadable Parquet: {exc}") from None
+        finally:
+            con.close()
+        return found, (target.read_bytes() if left and left[0] else b"")
 
 
 class HostStore:

@@ -30,7 +30,7 @@ BUCKET = "click-events-test"
 SUBJECT = "msg-42"
 
 
-def _event(n: int, **fields: Any) -> bytes:
+def _click(n: int, **fields: Any) -> ClickEvent:
     values: dict[str, Any] = {
         "event_id": f"e{n}",
         "timestamp": 1_700_000_000.0 + n,
@@ -46,7 +46,11 @@ def _event(n: int, **fields: Any) -> bytes:
         "user_agent": "Mozilla/5.0",
         **fields,
     }
-    return encode_event(ClickEvent(**values)).rstrip(b"\n") + b"\n"
+    return ClickEvent(**values)
+
+
+def _event(n: int, **fields: Any) -> bytes:
+    return encode_event(_click(n, **fields)).rstrip(b"\n") + b"\n"
 
 
 @pytest.fixture
@@ -159,11 +163,78 @@ def test_erasure_by_link_removes_its_click_events(
     assert b'"e1"' not in _every_version(s3)
 
 
-def test_parquet_objects_leave_the_request_partial(
+def _parquet(tmp_path: Any, *events: ClickEvent) -> bytes:
+    from tests.clicks.parquet import write_parquet
+
+    return write_parquet(
+        tmp_path / f"p{len(list(tmp_path.iterdir()))}.parquet", list(events)
+    ).read_bytes()
+
+
+def _parquet_event_ids(body: bytes, tmp_path: Any) -> list[str]:
+    import duckdb
+
+    path = tmp_path / "read.parquet"
+    path.write_bytes(body)
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute("SELECT event_id FROM read_parquet(?)", [str(path)]).fetchall()
+    finally:
+        con.close()
+    return [row[0] for row in rows]
+
+
+def test_erasure_rewrites_parquet_objects_as_firehose_writes_them(
+    s3: Any, alice_client: APIClient, account_a: Any, tmp_path: Any
+) -> None:
+    """Firehose delivers Parquet through the Glue table: those objects are rewritten without the
+    subject's events (by column and by forwarded param), in Parquet, with every column kept."""
+    mixed = _parquet(
+        tmp_path,
+        _click(1, sms_msg_id=SUBJECT),
+        _click(2),
+        _click(3, forwarded_params={"sms_msg_id": SUBJECT}),
+        _click(4, sms_msg_id="msg-43"),
+    )
+    _put(s3, "click-events/2026/11/29/a", mixed)  # Firehose's keys have no extension
+    _put(s3, "click-events/2026/11/29/b", _parquet(tmp_path, _click(5, sms_msg_id=SUBJECT)))
+    _put(s3, "click-events/2026/11/29/c", _parquet(tmp_path, _click(6)))
+
+    request_id = _request(alice_client, account_a)
+    assert process_privacy_request_task(request_id) == "complete"
+    store = PrivacyRequest.objects.get(pk=request_id).result["stores"]["click_events_s3"]
+    assert (store["done"], store["found"], store["erased"]) == (True, 3, 3)
+    assert (store["detail"]["parquet"], store["detail"]["rewritten"]) == (3, 2)
+
+    body = s3.get_object(Bucket=BUCKET, Key="click-events/2026/11/29/a")["Body"].read()
+    assert body[:4] == b"PAR1"
+    assert _parquet_event_ids(body, tmp_path) == ["e2", "e4"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert "click-events/2026/11/29/b" not in keys  # nothing left in it
+    assert _parquet_event_ids(  # untouched
+        s3.get_object(Bucket=BUCKET, Key="click-events/2026/11/29/c")["Body"].read(), tmp_path
+    ) == ["e6"]
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix="click-events/2026/11/29/a")
+    assert len(versions["Versions"]) == 1  # the version that held the subject is gone
+
+
+def test_access_reads_parquet_objects_too(
+    s3: Any, alice_client: APIClient, account_a: Any, tmp_path: Any
+) -> None:
+    body = _parquet(tmp_path, _click(1, sms_msg_id=SUBJECT), _click(2))
+    _put(s3, "click-events/a", body)
+    request_id = _request(alice_client, account_a, request_type="access")
+    assert process_privacy_request_task(request_id) == "complete"
+    store = PrivacyRequest.objects.get(pk=request_id).result["stores"]["click_events_s3"]
+    assert [e["event_id"] for e in store["detail"]["events"]] == ["e1"]
+    assert s3.get_object(Bucket=BUCKET, Key="click-events/a")["Body"].read() == body
+
+
+def test_an_unreadable_object_leaves_the_request_partial(
     s3: Any, alice_client: APIClient, account_a: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     _put(s3, "click-events/a.json", _event(1, sms_msg_id=SUBJECT))
-    _put(s3, "click-events/b.parquet", b"PAR1....PAR1")
+    _put(s3, "click-events/b.parquet", b"PAR1....PAR1")  # a truncated object
     request_id = _request(alice_client, account_a)
     assert process_privacy_request_task(request_id) == "partial"
     data = alice_client.get(f"{API}/privacy-requests/{request_id}/").json()
@@ -171,11 +242,12 @@ def test_parquet_objects_leave_the_request_partial(
     assert data["result"]["remaining"] == [
         {
             "store": "click_events_s3",
-            "detail": "1 Parquet object(s) were not searched or rewritten.",
+            "detail": "1 object(s) could not be read (see unreadable); fix or remove them, "
+            "then retry.",
         }
     ]
     assert data["result"]["erased"] == 1  # the NDJSON object was still rewritten
-    # Once the Parquet objects are gone (or converted), a retry completes it.
+    # Once the object is gone (or repaired), a retry completes it.
     s3.delete_object(Bucket=BUCKET, Key="click-events/b.parquet")
     with mock.patch.object(process_privacy_request_task, "delay"):
         assert alice_client.post(f"{API}/privacy-requests/{request_id}/retry/").status_code == 202
