@@ -171,6 +171,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = env.json(
     },
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The same transport, writing each message atomically (devsite/broker.py says why).
+    from kombu.transport import TRANSPORT_ALIASES
+
+    TRANSPORT_ALIASES["filesystem"] = "devsite.broker:Transport"
     for folder in {
         CELERY_BROKER_TRANSPORT_OPTIONS.get(k)
         for k in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
