@@ -581,7 +581,7 @@ class LinkAdmin(admin.ModelAdmin):
         if obj is None or not self.has_view_permission(request, obj) or fmt not in qr.FORMATS:
             raise Http404
         size = qr.MAX_SIZE // 2 if fmt == "png" else qr.DEFAULT_SIZE
-        code = qr.qr_code(obj.get_full_url(), fmt=fmt, size=size)
+        code = qr.link_qr_code(obj, fmt=fmt, size=size)
         response = HttpResponse(code.content, content_type=code.content_type)
         name = re.sub(r"[^A-Za-z0-9._-]", "_", f"qr-{obj.domain.domain_name}-{obj.slug}.{fmt}")
         response["Content-Disposition"] = f'attachment; filename="{name}"'

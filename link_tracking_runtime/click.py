@@ -37,6 +37,7 @@ from .events import CLICK_EVENT_COLUMNS, EVENT_TYPE_CLICK
 from .policy import check_policy
 from .record import RuntimeRecord
 from .routing import CompiledRules, RoutingContext, compile_rules
+from .scan import SCAN_CHANNEL, SCAN_PARAM, SCAN_VALUE, is_scan
 from .urls import (
     _QUOTE_SAFE,
     FORWARDED_VALUE_MAX_LENGTH,
@@ -204,6 +205,7 @@ class CompiledLink:
         "_forwarded",
         "_templates",
         "_event",
+        "_scan_event",
     )
 
     def __init__(self, record: RuntimeRecord, default_fallback_url: str) -> None:
@@ -252,6 +254,8 @@ class CompiledLink:
         )
         self._templates: dict[tuple[str, tuple[str, ...]], UrlTemplate | None] = {}
         self._event = _event_base(record.domain, record.slug, record)
+        #: The constant columns of a QR scan's event (:mod:`.scan`).
+        self._scan_event = {**self._event, "channel": SCAN_CHANNEL}
 
     def policy(self, now: float) -> str:
         """``ok``, ``inactive`` or ``expired``: :func:`.policy.check_policy` of the record."""
@@ -363,8 +367,11 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     if country:
         country = country.strip().upper()[:8] or None
     requested: dict[str, str] = {}
+    base = link._event
     if query:
         params = parse_request_query(query)
+        if params.get(SCAN_PARAM) == SCAN_VALUE:
+            base = link._scan_event
         for name in _record.FORWARDED_FROM_REQUEST_PARAMS:
             value = params.get(name)
             if value and len(value) <= FORWARDED_VALUE_MAX_LENGTH and value.isprintable():
@@ -451,7 +458,7 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             _new_tuple(
                 EventRow,
                 (
-                    link._event,
+                    base,
                     click_id,
                     now,
                     user_agent,
@@ -482,8 +489,11 @@ def decide_without_link(
     bot = bot_kind(click)
     country = normal_country(click.country)
     requested = request_forwarded(click.query)
+    base = _event_base(domain, slug, None)
+    if click.query and is_scan(parse_request_query(click.query)):
+        base["channel"] = SCAN_CHANNEL
     event = EventRow(
-        _event_base(domain, slug, None),
+        base,
         click.click_id,
         click.now,
         click.user_agent,

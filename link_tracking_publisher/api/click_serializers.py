@@ -70,6 +70,11 @@ class ClickStatsSerializer(_CountsSerializer):
     """Click statistics of a link or a campaign (the sum of its links)."""
 
     interval = serializers.ChoiceField(choices=list(INTERVALS))
+    scans = serializers.IntegerField(
+        help_text="Clicks from a QR code's scan (the click event's channel is qr): the QR "
+        "code's URL carries the scan marker ?qr=1."
+    )
+    human_scans = serializers.IntegerField(help_text="Scans not by bots.")
     unique_visitors = serializers.IntegerField(help_text="Distinct human visitors (IP hash).")
     unique_visitors_exact = serializers.BooleanField(
         help_text="True: counted exactly from the database. Statistics computed by Athena at "

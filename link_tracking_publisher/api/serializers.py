@@ -486,6 +486,9 @@ class PreviewQuerySerializer(serializers.Serializer):
         "the A/B assignment of a click without sms_msg_id, as the runtime keys that visitor.",
     )
     at = serializers.DateTimeField(required=False, help_text="Click time; default now.")
+    scan = serializers.BooleanField(
+        default=False, help_text="A QR code's scan: the short URL with the scan marker ?qr=1."
+    )
 
     def validate_country(self, value: str) -> str:
         return value.upper()
@@ -578,6 +581,9 @@ class PreviewSerializer(serializers.Serializer):
     )
     routing_reason = serializers.CharField(allow_null=True)
     ab_variant = serializers.CharField(allow_null=True)
+    channel = serializers.CharField(
+        allow_null=True, help_text="The click event's channel: qr for a scan, else the link's."
+    )
     device = serializers.CharField()
     click_id = serializers.CharField()
     clicked_at = serializers.IntegerField(help_text="Unix seconds.")

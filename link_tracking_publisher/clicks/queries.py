@@ -21,7 +21,7 @@ from typing import Any
 from link_tracking_runtime.events import CLICK_EVENT_COLUMNS
 
 from .devices import device_sql
-from .stats import BREAKDOWNS, INTERVALS
+from .stats import BREAKDOWNS, INTERVALS, scans
 
 __all__ = ["StatsQuery", "duckdb_columns", "install_trino_functions", "run_duckdb", "stats_sql"]
 
@@ -120,6 +120,13 @@ def run_duckdb(con: Any, query: StatsQuery, table: str) -> dict[str, Any]:
     def counts(row: Sequence[Any]) -> dict[str, int]:
         return {"clicks": row[1], "human_clicks": row[2], "bot_clicks": row[3]}
 
+    breakdowns = {
+        name: sorted(
+            ({"value": row[0], **counts(row)} for row in con.execute(sql[name]).fetchall()),
+            key=lambda item: -item["clicks"],
+        )
+        for name in BREAKDOWNS
+    }
     return {
         "from": query.since,
         "to": query.until,
@@ -127,6 +134,7 @@ def run_duckdb(con: Any, query: StatsQuery, table: str) -> dict[str, Any]:
         "clicks": clicks,
         "human_clicks": human or 0,
         "bot_clicks": bot or 0,
+        **scans(breakdowns),
         "unique_visitors": visitors,
         "unique_visitors_exact": False,
         "first_click_at": at(first),
@@ -135,13 +143,7 @@ def run_duckdb(con: Any, query: StatsQuery, table: str) -> dict[str, Any]:
             {"start": row[0].replace(tzinfo=UTC), **counts(row)}
             for row in con.execute(sql["series"]).fetchall()
         ],
-        "breakdowns": {
-            name: sorted(
-                ({"value": row[0], **counts(row)} for row in con.execute(sql[name]).fetchall()),
-                key=lambda item: -item["clicks"],
-            )
-            for name in BREAKDOWNS
-        },
+        "breakdowns": breakdowns,
     }
 
 

@@ -16,9 +16,11 @@ from typing import Any
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDay
 
+from link_tracking_runtime.scan import SCAN_CHANNEL
+
 from ..models import ClickRollup, ClickVisitor
 
-__all__ = ["BREAKDOWNS", "INTERVALS", "MAX_POINTS", "click_stats", "floor_hour"]
+__all__ = ["BREAKDOWNS", "INTERVALS", "MAX_POINTS", "click_stats", "floor_hour", "scans"]
 
 #: The breakdowns, in the order the API lists them (each a ClickRollup dimension).
 BREAKDOWNS = ("country", "device", "variant", "outcome", "channel")
@@ -55,6 +57,16 @@ class Period:
     @property
     def clicks(self) -> int:
         return self.human_clicks + self.bot_clicks
+
+
+def scans(breakdowns: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """``scans`` and ``human_scans``: the clicks whose event's channel is the contract's
+    :data:`~link_tracking_runtime.scan.SCAN_CHANNEL` (a QR code's URL carries the scan marker;
+    every click on a link whose own channel is ``qr`` counts too)."""
+    row = next((r for r in breakdowns["channel"] if r["value"] == SCAN_CHANNEL), None)
+    if row is None:
+        return {"scans": 0, "human_scans": 0}
+    return {"scans": row["clicks"], "human_scans": row["human_clicks"]}
 
 
 def click_stats(
@@ -128,6 +140,7 @@ def click_stats(
         "clicks": totals["human"] + totals["bot"],
         "human_clicks": totals["human"],
         "bot_clicks": totals["bot"],
+        **scans(breakdowns),
         "unique_visitors": visitors.aggregate(n=Count("visitor", distinct=True))["n"],
         "unique_visitors_exact": True,
         "first_click_at": totals["first"],

@@ -16,9 +16,10 @@ import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from link_tracking_runtime.click import SMS_PARAM, ClickInput, compile_link, decide
+from link_tracking_runtime.click import SMS_PARAM, ClickInput, compile_link, decide, event_columns
 from link_tracking_runtime.record import RuntimeRecord, plain, to_item
 from link_tracking_runtime.routing import device_from_user_agent
+from link_tracking_runtime.scan import SCAN_PARAM, SCAN_VALUE, scan_url
 
 from ..models import Link
 from .publisher import LinkPublisher
@@ -39,6 +40,8 @@ class SimulatedClick:
     visitor_key: str | None = None
     at: float | None = None
     click_id: str | None = None
+    #: A QR code's scan (the short URL with the contract's scan marker).
+    scan: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +58,8 @@ class LinkPreview:
     destination_url: str
     routing_reason: str | None
     ab_variant: str | None
+    #: The click event's ``channel``: ``qr`` for a scan, else the link's.
+    channel: str | None
     device: str
     click_id: str
     clicked_at: int
@@ -67,7 +72,10 @@ class LinkPreview:
 
 def click_input(click: SimulatedClick, now: float, click_id: str) -> ClickInput:
     """The contract's :class:`ClickInput` of a simulated click."""
-    query = urlencode({SMS_PARAM: click.sms_msg_id}, quote_via=quote) if click.sms_msg_id else ""
+    params = {SMS_PARAM: click.sms_msg_id} if click.sms_msg_id else {}
+    if click.scan:
+        params[SCAN_PARAM] = SCAN_VALUE
+    query = urlencode(params, quote_via=quote)
     return ClickInput(
         now=now,
         click_id=click_id,
@@ -97,6 +105,7 @@ def preview_record(
         destination_url=decision.destination,
         routing_reason=decision.reason,
         ab_variant=decision.variant,
+        channel=event_columns(decision.event)["channel"],
         device=device_from_user_agent(click.user_agent),
         click_id=click_id,
         clicked_at=int(now),
@@ -114,9 +123,10 @@ def preview_link(link: Link, click: SimulatedClick | None = None) -> LinkPreview
     now = time.time() if click.at is None else click.at
     record = LinkPublisher().build_record(link, now=now)
     short_url = link.get_full_url()
+    request_url = link.get_sms_url(click.sms_msg_id) if click.sms_msg_id else short_url
     return preview_record(
         record,
         dataclasses.replace(click, at=now),
         short_url=short_url,
-        request_url=link.get_sms_url(click.sms_msg_id) if click.sms_msg_id else short_url,
+        request_url=scan_url(request_url) if click.scan else request_url,
     )

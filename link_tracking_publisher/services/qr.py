@@ -3,9 +3,10 @@
 segno is pure Python, maintained, and writes both SVG and PNG itself (no Pillow, no C
 extension), so a QR code costs no new system dependency in the control plane's image.
 
-A code encodes the link's short URL (:meth:`Link.get_full_url`) as it is: telling a scan
-from a tap in the click event needs a marker the runtime's click decision understands, which
-the contract does not define yet, so scans are counted as ordinary clicks for now.
+A link's code (:func:`link_qr_code`) encodes its short URL (:meth:`Link.get_full_url`) with
+the contract's QR scan marker (:func:`link_tracking_runtime.scan.scan_url`, ``?qr=1``): the
+runtime records a click on it with ``channel`` ``qr``, so the statistics count scans apart from
+taps. The marker is not forwarded to the destination.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import io
 from dataclasses import dataclass
 
 import segno
+
+from link_tracking_runtime.scan import scan_url
+
+from ..models import Link
 
 __all__ = [
     "DEFAULT_ERROR",
@@ -27,6 +32,7 @@ __all__ = [
     "MIN_SIZE",
     "QRCode",
     "QRTooSmall",
+    "link_qr_code",
     "qr_code",
 ]
 
@@ -78,3 +84,15 @@ def qr_code(
     out = io.BytesIO()
     qr.save(out, kind=fmt, scale=scale, border=margin)
     return QRCode(out.getvalue(), FORMATS[fmt], modules * scale)
+
+
+def link_qr_code(
+    link: Link,
+    *,
+    fmt: str = "svg",
+    size: int = DEFAULT_SIZE,
+    error: str = DEFAULT_ERROR,
+    margin: int = DEFAULT_MARGIN,
+) -> QRCode:
+    """The QR code of ``link``: its short URL with the scan marker (:func:`scan_url`)."""
+    return qr_code(scan_url(link.get_full_url()), fmt=fmt, size=size, error=error, margin=margin)

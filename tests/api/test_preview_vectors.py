@@ -12,6 +12,7 @@ import pytest
 
 from link_tracking_publisher.services.preview import SimulatedClick, preview_record
 from link_tracking_runtime import from_item, parse_request_query, vectors
+from link_tracking_runtime.scan import is_scan
 
 DOCUMENT = vectors.load_document("redirect")
 VECTORS = [v for v in DOCUMENT["vectors"] if v["item"] is not None]
@@ -29,6 +30,7 @@ def simulated(vector: dict[str, Any]) -> SimulatedClick:
         visitor_key=ip_hash,
         at=vector["now"],
         click_id=vector["click_id"],
+        scan=is_scan(parse_request_query(vector["request"]["query"])),
     )
 
 
@@ -48,3 +50,4 @@ def test_preview_answers_vector(vector: dict[str, Any]) -> None:
     assert preview.policy == expected["outcome"]
     assert preview.routing_reason == expected.get("routing_reason", preview.routing_reason)
     assert preview.ab_variant == expected.get("ab_variant", preview.ab_variant)
+    assert preview.channel == expected.get("channel", vector["item"].get("channel"))

@@ -61,7 +61,7 @@ def _modules(pixels: list[list[int]], scale: int) -> list[list[int]]:
     return [[1 - row[x] for x in range(0, len(row), scale)] for row in pixels[::scale]]
 
 
-def test_png_encodes_the_short_url(alice_client: APIClient, link: Any) -> None:
+def test_png_encodes_the_short_url_with_the_scan_marker(alice_client: APIClient, link: Any) -> None:
     response = alice_client.get(
         f"{API}/links/{link.pk}/qr/",
         {"format": "png", "size": 250, "error_correction": "H", "margin": 2},
@@ -70,7 +70,8 @@ def test_png_encodes_the_short_url(alice_client: APIClient, link: Any) -> None:
     assert response["Content-Type"] == "image/png"
     assert 'filename="qr-a.example.com-Spring-Sale.png"' in response["Content-Disposition"]
     pixels = _png_pixels(response.content)
-    expected = segno.make(link.get_full_url(), error="H", boost_error=False, micro=False)
+    scanned = "https://a.example.com/Spring-Sale?qr=1"
+    expected = segno.make(scanned, error="H", boost_error=False, micro=False)
     modules = expected.symbol_size(scale=1, border=2)[0]
     scale = 250 // modules
     assert len(pixels) == len(pixels[0]) == modules * scale
@@ -85,7 +86,7 @@ def test_svg_is_the_default(alice_client: APIClient, link: Any) -> None:
     assert response["Content-Type"] == "image/svg+xml"
     body = response.content.decode()
     assert "<svg" in body
-    code = segno.make(link.get_full_url(), error="M", boost_error=False, micro=False)
+    code = segno.make(link.get_full_url() + "?qr=1", error="M", boost_error=False, micro=False)
     pixels = code.symbol_size(scale=1, border=4)[0] * (qr.DEFAULT_SIZE // code.symbol_size()[0])
     assert f'width="{pixels}" height="{pixels}"' in body
 
@@ -127,3 +128,14 @@ def test_size_too_small_for_the_code_names_the_minimum(
 
 def test_another_accounts_link_is_not_found(bob_client: APIClient, link: Any) -> None:
     assert bob_client.get(f"{API}/links/{link.pk}/qr/").status_code == 404
+
+
+def test_preview_of_a_scan_names_the_qr_channel(alice_client: APIClient, link: Any) -> None:
+    tap = alice_client.get(f"{API}/links/{link.pk}/preview/").json()
+    scan = alice_client.get(f"{API}/links/{link.pk}/preview/", {"scan": "true"}).json()
+    assert (tap["channel"], scan["channel"]) == (link.channel, "qr")
+    assert link.channel != "qr"
+    assert scan["request_url"] == "https://a.example.com/Spring-Sale?qr=1"
+    # The marker is not forwarded: the scan goes where a tap goes.
+    assert "qr=" not in scan["redirect_url"]
+    assert scan["destination_url"] == tap["destination_url"]

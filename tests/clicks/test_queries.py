@@ -52,6 +52,8 @@ def events(make_link: Any) -> list[Any]:
                 outcome="ok" if n % 7 else "expired",
                 user_agent=AGENTS[n % len(AGENTS)],
                 sms_msg_id=f"m{n % 9}",
+                # Every fourth a QR code's scan (the runtime's event says channel qr).
+                **({"channel": "qr"} if n % 4 == 1 else {}),
             )
         )
     return made + made[:5]  # five delivered twice
@@ -94,6 +96,8 @@ def test_athena_sql_on_duckdb_agrees_with_the_rollups(
     expected["series"] = [p for p in expected["series"] if p["clicks"]]
     assert got == expected
     assert expected["clicks"] == 60 or since is not None
+    if since is None:
+        assert (expected["scans"], expected["human_scans"]) == (15, 12)
 
 
 def test_device_sql_is_device_of(duck: Any) -> None:

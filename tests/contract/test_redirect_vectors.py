@@ -101,6 +101,7 @@ def test_decision_vector(vector: dict) -> None:
     columns = event_columns(decision.event)
     assert [name for name, _ in CLICK_EVENT_COLUMNS] == list(columns)
     assert columns["outcome"] == expected["outcome"]
+    assert columns["channel"] == expected.get("channel", vector["item"].get("channel"))
     assert columns["final_url_hash"] == hashlib.sha256(expected["location"].encode()).hexdigest()
 
 
