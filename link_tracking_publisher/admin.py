@@ -695,6 +695,7 @@ class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "idempotency_key",
         "link",
+        "domain",
         "runtime_version",
         "status",
         "result",
@@ -704,7 +705,7 @@ class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status", "result"]
     search_fields = ["idempotency_key", "link__slug_canonical", "error_message"]
-    list_select_related = ["link__domain"]
+    list_select_related = ["link__domain", "domain"]
     actions = ["retry"]
 
     @admin.action(description="Retry selected failed publishes")

@@ -30,6 +30,8 @@ from link_tracking_runtime.record import SLUG_MAX_LENGTH
 from .conf import app_settings
 from .validators import (
     MAX_URL_LENGTH,
+    validate_apple_app_site_association,
+    validate_assetlinks,
     validate_domain_name,
     validate_dynamic_param_allowlist,
     validate_redirect_url,
@@ -153,8 +155,28 @@ class Domain(models.Model):
     )
     verification_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     verification_error = models.CharField(max_length=500, blank=True, editable=False)
+    # App links: served by the runtime at /.well-known/ from the domain's app-links record.
+    apple_app_site_association = models.JSONField(
+        null=True,
+        blank=True,
+        validators=[validate_apple_app_site_association],
+        help_text="Apple App Site Association document (iOS universal links), served at "
+        "/.well-known/apple-app-site-association; empty: none (404).",
+    )
+    assetlinks = models.JSONField(
+        null=True,
+        blank=True,
+        validators=[validate_assetlinks],
+        help_text="Digital Asset Links statements (Android app links), served at "
+        "/.well-known/assetlinks.json; empty: none (404).",
+    )
+    #: The version of the domain's published app-links record (one outbox row per version).
+    app_links_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    #: The fields the app-links record is made of (with :attr:`serves_links`).
+    APP_LINK_FIELDS = ("apple_app_site_association", "assetlinks")
 
     class Meta:
         ordering = ["domain_name"]
@@ -171,6 +193,15 @@ class Domain(models.Model):
         """Whether links on this domain publish active: the domain is active, its ownership
         is verified and its status is warming or active (not pending, suspended, retired)."""
         return bool(self.active and self.is_verified and self.status in self.SERVING_STATUSES)
+
+    @property
+    def has_app_links(self) -> bool:
+        """Whether the domain carries an app-link document, or once published a record."""
+        return bool(
+            self.apple_app_site_association is not None
+            or self.assetlinks is not None
+            or self.app_links_version
+        )
 
     @property
     def verification_record_name(self) -> str:
@@ -442,7 +473,8 @@ class Link(models.Model):
 
 class PublishOutbox(models.Model):
     """One publish of one link state, written in the same transaction as the change, so a
-    change can never be committed without its publish being recorded (the outbox pattern)."""
+    change can never be committed without its publish being recorded (the outbox pattern).
+    A row is a link's, or (``domain`` set, ``link`` empty) a domain's app-links record's."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -450,7 +482,17 @@ class PublishOutbox(models.Model):
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Failed"
 
-    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="publish_outbox")
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="publish_outbox", null=True, blank=True
+    )
+    domain = models.ForeignKey(
+        Domain,
+        on_delete=models.CASCADE,
+        related_name="publish_outbox",
+        null=True,
+        blank=True,
+        help_text="Set on the publish of a domain's app-links record (then link is empty).",
+    )
     idempotency_key = models.CharField(max_length=100, unique=True)
     runtime_version = models.PositiveBigIntegerField()
     status = models.CharField(
@@ -471,6 +513,13 @@ class PublishOutbox(models.Model):
         verbose_name = "publish outbox entry"
         verbose_name_plural = "publish outbox"
         indexes = [models.Index(fields=["status", "updated_at"], name="outbox_status_updated_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(link__isnull=False, domain__isnull=True)
+                | Q(link__isnull=True, domain__isnull=False),
+                name="outbox_link_xor_domain",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} ({self.status})"

@@ -12,11 +12,13 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from .conf import app_settings
-from .models import Link, PublishOutbox
+from .models import Domain, Link, PublishOutbox
 
 __all__ = [
     "claim_stuck",
+    "create_domain_entry",
     "create_entry",
+    "domain_idempotency_key",
     "idempotency_key",
     "backlog",
     "delete_expired",
@@ -45,6 +47,21 @@ def create_entry(link: Link) -> PublishOutbox:
     """The PENDING outbox row of the link's current (just saved) version."""
     return PublishOutbox.objects.create(
         link=link, idempotency_key=idempotency_key(link), runtime_version=link.runtime_version
+    )
+
+
+def domain_idempotency_key(domain: Domain) -> str:
+    """One outbox row per published state of a domain's app-links record:
+    ``applinks:{domain_id}:{app_links_version}``."""
+    return f"applinks:{domain.pk}:{domain.app_links_version}"
+
+
+def create_domain_entry(domain: Domain) -> PublishOutbox:
+    """The PENDING outbox row of the domain's current (just saved) app-links version."""
+    return PublishOutbox.objects.create(
+        domain=domain,
+        idempotency_key=domain_idempotency_key(domain),
+        runtime_version=domain.app_links_version,
     )
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from link_tracking_runtime import applinks
 from link_tracking_runtime.errors import InvalidRoutingRules
 from link_tracking_runtime.record import (
     DYNAMIC_PARAMS,
@@ -258,3 +259,23 @@ def validate_webhook_url(value: str) -> None:
         internal = not address.is_global
     if internal:
         raise ValidationError("Use a public host, not a private address.", code="webhook_host")
+
+
+def validate_apple_app_site_association(value: Any) -> None:
+    """An Apple App Site Association document in Apple's documented format (the contract's
+    :func:`~link_tracking_runtime.applinks.validate_apple_app_site_association`)."""
+    if value is None:
+        return
+    errors = applinks.validate_apple_app_site_association(value)
+    if errors:
+        raise ValidationError(errors, code="invalid_apple_app_site_association")
+
+
+def validate_assetlinks(value: Any) -> None:
+    """A Digital Asset Links statement list (``assetlinks.json``) in Google's documented
+    format (the contract's :func:`~link_tracking_runtime.applinks.validate_assetlinks`)."""
+    if value is None:
+        return
+    errors = applinks.validate_assetlinks(value)
+    if errors:
+        raise ValidationError(errors, code="invalid_assetlinks")

@@ -80,10 +80,13 @@ class LinkFilter(_AccountFilterSet):
 class PublishOutboxFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=PublishOutbox.Status.choices)
     link = django_filters.UUIDFilter(field_name="link_id")
+    domain = django_filters.UUIDFilter(
+        field_name="domain_id", help_text="A domain's app-links record publishes."
+    )
 
     class Meta:
         model = PublishOutbox
-        fields = ["status", "link"]
+        fields = ["status", "link", "domain"]
 
 
 class PrivacyRequestFilter(_AccountFilterSet):

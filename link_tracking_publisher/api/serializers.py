@@ -9,6 +9,7 @@ routing rules) runs there, once; its ``ValidationError`` becomes field errors in
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -36,6 +37,8 @@ from ..services.links import EDITABLE_FIELDS
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
     UTM_TEMPLATE_VARIABLES,
+    validate_apple_app_site_association,
+    validate_assetlinks,
     validate_domain_name,
     validate_dynamic_param_allowlist,
     validate_routing_rules,
@@ -142,6 +145,19 @@ class DomainVerificationSerializer(serializers.Serializer):
     last_error = serializers.CharField(allow_blank=True)
 
 
+class JSONDocumentField(serializers.JSONField):
+    """A JSON document: the JSON value itself, or (as a file's contents often arrive) a string
+    holding it, parsed here; a string that is not JSON is a field error."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc}.") from None
+        return super().to_internal_value(data)
+
+
 class DomainSerializer(StrictModelSerializer):
     account = AccountField(
         required=False,
@@ -149,6 +165,22 @@ class DomainSerializer(StrictModelSerializer):
         help_text="Owner; null for a domain shared by every account (staff only).",
     )
     verification = serializers.SerializerMethodField()
+    apple_app_site_association = JSONDocumentField(
+        required=False,
+        allow_null=True,
+        validators=[validate_apple_app_site_association],
+        help_text="Apple App Site Association document (iOS universal links), served by the "
+        "runtime at /.well-known/apple-app-site-association; null: none (404). Checked against "
+        "Apple's format: applinks.details with appIDs (or appID) and components (or paths).",
+    )
+    assetlinks = JSONDocumentField(
+        required=False,
+        allow_null=True,
+        validators=[validate_assetlinks],
+        help_text="Digital Asset Links statements (Android app links), served by the runtime "
+        "at /.well-known/assetlinks.json; null: none (404). A list of statements with relation "
+        "and target (namespace android_app, package_name, sha256_cert_fingerprints).",
+    )
 
     class Meta:
         model = Domain
@@ -158,6 +190,8 @@ class DomainSerializer(StrictModelSerializer):
             "domain_name",
             "purpose",
             "active",
+            "apple_app_site_association",
+            "assetlinks",
             *DOMAIN_PLATFORM_FIELDS,
             "created_at",
             "updated_at",
@@ -653,6 +687,7 @@ class PublishOutboxSerializer(StrictModelSerializer):
         fields = [
             "id",
             "link",
+            "domain",
             "idempotency_key",
             "runtime_version",
             "status",

@@ -674,7 +674,10 @@ class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
     ordering = ["-created_at"]
 
     def get_queryset(self) -> QuerySet[PublishOutbox]:
-        return PublishOutbox.objects.filter(link__account__in=self.accounts())
+        accounts = self.accounts()
+        return PublishOutbox.objects.filter(
+            Q(link__account__in=accounts) | Q(domain__account__in=accounts)
+        )
 
     @extend_schema(
         request=None,

@@ -91,6 +91,8 @@ def _publish_links(domain: Domain) -> None:
     from ..tasks import republish_domain_task
 
     link_service.enqueue_on_commit(republish_domain_task, str(domain.pk))
+    if domain.has_app_links:
+        link_service.republish_app_links(domain)
 
 
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:

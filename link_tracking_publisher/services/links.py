@@ -31,6 +31,7 @@ __all__ = [
     "create_campaign",
     "create_domain",
     "create_link",
+    "republish_app_links",
     "republish_link",
     "retry_failed_publish",
     "set_link_active",
@@ -104,6 +105,38 @@ def _enqueue_publish(link: Link, entry: PublishOutbox) -> None:
     from ..tasks import publish_link_task
 
     enqueue_on_commit(publish_link_task, str(link.pk), entry.pk)
+
+
+def _enqueue_entry(entry: PublishOutbox) -> None:
+    """Enqueue the publish an outbox row stands for: its link's, or its domain's app links."""
+    if entry.domain_id is not None:
+        from ..tasks import publish_app_links_task
+
+        enqueue_on_commit(publish_app_links_task, str(entry.domain_id), entry.pk)
+    else:
+        from ..tasks import publish_link_task
+
+        enqueue_on_commit(publish_link_task, str(entry.link_id), entry.pk)
+
+
+def _new_app_links_version(domain: Domain) -> PublishOutbox:
+    """Inside a transaction, with ``domain`` locked: the next app-links version, its outbox
+    row, and its publish enqueued after commit."""
+    domain.app_links_version += 1
+    domain.save(update_fields=["app_links_version"])
+    entry = outbox.create_domain_entry(domain)
+    _enqueue_entry(entry)
+    return entry
+
+
+def republish_app_links(domain: Domain) -> PublishOutbox | None:
+    """Publish the domain's app-links record again under a new version (after its ownership
+    was verified, or to repair drift); ``None`` for a domain that never had app links."""
+    with transaction.atomic():
+        current = Domain.objects.select_for_update().get(pk=domain.pk)
+        if not current.has_app_links:
+            return None
+        return _new_app_links_version(current)
 
 
 def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: str) -> PublishOutbox:
@@ -259,8 +292,8 @@ def retry_failed_publish(entry: PublishOutbox) -> PublishOutbox:
         ).update(status=PublishOutbox.Status.PENDING, result="", completed_at=None)
         if not claimed:
             raise InvalidState("Only failed publishes can be retried; this one has not failed.")
-        current = PublishOutbox.objects.select_related("link").get(pk=entry.pk)
-        _enqueue_publish(current.link, current)
+        current = PublishOutbox.objects.get(pk=entry.pk)
+        _enqueue_entry(current)
     return current
 
 
@@ -273,7 +306,10 @@ def create_domain(*, user: Any = None, **fields: Any) -> Domain:
         release_lapsed_claim(fields["domain_name"])
     domain = Domain(**fields)
     domain.full_clean()
-    domain.save(force_insert=True)
+    with transaction.atomic():
+        domain.save(force_insert=True)
+        if domain.has_app_links:
+            _new_app_links_version(domain)
     return domain
 
 
@@ -308,18 +344,24 @@ def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any)
 def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
     """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
     staff), every link on it is republished (a record is active only while both its link and
-    its domain are)."""
+    its domain are). When its app-link documents change, or its serving state does while it
+    has app links, its app-links record is published under a new version."""
     from ..tasks import republish_domain_task
 
     with transaction.atomic():
         current = Domain.objects.select_for_update().get(pk=domain.pk)
         was_serving = current.serves_links
+        documents = [getattr(current, name) for name in Domain.APP_LINK_FIELDS]
         for name, value in changes.items():
             setattr(current, name, value)
         current.full_clean()
         current.save()
-        if current.serves_links != was_serving:
+        serving_changed = current.serves_links != was_serving
+        if serving_changed:
             enqueue_on_commit(republish_domain_task, str(current.pk))
+        documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
+        if documents_changed or (serving_changed and current.has_app_links):
+            _new_app_links_version(current)
     return current
 
 

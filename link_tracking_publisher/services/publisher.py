@@ -21,12 +21,13 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from link_tracking_runtime import wire
+from link_tracking_runtime.applinks import AppLinksRecord, document_text, to_app_links_item
 from link_tracking_runtime.record import RuntimeRecord, canonical_host, item_key, to_item
 
 from .. import outbox as outbox_state
 from ..aws import dynamodb_client, is_transient, runtime_table
 from ..conf import app_settings
-from ..models import GlobalUTMPolicy, Link, PublishOutbox
+from ..models import Domain, GlobalUTMPolicy, Link, PublishOutbox
 from .utm_resolver import UTMResolver
 
 __all__ = ["BulkPublishResult", "LinkPublisher", "PublishOutcome", "PublishResult"]
@@ -135,6 +136,21 @@ class LinkPublisher:
         """The DynamoDB item for ``link`` (numbers as Decimal, ``None`` omitted)."""
         return to_item(self.build_record(link, now=now))
 
+    def build_app_links_record(self, domain: Domain, *, now: float | None = None) -> AppLinksRecord:
+        """The domain's app-links record: its documents while it serves links, none otherwise
+        (a domain that stops serving withdraws its files as it deactivates its links)."""
+        serving = domain.serves_links
+        aasa, assetlinks = domain.apple_app_site_association, domain.assetlinks
+        return AppLinksRecord(
+            domain=canonical_host(domain.domain_name),
+            runtime_version=int(domain.app_links_version),
+            apple_app_site_association=document_text(aasa)
+            if serving and aasa is not None
+            else None,
+            assetlinks=document_text(assetlinks) if serving and assetlinks is not None else None,
+            published_at_epoch=int(self.clock() if now is None else now),
+        )
+
     # -- outbox --------------------------------------------------------------------------
 
     @staticmethod
@@ -184,6 +200,38 @@ class LinkPublisher:
             extra={"link_id": str(link.id), "runtime_version": link.runtime_version},
         )
         return PublishResult(str(link.id), int(link.runtime_version), outcome)
+
+    def publish_app_links(
+        self, domain: Domain, outbox: PublishOutbox | None = None
+    ) -> PublishResult:
+        """Write the domain's app-links record, under the same version condition as a link's
+        record. A domain whose ownership is not verified is not written (``domain_unverified``):
+        verifying it publishes the record."""
+        version = int(domain.app_links_version)
+        if not domain.is_verified:
+            outcome: PublishOutcome = "domain_unverified"
+        else:
+            try:
+                self.table.put_item(
+                    Item=to_app_links_item(self.build_app_links_record(domain)),
+                    ConditionExpression=PUT_CONDITION,
+                    ExpressionAttributeValues={":v": Decimal(version)},
+                )
+                outcome = "written"
+            except ClientError as exc:
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                outcome = "already_applied"
+        if outbox is not None:
+            outbox_state.mark_complete(outbox, outcome)
+        logger.info(
+            "publish app links of %s v%s: %s",
+            domain.domain_name,
+            version,
+            outcome,
+            extra={"domain": domain.domain_name, "runtime_version": version},
+        )
+        return PublishResult(str(domain.pk), version, outcome)
 
     def unpublish_link(self, link: Link) -> PublishResult:
         """Set ``active = false`` on the stored record at once (an emergency stop that does

@@ -10,6 +10,7 @@ from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
     cleanup_old_outbox_entries,
+    publish_app_links_task,
     publish_link_task,
     publish_outbox_metrics,
     reconcile_runtime_task,
@@ -28,6 +29,7 @@ __all__ = [
     "deliver_click_webhooks",
     "ingest_click_events",
     "process_privacy_request_task",
+    "publish_app_links_task",
     "publish_link_task",
     "publish_outbox_metrics",
     "reconcile_runtime_task",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
@@ -20,7 +21,7 @@ from django.db import InterfaceError, OperationalError
 from .. import outbox as outbox_state
 from ..aws import is_transient
 from ..conf import app_settings
-from ..models import Link, PublishOutbox
+from ..models import Domain, Link, PublishOutbox
 from ..schedule import BEAT_SCHEDULE
 from ..services.publisher import BulkPublishResult, LinkPublisher
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_old_outbox_entries",
+    "publish_app_links_task",
     "publish_link_task",
     "publish_outbox_metrics",
     "reconcile_runtime_task",
@@ -73,31 +75,57 @@ def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> 
     publisher = LinkPublisher()
     if entry is None:
         entry = publisher.create_publish_outbox(link)
+    return _publish(
+        self,
+        entry,
+        lambda: publisher.publish_link(link, entry).outcome,
+        f"{link.pk} v{link.runtime_version}",
+    )
+
+
+@shared_task(bind=True, name="link_tracking.publish_app_links", acks_late=True, max_retries=None)
+def publish_app_links_task(self: Any, domain_id: str, outbox_id: int) -> str:
+    """Publish the domain's app-links record (its current state) and record the outcome on
+    the outbox row."""
+    entry = PublishOutbox.objects.filter(pk=outbox_id).first()
+    if entry is None:
+        logger.warning("publish app links of %s: outbox row %s is gone", domain_id, outbox_id)
+        return "outbox_missing"
+    domain = Domain.objects.filter(pk=domain_id).first()
+    if domain is None:  # the row cascades with its domain; only a race gets here
+        logger.warning("publish app links: domain %s no longer exists", domain_id)
+        return "domain_missing"
+    return _publish(
+        self,
+        entry,
+        lambda: LinkPublisher().publish_app_links(domain, entry).outcome,
+        f"app links of {domain.domain_name} v{domain.app_links_version}",
+    )
+
+
+def _publish(task: Any, entry: PublishOutbox, run: Callable[[], str], what: str) -> str:
+    """Run one publish for ``entry``: skipped when the row is complete already, retried with
+    back-off on transient errors, the row marked failed otherwise."""
     if entry.status == PublishOutbox.Status.COMPLETE:
         return entry.result or "already_complete"
     outbox_state.mark_processing(entry)
     try:
-        result = publisher.publish_link(link, entry)
+        return run()
     except Exception as exc:
-        if _retryable(exc) and self.request.retries < app_settings.PUBLISH_MAX_RETRIES:
+        if _retryable(exc) and task.request.retries < app_settings.PUBLISH_MAX_RETRIES:
             outbox_state.record_retry(entry, _describe(exc))
             logger.warning(
-                "publish %s v%s: transient error, retry %d: %s",
-                link.pk,
-                link.runtime_version,
-                self.request.retries + 1,
-                exc,
+                "publish %s: transient error, retry %d: %s", what, task.request.retries + 1, exc
             )
-            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
+            raise task.retry(exc=exc, countdown=retry_countdown(task.request.retries)) from None
         if _retryable(exc):
             code = "retries_exhausted"
             outbox_state.record_retry(entry, _describe(exc))  # count the last attempt too
         else:
             code = "permanent_error"
         outbox_state.mark_failed(entry, _describe(exc), code=code)
-        logger.error("publish %s v%s failed: %s", link.pk, link.runtime_version, exc)
+        logger.error("publish %s failed: %s", what, exc)
         return code
-    return result.outcome
 
 
 @shared_task(name="link_tracking.republish_campaign", acks_late=True)
@@ -143,7 +171,10 @@ def retry_pending_outbox() -> int:
     for longer than ``OUTBOX_STUCK_AFTER_SECONDS``. Returns how many were re-enqueued."""
     rows = outbox_state.claim_stuck()
     for row in rows:
-        publish_link_task.delay(str(row.link_id), row.pk)
+        if row.domain_id is not None:
+            publish_app_links_task.delay(str(row.domain_id), row.pk)
+        else:
+            publish_link_task.delay(str(row.link_id), row.pk)
     if rows:
         logger.info("re-enqueued %d stuck outbox entries", len(rows))
     return len(rows)
