@@ -203,6 +203,23 @@ class Domain(models.Model):
             or self.app_links_version
         )
 
+    def clean(self) -> None:
+        # Django skips field validators for "empty" values ({}, [], ""); an empty document is
+        # still a document, and not a valid one: check those too (None means "no file").
+        errors: dict[str, list[str]] = {}
+        for name, check in (
+            ("apple_app_site_association", validate_apple_app_site_association),
+            ("assetlinks", validate_assetlinks),
+        ):
+            value = getattr(self, name)
+            if value is not None and value in ({}, [], ""):
+                try:
+                    check(value)
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def verification_record_name(self) -> str:
         return f"{app_settings.DOMAIN_VERIFICATION_RECORD_PREFIX}.{self.domain_name}"

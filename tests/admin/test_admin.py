@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -363,3 +364,31 @@ def test_the_admin_import_needs_the_add_permission(link: Link) -> None:
     client = Client()
     client.force_login(user)
     assert client.get(reverse("admin:link_tracking_link_import")).status_code == 403
+
+
+def test_domain_app_link_documents_are_checked_in_the_admin(client: Client) -> None:
+    domain = DomainFactory(domain_name="apps.example.com")
+    form = {
+        "domain_name": domain.domain_name,
+        "purpose": "general",
+        "active": "on",
+        "status": "active",
+        "health_score": "100",
+        "url_domain_ref": "",
+        "apple_app_site_association": "{not json",
+        "assetlinks": '[{"relation": ["x"], "target": {"namespace": "android_app"}}]',
+    }
+    response = client.post(_url(Domain, "change", domain.pk), form)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"apple_app_site_association", "assetlinks"}, errors
+    assert "package_name" in str(errors["assetlinks"])
+    aasa = {"applinks": {"details": [{"appIDs": ["ABCDE12345.com.x"], "components": []}]}}
+    response = client.post(
+        _url(Domain, "change", domain.pk),
+        {**form, "apple_app_site_association": json.dumps(aasa), "assetlinks": ""},
+    )
+    assert response.status_code == 302
+    domain.refresh_from_db()
+    assert (domain.apple_app_site_association, domain.assetlinks) == (aasa, None)
+    assert PublishOutbox.objects.filter(domain=domain, runtime_version=1).exists()
