@@ -6,7 +6,10 @@ against a bare ASGI app (``benchmarks/``), so every microsecond of routing count
 Routes, in order: ``/health`` (exempt from the origin check and the rate limit, for the ALB),
 then the CloudFront origin-secret check (403), the per-IP rate limit (429 + Retry-After),
 ``/robots.txt``, ``/disabled`` (the default ``fallback_url`` of every link is
-``https://{domain}/disabled``), other reserved names (404), and ``GET``/``HEAD`` ``/{slug}``.
+``https://{domain}/disabled``), the domain's app-link files
+(``/.well-known/apple-app-site-association``, ``/.well-known/assetlinks.json``: 200 JSON from
+its app-links record, 404 without one; no redirect, no click event), other reserved names and
+``/.well-known/`` paths (404), and ``GET``/``HEAD`` ``/{slug}``.
 An unexpected error anywhere in a redirect is answered with a redirect to
 ``DEFAULT_FALLBACK_URL``; a traceback only ever reaches the log.
 """
@@ -25,7 +28,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any, Final, TextIO
 
-from link_tracking_runtime import RESERVED_SLUGS, canonical_slug
+from link_tracking_runtime import RESERVED_SLUGS, canonical_host, canonical_slug
+from link_tracking_runtime.applinks import PATH_ATTRIBUTES
 
 from . import __version__
 from .aws import AwsServices, ClickCounter, RecordBatchWriter, RecordReader, SecretReader
@@ -37,7 +41,7 @@ from .metrics import Metrics
 from .ratelimit import RateLimiter, rate_key
 from .redirect import Redirector
 from .signatures import SignatureVerifier
-from .store import RecordStore
+from .store import AppLinksStore, RecordStore
 from .visitor import IpHasher, forwarded_ip
 
 __all__ = ["Backends", "RuntimeApp", "create_app", "new_click_id"]
@@ -118,6 +122,9 @@ def _redirect_response(location: str) -> Response:
 
 
 _TEXT: Final = b"text/plain; charset=utf-8"
+#: App-link files are public and change rarely; Apple's CDN and Android's verifier fetch them.
+APP_LINKS_CACHE_CONTROL: Final = b"public, max-age=3600"
+_NOT_FOUND: Final = b"Not Found"
 
 
 class RuntimeApp:
@@ -149,6 +156,7 @@ class RuntimeApp:
         self.redirector: Redirector | None = None
         self.emitter: ClickEmitter | None = None
         self.store: RecordStore | None = None
+        self.app_links: AppLinksStore | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._metrics_task: asyncio.Task[None] | None = None
 
@@ -171,6 +179,17 @@ class RuntimeApp:
                     else FileSink(settings.click_events_file)
                 )
             self.store = RecordStore(
+                backends.records,
+                clock=self._clock,
+                metrics=self.metrics,
+                ttl=settings.cache_ttl_seconds,
+                negative_ttl=settings.cache_negative_ttl_seconds,
+                stale=settings.cache_stale_seconds,
+                max_size=settings.cache_max_size,
+                default_fallback_url=settings.default_fallback_url,
+                timeout=settings.dynamodb_timeout_seconds,
+            )
+            self.app_links = AppLinksStore(
                 backends.records,
                 clock=self._clock,
                 metrics=self.metrics,
@@ -273,18 +292,22 @@ class RuntimeApp:
                 if isinstance(answer, tuple):
                     response = answer
                 else:
-                    # A redirect: its Location, or the coroutine that does its I/O first; an
-                    # empty Location is a withheld destination (the neutral page).
+                    # A redirect: its Location, or the coroutine that does its I/O first (or
+                    # makes a whole response: an app-link file); an empty Location is a
+                    # withheld destination (the neutral page).
                     location = answer if isinstance(answer, str) else await answer
-                    response = (
-                        (
-                            302,
-                            [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS],
-                            b"",
+                    if isinstance(location, tuple):
+                        response = location
+                    else:
+                        response = (
+                            (
+                                302,
+                                [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS],
+                                b"",
+                            )
+                            if location
+                            else _WITHHELD
                         )
-                        if location
-                        else _WITHHELD
-                    )
             except Exception:
                 # Never a 500, never a traceback in a response: whatever broke, the visitor is
                 # sent somewhere safe and the traceback goes to the log.
@@ -322,7 +345,9 @@ class RuntimeApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _respond(self, scope: Scope, started: float) -> Response | str | Coroutine[Any, Any, str]:
+    def _respond(
+        self, scope: Scope, started: float
+    ) -> Response | str | Coroutine[Any, Any, str | Response]:
         """The response; for a redirect, the ``Location`` or the coroutine that makes it
         (see :meth:`.redirect.Redirector.redirect`)."""
         path: str = scope["path"]
@@ -361,7 +386,10 @@ class RuntimeApp:
         raw_slug = path[1:]
         slug = canonical_slug(raw_slug)
         if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
-            return _plain(404, b"Not Found", _TEXT)
+            if path in PATH_ATTRIBUTES:
+                host = raw.get(b"host")
+                return self._app_link_file(host.decode("latin-1") if host else "", path, method)
+            return _plain(404, _NOT_FOUND, _TEXT)
         redirector = self.redirector
         if redirector is None:
             logger.error("request before startup completed; is the lifespan on?")
@@ -377,6 +405,34 @@ class RuntimeApp:
             ip,
             started,
             now,
+        )
+
+    async def _app_link_file(self, host: str, path: str, method: str) -> Response:
+        """The domain's app-link file at ``path``, from its app-links record (cached like link
+        records): 200 JSON, 404 when the domain has none, 503 when it could not be read."""
+        store = self.app_links
+        if store is None:
+            return _plain(503, b"Service Unavailable", _TEXT, (b"retry-after", b"5"))
+        lookup = await store.record(canonical_host(host))
+        if lookup.source == "error":
+            # Not "no such file": a 404 would tell Apple's CDN and Android the domain has none.
+            self.metrics.count("AppLinks.error")
+            return _plain(503, b"Service Unavailable", _TEXT, (b"retry-after", b"30"))
+        document = lookup.link.document(path) if lookup.link is not None else None
+        if document is None:
+            self.metrics.count("AppLinks.missing")
+            return _plain(404, _NOT_FOUND, _TEXT)
+        self.metrics.count("AppLinks.served")
+        body = document.encode("utf-8")
+        return (
+            200,
+            [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", APP_LINKS_CACHE_CONTROL),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+            b"" if method == "HEAD" else body,
         )
 
     def _origin_ok(self, headers: dict[bytes, bytes]) -> bool:

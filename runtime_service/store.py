@@ -12,6 +12,10 @@
 * Each record read is compiled once (:func:`link_tracking_runtime.click.compile_link`: routing,
   ``Location`` templates, the click event's constant columns) and the cache holds the compiled
   link, evicted with it by the same LRU.
+
+:class:`RecordStore` holds links by host and slug; :class:`AppLinksStore` holds domains'
+app-links records (:mod:`link_tracking_runtime.applinks`) by host, with the same caching
+(:class:`CachedItems`, one implementation) in a cache of its own.
 """
 
 from __future__ import annotations
@@ -19,17 +23,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Final, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from link_tracking_runtime import InvalidRecord, RuntimeRecord, from_item, item_key
+from link_tracking_runtime.applinks import AppLinksRecord, app_links_key, from_app_links_item
 from link_tracking_runtime.click import CompiledLink, compile_link
 
 from .aws import RecordReader
 from .cache import TTLCache
 from .metrics import Metrics
 
-__all__ = ["Lookup", "RecordStore"]
+__all__ = ["AppLinksStore", "CachedItems", "Lookup", "RecordStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +45,16 @@ _BREAKER_THRESHOLD: Final = 5
 _BREAKER_OPEN_SECONDS: Final = 2.0
 
 Source = Literal["cache", "dynamodb", "stale", "error"]
+V = TypeVar("V")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Lookup:
-    """The outcome of a lookup: ``link`` is ``None`` when there is no such link (``source``
-    ``cache``/``dynamodb``) or when it could not be read (``source == "error"``)."""
+class Lookup(Generic[V]):
+    """The outcome of a lookup: ``link`` (the compiled link, or the store's value) is ``None``
+    when there is no such item (``source`` ``cache``/``dynamodb``) or when it could not be
+    read (``source == "error"``)."""
 
-    link: CompiledLink | None
+    link: V | None
     source: Source
 
 
@@ -63,7 +70,11 @@ def prepare(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
     return link
 
 
-class RecordStore:
+class CachedItems(Generic[V]):
+    """Items of the runtime table by a ``(host, name)`` key, cached as described above; a
+    subclass says which item a key means (:meth:`_item_key`) and what is cached of it
+    (:meth:`_build`)."""
+
     def __init__(
         self,
         reader: RecordReader,
@@ -85,13 +96,19 @@ class RecordStore:
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         self._stale = stale
-        self._cache: TTLCache[CompiledLink | None] = TTLCache(max_size)
-        self._inflight: dict[tuple[str, str], asyncio.Task[Lookup]] = {}
+        self._cache: TTLCache[V | None] = TTLCache(max_size)
+        self._inflight: dict[tuple[str, str], asyncio.Task[Lookup[V]]] = {}
         self._failures = 0
         self._open_until = 0.0
 
-    async def get(self, host: str, slug: str) -> Lookup:
-        """The link for canonical ``host`` and ``slug``."""
+    def _item_key(self, key: tuple[str, str]) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _build(self, item: Mapping[str, Any]) -> V:
+        raise NotImplementedError
+
+    async def get(self, host: str, slug: str) -> Lookup[V]:
+        """The value for canonical ``host`` and ``slug``."""
         key = (host, slug)
         now = self._clock()
         entry = self._cache.get(key, now)
@@ -112,16 +129,7 @@ class RecordStore:
         # shield: a cancelled visitor request must not cancel the read the others wait for.
         return await asyncio.shield(self._read(key))
 
-    def hit(self, key: tuple[str, str], now: float) -> CompiledLink | None:
-        """The link of a *fresh* cache entry for ``key``, counted and marked used as
-        :meth:`get` does; ``None`` for anything else (then :meth:`get`, which counts it)."""
-        link = self._cache.fresh(key, now)
-        if link is not None:
-            counters = self._metrics.counters
-            counters["CacheHit"] = counters.get("CacheHit", 0) + 1
-        return link
-
-    def _read(self, key: tuple[str, str]) -> asyncio.Task[Lookup]:
+    def _read(self, key: tuple[str, str]) -> asyncio.Task[Lookup[V]]:
         """The read of ``key`` in flight, started if there is none (one read per key)."""
         task = self._inflight.get(key)
         if task is None:
@@ -133,17 +141,15 @@ class RecordStore:
     def invalidate(self, host: str, slug: str) -> None:
         self._cache.delete((host, slug))
 
-    async def _load(self, key: tuple[str, str]) -> Lookup:
+    async def _load(self, key: tuple[str, str]) -> Lookup[V]:
         now = self._clock()
         if now < self._open_until:
             self._metrics.count("DynamoDBSkipped")
             return self._on_error(key, now)
         try:
             # One deadline over the whole read, retries and connection set-up included.
-            item = await asyncio.wait_for(self._reader.get_item(item_key(*key)), self._timeout)
-            link = (
-                prepare(from_item(item), self._default_fallback_url) if item is not None else None
-            )
+            item = await asyncio.wait_for(self._reader.get_item(self._item_key(key)), self._timeout)
+            link = self._build(item) if item is not None else None
         except InvalidRecord as exc:
             # A record this runtime cannot read is a publishing bug, not an outage; treat it
             # like a failed read so a previous good version is still served.
@@ -170,7 +176,7 @@ class RecordStore:
             self._cache.set(key, link, now, self._ttl, self._stale)
         return Lookup(link, "dynamodb")
 
-    def _on_error(self, key: tuple[str, str], now: float) -> Lookup:
+    def _on_error(self, key: tuple[str, str], now: float) -> Lookup[V]:
         entry = self._cache.get(key, now)
         if entry is None:
             return Lookup(None, "error")
@@ -186,3 +192,35 @@ class RecordStore:
             return Lookup(None, "cache")
         self._metrics.count("CacheStaleServed")
         return Lookup(entry.value, "stale")
+
+
+class RecordStore(CachedItems[CompiledLink]):
+    """Compiled links by canonical host and slug."""
+
+    def hit(self, key: tuple[str, str], now: float) -> CompiledLink | None:
+        """The link of a *fresh* cache entry for ``key``, counted and marked used as
+        :meth:`get` does; ``None`` for anything else (then :meth:`get`, which counts it)."""
+        link = self._cache.fresh(key, now)
+        if link is not None:
+            counters = self._metrics.counters
+            counters["CacheHit"] = counters.get("CacheHit", 0) + 1
+        return link
+
+    def _item_key(self, key: tuple[str, str]) -> dict[str, str]:
+        return item_key(*key)
+
+    def _build(self, item: Mapping[str, Any]) -> CompiledLink:
+        return prepare(from_item(item), self._default_fallback_url)
+
+
+class AppLinksStore(CachedItems[AppLinksRecord]):
+    """Domains' app-links records by canonical host (the slug half of the key is ``""``)."""
+
+    async def record(self, host: str) -> Lookup[AppLinksRecord]:
+        return await self.get(host, "")
+
+    def _item_key(self, key: tuple[str, str]) -> dict[str, str]:
+        return app_links_key(key[0])
+
+    def _build(self, item: Mapping[str, Any]) -> AppLinksRecord:
+        return from_app_links_item(item)
