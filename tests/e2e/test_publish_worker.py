@@ -8,11 +8,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from devsite.processes import moto_server
+from devsite.processes import free_port, moto_server
 from devsite.stack import LocalStack
 from link_tracking_runtime import from_item, item_key
+from link_tracking_runtime.applinks import app_links_key
+from link_tracking_runtime.events import decode_event
 
 pytestmark = pytest.mark.e2e
 
@@ -90,3 +93,51 @@ def test_republish_campaign_command_through_the_worker(stack: LocalStack) -> Non
     out = stack.manage("republish_campaign", "SPRING26").stdout
     assert "Enqueued republish of campaign SPRING26 (1 active links)" in out
     assert from_item(stack.wait_for_item(key, min_version=2)).runtime_version == 2
+
+
+def test_runtime_serves_app_link_files_the_control_plane_published(stack: LocalStack) -> None:
+    """Documents saved on a domain through the service layer reach the runtime through the
+    outbox, a real worker and DynamoDB, and the runtime serves them over HTTP; QR scans of the
+    domain's link are told apart from taps in the click events."""
+    stack.manage("seed_demo", "--domain", "go.example.com")
+    aasa = {
+        "applinks": {
+            "details": [{"appIDs": ["ABCDE12345.com.example.shop"], "components": [{"/": "/*"}]}]
+        }
+    }
+    _shell(
+        stack,
+        "from link_tracking_publisher.models import Domain;"
+        "from link_tracking_publisher.services.links import update_domain;"
+        "update_domain(Domain.objects.get(domain_name='go.example.com'),"
+        f" apple_app_site_association={aasa!r})",
+    )
+    stack.start_worker()
+    stack.wait_for_item(item_key("go.example.com", "DEMO"))
+    item = stack.wait_for_item(app_links_key("go.example.com"))
+    assert json.loads(item["apple_app_site_association"]) == aasa
+    port = free_port()
+    stack.start_runtime(port)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as client:
+        headers = {"host": "go.example.com"}
+        served = client.get("/.well-known/apple-app-site-association", headers=headers)
+        assert served.status_code == 200
+        assert served.headers["content-type"] == "application/json"
+        assert served.json() == aasa
+        missing = client.get("/.well-known/assetlinks.json", headers=headers)
+        assert missing.status_code == 404 and "location" not in missing.headers
+        phone = {**headers, "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4) Mobile"}
+        scan = client.get("/DEMO?qr=1", headers=phone)
+        tap = client.get("/DEMO", headers=phone)
+        assert scan.status_code == tap.status_code == 302
+        assert "qr=" not in scan.headers["location"]
+    # The files are not clicks: only the two redirects wrote events.
+    events_file = stack.var_dir / "click-events.ndjson"
+    deadline = time.monotonic() + 30
+    while True:
+        lines = events_file.read_text().splitlines() if events_file.exists() else []
+        if len(lines) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    events = [decode_event(line) for line in lines]
+    assert [(e.slug, e.channel) for e in events] == [("DEMO", "qr"), ("DEMO", "sms")]
