@@ -117,6 +117,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "API_PAGE_SIZE",
         "API_MAX_PAGE_SIZE",
         "BULK_CREATE_MAX_LINKS",
+        "IMPORT_MAX_ROWS",
+        "IMPORT_ASYNC_MAX_ROWS",
+        "IMPORT_BATCH_SIZE",
+        "IMPORT_JOB_MAX_ERRORS",
+        "IMPORT_JOB_STUCK_AFTER_SECONDS",
+        "IMPORT_JOB_MAX_ATTEMPTS",
         "SIGNED_URL_DEFAULT_TTL_SECONDS",
         "SIGNED_URL_MAX_TTL_SECONDS",
     ):

@@ -6,6 +6,7 @@ from .click_tasks import (
     ingest_click_events,
 )
 from .domain_tasks import expire_domain_claims_task, verify_domain_task, verify_pending_domains
+from .import_tasks import resume_link_imports, run_link_import_task
 from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
@@ -35,7 +36,9 @@ __all__ = [
     "republish_campaign_task",
     "republish_domain_task",
     "republish_link_campaign_task",
+    "resume_link_imports",
     "retry_pending_outbox",
+    "run_link_import_task",
     "verify_domain_task",
     "verify_pending_domains",
 ]
