@@ -123,6 +123,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "IMPORT_JOB_MAX_ERRORS",
         "IMPORT_JOB_STUCK_AFTER_SECONDS",
         "IMPORT_JOB_MAX_ATTEMPTS",
+        "IMPORT_JOB_RETENTION_DAYS",
         "SIGNED_URL_DEFAULT_TTL_SECONDS",
         "SIGNED_URL_MAX_TTL_SECONDS",
     ):

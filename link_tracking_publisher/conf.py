@@ -93,6 +93,8 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_JOB_STUCK_AFTER_SECONDS": 600,
     # A job started this many times without finishing (its file kills the worker) is failed.
     "IMPORT_JOB_MAX_ATTEMPTS": 5,
+    # Finished import jobs (their stored file with them) are deleted after this many days.
+    "IMPORT_JOB_RETENTION_DAYS": 30,
     # Signed URLs (POST links/{id}/signed-url/): lifetime when the caller does not say, and
     # the longest a caller may ask for.
     "SIGNED_URL_DEFAULT_TTL_SECONDS": 7 * 24 * 3600,

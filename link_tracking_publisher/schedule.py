@@ -45,6 +45,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.resume_link_imports",
         "schedule": 60.0,
     },
+    # Import jobs finished more than IMPORT_JOB_RETENTION_DAYS ago, and their stored files.
+    "link-tracking-cleanup-link-imports": {
+        "task": "link_tracking.cleanup_link_imports",
+        "schedule": crontab(minute=29, hour=3),
+    },
     # Domain ownership: look for the TXT record of every unverified claim; release lapsed ones.
     "link-tracking-verify-pending-domains": {
         "task": "link_tracking.verify_pending_domains",

@@ -40,6 +40,7 @@ from .link_import import ImportResult, RowError, import_links, read_import_file
 __all__ = [
     "ImportJobTakenOver",
     "claim_import_job",
+    "cleanup_import_jobs",
     "create_import_job",
     "fail_import_job",
     "import_or_queue",
@@ -286,3 +287,12 @@ def stale_import_jobs() -> list[str]:
         else:
             resume.append(str(job.pk))
     return resume
+
+
+def cleanup_import_jobs() -> int:
+    """Delete the jobs finished more than ``IMPORT_JOB_RETENTION_DAYS`` ago, their stored
+    files with them (the links they made stay); returns how many."""
+    before = timezone.now() - timedelta(days=app_settings.IMPORT_JOB_RETENTION_DAYS)
+    finished = [Status.SUCCEEDED, Status.FAILED, Status.PARTIAL]
+    deleted, _ = LinkImport.objects.filter(status__in=finished, finished_at__lt=before).delete()
+    return deleted

@@ -9,9 +9,19 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
-from ..services.import_jobs import fail_import_job, run_import_job, stale_import_jobs
+from ..services.import_jobs import (
+    cleanup_import_jobs,
+    fail_import_job,
+    run_import_job,
+    stale_import_jobs,
+)
 
-__all__ = ["enqueue_link_import", "resume_link_imports", "run_link_import_task"]
+__all__ = [
+    "cleanup_link_imports",
+    "enqueue_link_import",
+    "resume_link_imports",
+    "run_link_import_task",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +50,12 @@ def resume_link_imports() -> list[str]:
         logger.warning("import job %s: no progress, sending it again", job_id)
         run_link_import_task.delay(job_id)
     return job_ids
+
+
+@shared_task(name="link_tracking.cleanup_link_imports", ignore_result=True)
+def cleanup_link_imports() -> int:
+    """Delete import jobs finished more than ``IMPORT_JOB_RETENTION_DAYS`` ago."""
+    return cleanup_import_jobs()
 
 
 def enqueue_link_import(job_id: Any) -> None:

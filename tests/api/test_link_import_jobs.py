@@ -18,7 +18,11 @@ from link_tracking_publisher.models import Link, LinkImport, PublishOutbox
 from link_tracking_publisher.schedule import BEAT_SCHEDULE
 from link_tracking_publisher.services import import_jobs, link_import
 from link_tracking_publisher.tasks import import_tasks, publish_link_task
-from link_tracking_publisher.tasks.import_tasks import resume_link_imports, run_link_import_task
+from link_tracking_publisher.tasks.import_tasks import (
+    cleanup_link_imports,
+    resume_link_imports,
+    run_link_import_task,
+)
 
 from .conftest import API
 
@@ -68,12 +72,13 @@ def upload(
     return post
 
 
-def _rows(count: int, bad: dict[int, str] | None = None) -> str:
-    """A file of ``count`` data rows (file rows 2..count+1); ``bad`` replaces destinations."""
+def _rows(count: int, bad: dict[int, str] | None = None, prefix: str = "s") -> str:
+    """A file of ``count`` data rows (file rows 2..count+1), slugs ``<prefix><row>``; ``bad``
+    replaces destinations."""
     lines = ["slug,destination_url"]
     for row in range(2, count + 2):
         destination = (bad or {}).get(row, f"https://shop.example.com/{row}")
-        lines.append(f"s{row},{destination}")
+        lines.append(f"{prefix}{row},{destination}")
     return "\n".join(lines) + "\n"
 
 
@@ -310,9 +315,25 @@ def test_a_broker_that_is_down_leaves_the_job_for_the_sweeper(
     assert resume_link_imports() == [str(job.pk)]
 
 
-def test_the_sweeper_is_on_the_beat_schedule() -> None:
+def test_finished_jobs_are_deleted_after_the_retention(upload: Any) -> None:
+    old, recent, running = (
+        LinkImport.objects.get(pk=upload(_rows(5, prefix=prefix)).json()["id"])
+        for prefix in ("a", "b", "c")
+    )
+    for job in (old, recent):
+        assert run_link_import_task(str(job.pk)) == "succeeded"
+    long_ago = timezone.now() - timedelta(days=31)
+    LinkImport.objects.filter(pk__in=[old.pk, running.pk]).update(finished_at=long_ago)
+    LinkImport.objects.filter(pk=running.pk).update(status="running")
+    links = Link.objects.count()
+    assert cleanup_link_imports() == 1
+    assert set(LinkImport.objects.values_list("pk", flat=True)) == {recent.pk, running.pk}
+    assert Link.objects.count() == links == 10  # the links stay
+
+
+def test_the_sweepers_are_on_the_beat_schedule() -> None:
     tasks = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert resume_link_imports.name in tasks
+    assert {resume_link_imports.name, cleanup_link_imports.name} <= tasks
     assert import_tasks.run_link_import_task.name == "link_tracking.run_link_import"
 
 
