@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -34,6 +34,7 @@ from .models import (
     Link,
     LinkCampaign,
     LinkCampaignCrmCampaignMapping,
+    LinkImport,
     LinkVersion,
     MessageClick,
     PrivacyRequest,
@@ -46,7 +47,8 @@ from .services import links as link_service
 from .services import privacy as privacy_service
 from .services import qr
 from .services.errors import InvalidState
-from .services.link_import import IMPORT_MAX_BYTES, import_links
+from .services.import_jobs import import_or_queue
+from .services.link_import import IMPORT_MAX_BYTES
 from .services.preview import preview_link
 from .validators import validate_routing_rules, validate_slug
 
@@ -387,6 +389,12 @@ class LinkImportForm(forms.Form):
         help_text="For rows without a domain (every row of a Bitly export).",
     )
     dry_run = forms.BooleanField(required=False, initial=True, help_text="Check only.")
+    mode = forms.ChoiceField(
+        choices=LinkImport.Mode.choices,
+        initial=LinkImport.Mode.ALL_OR_NOTHING,
+        required=False,  # not given: all or nothing
+        help_text="All or nothing: nothing is written if any row fails.",
+    )
     reason = forms.CharField(required=False, max_length=255)
 
     def clean_file(self) -> Any:
@@ -549,16 +557,33 @@ class LinkAdmin(admin.ModelAdmin):
         form = LinkImportForm(request.POST or None, request.FILES or None)
         result = None
         if request.method == "POST" and form.is_valid():
+            from .tasks.import_tasks import enqueue_link_import
+
             data = form.cleaned_data
-            result = import_links(
-                data["file"].read(),
-                account=data["account"],
-                domain=data["domain"],
-                user=request.user,
-                reason=data["reason"] or "imported from CSV in the admin",
-                dry_run=data["dry_run"],
-            )
-            if result.links:
+            with transaction.atomic():
+                outcome = import_or_queue(
+                    data["file"].read(),
+                    file_name=data["file"].name,
+                    account=data["account"],
+                    domain=data["domain"],
+                    user=request.user,
+                    reason=data["reason"] or "imported from CSV in the admin",
+                    dry_run=data["dry_run"],
+                    per_row=data["mode"] == LinkImport.Mode.PER_ROW,
+                )
+                if isinstance(outcome, LinkImport):
+                    enqueue_link_import(outcome.pk)
+            if isinstance(outcome, LinkImport):
+                self.message_user(
+                    request,
+                    f"{outcome.rows_total} rows: the import runs in the background; "
+                    "its progress is shown here.",
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:link_tracking_linkimport_change", args=[outcome.pk])
+                )
+            result = outcome
+            if result.links and not result.errors:
                 self.message_user(request, f"{len(result.links)} links imported.")
                 return HttpResponseRedirect(reverse(f"admin:{self._changelist_url_name}"))
         context = {
@@ -568,6 +593,7 @@ class LinkAdmin(admin.ModelAdmin):
             "form": form,
             "result": result,
             "max_rows": app_settings.IMPORT_MAX_ROWS,
+            "async_max_rows": app_settings.IMPORT_ASYNC_MAX_ROWS,
         }
         return TemplateResponse(request, "admin/link_tracking/link_import.html", context)
 
@@ -782,6 +808,40 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected failed or partial requests")
     def retry(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
         _report(self, request, queryset, privacy_service.retry_privacy_request, "Retried")
+
+
+@admin.register(LinkImport)
+class LinkImportAdmin(admin.ModelAdmin):
+    """Import jobs, read only: they are made by an import (Links → Import from CSV)."""
+
+    list_display = [
+        "file_name",
+        "account",
+        "status",
+        "progress",
+        "created_count",
+        "failed_count",
+        "mode",
+        "dry_run",
+        "requested_by",
+        "created_at",
+    ]
+    list_filter = ["status", "mode", "dry_run"]
+    search_fields = ["file_name", "reason"]
+    exclude = ["content"]
+
+    @admin.display(description="progress")
+    def progress(self, obj: LinkImport) -> str:
+        return f"{obj.rows_done} / {obj.rows_total} (checked {obj.rows_checked})"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LinkImport]:
+        return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 # --- click statistics ----------------------------------------------------------------------

@@ -117,6 +117,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "API_PAGE_SIZE",
         "API_MAX_PAGE_SIZE",
         "BULK_CREATE_MAX_LINKS",
+        "IMPORT_MAX_ROWS",
+        "IMPORT_ASYNC_MAX_ROWS",
+        "IMPORT_BATCH_SIZE",
+        "IMPORT_JOB_MAX_ERRORS",
+        "IMPORT_JOB_STUCK_AFTER_SECONDS",
+        "IMPORT_JOB_MAX_ATTEMPTS",
+        "IMPORT_JOB_RETENTION_DAYS",
         "SIGNED_URL_DEFAULT_TTL_SECONDS",
         "SIGNED_URL_MAX_TTL_SECONDS",
     ):
@@ -127,6 +134,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E011"
                 )
             )
+    smallest, largest = app_settings.IMPORT_MAX_ROWS, app_settings.IMPORT_ASYNC_MAX_ROWS
+    if isinstance(smallest, int) and isinstance(largest, int) and largest < smallest:
+        errors.append(
+            Error(
+                f"LINK_TRACKING['IMPORT_ASYNC_MAX_ROWS'] ({largest}) is smaller than "
+                f"IMPORT_MAX_ROWS ({smallest}): files longer than IMPORT_MAX_ROWS become "
+                "import jobs of at most IMPORT_ASYNC_MAX_ROWS rows.",
+                id="link_tracking.E011",
+            )
+        )
     for key in ("API_WRITE_THROTTLE_RATE", "API_BULK_THROTTLE_RATE"):
         rate = getattr(app_settings, key)
         if rate is not None and not _valid_rate(rate):

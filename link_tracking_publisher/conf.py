@@ -82,6 +82,19 @@ DEFAULTS: dict[str, Any] = {
     "BULK_CREATE_MAX_LINKS": 100,
     # The most data rows one CSV import (POST links/import/) may carry; all or nothing.
     "IMPORT_MAX_ROWS": 1000,
+    # A longer file (up to this many rows) becomes an import job run by a worker: 202 and the
+    # job's URL (GET link-imports/{id}/), progress committed every IMPORT_BATCH_SIZE rows.
+    "IMPORT_ASYNC_MAX_ROWS": 50_000,
+    "IMPORT_BATCH_SIZE": 500,
+    # A job keeps its first errors (error_count counts them all).
+    "IMPORT_JOB_MAX_ERRORS": 1000,
+    # A running job whose progress has not moved for this long (its worker died) is started
+    # again by the beat task resume_link_imports; pending jobs never sent are sent again.
+    "IMPORT_JOB_STUCK_AFTER_SECONDS": 600,
+    # A job started this many times without finishing (its file kills the worker) is failed.
+    "IMPORT_JOB_MAX_ATTEMPTS": 5,
+    # Finished import jobs (their stored file with them) are deleted after this many days.
+    "IMPORT_JOB_RETENTION_DAYS": 30,
     # Signed URLs (POST links/{id}/signed-url/): lifetime when the caller does not say, and
     # the longest a caller may ask for.
     "SIGNED_URL_DEFAULT_TTL_SECONDS": 7 * 24 * 3600,

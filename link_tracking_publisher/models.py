@@ -621,6 +621,81 @@ class PrivacyRequest(models.Model):
         return f"{self.request_type} {self.subject_type}#{self.subject_hash[:12]} ({self.status})"
 
 
+def empty_list() -> list[Any]:
+    return []
+
+
+class LinkImport(models.Model):
+    """A CSV import of links run by a worker (``POST links/import/`` of a file longer than
+    ``IMPORT_MAX_ROWS``), with its progress and its errors
+    (:mod:`link_tracking_publisher.services.import_jobs`).
+
+    The uploaded file is kept in ``content``: committed with the job before the request is
+    answered, so it cannot be lost between the upload and the worker, and any worker can read
+    it without a shared file system."""
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
+        PER_ROW = "per_row", "Per row (good rows imported, bad ones reported)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (nothing imported)"
+        PARTIAL = "partial", "Partial (some rows imported)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="+")
+    domain = models.ForeignKey(
+        "Domain",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="For rows without a domain.",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    file_name = models.CharField(max_length=255)
+    file_size = models.PositiveIntegerField(help_text="Bytes.")
+    content = models.BinaryField(editable=False, help_text="The file as it was uploaded.")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    rows_total = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
+    rows_checked = models.PositiveIntegerField(default=0, help_text="Data rows checked.")
+    rows_done = models.PositiveIntegerField(
+        default=0, help_text="Data rows whose outcome is committed."
+    )
+    created_count = models.PositiveIntegerField(default=0, help_text="Links made.")
+    failed_count = models.PositiveIntegerField(default=0, help_text="Rows with an error.")
+    error_count = models.PositiveIntegerField(default=0, help_text="Errors, all of them.")
+    errors = models.JSONField(
+        default=empty_list, blank=True, help_text="The first errors: row, column, message."
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Runs started (resumptions).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "link import job"
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status}, {self.rows_done}/{self.rows_total})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.PARTIAL)
+
+
 # --- click statistics ---------------------------------------------------------------------
 # Click events are ingested (services/clicks) into the rollups below; the raw events stay
 # where Firehose put them (S3, Parquet), which is what Athena reads at scale.

@@ -40,6 +40,16 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.cleanup_old_outbox_entries",
         "schedule": crontab(minute=17, hour=3),
     },
+    # CSV import jobs whose worker died or whose message was lost (IMPORT_JOB_STUCK_AFTER_SECONDS).
+    "link-tracking-resume-link-imports": {
+        "task": "link_tracking.resume_link_imports",
+        "schedule": 60.0,
+    },
+    # Import jobs finished more than IMPORT_JOB_RETENTION_DAYS ago, and their stored files.
+    "link-tracking-cleanup-link-imports": {
+        "task": "link_tracking.cleanup_link_imports",
+        "schedule": crontab(minute=29, hour=3),
+    },
     # Domain ownership: look for the TXT record of every unverified claim; release lapsed ones.
     "link-tracking-verify-pending-domains": {
         "task": "link_tracking.verify_pending_domains",

@@ -15,6 +15,7 @@ from ..models import (
     Domain,
     Link,
     LinkCampaign,
+    LinkImport,
     PrivacyRequest,
     PublishOutbox,
     get_account_model,
@@ -25,6 +26,7 @@ __all__ = [
     "CampaignFilter",
     "DomainFilter",
     "LinkFilter",
+    "LinkImportFilter",
     "PrivacyRequestFilter",
     "PublishOutboxFilter",
     "SearchFilter",
@@ -93,6 +95,12 @@ class PrivacyRequestFilter(_AccountFilterSet):
     class Meta:
         model = PrivacyRequest
         fields = ["account", "status", "request_type", "subject_type"]
+
+
+class LinkImportFilter(_AccountFilterSet):
+    class Meta:
+        model = LinkImport
+        fields = ["account", "status", "mode", "dry_run"]
 
 
 class SearchFilter(filters.SearchFilter):

@@ -26,6 +26,7 @@ from ..models import (
     Link,
     LinkCampaign,
     LinkCampaignCrmCampaignMapping,
+    LinkImport,
     LinkVersion,
     PrivacyRequest,
     PublishOutbox,
@@ -544,6 +545,12 @@ class LinkImportSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(
         default=False, help_text="Check every row and report, writing nothing."
     )
+    mode = serializers.ChoiceField(
+        choices=LinkImport.Mode.choices,
+        default=LinkImport.Mode.ALL_OR_NOTHING,
+        help_text="all_or_nothing: nothing is written if any row fails; per_row: the good rows "
+        "are imported and the bad ones reported.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
     def validate_file(self, value: Any) -> Any:
@@ -572,6 +579,42 @@ class LinkImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text="Links made (0 in a dry run or on errors).")
     errors = ImportRowErrorSerializer(many=True)
     results = LinkSerializer(many=True, source="links")
+
+
+class LinkImportJobSerializer(StrictModelSerializer):
+    """An import job (a file longer than IMPORT_MAX_ROWS), run by a worker."""
+
+    errors = ImportRowErrorSerializer(
+        many=True, read_only=True, help_text="The first IMPORT_JOB_MAX_ERRORS errors."
+    )
+
+    class Meta:
+        model = LinkImport
+        fields = [
+            "id",
+            "account",
+            "domain",
+            "requested_by",
+            "reason",
+            "file_name",
+            "file_size",
+            "mode",
+            "dry_run",
+            "status",
+            "rows_total",
+            "rows_checked",
+            "rows_done",
+            "created_count",
+            "failed_count",
+            "error_count",
+            "errors",
+            "attempts",
+            "created_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
 
 
 class QRQuerySerializer(serializers.Serializer):
@@ -754,6 +797,7 @@ __all__ = [
     "LinkBulkCreateResultSerializer",
     "LinkBulkCreateSerializer",
     "LinkCreateSerializer",
+    "LinkImportJobSerializer",
     "LinkSerializer",
     "LinkUpdateSerializer",
     "LinkVersionSerializer",

@@ -26,6 +26,7 @@ from .views import (
     CampaignViewSet,
     CrmMappingViewSet,
     DomainViewSet,
+    LinkImportViewSet,
     LinkViewSet,
     PrivacyRequestViewSet,
     PublishOutboxViewSet,
@@ -38,6 +39,7 @@ router = SimpleRouter()
 router.register("domains", DomainViewSet, basename="domain")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("links", LinkViewSet, basename="link")
+router.register("link-imports", LinkImportViewSet, basename="link-import")
 router.register("publish-outbox", PublishOutboxViewSet, basename="publish-outbox")
 router.register("privacy-requests", PrivacyRequestViewSet, basename="privacy-request")
 router.register("message-clicks", MessageClickViewSet, basename="message-click")

@@ -10,9 +10,11 @@ import re
 import uuid
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -31,6 +33,7 @@ from ..models import (
     Link,
     LinkCampaign,
     LinkCampaignCrmCampaignMapping,
+    LinkImport,
     PrivacyRequest,
     PublishOutbox,
 )
@@ -40,7 +43,7 @@ from ..services import privacy as privacy_service
 from ..services import qr as qr_service
 from ..services.bulk import bulk_create_links
 from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
-from ..services.link_import import import_links
+from ..services.import_jobs import import_or_queue
 from ..services.preview import SimulatedClick, preview_link
 from ..services.signed_urls import signed_url
 from . import serializers as s
@@ -50,6 +53,7 @@ from .filters import (
     CampaignFilter,
     DomainFilter,
     LinkFilter,
+    LinkImportFilter,
     PrivacyRequestFilter,
     PublishOutboxFilter,
     SearchFilter,
@@ -64,6 +68,7 @@ __all__ = [
     "CampaignViewSet",
     "CrmMappingViewSet",
     "DomainViewSet",
+    "LinkImportViewSet",
     "LinkViewSet",
     "PrivacyRequestViewSet",
     "PublishOutboxViewSet",
@@ -471,12 +476,17 @@ class LinkViewSet(
         responses={
             200: s.LinkImportResultSerializer,
             201: s.LinkImportResultSerializer,
+            202: s.LinkImportJobSerializer,
             400: s.LinkImportResultSerializer,
         },
-        description="Import links from a CSV file, all or nothing, each through the service "
-        "layer (versioned, outboxed, published). dry_run=true checks every row and answers 200 "
-        "with the errors, writing nothing; an import answers 201, or 400 with every error "
-        "(row, column, message) and nothing written. At most IMPORT_MAX_ROWS rows.",
+        description="Import links from a CSV file, each through the service layer (versioned, "
+        "outboxed, published); mode all_or_nothing (the default) or per_row. A file of at most "
+        "IMPORT_MAX_ROWS rows is imported now: dry_run=true checks every row and answers 200 "
+        "with the errors, writing nothing; an import answers 201 (per_row: with the rows left "
+        "out in errors), or 400 with every error (row, column, message) when nothing was "
+        "written. A longer file, up to IMPORT_ASYNC_MAX_ROWS rows, is stored and imported by "
+        "a worker: 202 with the import job, whose URL (Location) gives its progress and "
+        "errors. A file that cannot be read at all is a 400 at once.",
     )
     @action(
         detail=False,
@@ -487,19 +497,33 @@ class LinkViewSet(
         pagination_class=None,
     )
     def import_csv(self, request: Request) -> Response:
+        from ..tasks.import_tasks import enqueue_link_import
+
         serializer = s.LinkImportSerializer(
             data=request.data, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = import_links(
-            data["file"].read(),
-            account=data["account"],
-            domain=data.get("domain"),
-            user=request.user,
-            reason=data.get("reason", "") or "imported from CSV through the API",
-            dry_run=data["dry_run"],
-        )
+        with transaction.atomic():
+            outcome = import_or_queue(
+                data["file"].read(),
+                file_name=data["file"].name,
+                account=data["account"],
+                domain=data.get("domain"),
+                user=request.user,
+                reason=data.get("reason", "") or "imported from CSV through the API",
+                dry_run=data["dry_run"],
+                per_row=data["mode"] == LinkImport.Mode.PER_ROW,
+            )
+            if isinstance(outcome, LinkImport):
+                enqueue_link_import(outcome.pk)
+        if isinstance(outcome, LinkImport):
+            response = _respond(s.LinkImportJobSerializer, outcome, self, status.HTTP_202_ACCEPTED)
+            response["Location"] = request.build_absolute_uri(
+                reverse("link_tracking_api:link-import-detail", args=[outcome.pk])
+            )
+            return response
+        result = outcome
         fresh = {x.pk: x for x in self.get_queryset().filter(pk__in=[x.pk for x in result.links])}
         body = {
             "dry_run": result.dry_run,
@@ -510,7 +534,7 @@ class LinkViewSet(
         }
         if result.dry_run:
             code = status.HTTP_200_OK
-        elif result.errors:
+        elif result.errors and not result.links:
             code = status.HTTP_400_BAD_REQUEST
         else:
             code = status.HTTP_201_CREATED
@@ -688,6 +712,29 @@ class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
     def retry(self, request: Request, pk: str | None = None) -> Response:
         entry = link_service.retry_failed_publish(self.get_object())
         return _respond(s.PublishOutboxSerializer, entry, self, status.HTTP_202_ACCEPTED)
+
+
+# --- CSV import jobs ------------------------------------------------------------------------
+
+
+class LinkImportViewSet(
+    LinkTrackingAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """CSV imports run by a worker (``POST links/import/`` of a file longer than
+    IMPORT_MAX_ROWS): their status, progress and errors. Read only."""
+
+    serializer_class = s.LinkImportJobSerializer
+    permission_model = LinkImport
+    filterset_class = LinkImportFilter
+    ordering_fields = ["created_at", "status"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[LinkImport]:
+        # The file itself is not shown, and not read for a list.
+        return LinkImport.objects.filter(account__in=self.accounts()).defer("content")
 
 
 # --- privacy requests ----------------------------------------------------------------------

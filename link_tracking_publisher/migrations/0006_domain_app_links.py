@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('link_tracking', '0003_click_statistics'),
+        ('link_tracking', '0005_link_import_jobs'),
     ]
 
     operations = [

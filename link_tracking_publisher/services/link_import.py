@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,15 @@ from ..models import Channel, Domain, Link, LinkCampaign
 from .link_csv import EXPORT_COLUMNS, unescape_cell
 from .links import create_link
 
-__all__ = ["IMPORT_MAX_BYTES", "ImportResult", "RowError", "import_links"]
+__all__ = [
+    "IMPORT_MAX_BYTES",
+    "ImportFile",
+    "ImportResult",
+    "OnBatch",
+    "RowError",
+    "import_links",
+    "read_import_file",
+]
 
 #: The largest file an import reads.
 IMPORT_MAX_BYTES = 10_000_000
@@ -204,6 +213,88 @@ def _fields(
     return out, errors
 
 
+#: Called after each batch of rows with (data rows done so far, the batch's links, the
+#: batch's errors); see :func:`import_links` for where its writes commit.
+OnBatch = Callable[[int, list[Link], list[RowError]], None]
+
+
+@dataclass
+class ImportFile:
+    """A CSV file read and its header checked: its data rows (number, cells), blank lines
+    left out, or the errors that stop the import before any row is looked at."""
+
+    layout: str = ""
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def read_import_file(data: bytes, *, max_rows: int | None = None) -> ImportFile:
+    """Read ``data`` and check its header and its size (at most ``max_rows`` data rows, by
+    default ``IMPORT_MAX_ROWS``); looks nothing up in the database."""
+    header, rows, read_errors = _read(data)
+    if not header:
+        return ImportFile(errors=read_errors)
+    layout, header_errors = _check_header(header)
+    parsed = ImportFile(layout=layout, errors=header_errors + read_errors)
+    if parsed.errors:
+        return parsed
+    parsed.rows = [(number, row) for number, row in enumerate(rows, start=2) if row]
+    limit = app_settings.IMPORT_MAX_ROWS if max_rows is None else max_rows
+    if not parsed.rows:
+        parsed.errors.append(RowError(None, None, "No rows to import."))
+    elif len(parsed.rows) > limit:
+        setting = "IMPORT_MAX_ROWS" if max_rows is None else "IMPORT_ASYNC_MAX_ROWS"
+        parsed.errors.append(
+            RowError(
+                parsed.rows[limit][0],
+                None,
+                f"{len(parsed.rows)} rows; at most {limit} per import ({setting}).",
+            )
+        )
+    return parsed
+
+
+def _import_row(
+    number: int,
+    raw: dict[str, str],
+    *,
+    layout: str,
+    account: Any,
+    domain: Domain | None,
+    user: Any,
+    reason: str,
+    seen: dict[tuple[Any, str], int],
+) -> tuple[Link | None, list[RowError]]:
+    """One row: its link (made in a savepoint) or its errors (and nothing written)."""
+    row = _bitly_row(raw) if layout == "bitly" else raw
+    fields, problems = _fields(row, account, domain)
+    key = (getattr(fields.get("domain"), "pk", None), (fields["slug"] or "").upper())
+    if fields["slug"] and key in seen:
+        problems.setdefault("slug", f"Also used by row {seen[key]} of this file.")
+    elif fields["slug"]:
+        seen[key] = number
+    if problems:
+        return None, [
+            RowError(number, _column(name, layout, raw), text) for name, text in problems.items()
+        ]
+    try:
+        with transaction.atomic():
+            link = create_link(
+                account=account, user=user, reason=reason or "imported from CSV", **fields
+            )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            messages = exc.message_dict
+        else:
+            messages = {NON_FIELD_ERRORS: exc.messages}
+        return None, [
+            RowError(number, None if name == NON_FIELD_ERRORS else _column(name, layout, raw), text)
+            for name, texts in messages.items()
+            for text in texts
+        ]
+    return link, []
+
+
 def import_links(
     data: bytes,
     *,
@@ -212,67 +303,76 @@ def import_links(
     user: Any = None,
     reason: str = "",
     dry_run: bool = False,
+    per_row: bool = False,
+    max_rows: int | None = None,
+    start: int = 0,
+    batch_size: int | None = None,
+    on_batch: OnBatch | None = None,
 ) -> ImportResult:
-    """Import the links of a CSV file into ``account``, all or nothing (see the module)."""
+    """Import the links of a CSV file into ``account`` (see the module).
+
+    All or nothing by default: every row is made in one transaction, rolled back if any row
+    fails. ``per_row``: each batch of ``batch_size`` rows commits on its own and a bad row is
+    only left out (its errors reported). ``dry_run``: each batch is rolled back. ``start``
+    skips that many data rows (done by an earlier, interrupted run of a per-row import).
+    ``on_batch`` is called inside the transaction that commits the batch's rows (all or
+    nothing: the one transaction; per row: the batch's), so what it writes commits with them;
+    in a dry run, after the batch was rolled back.
+    """
     result = ImportResult(dry_run=dry_run)
-    header, rows, read_errors = _read(data)
-    if not header:
-        result.errors = read_errors
-        return result
-    layout, header_errors = _check_header(header)
-    result.errors = header_errors + read_errors
+    parsed = read_import_file(data, max_rows=max_rows)
+    result.rows = len(parsed.rows)
+    result.errors = parsed.errors
     if result.errors:
         return result
-    limit = app_settings.IMPORT_MAX_ROWS
-    data_rows = [(number, row) for number, row in enumerate(rows, start=2) if row]
-    result.rows = len(data_rows)
-    if not data_rows:
-        result.errors.append(RowError(None, None, "No rows to import."))
-        return result
-    if len(data_rows) > limit:
-        result.errors.append(
-            RowError(
-                data_rows[limit][0],
-                None,
-                f"{len(data_rows)} rows; at most {limit} per import (IMPORT_MAX_ROWS).",
-            )
-        )
-        return result
+    rows = parsed.rows[start:]
+    size = batch_size or len(rows) or 1
     seen: dict[tuple[Any, str], int] = {}
+    reason = reason or "imported from CSV"
+
+    def run_batch(done: int) -> tuple[list[Link], list[RowError]]:
+        links: list[Link] = []
+        errors: list[RowError] = []
+        for number, raw in rows[done : done + size]:
+            link, row_errors = _import_row(
+                number,
+                raw,
+                layout=parsed.layout,
+                account=account,
+                domain=domain,
+                user=user,
+                reason=reason,
+                seen=seen,
+            )
+            if link is not None:
+                links.append(link)
+            errors += row_errors
+        return links, errors
+
+    def record(done: int, links: list[Link], errors: list[RowError]) -> None:
+        result.links += links
+        result.errors += errors
+        if on_batch is not None:
+            on_batch(start + min(done + size, len(rows)), links, errors)
+
+    if per_row or dry_run:
+        for done in range(0, len(rows), size):
+            with transaction.atomic():
+                links, errors = run_batch(done)
+                if dry_run:
+                    transaction.set_rollback(True)  # a dry run writes nothing
+                else:
+                    record(done, links, errors)
+            if dry_run:
+                record(done, [], errors)
+        if dry_run:
+            result.links = []
+        return result
     with transaction.atomic():
-        for number, raw in data_rows:
-            row = _bitly_row(raw) if layout == "bitly" else raw
-            fields, errors = _fields(row, account, domain)
-            key = (getattr(fields.get("domain"), "pk", None), (fields["slug"] or "").upper())
-            if fields["slug"] and key in seen:
-                errors.setdefault("slug", f"Also used by row {seen[key]} of this file.")
-            elif fields["slug"]:
-                seen[key] = number
-            if not errors:
-                try:
-                    with transaction.atomic():
-                        result.links.append(
-                            create_link(
-                                account=account,
-                                user=user,
-                                reason=reason or "imported from CSV",
-                                **fields,
-                            )
-                        )
-                except ValidationError as exc:
-                    if hasattr(exc, "error_dict"):
-                        messages = exc.message_dict
-                    else:
-                        messages = {NON_FIELD_ERRORS: exc.messages}
-                    for name, texts in messages.items():
-                        column = None if name == NON_FIELD_ERRORS else _column(name, layout, raw)
-                        for text in texts:
-                            result.errors.append(RowError(number, column, text))
-                    continue
-            for name, text in errors.items():
-                result.errors.append(RowError(number, _column(name, layout, raw), text))
-        if result.errors or dry_run:
-            transaction.set_rollback(True)  # nothing half-imported; a dry run writes nothing
-    if result.errors or dry_run:
+        for done in range(0, len(rows), size):
+            record(done, *run_batch(done))
+        if result.errors:
+            transaction.set_rollback(True)  # nothing half-imported
+    if result.errors:
         result.links = []
     return result

@@ -6,6 +6,7 @@ from .click_tasks import (
     ingest_click_events,
 )
 from .domain_tasks import expire_domain_claims_task, verify_domain_task, verify_pending_domains
+from .import_tasks import cleanup_link_imports, resume_link_imports, run_link_import_task
 from .privacy_tasks import process_privacy_request_task
 from .publisher_tasks import (
     BEAT_SCHEDULE,
@@ -24,6 +25,7 @@ from .publisher_tasks import (
 __all__ = [
     "BEAT_SCHEDULE",
     "cleanup_click_webhook_deliveries",
+    "cleanup_link_imports",
     "cleanup_old_outbox_entries",
     "expire_domain_claims_task",
     "deliver_click_webhooks",
@@ -37,7 +39,9 @@ __all__ = [
     "republish_campaign_task",
     "republish_domain_task",
     "republish_link_campaign_task",
+    "resume_link_imports",
     "retry_pending_outbox",
+    "run_link_import_task",
     "verify_domain_task",
     "verify_pending_domains",
 ]

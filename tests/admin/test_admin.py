@@ -392,3 +392,39 @@ def test_domain_app_link_documents_are_checked_in_the_admin(client: Client) -> N
     domain.refresh_from_db()
     assert (domain.apple_app_site_association, domain.assetlinks) == (aasa, None)
     assert PublishOutbox.objects.filter(domain=domain, runtime_version=1).exists()
+
+
+def test_a_long_file_becomes_an_import_job_shown_read_only(
+    client: Client, link: Link, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from unittest import mock
+
+    from link_tracking_publisher.models import LinkImport
+    from link_tracking_publisher.tasks import run_link_import_task
+
+    settings.LINK_TRACKING = {**getattr(settings, "LINK_TRACKING", {}), "IMPORT_MAX_ROWS": 1}
+    form = {"account": link.account.pk, "domain": link.domain.pk, "reason": ""}
+    content = (
+        b"slug,destination_url\nj1,https://shop.example.com/1\nj2,https://shop.example.com/2\n"
+    )
+    with (
+        mock.patch.object(run_link_import_task, "delay") as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(
+            reverse("admin:link_tracking_link_import"),
+            {**form, "mode": "per_row", "file": _upload(content)},
+        )
+    job = LinkImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == _url(
+        LinkImport, "change", job.pk
+    )
+    sent.assert_called_once_with(str(job.pk))
+    assert (job.mode, job.rows_total, job.status) == ("per_row", 2, "pending")
+    run_link_import_task(str(job.pk))
+    assert Link.objects.filter(slug_canonical__in=["J1", "J2"]).count() == 2
+    page = client.get(_url(LinkImport, "changelist")).content.decode()
+    assert "links.csv" in page and "2 / 2" in page
+    page = client.get(_url(LinkImport, "change", job.pk)).content.decode()
+    assert "Succeeded" in page and 'name="status"' not in page  # read only
+    assert client.post(_url(LinkImport, "add")).status_code == 403

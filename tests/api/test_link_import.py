@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import Link, LinkVersion, PublishOutbox
+from link_tracking_publisher.models import Link, LinkImport, LinkVersion, PublishOutbox
 from tests.publisher.factories import LinkFactory
 
 from .conftest import API
@@ -97,6 +97,25 @@ def test_bad_rows_are_named_by_row_and_column_and_nothing_is_written(
     assert Link.objects.count() == before  # not even row 2
 
 
+def test_a_per_row_import_keeps_the_good_rows(
+    alice_client: APIClient, account_a: Any, domain_a: Any, enqueued: Any
+) -> None:
+    content = (
+        "slug,destination_url\n"
+        "ok1,https://shop.example.com/1\n"
+        "bad,javascript:alert(1)\n"
+        "ok2,https://shop.example.com/2\n"
+    )
+    response = _post(alice_client, account_a, content, domain=str(domain_a.pk), mode="per_row")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["created"], _errors(response)) == (2, [(3, "destination_url")])
+    assert set(Link.objects.values_list("slug_original", flat=True)) == {"ok1", "ok2"}
+    bad_only = "destination_url\njavascript:alert(1)\n"
+    response = _post(alice_client, account_a, bad_only, domain=str(domain_a.pk), mode="per_row")
+    assert response.status_code == 400  # nothing made
+    assert Link.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -137,13 +156,20 @@ def test_a_file_that_is_not_utf8_is_a_file_error(
 def test_rows_over_the_limit_are_refused(
     alice_client: APIClient, account_a: Any, domain_a: Any, settings: Any
 ) -> None:
-    settings.LINK_TRACKING = {**getattr(settings, "LINK_TRACKING", {}), "IMPORT_MAX_ROWS": 3}
+    # Longer than IMPORT_MAX_ROWS is a job (tests/api/test_link_import_jobs.py); longer than
+    # IMPORT_ASYNC_MAX_ROWS is refused whole, at once.
+    settings.LINK_TRACKING = {
+        **getattr(settings, "LINK_TRACKING", {}),
+        "IMPORT_MAX_ROWS": 2,
+        "IMPORT_ASYNC_MAX_ROWS": 3,
+    }
     rows = "".join(f"https://shop.example.com/{n}\n" for n in range(4))
     response = _post(alice_client, account_a, "destination_url\n" + rows, domain=str(domain_a.pk))
     assert response.status_code == 400
     assert _errors(response) == [(5, None)]
-    assert "at most 3" in response.json()["errors"][0]["message"]
+    assert "at most 3 per import (IMPORT_ASYNC_MAX_ROWS)" in response.json()["errors"][0]["message"]
     assert not Link.objects.exists()
+    assert not LinkImport.objects.exists()
 
 
 def test_a_row_without_a_domain_needs_one(alice_client: APIClient, account_a: Any) -> None:

@@ -51,6 +51,8 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/links/{{id}}/qr/",
         f"{API}/links/export/",
         f"{API}/links/import/",
+        f"{API}/link-imports/",
+        f"{API}/link-imports/{{id}}/",
         f"{API}/utm-policy/",
         f"{API}/publish-outbox/",
         f"{API}/publish-outbox/{{id}}/",
@@ -122,4 +124,17 @@ def test_the_link_import_is_a_multipart_upload(schema: dict[str, Any]) -> None:
     operation = schema["paths"][f"{API}/links/import/"]["post"]
     body = operation["requestBody"]["content"]
     assert list(body) == ["multipart/form-data"]
-    assert set(operation["responses"]) >= {"200", "201", "400"}
+    assert set(operation["responses"]) >= {"200", "201", "202", "400"}
+    job = operation["responses"]["202"]["content"]["application/json"]["schema"]
+    assert job == {"$ref": "#/components/schemas/LinkImportJob"}
+    form = body["multipart/form-data"]["schema"]
+    mode = schema["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]["properties"]["mode"]
+    assert "all_or_nothing" in str(mode) and "per_row" in str(mode)
+
+
+def test_import_jobs_are_listed_and_read_only(schema: dict[str, Any]) -> None:
+    assert set(schema["paths"][f"{API}/link-imports/"]) == {"get"}
+    assert set(schema["paths"][f"{API}/link-imports/{{id}}/"]) == {"get"}
+    job = schema["components"]["schemas"]["LinkImportJob"]
+    assert "content" not in job["properties"]
+    assert set(job["required"]) >= {"id", "status", "rows_total", "rows_done", "errors"}

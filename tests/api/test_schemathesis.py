@@ -33,6 +33,7 @@ from link_tracking_publisher.models import (
     ClickWebhook,
     ClickWebhookDelivery,
     LinkCampaignCrmCampaignMapping,
+    LinkImport,
     PrivacyRequest,
 )
 from tests.publisher.factories import (
@@ -93,7 +94,17 @@ def world(aws: None) -> Iterator[dict[str, Any]]:
         next_attempt_at=timezone.now(),
         status=ClickWebhookDelivery.Status.FAILED,
     )
+    link_import = LinkImport.objects.create(
+        account=account,
+        domain=domain,
+        file_name="big.csv",
+        file_size=8,
+        content=b"a,b\n1,2\n",
+        rows_total=1,
+        errors=[{"row": 2, "column": "slug", "message": "Taken."}],
+    )
     REAL.update(
+        link_import=str(link_import.pk),
         webhook=str(webhook.pk),
         delivery=delivery.pk,
         user=get_user_model().objects.create_user("fuzzer", password="pw", is_staff=True),
@@ -130,6 +141,7 @@ def api_schema(world: dict[str, Any], _fast_passwords: None) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 _ID_BY_PREFIX = [
+    ("/link-imports/", "link_import"),
     ("/links/", "link"),
     ("/domains/", "domain"),
     ("/campaigns/", "campaign"),

@@ -28,6 +28,13 @@ def test_default_configuration_is_clean() -> None:
         ("LINK_TRACKING", {"BULK_PUBLISH_CONCURRENCY": 0}, "link_tracking.E006"),
         ("LINK_TRACKING_ACCOUNT_MODEL", "nope.Missing", "link_tracking.E008"),
         ("LINK_TRACKING", {"SHORT_URL_SCHEME": "ftp"}, "link_tracking.E009"),
+        ("LINK_TRACKING", {"IMPORT_BATCH_SIZE": 0}, "link_tracking.E011"),
+        ("LINK_TRACKING", {"IMPORT_JOB_STUCK_AFTER_SECONDS": "600"}, "link_tracking.E011"),
+        (
+            "LINK_TRACKING",
+            {"IMPORT_MAX_ROWS": 1000, "IMPORT_ASYNC_MAX_ROWS": 999},
+            "link_tracking.E011",
+        ),
     ],
 )
 def test_misconfiguration_is_reported(
