@@ -181,13 +181,26 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _maps(pid: int) -> str:
+    """The files a process has mapped (Linux /proc): a compiled build maps its extensions."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
 @contextlib.contextmanager
-def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str, int]]:
+def _server(
+    app: str, env: Mapping[str, str], log: Path, python: str = sys.executable
+) -> Iterator[tuple[str, int]]:
+    """uvicorn serving ``app`` from this tree; with another ``python`` (``--runtime-python``),
+    from that interpreter's installed packages (the compiled build: nothing from the tree)."""
     port = free_port()
+    where = ["--app-dir", str(log.parent / "empty")] if python != sys.executable else []
+    if where:
+        (log.parent / "empty").mkdir(exist_ok=True)
     process = start_process(
         [
             *_taskset("1"),
-            sys.executable,
+            python,
+            *(["-P"] if where else []),  # -P: not the working directory (this tree) either
             "-m",
             "uvicorn",
             app,
@@ -196,13 +209,16 @@ def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str, 
             "--port",
             str(port),
             *UVICORN_FLAGS,
+            *where,
         ],
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": "" if where else str(ROOT)},
         log_path=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/health", timeout=30, proc=process.popen)
+        if where and app.startswith("runtime_service") and "__mypyc" not in _maps(process.pid):
+            raise SystemExit(f"{python} does not serve the compiled build (make compiled)")
         yield base, process.pid
     finally:
         process.stop()
@@ -256,11 +272,18 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per case")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
+    parser.add_argument(
+        "--runtime-python",
+        default=sys.executable,
+        help="the interpreter serving the runtime cases, with its installed build (e.g. "
+        ".venv-compiled/bin/python after `make compiled`); the floor keeps this one",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
 
     results: dict[str, dict[str, float]] = {}
+    runtime = "runtime_service.asgi:app"
     with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
         work = Path(tmp)
         aws = LocalAws(moto)
@@ -277,7 +300,8 @@ def main() -> None:
         def run(
             name: str, app: str, env: Mapping[str, str], path: str, script: Path | None = None
         ) -> None:
-            with _server(app, env, work / f"{name}.log") as (base, pid):
+            python = args.runtime_python if app == runtime else sys.executable
+            with _server(app, env, work / f"{name}.log", python) as (base, pid):
                 _wrk(base + path, 1, args.connections, script)  # warm up (and fill the cache)
                 cpu_before = _cpu_seconds(pid)
                 sample = _wrk(base + path, args.duration, args.connections, script)
@@ -301,13 +325,17 @@ def main() -> None:
         )
         slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
         file_env = {**base_env, "FIREHOSE_STREAM_NAME": ""}
-        hit_cost = in_process_hit_cost()
+        if args.runtime_python == sys.executable:
+            hit_cost = in_process_hit_cost()
+        else:  # the installed (compiled) build's own cost, in that interpreter
+            from benchmarks.compiled_bench import measure
+
+            hit_cost = measure(args.runtime_python, compiled=True, requests=100_000)
         loops = loops_for(hit_cost)
         work_us = sorted(spin_cost(loops) for _ in range(3))[1]
         work_case = f"bare + {work_us:.0f} µs of Python"
         work_env = {**base_env, "BARE_APP_WORK_LOOPS": str(loops)}
         print(f"in process: a cache hit costs {hit_cost:.1f} µs of CPU", flush=True)
-        runtime = "runtime_service.asgi:app"
         try:
             time.sleep(0.5)
             # Interleaved rounds, so a noisy neighbour hurts every case alike; medians reported.
