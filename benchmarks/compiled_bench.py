@@ -41,6 +41,7 @@ print(json.dumps({{"us": cost, "module": runtime_service.redirect.__file__}}))
 
 def measure(python: str, *, compiled: bool, requests: int) -> float:
     """µs of CPU per in-process cache hit in a fresh ``python``, pure or compiled."""
+    python = os.path.abspath(python)  # the run's cwd is elsewhere; a venv's symlink kept
     prefix = "" if compiled else f"sys.path.insert(0, {str(ROOT)!r})"
     code = _MEASURE.format(prefix=prefix, root=str(ROOT), requests=requests)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

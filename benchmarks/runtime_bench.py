@@ -18,6 +18,9 @@ one-worker uvicorn (same flags for every case) on loopback, driven by wrk
 * ``hit, DynamoDB +100 ms``: cache hits while every DynamoDB call goes through a proxy that
   delays it by 100 ms (the TTL is 1 s, so records are refreshed from the slow DynamoDB
   throughout the run).
+* with ``--compiled-python PYTHON`` (``.venv-compiled/bin/python`` after ``make compiled``), also
+  ``hit (compiled)`` and ``hit, events to file (compiled)``: the same, served by that
+  interpreter's installed mypyc-compiled build, in the same rounds.
 
 The server is pinned to one core and wrk and moto to the other when ``taskset`` exists, so
 the 2-core machine is shared the same way in every case. Bounded: loopback only, a few
@@ -190,7 +193,7 @@ def _maps(pid: int) -> str:
 def _server(
     app: str, env: Mapping[str, str], log: Path, python: str = sys.executable
 ) -> Iterator[tuple[str, int]]:
-    """uvicorn serving ``app`` from this tree; with another ``python`` (``--runtime-python``),
+    """uvicorn serving ``app`` from this tree; with another ``python`` (``--compiled-python``),
     from that interpreter's installed packages (the compiled build: nothing from the tree)."""
     port = free_port()
     where = ["--app-dir", str(log.parent / "empty")] if python != sys.executable else []
@@ -273,12 +276,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument(
-        "--runtime-python",
-        default=sys.executable,
-        help="the interpreter serving the runtime cases, with its installed build (e.g. "
-        ".venv-compiled/bin/python after `make compiled`); the floor keeps this one",
+        "--compiled-python",
+        help="also run the hit cases served by this interpreter's installed build, in the same "
+        "rounds (.venv-compiled/bin/python after `make compiled`)",
     )
     args = parser.parse_args()
+    compiled = os.path.abspath(args.compiled_python) if args.compiled_python else None
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
 
@@ -294,13 +297,22 @@ def main() -> None:
         hit_url = "/ABC123?sms_msg_id=42"
         miss_script = work / "miss.lua"
         miss_script.write_text(MISS_LUA % (LINKS - 1))
+        if compiled:
+            from benchmarks.compiled_bench import measure
+
+            compiled_cost = measure(compiled, compiled=True, requests=100_000)
+            print(f"in process, compiled: a cache hit costs {compiled_cost:.1f} µs", flush=True)
 
         samples: dict[str, list[dict[str, float]]] = {}
 
         def run(
-            name: str, app: str, env: Mapping[str, str], path: str, script: Path | None = None
+            name: str,
+            app: str,
+            env: Mapping[str, str],
+            path: str,
+            script: Path | None = None,
+            python: str = sys.executable,
         ) -> None:
-            python = args.runtime_python if app == runtime else sys.executable
             with _server(app, env, work / f"{name}.log", python) as (base, pid):
                 _wrk(base + path, 1, args.connections, script)  # warm up (and fill the cache)
                 cpu_before = _cpu_seconds(pid)
@@ -325,12 +337,7 @@ def main() -> None:
         )
         slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
         file_env = {**base_env, "FIREHOSE_STREAM_NAME": ""}
-        if args.runtime_python == sys.executable:
-            hit_cost = in_process_hit_cost()
-        else:  # the installed (compiled) build's own cost, in that interpreter
-            from benchmarks.compiled_bench import measure
-
-            hit_cost = measure(args.runtime_python, compiled=True, requests=100_000)
+        hit_cost = in_process_hit_cost()
         loops = loops_for(hit_cost)
         work_us = sorted(spin_cost(loops) for _ in range(3))[1]
         work_case = f"bare + {work_us:.0f} µs of Python"
@@ -345,6 +352,11 @@ def main() -> None:
                 run("hit", runtime, base_env, hit_url)
                 run("hit, events to file", runtime, file_env, hit_url)
                 run("hit, DynamoDB +100 ms", runtime, slow_env, hit_url)
+                if compiled:
+                    run("hit (compiled)", runtime, base_env, hit_url, python=compiled)
+                    run(
+                        "hit, events to file (compiled)", runtime, file_env, hit_url, None, compiled
+                    )
             no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
             run("miss", runtime, no_cache, "/", miss_script)
         finally:
@@ -388,6 +400,13 @@ def main() -> None:
     )
     slow = results["hit, DynamoDB +100 ms"]
     print(f"hit p99 with DynamoDB +100 ms / hit p99: {slow['p99'] / hit['p99']:.2f}")
+    if compiled:
+        for case in ("hit", "hit, events to file"):
+            pure, built = results[case], results[f"{case} (compiled)"]
+            print(
+                f"{case}: compiled / pure server CPU per request "
+                f"{built['cpu_us'] / pure['cpu_us']:.2f}, requests/s {built['rps'] / pure['rps']:.2f}"
+            )
 
 
 if __name__ == "__main__":
