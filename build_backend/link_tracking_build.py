@@ -31,8 +31,9 @@ OPT_IN = "LINK_TRACKING_MYPYC"
 MYPYC_REQUIRES = ("mypy[mypyc]==2.4.1",)
 #: Packages compiled; each module of them is, but the excluded ones.
 COMPILED_PACKAGES = ("link_tracking_runtime", "runtime_service")
-#: Kept interpreted: ``app.py`` holds an async generator (the shutdown drain's lifespan), which
-#: mypyc cannot compile, and ``asgi.py`` only builds the app from the environment at import.
+#: Kept interpreted: ``app.py`` holds an async generator (``RuntimeApp.running``, an
+#: ``asynccontextmanager``), which mypyc cannot compile, and ``asgi.py`` only builds the app from
+#: the environment at import.
 INTERPRETED_MODULES = ("runtime_service.app", "runtime_service.asgi")
 
 ROOT = Path(__file__).resolve().parent.parent
