@@ -16,16 +16,30 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # --- build: the runtime and the contract, with only the runtime extra, in a virtualenv -------
 # Dependencies come from the lock: requirements/runtime.txt is the runtime's subset of uv.lock
 # (`make lock` writes it, `make check-lock` checks it), every package pinned with its hashes.
+# The project itself is the mypyc-compiled build (README, "Compiled build"): compiled here, by
+# the lock's mypy (requirements/mypyc.txt, hash-pinned) in a build-only virtualenv, with a C
+# compiler this stage alone installs; the runtime stage copies /opt/venv and neither of them.
 FROM base AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY requirements/runtime.txt ./requirements/runtime.txt
+COPY requirements/runtime.txt requirements/mypyc.txt ./requirements/
 RUN pip install --require-hashes -r requirements/runtime.txt
-COPY pyproject.toml README.md* ./
+# mypy type-checks what it compiles: the build venv has the runtime's packages too.
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --require-hashes -r requirements/mypyc.txt \
+    && /opt/build/bin/pip install --require-hashes -r requirements/runtime.txt
+COPY pyproject.toml setup.py MANIFEST.in README.md* ./
+COPY build_backend ./build_backend
 COPY link_tracking_runtime ./link_tracking_runtime
 COPY runtime_service ./runtime_service
-RUN pip install --no-deps .
+RUN LINK_TRACKING_MYPYC=1 /opt/build/bin/pip wheel --no-deps --no-build-isolation \
+        --wheel-dir /tmp/wheels . \
+    && pip install --no-deps /tmp/wheels/link_tracking-*.whl \
+    && python -P -c "import runtime_service.redirect as m; assert m.__file__.endswith('.so'), m.__file__"
 
 # --- dev: everything (control plane, Celery, moto, test tools) for docker-compose.yml ---------
 # The same environment as `make install`: scripts/venv.py syncs /opt/venv from uv.lock.

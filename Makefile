@@ -10,10 +10,12 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 # The runtime's subset of the lock, for the Docker image (hash-pinned, pip-installable).
 RUNTIME_REQUIREMENTS := requirements/runtime.txt
+# The compiled build's build requirements (mypy at the lock's version), hash-pinned.
+MYPYC_REQUIREMENTS := requirements/mypyc.txt
 UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON=$(PY) UV_PYTHON_DOWNLOADS=never
 
 .PHONY: install lock lock-upgrade check-lock dev dev-once test test-fast lint check-terraform \
-	bench bench-publish bench-runtime bench-soak moto worker beat runtime web
+	compiled test-compiled bench bench-publish bench-runtime bench-soak moto worker beat runtime web
 
 # Build .venv from the lock (again whenever pyproject.toml or uv.lock changes).
 $(STAMP): pyproject.toml uv.lock scripts/venv.py
@@ -32,6 +34,11 @@ lock: $(STAMP)
 	  --format requirements-txt --output-file $(RUNTIME_REQUIREMENTS)
 	$(UV_ENV) $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	  --no-header requirements/checkov.in --output-file requirements/checkov.txt
+	$(UV_ENV) $(UV) export --frozen --quiet --extra dev --no-emit-project --no-header --no-hashes \
+	  --format requirements-txt --output-file $(VENV)/lock-constraints.txt
+	$(UV_ENV) $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --no-header --no-annotate -c $(VENV)/lock-constraints.txt requirements/mypyc.in \
+	  --output-file $(MYPYC_REQUIREMENTS)
 
 # The same, moving every package to the newest release its range allows.
 lock-upgrade: $(STAMP)
@@ -59,6 +66,33 @@ test: $(STAMP)
 # Everything but the end-to-end tests that start processes.
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e"
+
+# The optional compiled build (README, "Compiled build"): a wheel of the contract and the runtime
+# compiled with mypyc (LINK_TRACKING_MYPYC=1) by the lock's mypy, installed into its own
+# virtualenv, .venv-compiled (the lock's packages, never .venv), rebuilt when a source changes.
+COMPILED_VENV := .venv-compiled
+COMPILED_PY := $(COMPILED_VENV)/bin/python
+COMPILED_STAMP := $(COMPILED_VENV)/.built
+COMPILED_INPUTS := $(wildcard link_tracking_runtime/*.py runtime_service/*.py) setup.py \
+	build_backend/link_tracking_build.py $(MYPYC_REQUIREMENTS) pyproject.toml uv.lock
+
+$(COMPILED_STAMP): $(STAMP) $(COMPILED_INPUTS)
+	UV_PROJECT_ENVIRONMENT=$(COMPILED_VENV) UV_PYTHON=$(PY) UV_PYTHON_DOWNLOADS=never \
+	  $(UV) sync --locked --extra dev --no-install-project --quiet
+	$(UV) pip install --python $(COMPILED_PY) --no-config --quiet --require-hashes -r $(MYPYC_REQUIREMENTS)
+	rm -rf build dist/compiled
+	LINK_TRACKING_MYPYC=1 $(UV) build --python $(COMPILED_PY) --no-build-isolation --wheel \
+	  --out-dir dist/compiled --quiet
+	$(UV) pip install --python $(COMPILED_PY) --quiet --no-deps --reinstall dist/compiled/*.whl
+	@touch $@
+
+compiled: $(COMPILED_STAMP)
+
+# The contract and runtime tests (with the redirect vectors and the property tests) against the
+# compiled modules, imported from .venv-compiled's site-packages (tests/compiled.py checks it).
+test-compiled: $(COMPILED_STAMP)
+	$(COMPILED_PY) -m pytest -p tests.compiled -m "not e2e" tests/contract tests/runtime \
+	  tests/test_compiled.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -18,6 +18,9 @@ one-worker uvicorn (same flags for every case) on loopback, driven by wrk
 * ``hit, DynamoDB +100 ms``: cache hits while every DynamoDB call goes through a proxy that
   delays it by 100 ms (the TTL is 1 s, so records are refreshed from the slow DynamoDB
   throughout the run).
+* with ``--compiled-python PYTHON`` (``.venv-compiled/bin/python`` after ``make compiled``), also
+  ``hit (compiled)`` and ``hit, events to file (compiled)``: the same, served by that
+  interpreter's installed mypyc-compiled build, in the same rounds.
 
 The server is pinned to one core and wrk and moto to the other when ``taskset`` exists, so
 the 2-core machine is shared the same way in every case. Bounded: loopback only, a few
@@ -181,13 +184,26 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _maps(pid: int) -> str:
+    """The files a process has mapped (Linux /proc): a compiled build maps its extensions."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
 @contextlib.contextmanager
-def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str, int]]:
+def _server(
+    app: str, env: Mapping[str, str], log: Path, python: str = sys.executable
+) -> Iterator[tuple[str, int]]:
+    """uvicorn serving ``app`` from this tree; with another ``python`` (``--compiled-python``),
+    from that interpreter's installed packages (the compiled build: nothing from the tree)."""
     port = free_port()
+    where = ["--app-dir", str(log.parent / "empty")] if python != sys.executable else []
+    if where:
+        (log.parent / "empty").mkdir(exist_ok=True)
     process = start_process(
         [
             *_taskset("1"),
-            sys.executable,
+            python,
+            *(["-P"] if where else []),  # -P: not the working directory (this tree) either
             "-m",
             "uvicorn",
             app,
@@ -196,13 +212,16 @@ def _server(app: str, env: Mapping[str, str], log: Path) -> Iterator[tuple[str, 
             "--port",
             str(port),
             *UVICORN_FLAGS,
+            *where,
         ],
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": "" if where else str(ROOT)},
         log_path=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/health", timeout=30, proc=process.popen)
+        if where and app.startswith("runtime_service") and "__mypyc" not in _maps(process.pid):
+            raise SystemExit(f"{python} does not serve the compiled build (make compiled)")
         yield base, process.pid
     finally:
         process.stop()
@@ -256,11 +275,18 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per case")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
+    parser.add_argument(
+        "--compiled-python",
+        help="also run the hit cases served by this interpreter's installed build, in the same "
+        "rounds (.venv-compiled/bin/python after `make compiled`)",
+    )
     args = parser.parse_args()
+    compiled = os.path.abspath(args.compiled_python) if args.compiled_python else None
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
 
     results: dict[str, dict[str, float]] = {}
+    runtime = "runtime_service.asgi:app"
     with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
         work = Path(tmp)
         aws = LocalAws(moto)
@@ -271,13 +297,23 @@ def main() -> None:
         hit_url = "/ABC123?sms_msg_id=42"
         miss_script = work / "miss.lua"
         miss_script.write_text(MISS_LUA % (LINKS - 1))
+        if compiled:
+            from benchmarks.compiled_bench import measure
+
+            compiled_cost = measure(compiled, compiled=True, requests=100_000)
+            print(f"in process, compiled: a cache hit costs {compiled_cost:.1f} µs", flush=True)
 
         samples: dict[str, list[dict[str, float]]] = {}
 
         def run(
-            name: str, app: str, env: Mapping[str, str], path: str, script: Path | None = None
+            name: str,
+            app: str,
+            env: Mapping[str, str],
+            path: str,
+            script: Path | None = None,
+            python: str = sys.executable,
         ) -> None:
-            with _server(app, env, work / f"{name}.log") as (base, pid):
+            with _server(app, env, work / f"{name}.log", python) as (base, pid):
                 _wrk(base + path, 1, args.connections, script)  # warm up (and fill the cache)
                 cpu_before = _cpu_seconds(pid)
                 sample = _wrk(base + path, args.duration, args.connections, script)
@@ -307,7 +343,6 @@ def main() -> None:
         work_case = f"bare + {work_us:.0f} µs of Python"
         work_env = {**base_env, "BARE_APP_WORK_LOOPS": str(loops)}
         print(f"in process: a cache hit costs {hit_cost:.1f} µs of CPU", flush=True)
-        runtime = "runtime_service.asgi:app"
         try:
             time.sleep(0.5)
             # Interleaved rounds, so a noisy neighbour hurts every case alike; medians reported.
@@ -317,6 +352,11 @@ def main() -> None:
                 run("hit", runtime, base_env, hit_url)
                 run("hit, events to file", runtime, file_env, hit_url)
                 run("hit, DynamoDB +100 ms", runtime, slow_env, hit_url)
+                if compiled:
+                    run("hit (compiled)", runtime, base_env, hit_url, python=compiled)
+                    run(
+                        "hit, events to file (compiled)", runtime, file_env, hit_url, None, compiled
+                    )
             no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
             run("miss", runtime, no_cache, "/", miss_script)
         finally:
@@ -360,6 +400,13 @@ def main() -> None:
     )
     slow = results["hit, DynamoDB +100 ms"]
     print(f"hit p99 with DynamoDB +100 ms / hit p99: {slow['p99'] / hit['p99']:.2f}")
+    if compiled:
+        for case in ("hit", "hit, events to file"):
+            pure, built = results[case], results[f"{case} (compiled)"]
+            print(
+                f"{case}: compiled / pure server CPU per request "
+                f"{built['cpu_us'] / pure['cpu_us']:.2f}, requests/s {built['rps'] / pure['rps']:.2f}"
+            )
 
 
 if __name__ == "__main__":

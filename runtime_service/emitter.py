@@ -136,7 +136,10 @@ class FileSink:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view) :]
+                # A local, not view[os.write(...):]: mypyc 2.4 evaluates a slice bound that
+                # is a call twice, so the compiled build wrote every batch twice.
+                written = os.write(fd, view)
+                view = view[written:]
         finally:
             os.close(fd)
 

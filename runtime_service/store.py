@@ -158,13 +158,14 @@ class CachedItems(Generic[V]):
             )
             self._metrics.count("RecordInvalid")
             return self._on_error(key, self._clock())
-        except Exception as exc:  # any client, network or timeout error: degrade, never raise
+        # Not `as exc` again: a compiled build gives one name one type across except clauses.
+        except Exception as error:  # any client, network or timeout error: degrade, never raise
             self._failures += 1
             if self._failures >= _BREAKER_THRESHOLD:
                 self._open_until = self._clock() + _BREAKER_OPEN_SECONDS
             logger.warning(
                 "dynamodb read failed",
-                extra={"key": "/".join(key), "error": f"{type(exc).__name__}: {exc}"},
+                extra={"key": "/".join(key), "error": f"{type(error).__name__}: {error}"},
             )
             self._metrics.count("DynamoDBError")
             return self._on_error(key, self._clock())

@@ -11,6 +11,7 @@ from unittest import mock
 from urllib.parse import quote, urlencode
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,9 @@ def _runtime(fields: dict[str, object], query: str) -> tuple[list[str], list[byt
     return [r.headers["location"] for r in responses], records
 
 
+@pytest.mark.interpreted_only(
+    reason="patches the module global FORWARDED_FROM_REQUEST_PARAMS, which compiled code reads as a constant"
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=_names, value=_values, sms=st.one_of(st.none(), _values))
 def test_an_added_forwarded_param_is_forwarded_by_runtime_cache_and_preview(

@@ -41,14 +41,14 @@ def test_a_cache_hit_on_a_link_without_io_awaits_nothing(tmp_path: Path) -> None
     async def scenario() -> list[object]:
         async with harness.client():
             miss = answer("PLAIN")
-            assert inspect.iscoroutine(miss)
+            assert inspect.isawaitable(miss)
             first = await miss
             hit = answer("PLAIN")
             signed = answer("SIGNED")
-            assert inspect.iscoroutine(signed)
+            assert inspect.isawaitable(signed)
             await signed
             signed_again = answer("SIGNED")  # cached now, but the signature is still I/O
-            assert inspect.iscoroutine(signed_again)
+            assert inspect.isawaitable(signed_again)
             await signed_again
             return [first, hit]
 

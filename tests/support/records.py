@@ -22,6 +22,9 @@ def record(slug: str = "ABC123", **fields: Any) -> RuntimeRecord:
         "channel": "sms",
     }
     values.update(fields)
+    # The contract's type is a tuple, which the compiled build enforces; tests may write a list.
+    if isinstance(values.get("dynamic_param_allowlist"), list):
+        values["dynamic_param_allowlist"] = tuple(values["dynamic_param_allowlist"])
     return RuntimeRecord(**values)
 
 

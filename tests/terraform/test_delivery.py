@@ -102,25 +102,64 @@ def test_dockerfile_is_multi_stage(stages):
     assert len(stages) >= 2
 
 
-def test_runtime_image_installs_only_the_runtime_extra(stages, runtime_stage):
+def _commands(instructions) -> list[str]:
+    """Every command of a stage's RUN instructions, split at ``&&``."""
+    return [
+        " ".join(command.split())
+        for run in _all(instructions, "RUN")
+        for command in run.split("&&")
+        if command.strip()
+    ]
+
+
+def _runtime_sources(stages, runtime_stage) -> set[str]:
     sources = {
         re.search(r"--from=(\S+)", copy).group(1)
         for copy in _all(runtime_stage, "COPY")
         if "--from=" in copy
     }
     assert sources, "the runtime stage must copy its virtualenv from a build stage"
+    return sources
+
+
+def test_runtime_image_installs_only_the_runtime_extra(stages, runtime_stage):
+    sources = _runtime_sources(stages, runtime_stage)
     for source in sources:
-        installs = [run for run in _all(stages[source], "RUN") if "pip install" in run]
-        # the locked runtime subset (hash-checked), then the project itself without resolving
+        installs = [c for c in _commands(stages[source]) if c.startswith("pip install")]
+        # the locked runtime subset (hash-checked), then the project's wheel without resolving
         assert installs == [
             "pip install --require-hashes -r requirements/runtime.txt",
-            "pip install --no-deps .",
+            "pip install --no-deps /tmp/wheels/link_tracking-*.whl",
         ], installs
     copied = " ".join(_all(runtime_stage, "COPY")) + " ".join(
         " ".join(_all(stages[source], "COPY")) for source in sources
     )
     for absent in ("link_tracking_publisher", "devsite", "manage.py", "tests"):
         assert absent not in copied
+
+
+def test_runtime_image_ships_the_compiled_build_without_a_compiler(stages, runtime_stage):
+    (source,) = _runtime_sources(stages, runtime_stage)
+    commands = _commands(stages[source])
+    # Compiled by the lock's mypy, hash-pinned, in a build-only virtualenv with the runtime's
+    # packages (mypy type-checks what it compiles), the build opted in by its variable.
+    assert "/opt/build/bin/pip install --require-hashes -r requirements/mypyc.txt" in commands
+    assert "/opt/build/bin/pip install --require-hashes -r requirements/runtime.txt" in commands
+    assert (
+        "LINK_TRACKING_MYPYC=1 /opt/build/bin/pip wheel --no-deps --no-build-isolation "
+        "--wheel-dir /tmp/wheels ." in commands
+    )
+    backend = (ROOT / "build_backend" / "link_tracking_build.py").read_text()
+    assert 'OPT_IN = "LINK_TRACKING_MYPYC"' in backend
+    for path in ("setup.py", "MANIFEST.in", "build_backend", "requirements/mypyc.txt"):
+        assert any(path in copy.split() for copy in _all(stages[source], "COPY")), path
+    # The build fails unless the installed module is an extension (-P: not the one in /src).
+    assert any(c.startswith("python -P -c") and "endswith('.so')" in c for c in commands)
+    assert any(c.startswith("apt-get install") and " gcc" in c for c in commands)
+    # The runtime stage gets /opt/venv alone: neither the compiler nor the build venv.
+    assert [c.split()[1:] for c in _all(runtime_stage, "COPY")] == [["/opt/venv", "/opt/venv"]]
+    for stage in ("base", "runtime"):
+        assert not any("gcc" in c or "/opt/build" in c for c in _commands(stages[stage])), stage
 
 
 def test_runtime_image_runs_as_the_tasks_non_root_user(runtime_stage):
@@ -439,7 +478,13 @@ def test_pull_requests_and_deploys_run_what_ci_runs(workflow):
     assert "bash .ci/run" in _runs(ci["jobs"]["ci"])
     assert workflow["jobs"]["test"]["uses"] == "./.github/workflows/ci.yml"
     script = CI_SCRIPT.read_text()
-    for step in ("make check-lock", "make lint", "scripts/check-terraform", "make dev-once"):
+    for step in (
+        "make check-lock",
+        "make lint",
+        "scripts/check-terraform",
+        "make dev-once",
+        "make test-compiled",
+    ):
         assert step in script
     assert script.count("make test") >= 2 and "scripts/postgres" in script  # SQLite, PostgreSQL
 
