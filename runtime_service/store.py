@@ -21,7 +21,6 @@ app-links records (:mod:`link_tracking_runtime.applinks`) by host, with the same
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, Literal, TypeVar
@@ -48,14 +47,22 @@ Source = Literal["cache", "dynamodb", "stale", "error"]
 V = TypeVar("V")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Lookup(Generic[V]):
     """The outcome of a lookup: ``link`` (the compiled link, or the store's value) is ``None``
     when there is no such item (``source`` ``cache``/``dynamodb``) or when it could not be
-    read (``source == "error"``)."""
+    read (``source == "error"``).
 
-    link: V | None
-    source: Source
+    A plain slotted class rather than a frozen dataclass: mypyc cannot compile a generic
+    dataclass with ``slots=True`` (the compiled build)."""
+
+    __slots__ = ("link", "source")
+
+    def __init__(self, link: V | None, source: Source) -> None:
+        self.link: Final = link
+        self.source: Final = source
+
+    def __repr__(self) -> str:
+        return f"Lookup(link={self.link!r}, source={self.source!r})"
 
 
 def prepare(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
