@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from typing import Any
 
 from celery import shared_task
@@ -136,7 +137,7 @@ def publish_outbox_task(outbox_ids: list[int]) -> dict[str, Any]:
 @shared_task(name="link_tracking.republish_link_campaign", acks_late=True)
 def republish_link_campaign_task(link_campaign_pk: str) -> dict[str, Any]:
     """Republish every link of one LinkCampaign (by primary key; campaign_id may be null)."""
-    return _bulk(Link.objects.filter(campaign_id=link_campaign_pk))
+    return _bulk(Link.objects.filter(campaign_id=uuid.UUID(str(link_campaign_pk))))
 
 
 @shared_task(name="link_tracking.republish_domain", acks_late=True)
