@@ -17,8 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from queue import Empty
+from time import monotonic
 from typing import Any
 
+from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
@@ -26,25 +29,27 @@ from kombu.utils.json import dumps
 logger = logging.getLogger(__name__)
 
 
-class Channel(filesystem.Channel):  # type: ignore[misc]
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
-        name = f"{int(round(filesystem.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+# kombu's filesystem Channel defines _put and _get with other signatures than its base class
+# (AbstractChannel); these keep the filesystem Channel's.
+class Channel(filesystem.Channel):
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f".partial-{name}")
         try:
             with open(partial, "wb") as handle:
-                handle.write(str_to_bytes(dumps(payload)))
+                handle.write(str_to_bytes(dumps(payload)))  # type: ignore[no-untyped-call]
             os.replace(partial, final)
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str) -> Any:  # type: ignore[override]
         try:
-            return super()._get(queue)
+            return super()._get(queue)  # type: ignore[no-untyped-call]
         except ValueError as exc:  # an empty or truncated file: no message in it
             logger.warning("dropped an unreadable message file in queue %s: %s", queue, exc)
-            raise filesystem.Empty() from None
+            raise Empty() from None
 
 
-class Transport(filesystem.Transport):  # type: ignore[misc]
+class Transport(filesystem.Transport):
     Channel = Channel

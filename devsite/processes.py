@@ -134,7 +134,7 @@ class ManagedProcess:
                 self.signal(signal.SIGKILL)
                 self.popen.wait(5)
         self.signal(signal.SIGKILL)  # whatever of the group outlived its leader
-        if self._log is not subprocess.DEVNULL:
+        if not isinstance(self._log, int):  # a file we opened, not subprocess.DEVNULL
             self._log.close()
         return self.popen.returncode
 

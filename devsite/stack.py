@@ -159,7 +159,9 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         table = self.table()
         while True:
-            item = table.get_item(Key=dict(key), ConsistentRead=True).get("Item")
+            item: dict[str, Any] | None = table.get_item(Key=dict(key), ConsistentRead=True).get(
+                "Item"
+            )
             if item and int(item.get("runtime_version", 0)) >= min_version:
                 return item
             if time.monotonic() > deadline:
@@ -186,7 +188,7 @@ def _postgres_admin(database_url: str, statement: str) -> None:
 
     admin = database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(statement)  # type: ignore[arg-type]
+        connection.execute(statement)
 
 
 class StackStopped(BaseException):

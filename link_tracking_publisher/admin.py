@@ -154,7 +154,7 @@ class CrmMappingInline(admin.TabularInline):
     model = LinkCampaignCrmCampaignMapping
     extra = 0
     fields = ["crm_campaign", "start_date", "end_date", "is_active"]
-    autocomplete_fields: list[str] = []
+    autocomplete_fields = ()
 
 
 @admin.register(LinkCampaign)
@@ -312,7 +312,8 @@ class LinkAdminForm(forms.ModelForm):
         return slug
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         slug, domain = cleaned.get("slug_original"), cleaned.get("domain")
         if self.instance._state.adding and slug and domain:
             if Link.objects.filter(domain=domain, slug_canonical=slug.strip().upper()).exists():
@@ -324,7 +325,14 @@ class LinkVersionInline(admin.TabularInline):
     model = LinkVersion
     extra = 0
     can_delete = False
-    fields = ["version", "created_at", "changed_by", "change_reason", "active", "changes"]
+    fields = (
+        "version",
+        "created_at",
+        "changed_by",
+        "change_reason",
+        "active",
+        "changes",
+    )
     readonly_fields = fields
     ordering = ["-version"]
     show_change_link = True
@@ -340,7 +348,7 @@ class PublishOutboxInline(admin.TabularInline):
     model = PublishOutbox
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "runtime_version",
         "status",
         "result",
@@ -348,7 +356,7 @@ class PublishOutboxInline(admin.TabularInline):
         "error_message",
         "created_at",
         "completed_at",
-    ]
+    )
     readonly_fields = fields
     ordering = ["-runtime_version"]
     verbose_name_plural = "publish outbox (newest first)"
@@ -780,11 +788,11 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             return []
         return ["account", "request_type", "subject_type", "subject_hash", *self.result_fields]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        base = ["account", "request_type", "subject_type"]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        base = ("account", "request_type", "subject_type")
         if obj is None:
-            return [*base, "subject_value"]
-        return [*base, "subject_hash", *self.result_fields]
+            return (*base, "subject_value")
+        return (*base, "subject_hash", *self.result_fields)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the record of a privacy request is kept

@@ -260,7 +260,7 @@ class LinkCampaign(models.Model):
     active = models.BooleanField(default=True)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
-    crm_campaigns = models.ManyToManyField(
+    crm_campaigns: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         CRM_CAMPAIGN_MODEL,
         through="LinkCampaignCrmCampaignMapping",
         related_name="link_campaigns",
@@ -471,7 +471,8 @@ class Link(models.Model):
             errors["signature_secret_ref"] = (
                 "Signed links need the Secrets Manager id of their signing keyring."
             )
-        if self.campaign_id and self.account_id and self.campaign.account_id != self.account_id:
+        campaign = self.campaign if self.campaign_id else None
+        if campaign is not None and self.account_id and campaign.account_id != self.account_id:
             errors["campaign"] = "This campaign belongs to another account."
         if (
             self.domain_id

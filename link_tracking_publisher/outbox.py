@@ -22,10 +22,12 @@ __all__ = [
     "idempotency_key",
     "backlog",
     "delete_expired",
+    "entry_key",
     "mark_complete",
     "mark_complete_many",
     "mark_failed",
     "mark_processing",
+    "mark_processing_many",
     "record_error",
     "record_retry",
 ]
@@ -38,9 +40,14 @@ def _clip(message: str) -> str:
     return message[:MAX_ERROR_LENGTH]
 
 
-def idempotency_key(link: Link) -> str:
+def entry_key(link_id: object, runtime_version: int) -> str:
     """One outbox row per published state of a link: ``{link_id}:{runtime_version}``."""
-    return f"{link.pk}:{link.runtime_version}"
+    return f"{link_id}:{runtime_version}"
+
+
+def idempotency_key(link: Link) -> str:
+    """The key of the outbox row of ``link``'s current version (:func:`entry_key`)."""
+    return entry_key(link.pk, link.runtime_version)
 
 
 def create_entry(link: Link) -> PublishOutbox:
@@ -71,6 +78,13 @@ def mark_processing(entry: PublishOutbox) -> None:
         status=Status.PROCESSING, last_attempt_at=now, updated_at=now
     )
     entry.status, entry.last_attempt_at = Status.PROCESSING, now
+
+
+def mark_processing_many(entry_ids: Sequence[int]) -> None:
+    now = timezone.now()
+    PublishOutbox.objects.filter(pk__in=entry_ids).update(
+        status=Status.PROCESSING, last_attempt_at=now, updated_at=now
+    )
 
 
 def mark_complete(entry: PublishOutbox, result: str) -> None:

@@ -18,7 +18,8 @@ service layer                                      API
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -91,7 +92,8 @@ def translate(exc: Exception) -> Exception:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Translate service-layer exceptions, then answer with the host's configured handler."""
     exc = translate(exc)
-    handler = api_settings.EXCEPTION_HANDLER
+    # DRF's settings import the dotted path they are given; the stubs type the raw setting.
+    handler = cast(Callable[..., Response | None], api_settings.EXCEPTION_HANDLER)
     if handler is exception_handler:
         handler = drf_exception_handler
     response: Response | None = handler(exc, context)

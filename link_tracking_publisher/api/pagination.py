@@ -13,10 +13,12 @@ __all__ = ["LinkTrackingPagination"]
 class LinkTrackingPagination(PageNumberPagination):
     page_size_query_param = "page_size"
 
-    @property  # type: ignore[override]
-    def page_size(self) -> int:
+    # Read from the settings on each request (they reload on setting_changed), where DRF has
+    # plain class attributes.
+    @property
+    def page_size(self) -> int:  # type: ignore[override]
         return int(app_settings.API_PAGE_SIZE)
 
-    @property  # type: ignore[override]
-    def max_page_size(self) -> int:
+    @property
+    def max_page_size(self) -> int:  # type: ignore[override]
         return int(app_settings.API_MAX_PAGE_SIZE)

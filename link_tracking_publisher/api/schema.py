@@ -84,7 +84,7 @@ class LinkTrackingAutoSchema(AutoSchema):
             codes[code] = body
         for code, body in codes.items():
             if code not in responses:
-                responses[code] = self._get_response_for_code(body, code)
+                responses[code] = self._get_response_for_code(body, code)  # type: ignore[no-untyped-call]  # drf-spectacular leaves it unannotated
                 responses[code]["description"] = _DESCRIPTIONS.get(code, "")
         return operation
 

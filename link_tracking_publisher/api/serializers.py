@@ -160,7 +160,7 @@ class JSONDocumentField(serializers.JSONField):
 
 
 class DomainSerializer(StrictModelSerializer):
-    account = AccountField(
+    account: serializers.PrimaryKeyRelatedField[Any] = AccountField(
         required=False,
         allow_null=True,
         help_text="Owner; null for a domain shared by every account (staff only).",
@@ -235,7 +235,9 @@ class DomainSerializer(StrictModelSerializer):
 class DomainUpdateSerializer(ImmutableFieldsMixin, DomainSerializer):
     """A domain's name and owner are fixed: its links' records are keyed by the name."""
 
-    account = serializers.PrimaryKeyRelatedField(read_only=True)
+    account: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     immutable_fields = {
         "domain_name": lambda d: d.domain_name,
         "account": lambda d: str(d.account_id),
@@ -250,8 +252,12 @@ class DomainUpdateSerializer(ImmutableFieldsMixin, DomainSerializer):
 
 
 class CrmMappingSerializer(StrictModelSerializer):
-    crm_campaign = CrmCampaignField(help_text="The CRM campaign this link campaign is used by.")
-    link_campaign = serializers.PrimaryKeyRelatedField(read_only=True)
+    crm_campaign: serializers.PrimaryKeyRelatedField[Any] = CrmCampaignField(
+        help_text="The CRM campaign this link campaign is used by."
+    )
+    link_campaign: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
 
     class Meta:
         model = LinkCampaignCrmCampaignMapping
@@ -271,7 +277,9 @@ class CrmMappingSerializer(StrictModelSerializer):
 class CrmMappingUpdateSerializer(ImmutableFieldsMixin, CrmMappingSerializer):
     """A mapping's dates and ``is_active`` change; its CRM campaign does not."""
 
-    crm_campaign = serializers.PrimaryKeyRelatedField(read_only=True)
+    crm_campaign: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     immutable_fields = {"crm_campaign": lambda m: str(m.crm_campaign_id)}
     immutable_message = "Map the other CRM campaign with a new mapping instead."
 
@@ -280,7 +288,7 @@ class CrmMappingUpdateSerializer(ImmutableFieldsMixin, CrmMappingSerializer):
 
 
 class CampaignSerializer(StrictModelSerializer):
-    account = AccountField()
+    account: serializers.PrimaryKeyRelatedField[Any] = AccountField()
     campaign_id = StrictCharField(
         max_length=100,
         required=False,
@@ -324,7 +332,9 @@ class CampaignSerializer(StrictModelSerializer):
 class CampaignUpdateSerializer(ImmutableFieldsMixin, CampaignSerializer):
     """A campaign stays with its account (its links belong to it)."""
 
-    account = serializers.PrimaryKeyRelatedField(read_only=True)
+    account: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     immutable_fields = {"account": lambda c: str(c.account_id)}
     immutable_message = "A campaign cannot move to another account."
 
@@ -431,7 +441,9 @@ class LinkBulkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
         fields["keywords"] = serializers.ListField(
             # Blank and duplicate keywords are the service's to report, all in one answer.
             child=StrictCharField(
-                max_length=Link._meta.get_field("keyword").max_length, allow_blank=True
+                # DRF takes None (no limit) too; its stubs say int. The column has a limit.
+                max_length=Link._meta.get_field("keyword").max_length,  # type: ignore[arg-type]
+                allow_blank=True,
             ),
             min_length=1,
             max_length=app_settings.BULK_CREATE_MAX_LINKS,
@@ -577,14 +589,16 @@ class LinkImportResultSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     rows = serializers.IntegerField(help_text="Data rows read.")
     created = serializers.IntegerField(help_text="Links made (0 in a dry run or on errors).")
-    errors = ImportRowErrorSerializer(many=True)
+    # A field, not Serializer.errors: the metaclass takes declared fields off the class.
+    errors = ImportRowErrorSerializer(many=True)  # type: ignore[assignment]
     results = LinkSerializer(many=True, source="links")
 
 
 class LinkImportJobSerializer(StrictModelSerializer):
     """An import job (a file longer than IMPORT_MAX_ROWS), run by a worker."""
 
-    errors = ImportRowErrorSerializer(
+    # A field, not Serializer.errors: the metaclass takes declared fields off the class.
+    errors = ImportRowErrorSerializer(  # type: ignore[assignment]
         many=True, read_only=True, help_text="The first IMPORT_JOB_MAX_ERRORS errors."
     )
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
@@ -22,6 +23,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import BasePagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,7 +78,15 @@ __all__ = [
 ]
 
 
-class LinkTrackingAPIMixin:
+if TYPE_CHECKING:
+    # The mixin is only ever combined with DRF's generic views: checked as one, its attributes
+    # are checked against the ones they override there.
+    _APIViewBase = generics.GenericAPIView
+else:
+    _APIViewBase = object
+
+
+class LinkTrackingAPIMixin(_APIViewBase):
     """What every view of the API shares: access policy, JSON only, errors, schema."""
 
     permission_classes = [HasAccountAccess, HasModelPermission, SharedObjectsStaffOnly]
@@ -84,7 +94,7 @@ class LinkTrackingAPIMixin:
     #: The model whose Django permissions a write needs (HasModelPermission).
     permission_model: type[Any]
     parser_classes = [StrictJSONParser]
-    pagination_class = LinkTrackingPagination
+    pagination_class: type[BasePagination] | None = LinkTrackingPagination
     filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
     schema = LinkTrackingAutoSchema()
     # Any id the router passes on (dots included) is looked up, and a bad one is a JSON 404.
@@ -345,7 +355,7 @@ class JSONErrorsNegotiation(DefaultContentNegotiation):
     the query string or Accept header say; the view returns its own content otherwise."""
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[Any], format_suffix: str | None = None
     ) -> tuple[Any, str]:
         json = next(r for r in renderers if r.media_type == "application/json")
         return json, json.media_type
@@ -409,7 +419,7 @@ class LinkViewSet(
         return _links(self.accounts())
 
     def get_serializer_class(self) -> type[BaseSerializer]:
-        return {
+        serializers: dict[str | None, type[BaseSerializer]] = {
             "create": s.LinkCreateSerializer,
             "partial_update": s.LinkUpdateSerializer,
             "bulk": s.LinkBulkCreateSerializer,
@@ -417,7 +427,8 @@ class LinkViewSet(
             "unpublish": s.LinkActionSerializer,
             "signed_url": s.SignedURLRequestSerializer,
             "versions": s.LinkVersionSerializer,
-        }.get(self.action, s.LinkSerializer)
+        }
+        return serializers.get(self.action, s.LinkSerializer)
 
     def _fresh(self, link: Link) -> Link:
         return self.get_queryset().get(pk=link.pk)
@@ -532,6 +543,7 @@ class LinkViewSet(
             "errors": [error.as_dict() for error in result.errors],
             "links": [fresh[link.pk] for link in result.links],
         }
+        code: int
         if result.dry_run:
             code = status.HTTP_200_OK
         elif result.errors and not result.links:

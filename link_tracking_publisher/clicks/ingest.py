@@ -227,7 +227,8 @@ def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
         or type(is_bot) is not bool
         or type(outcome) is not str
         or outcome not in _OUTCOMES
-        or type(ts) not in (float, int)
+        or not isinstance(ts, float | int)
+        or isinstance(ts, bool)  # a JSON true is not a time
         or not 0 < ts < math.inf
     ):
         report.skip("malformed", raw, source)

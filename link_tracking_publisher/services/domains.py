@@ -88,9 +88,7 @@ def get_resolver() -> TxtResolver:
 
 
 def _publish_links(domain: Domain) -> None:
-    from ..tasks import republish_domain_task
-
-    link_service.enqueue_on_commit(republish_domain_task, str(domain.pk))
+    link_service.republish_links_on_commit(domain.links.all())
     if domain.has_app_links:
         link_service.republish_app_links(domain)
 

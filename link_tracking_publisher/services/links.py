@@ -2,28 +2,32 @@
 
 Each change writes, in one database transaction, the link (with a new ``runtime_version``),
 a :class:`LinkVersion` (who, why, what changed) and a :class:`PublishOutbox` row; the publish
-task is enqueued only after the transaction commits (:func:`enqueue_on_commit`), so a rolled-back
-change publishes nothing, and a committed one always has its outbox row for the sweeper
-even if the broker was unreachable at that moment.
+task is enqueued only after the transaction commits (:func:`~..dispatch.enqueue_on_commit`, by
+task name: services never import the tasks), so a rolled-back change publishes nothing, and a
+committed one always has its outbox row for the sweeper even if the broker was unreachable at
+that moment. A change that republishes many links (a campaign, a domain, the UTM policy)
+writes their outbox rows in bulk, in the same transaction (:func:`republish_links_on_commit`).
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from link_tracking_runtime.record import canonical_slug
 
-from .. import outbox
+from .. import dispatch, outbox
 from ..conf import app_settings
+from ..dispatch import enqueue_on_commit
 from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
 from ..validators import validate_slug
 from .errors import InvalidState
+from .publisher import PUBLISH_CHUNK, stage_republish
 from .slugs import generate_slug
 
 __all__ = [
@@ -31,8 +35,10 @@ __all__ = [
     "create_campaign",
     "create_domain",
     "create_link",
+    "enqueue_on_commit",
     "republish_app_links",
     "republish_link",
+    "republish_links_on_commit",
     "retry_failed_publish",
     "set_link_active",
     "update_campaign",
@@ -40,8 +46,6 @@ __all__ = [
     "update_global_utm_policy",
     "update_link",
 ]
-
-logger = logging.getLogger(__name__)
 
 #: Link fields a change may touch. Domain and slug are the record's key: they cannot change
 #: (create a new link instead), so a published key never goes stale.
@@ -78,45 +82,27 @@ def _snapshot(link: Link) -> dict[str, Any]:
     }
 
 
-def enqueue_on_commit(task: Any, *args: Any) -> None:
-    """Send ``task`` after the current transaction commits (nothing on rollback).
-
-    A broker that is down at that moment must not turn a committed change into an error: the
-    change and its outbox row are safe in the database, and ``retry_pending_outbox`` enqueues
-    the publish later. So a failed send is logged, not raised.
-    """
-
-    def send() -> None:
-        try:
-            task.delay(*args)
-        except Exception as exc:
-            logger.warning(
-                "could not enqueue %s%r (%s: %s); the outbox sweeper will retry",
-                task.name,
-                args,
-                type(exc).__name__,
-                exc,
-            )
-
-    transaction.on_commit(send, robust=True)
-
-
 def _enqueue_publish(link: Link, entry: PublishOutbox) -> None:
-    from ..tasks import publish_link_task
+    enqueue_on_commit(dispatch.PUBLISH_LINK, str(link.pk), entry.pk)
 
-    enqueue_on_commit(publish_link_task, str(link.pk), entry.pk)
+
+def republish_links_on_commit(links: QuerySet[Link]) -> int:
+    """Republish many links (after a campaign, domain or UTM policy change), in the caller's
+    transaction: every link gets a new version and an outbox row (bulk), and after commit the
+    rows are sent to the bulk publish path, ``PUBLISH_CHUNK`` rows a message. A broker that is
+    down at commit loses nothing: the sweeper sends the rows later. Returns how many links."""
+    entry_ids = stage_republish(links)
+    for start in range(0, len(entry_ids), PUBLISH_CHUNK):
+        enqueue_on_commit(dispatch.PUBLISH_OUTBOX, entry_ids[start : start + PUBLISH_CHUNK])
+    return len(entry_ids)
 
 
 def _enqueue_entry(entry: PublishOutbox) -> None:
     """Enqueue the publish an outbox row stands for: its link's, or its domain's app links."""
     if entry.domain_id is not None:
-        from ..tasks import publish_app_links_task
-
-        enqueue_on_commit(publish_app_links_task, str(entry.domain_id), entry.pk)
+        enqueue_on_commit(dispatch.PUBLISH_APP_LINKS, str(entry.domain_id), entry.pk)
     else:
-        from ..tasks import publish_link_task
-
-        enqueue_on_commit(publish_link_task, str(entry.link_id), entry.pk)
+        enqueue_on_commit(dispatch.PUBLISH_LINK, str(entry.link_id), entry.pk)
 
 
 def _new_app_links_version(domain: Domain) -> PublishOutbox:
@@ -325,9 +311,7 @@ def create_campaign(*, user: Any = None, **fields: Any) -> LinkCampaign:
 def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any) -> LinkCampaign:
     """Change a campaign. When its ``utm_template``, ``campaign_id`` or ``active`` changes, its
     links' records change too: ``campaign_identifier`` is re-denormalised and every link of
-    the campaign is republished after commit."""
-    from ..tasks import republish_link_campaign_task
-
+    the campaign is republished (:func:`republish_links_on_commit`)."""
     with transaction.atomic():
         current = LinkCampaign.objects.select_for_update().get(pk=campaign.pk)
         before = (current.utm_template, current.campaign_id)
@@ -337,17 +321,16 @@ def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any)
         current.save()
         if (current.utm_template, current.campaign_id) != before:
             current.links.update(campaign_identifier=current.campaign_id or "")
-            enqueue_on_commit(republish_link_campaign_task, str(current.pk))
+            republish_links_on_commit(current.links.all())
     return current
 
 
 def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
     """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
     staff), every link on it is republished (a record is active only while both its link and
-    its domain are). When its app-link documents change, or its serving state does while it
-    has app links, its app-links record is published under a new version."""
-    from ..tasks import republish_domain_task
-
+    its domain are), with :func:`republish_links_on_commit`. When its app-link documents
+    change, or its serving state does while it has app links, its app-links record is published
+    under a new version."""
     with transaction.atomic():
         current = Domain.objects.select_for_update().get(pk=domain.pk)
         was_serving = current.serves_links
@@ -358,7 +341,7 @@ def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
         current.save()
         serving_changed = current.serves_links != was_serving
         if serving_changed:
-            enqueue_on_commit(republish_domain_task, str(current.pk))
+            republish_links_on_commit(current.links.all())
         documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
         if documents_changed or (serving_changed and current.has_app_links):
             _new_app_links_version(current)
@@ -368,9 +351,8 @@ def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
 def update_global_utm_policy(
     default_utm_params: Mapping[str, Any], *, user: Any = None
 ) -> GlobalUTMPolicy:
-    """Replace the organisation-wide UTM defaults and republish every link after commit."""
-    from ..tasks import republish_all_links_task
-
+    """Replace the organisation-wide UTM defaults and republish every link
+    (:func:`republish_links_on_commit`)."""
     with transaction.atomic():
         policy = (
             GlobalUTMPolicy.objects.select_for_update()
@@ -385,5 +367,5 @@ def update_global_utm_policy(
         policy.full_clean()
         policy.save()
         if changed:
-            enqueue_on_commit(republish_all_links_task)
+            republish_links_on_commit(Link.objects.all())
     return policy

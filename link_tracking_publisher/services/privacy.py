@@ -42,11 +42,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .. import dispatch
 from ..conf import app_settings
+from ..dispatch import enqueue_on_commit
 from ..errors import LinkTrackingError
 from ..models import Link, LinkVersion, MessageClick, PrivacyRequest
 from .errors import InvalidState
-from .links import enqueue_on_commit
 
 __all__ = [
     "ControlPlaneStore",
@@ -145,9 +146,7 @@ def get_processor() -> PrivacyRequestProcessor:
 
 
 def _enqueue(request: PrivacyRequest) -> None:
-    from ..tasks import process_privacy_request_task
-
-    enqueue_on_commit(process_privacy_request_task, str(request.pk))
+    enqueue_on_commit(dispatch.PROCESS_PRIVACY_REQUEST, str(request.pk))
 
 
 def create_privacy_request(

@@ -30,7 +30,13 @@ from ..conf import app_settings
 from ..models import Domain, GlobalUTMPolicy, Link, PublishOutbox
 from .utm_resolver import UTMResolver
 
-__all__ = ["BulkPublishResult", "LinkPublisher", "PublishOutcome", "PublishResult"]
+__all__ = [
+    "BulkPublishResult",
+    "LinkPublisher",
+    "PublishOutcome",
+    "PublishResult",
+    "stage_republish",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -263,48 +269,33 @@ class LinkPublisher:
     def bulk_republish(
         self, links: QuerySet[Link], *, concurrency: int | None = None
     ) -> BulkPublishResult:
-        """Give every link of ``links`` a new version and outbox row, then write their records
-        with ``concurrency`` conditional puts in flight at a time.
+        """Republish every link of ``links`` here and now: :func:`stage_republish` in its own
+        transaction, then :meth:`publish_entries` on the rows it made."""
+        with transaction.atomic():
+            entry_ids = stage_republish(links)
+        return self.publish_entries(entry_ids, concurrency=concurrency)
 
-        Every write keeps the single-link guarantee (absent, or a lower stored version).
-        Individual puts rather than transactions: a DynamoDB transaction is all or nothing
-        and costs twice the write capacity, and batch writes cannot carry a condition.
-        Database work stays on this thread; the threads only talk to DynamoDB. Links on
-        domains whose ownership is not verified are left out (they are not published at all).
+    def publish_entries(
+        self, entry_ids: Sequence[int], *, concurrency: int | None = None
+    ) -> BulkPublishResult:
+        """Publish the links of the outbox rows ``entry_ids`` (those not already COMPLETE or
+        FAILED), ``concurrency`` conditional puts in flight at a time, and record each row's
+        outcome as the single-link task does: ``written`` / ``already_applied`` /
+        ``domain_unverified`` complete it; a transient error leaves it PENDING with the error
+        and one more retry counted (``retry_pending_outbox`` sends it again), until
+        ``PUBLISH_MAX_RETRIES``; any other error fails it (an operator retries it).
+
+        Each link is written in its current state under its current version, once however
+        many of its rows are in the batch, with the single-link guarantee (absent, or a lower
+        stored version). Individual puts rather than transactions: a DynamoDB transaction is
+        all or nothing and costs twice the write capacity, and batch writes cannot carry a
+        condition. Database work stays on this thread; the threads only talk to DynamoDB.
         """
-        links = links.filter(domain__verified_at__isnull=False)
-        ids = list(links.order_by().values_list("pk", flat=True))
-        result = BulkPublishResult(total=len(ids))
-        if not ids:
-            return result
-        selected = self._bump_versions(ids)
-        publisher = LinkPublisher(
-            self.table, clock=self.clock, resolver=UTMResolver(GlobalUTMPolicy.load())
-        )
-        now = self.clock()
-        items = [(link, publisher.build_runtime_record(link, now=now)) for link in selected]
-
-        client, table_name = self.client, self.table.name
-        # Encoded here, once, with the contract's codec: a low-level client spends less CPU per
-        # put than the resource layer, and on a small machine that CPU is DynamoDB's too.
-        encoded = [wire.encode_item(item) for _, item in items]
-        workers = max(1, concurrency or app_settings.BULK_PUBLISH_CONCURRENCY)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="republish") as pool:
-            outcomes = list(pool.map(lambda item: self._put(client, table_name, item), encoded))
-
-        done: dict[str, list[str]] = {"written": [], "already_applied": []}
-        for (link, _), outcome in zip(items, outcomes, strict=True):
-            if outcome in done:
-                done[outcome].append(self.idempotency_key(link))
-            else:
-                result.failed[str(link.pk)] = outcome
-                outbox_state.record_error(self.idempotency_key(link), outcome)
-        result.written = len(done["written"])
-        result.already_applied = len(done["already_applied"])
-        for outcome, keys in done.items():
-            outbox_state.mark_complete_many(keys, outcome)
+        result = BulkPublishResult()
+        for start in range(0, len(entry_ids), PUBLISH_CHUNK):
+            self._publish_chunk(entry_ids[start : start + PUBLISH_CHUNK], concurrency, result)
         logger.info(
-            "bulk republish: %d links, %d written, %d already applied, %d failed",
+            "bulk publish: %d links, %d written, %d already applied, %d failed",
             result.total,
             result.written,
             result.already_applied,
@@ -312,30 +303,76 @@ class LinkPublisher:
         )
         return result
 
-    def _bump_versions(self, ids: Sequence[Any]) -> list[Link]:
-        selected: list[Link] = []
-        with transaction.atomic():
-            for start in range(0, len(ids), 500):
-                batch = ids[start : start + 500]
-                Link.objects.filter(pk__in=batch).update(runtime_version=F("runtime_version") + 1)
-                chunk = list(Link.objects.filter(pk__in=batch).select_related("domain", "campaign"))
-                PublishOutbox.objects.bulk_create(
-                    [
-                        PublishOutbox(
-                            link=link,
-                            idempotency_key=self.idempotency_key(link),
-                            runtime_version=link.runtime_version,
-                        )
-                        for link in chunk
-                    ]
-                )
-                selected.extend(chunk)
-        return selected
+    def _publish_chunk(
+        self, entry_ids: Sequence[int], concurrency: int | None, result: BulkPublishResult
+    ) -> None:
+        rows = list(
+            PublishOutbox.objects.filter(
+                pk__in=entry_ids,
+                link__isnull=False,  # a domain's app-links row has its own task
+                status__in=(PublishOutbox.Status.PENDING, PublishOutbox.Status.PROCESSING),
+            ).select_related("link__domain", "link__campaign")
+        )
+        if not rows:
+            return
+        outbox_state.mark_processing_many([row.pk for row in rows])
+        by_link: dict[Any, list[PublishOutbox]] = {}
+        link_of: dict[Any, Link] = {}
+        for row in rows:
+            assert row.link is not None  # the query keeps link rows only
+            by_link.setdefault(row.link_id, []).append(row)
+            link_of[row.link_id] = row.link
+        unverified = [
+            row.idempotency_key
+            for link_id, link_rows in by_link.items()
+            if not link_of[link_id].domain.is_verified
+            for row in link_rows
+        ]
+        outbox_state.mark_complete_many(unverified, "domain_unverified")
+        links = [link for link in link_of.values() if link.domain.is_verified]
+        result.total += len(links)
+        if not links:
+            return
+
+        publisher = LinkPublisher(
+            self.table, clock=self.clock, resolver=UTMResolver(GlobalUTMPolicy.load())
+        )
+        published = self.clock()
+        # Encoded here, once, with the contract's codec: a low-level client spends less CPU per
+        # put than the resource layer, and on a small machine that CPU is DynamoDB's too.
+        encoded = [
+            wire.encode_item(publisher.build_runtime_record(link, now=published)) for link in links
+        ]
+        client, table_name = self.client, self.table.name
+        workers = max(1, concurrency or app_settings.BULK_PUBLISH_CONCURRENCY)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="republish") as pool:
+            outcomes = list(pool.map(lambda item: self._try_put(client, table_name, item), encoded))
+
+        done: dict[str, list[str]] = {"written": [], "already_applied": []}
+        for link, outcome in zip(links, outcomes, strict=True):
+            link_rows = by_link[link.pk]
+            if isinstance(outcome, str):
+                done[outcome].extend(row.idempotency_key for row in link_rows)
+                result.written += outcome == "written"
+                result.already_applied += outcome == "already_applied"
+            else:
+                result.failed[str(link.pk)] = _describe(outcome)
+                for row in link_rows:
+                    _record_failure(row, outcome)
+        for outcome, keys in done.items():
+            outbox_state.mark_complete_many(keys, outcome)
+
+    @classmethod
+    def _try_put(cls, client: Any, table_name: str, item: dict[str, Any]) -> str | Exception:
+        try:
+            return cls._put(client, table_name, item)
+        except Exception as exc:
+            return exc
 
     @staticmethod
     def _put(client: Any, table_name: str, item: dict[str, Any], attempts: int = 5) -> str:
-        """One conditional put of a wire-encoded item: ``written``, ``already_applied``, or
-        the error (after retrying transient ones with back-off)."""
+        """One conditional put of a wire-encoded item: ``written`` or ``already_applied``;
+        transient errors are retried here with back-off, then raised like any other."""
         for attempt in range(attempts):
             try:
                 client.put_item(
@@ -349,6 +386,59 @@ class LinkPublisher:
                 if _error_code(exc) == "ConditionalCheckFailedException":
                     return "already_applied"
                 if not is_transient(exc) or attempt == attempts - 1:
-                    return f"{_error_code(exc)}: {exc}"
+                    raise
                 time.sleep(min(2.0, 0.05 * 2**attempt))
         raise AssertionError("unreachable")
+
+
+#: Outbox rows read, published and recorded at a time by :meth:`LinkPublisher.publish_entries`
+#: (and ids per ``publish_outbox`` task message, well under a broker's message size limit).
+PUBLISH_CHUNK = 500
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{_error_code(exc)}: {exc}"
+
+
+def _record_failure(row: PublishOutbox, exc: BaseException) -> None:
+    """As ``publish_link_task`` does: a transient error is counted and retried (by the
+    sweeper) until ``PUBLISH_MAX_RETRIES``; any other error, or the last retry, fails the row."""
+    transient = is_transient(exc)
+    if transient:
+        outbox_state.record_error(row.idempotency_key, _describe(exc))
+        if row.retry_count + 1 < app_settings.PUBLISH_MAX_RETRIES:
+            return
+    code = "retries_exhausted" if transient else "permanent_error"
+    outbox_state.mark_failed(row, _describe(exc), code=code)
+
+
+def stage_republish(links: QuerySet[Link]) -> list[int]:
+    """Give every link of ``links`` a new ``runtime_version`` and a PENDING outbox row for it,
+    in the caller's transaction (a change that republishes many links commits together with
+    their rows, so the sweeper publishes them even if nothing else does). Returns the rows'
+    ids, for :meth:`LinkPublisher.publish_entries`. Links on domains whose ownership is not
+    verified are left out (they are not published at all)."""
+    ids = list(
+        links.filter(domain__verified_at__isnull=False).order_by().values_list("pk", flat=True)
+    )
+    entry_ids: list[int] = []
+    with transaction.atomic():
+        for start in range(0, len(ids), PUBLISH_CHUNK):
+            batch = ids[start : start + PUBLISH_CHUNK]
+            Link.objects.filter(pk__in=batch).update(runtime_version=F("runtime_version") + 1)
+            versions = Link.objects.filter(pk__in=batch).values_list("pk", "runtime_version")
+            rows = [
+                PublishOutbox(
+                    link_id=pk,
+                    idempotency_key=outbox_state.entry_key(pk, version),
+                    runtime_version=version,
+                )
+                for pk, version in versions
+            ]
+            PublishOutbox.objects.bulk_create(rows)
+            entry_ids.extend(
+                PublishOutbox.objects.filter(
+                    idempotency_key__in=[row.idempotency_key for row in rows]
+                ).values_list("pk", flat=True)
+            )
+    return entry_ids

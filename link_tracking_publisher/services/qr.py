@@ -77,7 +77,7 @@ def qr_code(
     if fmt not in FORMATS:
         raise ValueError(f"unknown QR format {fmt!r}")
     qr = segno.make(url, error=error, boost_error=False, micro=False)
-    modules = qr.symbol_size(scale=1, border=margin)[0]
+    modules = int(qr.symbol_size(scale=1, border=margin)[0])
     scale = size // modules
     if scale < 1:
         raise QRTooSmall(modules)

@@ -56,7 +56,7 @@ class ReconcileReport:
     fixed: int = 0
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(DRIFT_KINDS, 0)
+        counts: dict[str, int] = dict.fromkeys(DRIFT_KINDS, 0)
         for item in self.drift:
             counts[item.kind] += 1
         return counts
@@ -128,8 +128,8 @@ def reconcile(
     links = links.filter(domain__verified_at__isnull=False)
     expected: dict[tuple[str, str], Link] = {}
     for link in links.iterator(chunk_size=1000):
-        key = item_key(link.domain.domain_name, link.slug_canonical)
-        expected[(key["PK"], key["SK"])] = link
+        record_key = item_key(link.domain.domain_name, link.slug_canonical)
+        expected[(record_key["PK"], record_key["SK"])] = link
     report.checked = len(expected)
 
     stored = _batch_get(table, [{"PK": pk, "SK": sk} for pk, sk in expected])

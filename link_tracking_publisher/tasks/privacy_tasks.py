@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .. import dispatch
 from ..services.privacy import process_privacy_request
 
 __all__ = ["process_privacy_request_task"]
 
 
-@shared_task(name="link_tracking.process_privacy_request", acks_late=True)
+@shared_task(name=dispatch.PROCESS_PRIVACY_REQUEST, acks_late=True)
 def process_privacy_request_task(request_id: str) -> str:
     """Run the configured processor on one privacy request; returns its new status."""
     return process_privacy_request(request_id)

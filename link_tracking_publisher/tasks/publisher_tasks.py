@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from .. import dispatch
 from .. import outbox as outbox_state
 from ..aws import is_transient
 from ..conf import app_settings
 from ..models import Domain, Link, PublishOutbox
 from ..schedule import BEAT_SCHEDULE
-from ..services.publisher import BulkPublishResult, LinkPublisher
+from ..services.publisher import PUBLISH_CHUNK, BulkPublishResult, LinkPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ __all__ = [
     "publish_app_links_task",
     "publish_link_task",
     "publish_outbox_metrics",
+    "publish_outbox_task",
     "reconcile_runtime_task",
     "republish_all_links_task",
     "republish_campaign_task",
@@ -61,7 +64,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-@shared_task(bind=True, name="link_tracking.publish_link", acks_late=True, max_retries=None)
+@shared_task(bind=True, name=dispatch.PUBLISH_LINK, acks_late=True, max_retries=None)
 def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> str:
     """Publish the link's current state and record the outcome on its outbox row."""
     entry = PublishOutbox.objects.filter(pk=outbox_id).first() if outbox_id else None
@@ -83,7 +86,7 @@ def publish_link_task(self: Any, link_id: str, outbox_id: int | None = None) -> 
     )
 
 
-@shared_task(bind=True, name="link_tracking.publish_app_links", acks_late=True, max_retries=None)
+@shared_task(bind=True, name=dispatch.PUBLISH_APP_LINKS, acks_late=True, max_retries=None)
 def publish_app_links_task(self: Any, domain_id: str, outbox_id: int) -> str:
     """Publish the domain's app-links record (its current state) and record the outcome on
     the outbox row."""
@@ -147,34 +150,50 @@ def _summary(result: BulkPublishResult) -> dict[str, Any]:
     }
 
 
+@shared_task(name=dispatch.PUBLISH_OUTBOX, acks_late=True)
+def publish_outbox_task(outbox_ids: list[int]) -> dict[str, Any]:
+    """Publish the links of a batch of outbox rows (a campaign, domain or UTM policy change
+    wrote them with the change; the sweeper sends stuck ones) through the bulk path."""
+    return _summary(LinkPublisher().publish_entries(outbox_ids))
+
+
+# The three republish tasks below are no longer sent by the service layer (a change writes
+# its outbox rows in its own transaction, then sends ``publish_outbox``); they stay registered
+# so a message an earlier release left on the broker is still carried out, and for operators.
+
+
 @shared_task(name="link_tracking.republish_link_campaign", acks_late=True)
 def republish_link_campaign_task(link_campaign_pk: str) -> dict[str, Any]:
     """Republish every link of one LinkCampaign (by primary key; campaign_id may be null)."""
-    return _bulk(Link.objects.filter(campaign_id=link_campaign_pk))
+    return _bulk(Link.objects.filter(campaign_id=uuid.UUID(str(link_campaign_pk))))
 
 
 @shared_task(name="link_tracking.republish_domain", acks_late=True)
 def republish_domain_task(domain_pk: str) -> dict[str, Any]:
-    """Republish every link on one domain (after the domain was activated or deactivated)."""
+    """Republish every link on one domain."""
     return _bulk(Link.objects.filter(domain_id=domain_pk))
 
 
 @shared_task(name="link_tracking.republish_all_links", acks_late=True)
 def republish_all_links_task() -> dict[str, Any]:
-    """Republish every link (after the global UTM policy changed)."""
+    """Republish every link."""
     return _bulk(Link.objects.all())
 
 
 @shared_task(name="link_tracking.retry_pending_outbox", acks_late=True)
 def retry_pending_outbox() -> int:
-    """Re-enqueue publishes whose outbox rows have been PENDING (or PROCESSING: a worker died)
-    for longer than ``OUTBOX_STUCK_AFTER_SECONDS``. Returns how many were re-enqueued."""
+    """Send again the outbox rows that have been PENDING (or PROCESSING: a worker died) for
+    longer than ``OUTBOX_STUCK_AFTER_SECONDS``, as ``publish_outbox`` batches (one message per
+    ``PUBLISH_CHUNK`` rows, not one per row). Returns how many rows were sent."""
     rows = outbox_state.claim_stuck()
+    link_ids = []
     for row in rows:
         if row.domain_id is not None:
             publish_app_links_task.delay(str(row.domain_id), row.pk)
         else:
-            publish_link_task.delay(str(row.link_id), row.pk)
+            link_ids.append(row.pk)
+    for start in range(0, len(link_ids), PUBLISH_CHUNK):
+        publish_outbox_task.delay(link_ids[start : start + PUBLISH_CHUNK])
     if rows:
         logger.info("re-enqueued %d stuck outbox entries", len(rows))
     return len(rows)

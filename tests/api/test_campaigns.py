@@ -8,8 +8,12 @@ from unittest import mock
 import pytest
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import LinkCampaign, LinkCampaignCrmCampaignMapping
-from link_tracking_publisher.tasks import republish_link_campaign_task
+from link_tracking_publisher.models import (
+    LinkCampaign,
+    LinkCampaignCrmCampaignMapping,
+    PublishOutbox,
+)
+from link_tracking_publisher.tasks import publish_outbox_task
 from tests.publisher.factories import CrmCampaignFactory, LinkFactory
 
 from .conftest import API
@@ -67,7 +71,7 @@ def test_a_template_change_republishes_the_campaigns_links(
     staff_client: APIClient, campaign_a: Any, domain_a: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     link = LinkFactory(account=campaign_a.account, domain=domain_a, campaign=campaign_a)
-    with mock.patch.object(republish_link_campaign_task, "delay") as delay:
+    with mock.patch.object(publish_outbox_task, "delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
             response = staff_client.patch(
                 f"{API}/campaigns/{campaign_a.pk}/",
@@ -75,7 +79,8 @@ def test_a_template_change_republishes_the_campaigns_links(
                 format="json",
             )
     assert response.status_code == 200, response.json()
-    delay.assert_called_once_with(str(campaign_a.pk))
+    entry = PublishOutbox.objects.get(link=link, runtime_version=2)  # written with the change
+    delay.assert_called_once_with([entry.pk])
     link.refresh_from_db()
     assert link.campaign_identifier == "SUMMER"
 

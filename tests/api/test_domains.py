@@ -8,8 +8,8 @@ from unittest import mock
 import pytest
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import Domain
-from link_tracking_publisher.tasks import republish_domain_task
+from link_tracking_publisher.models import Domain, PublishOutbox
+from link_tracking_publisher.tasks import publish_outbox_task
 from tests.publisher.factories import LinkFactory
 
 from .conftest import API
@@ -65,13 +65,15 @@ def test_name_and_owner_are_fixed(staff_client: APIClient, domain_a: Any, accoun
 def test_deactivating_a_domain_republishes_its_links(
     staff_client: APIClient, domain_a: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with mock.patch.object(republish_domain_task, "delay") as delay:
+    link = LinkFactory(account=domain_a.account, domain=domain_a)
+    with mock.patch.object(publish_outbox_task, "delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
             response = staff_client.patch(
                 f"{API}/domains/{domain_a.pk}/", {"active": False}, format="json"
             )
     assert response.status_code == 200
-    delay.assert_called_once_with(str(domain_a.pk))
+    entry = PublishOutbox.objects.get(link=link, runtime_version=2)  # written with the change
+    delay.assert_called_once_with([entry.pk])
 
 
 def test_a_domain_in_use_cannot_be_deleted(staff_client: APIClient, domain_a: Any) -> None:

@@ -8,8 +8,9 @@ from unittest import mock
 import pytest
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import GlobalUTMPolicy
-from link_tracking_publisher.tasks import republish_all_links_task
+from link_tracking_publisher.models import GlobalUTMPolicy, PublishOutbox
+from link_tracking_publisher.tasks import publish_outbox_task
+from tests.publisher.factories import AccountFactory, DomainFactory, LinkFactory
 
 from .conftest import API
 
@@ -28,7 +29,9 @@ def test_staff_update_republishes_every_link(
     staff_client: APIClient, staff: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     params = {"utm_source": "novaura", "utm_medium": "${channel}"}
-    with mock.patch.object(republish_all_links_task, "delay") as delay:
+    account, domain = AccountFactory(), DomainFactory()
+    links = [LinkFactory(account=account, domain=domain) for _ in range(2)]
+    with mock.patch.object(publish_outbox_task, "delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
             response = staff_client.put(
                 f"{API}/utm-policy/", {"default_utm_params": params}, format="json"
@@ -36,7 +39,9 @@ def test_staff_update_republishes_every_link(
     assert response.status_code == 200, response.json()
     assert response.json()["default_utm_params"] == params
     assert response.json()["updated_by"] == staff.pk
-    delay.assert_called_once_with()
+    entries = PublishOutbox.objects.filter(link__in=links, runtime_version=2)
+    assert entries.count() == 2  # written with the change
+    assert sorted(delay.call_args.args[0]) == sorted(e.pk for e in entries)
     assert GlobalUTMPolicy.load().default_utm_params == params
 
 

@@ -8,9 +8,10 @@ from unittest import mock
 
 import pytest
 from botocore.exceptions import ClientError
+from django.db import transaction
 
 from link_tracking_publisher.models import Link, PublishOutbox
-from link_tracking_publisher.services.publisher import LinkPublisher
+from link_tracking_publisher.services.publisher import LinkPublisher, stage_republish
 from link_tracking_runtime import item_key
 
 from .factories import LinkCampaignFactory, LinkFactory
@@ -149,6 +150,8 @@ def test_bulk_republish_counts_newer_stored_versions_as_already_applied(
 def test_bulk_republish_records_failures_on_the_outbox(
     table: Any, account: Any, domain: Any
 ) -> None:
+    """As the single-link task does: a transient error leaves the row PENDING with the error
+    and a retry counted (the sweeper sends it again); any other error fails it."""
     links = _campaign_links(account, domain, 5)
     publisher = LinkPublisher(table)
     error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Tx")
@@ -156,8 +159,63 @@ def test_bulk_republish_records_failures_on_the_outbox(
         result = publisher.bulk_republish_campaign("BULK")
     assert result.written == 0 and set(result.failed) == {str(link.pk) for link in links}
     rows = PublishOutbox.objects.filter(runtime_version=2)
+    assert set(rows.values_list("status", "result")) == {("failed", "permanent_error")}
+    assert all("AccessDenied" in r.error_message for r in rows)
+
+    busy = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Put")
+    with (
+        mock.patch.object(publisher.client, "put_item", side_effect=busy),
+        mock.patch("link_tracking_publisher.services.publisher.time.sleep"),
+    ):
+        result = publisher.bulk_republish_campaign("BULK")
+    assert result.written == 0 and len(result.failed) == 5
+    rows = PublishOutbox.objects.filter(runtime_version=3)
     assert set(rows.values_list("status", flat=True)) == {"pending"}
-    assert all("AccessDenied" in r.error_message and r.retry_count == 1 for r in rows)
+    assert all("Throttling" in r.error_message and r.retry_count == 1 for r in rows)
+
+
+def test_bulk_retries_give_up_after_the_publish_retry_limit(
+    table: Any, account: Any, domain: Any, settings: Any
+) -> None:
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "PUBLISH_MAX_RETRIES": 2}
+    _campaign_links(account, domain, 3)
+    publisher = LinkPublisher(table)
+    busy = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Put")
+    with transaction.atomic():
+        entry_ids = stage_republish(Link.objects.all())
+    with (
+        mock.patch.object(publisher.client, "put_item", side_effect=busy),
+        mock.patch("link_tracking_publisher.services.publisher.time.sleep"),
+    ):
+        publisher.publish_entries(entry_ids)
+        assert set(
+            PublishOutbox.objects.filter(pk__in=entry_ids).values_list("status", "retry_count")
+        ) == {("pending", 1)}
+        publisher.publish_entries(entry_ids)
+    rows = PublishOutbox.objects.filter(pk__in=entry_ids)
+    assert set(rows.values_list("status", "result", "retry_count")) == {
+        ("failed", "retries_exhausted", 2)
+    }
+    # A failed row is left alone by the bulk path (an operator retries it).
+    assert publisher.publish_entries(entry_ids).total == 0
+
+
+def test_publish_entries_publishes_each_link_once_in_its_current_state(
+    table: Any, account: Any, domain: Any
+) -> None:
+    link, other = _campaign_links(account, domain, 2)
+    with transaction.atomic():
+        first = stage_republish(Link.objects.filter(pk=link.pk))
+        second = stage_republish(Link.objects.all())
+    assert len(first) == 1 and len(second) == 2
+    result = LinkPublisher(table).publish_entries([*first, *second], concurrency=1)
+    assert (result.total, result.written, result.already_applied) == (2, 2, 0)
+    assert _stored(table, link)["runtime_version"] == 3  # type: ignore[index]
+    assert _stored(table, other)["runtime_version"] == 2  # type: ignore[index]
+    rows = PublishOutbox.objects.filter(pk__in=[*first, *second])
+    assert set(rows.values_list("status", "result")) == {("complete", "written")}
+    # Done rows are not published again.
+    assert LinkPublisher(table).publish_entries([*first, *second]).total == 0
 
 
 def test_bulk_republish_concurrency_is_bounded(table: Any, account: Any, domain: Any) -> None:

@@ -16,6 +16,7 @@ from link_tracking_publisher.tasks import (
     cleanup_old_outbox_entries,
     publish_link_task,
     publish_outbox_metrics,
+    publish_outbox_task,
     retry_pending_outbox,
 )
 from link_tracking_runtime import item_key
@@ -150,16 +151,14 @@ def test_retry_pending_outbox_requeues_only_stuck_rows(account: Any, domain: Any
     PublishOutbox.objects.filter(pk=failed.pk).update(status="failed")
     for entry in (stuck_pending, stuck_processing, done, failed):
         _age(entry, minutes=6)
-    with mock.patch.object(publish_link_task, "delay") as delay:
+    with mock.patch.object(publish_outbox_task, "delay") as delay:
         assert retry_pending_outbox.apply().get() == 2
         # claimed rows were touched: an immediate second sweep leaves them alone
         assert retry_pending_outbox.apply().get() == 0
-    assert sorted(c.args for c in delay.call_args_list) == sorted(
-        [
-            (str(stuck_pending.link_id), stuck_pending.pk),
-            (str(stuck_processing.link_id), stuck_processing.pk),
-        ]
-    )
+    # one batch message for the bulk publish path, not one per row
+    assert [sorted(c.args[0]) for c in delay.call_args_list] == [
+        sorted([stuck_pending.pk, stuck_processing.pk])
+    ]
     stuck_processing.refresh_from_db()
     assert stuck_processing.status == "pending"
     fresh.refresh_from_db()

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from link_tracking_publisher.dispatch import PUBLISH_OUTBOX
 from link_tracking_publisher.models import Domain, Link, PublishOutbox
 from link_tracking_publisher.services import domains as domain_service
 from link_tracking_publisher.services.links import create_domain, create_link
@@ -27,7 +28,7 @@ from link_tracking_publisher.services.publisher import LinkPublisher
 from link_tracking_publisher.tasks import (
     expire_domain_claims_task,
     publish_link_task,
-    republish_domain_task,
+    publish_outbox_task,
     verify_pending_domains,
 )
 from link_tracking_runtime.record import item_key
@@ -110,9 +111,10 @@ def test_a_dns_txt_record_verifies_the_domain_and_publishes_its_links(
     domain.refresh_from_db()
     assert (domain.status, domain.verification_method) == ("active", "dns")
     # Verification republishes the domain's links after commit; run that task here.
-    republish = [c for c in enqueued.call_args_list if c.args[0] is republish_domain_task]
-    assert republish and republish[-1].args[1:] == (str(domain.pk),)
-    assert republish_domain_task.run(str(domain.pk))["written"] == 1
+    entry = PublishOutbox.objects.get(link=link, runtime_version=2)  # written with the change
+    republish = [c for c in enqueued.call_args_list if c.args[0] == PUBLISH_OUTBOX]
+    assert [c.args[1:] for c in republish] == [([entry.pk],)]
+    assert publish_outbox_task.run(*republish[0].args[1:])["written"] == 1
     item = table.get_item(Key=item_key(domain.domain_name, link.slug_canonical))["Item"]
     assert item["active"] is True
 

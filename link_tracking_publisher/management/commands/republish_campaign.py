@@ -28,12 +28,14 @@ class Command(BaseCommand):
         if not campaign_id:
             raise CommandError("Give a campaign_id, e.g. manage.py republish_campaign SPRING26.")
         if not LinkCampaign.objects.filter(campaign_id=campaign_id).exists():
-            known = list(
-                LinkCampaign.objects.exclude(campaign_id__isnull=True)
+            known = [
+                campaign
+                for campaign in LinkCampaign.objects.exclude(campaign_id__isnull=True)
                 .order_by("campaign_id")
                 .values_list("campaign_id", flat=True)
                 .distinct()[:20]
-            )
+                if campaign
+            ]
             hint = (
                 f" Known campaign_ids: {', '.join(known)}."
                 if known
