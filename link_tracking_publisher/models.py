@@ -560,17 +560,34 @@ class PrivacyRequest(models.Model):
 # where Firehose put them (S3, Parquet), which is what Athena reads at scale.
 
 
+class Int64KeyField(models.BigIntegerField):
+    """A 64-bit integer primary key declared ``integer`` on SQLite, where that makes it the
+    table's rowid: one B-tree per row instead of a table plus a unique index."""
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "sqlite":
+            return "integer"
+        return super().db_type(connection)
+
+
 class ClickEventKey(models.Model):
     """The dedupe key of every ingested click event: an event is counted only by the
-    transaction that inserts its key, so at-least-once delivery never counts twice."""
+    transaction that inserts its key, so at-least-once delivery never counts twice.
 
-    event_id = models.CharField(max_length=64, primary_key=True)
+    ``key`` is the first 64 bits of a BLAKE2b hash of the ``event_id``
+    (:func:`~.clicks.ingest.event_key`): an integer key is a fraction of the text's index
+    cost. Two events collide with probability about n²/2⁶⁵ for n keys held (docs:
+    CLICK_STATISTICS.md, "Dedupe keys"). ``day`` (UTC days since the epoch of the event's
+    timestamp) is what keys are pruned by once older than ``CLICK_DEDUPE_HORIZON_DAYS``."""
+
+    key = Int64KeyField(primary_key=True)
+    day = models.IntegerField()
 
     class Meta:
-        verbose_name = "ingested click event id"
+        verbose_name = "ingested click event key"
 
     def __str__(self) -> str:
-        return self.event_id
+        return f"{self.key & 0xFFFFFFFFFFFFFFFF:016x} (day {self.day})"
 
 
 class ClickRollup(models.Model):
