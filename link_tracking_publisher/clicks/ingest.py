@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import logging
 import math
+import operator
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -444,9 +445,12 @@ def _upsert(
     rows: list[tuple[Any, ...]],
 ) -> None:
     """INSERT … ON CONFLICT for all rows, :data:`_SQL_CHUNK` rows per statement (one round
-    trip and one statement to plan per chunk, on PostgreSQL as on SQLite)."""
+    trip and one statement to plan per chunk, on PostgreSQL as on SQLite). Rows go in the
+    order of the conflict key's index, so the statements walk its B-tree in one direction
+    instead of jumping to a random page per row."""
     if not rows:
         return
+    rows.sort(key=operator.itemgetter(*(fields.index(key) for key in keys)))
     columns = ", ".join(_column(model, f) for f in fields)
     conflict = ", ".join(_column(model, f) for f in keys)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
