@@ -585,7 +585,7 @@ def _roll_up(clicks: list[_Click], context: _Context) -> None:
             "first_human_click_at",
             "last_click_at",
         ),
-        ("sms_msg_id", "link"),
+        ("link", "sms_msg_id"),
         ", ".join(
             (
                 _sum_update(MessageClick, "human_clicks"),

@@ -1,6 +1,7 @@
 """Click dedupe keys: a 64-bit integer per event (with its UTC day, for pruning) instead of
 the event id's text. Keys already held are converted, stamped with the day of the migration so
-that they are kept for a whole horizon."""
+that they are kept for a whole horizon. Per-message rows: one index (link, sms_msg_id)
+instead of two."""
 
 import time
 
@@ -49,4 +50,12 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(convert_keys, migrations.RunPython.noop, elidable=True),
         migrations.DeleteModel("ClickEventIdLegacy"),
+        migrations.RemoveIndex(model_name="messageclick", name="message_click_link_idx"),
+        migrations.RemoveConstraint(model_name="messageclick", name="message_click_unique"),
+        migrations.AddConstraint(
+            model_name="messageclick",
+            constraint=models.UniqueConstraint(
+                fields=("link", "sms_msg_id"), name="message_click_unique"
+            ),
+        ),
     ]
