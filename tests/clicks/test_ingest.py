@@ -272,3 +272,28 @@ def test_no_pruning_without_a_horizon(tmp_path: Path, link: Any, settings: Any) 
     ingest(write_ndjson(tmp_path / "e.ndjson", [click(link, at=T0)]))
     assert ingest_module.prune_event_keys(now=T0 + 1000 * 86400) == 0
     assert ClickEventKey.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_converts_the_event_ids_already_held() -> None:
+    import time
+
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("link_tracking", "0003_click_statistics")]
+    after = [("link_tracking", "0004_click_ingest_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("link_tracking", "ClickEventKey")
+    old.objects.bulk_create([old(event_id="e1"), old(event_id="e2")])
+    try:
+        executor = MigrationExecutor(connection)
+        started = int(time.time() // 86400)
+        executor.migrate(after)
+        new = executor.loader.project_state(after).apps.get_model("link_tracking", "ClickEventKey")
+        keys = {row.key: row.day for row in new.objects.all()}
+        assert set(keys) == {ingest_module.event_key("e1"), ingest_module.event_key("e2")}
+        assert set(keys.values()) <= {started, int(time.time() // 86400)}  # the day it ran
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
