@@ -117,7 +117,7 @@ DEFAULTS: dict[str, Any] = {
     # lands elsewhere in the same bucket).
     "CLICK_EVENTS_S3_PREFIX": "click-events/",
     # Records per transaction (and per checkpoint).
-    "CLICK_INGEST_BATCH_SIZE": 20000,
+    "CLICK_INGEST_BATCH_SIZE": 50000,
     # An event stamped later than now + this is skipped as "future" (clock skew allowance).
     "CLICK_MAX_FUTURE_SECONDS": 300,
     # Dedupe keys (one per ingested event) are kept this many days after the event's day,
