@@ -161,7 +161,7 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
     from django.db.models import F
 
     from link_tracking_publisher.clicks.devices import device_of
-    from link_tracking_publisher.clicks.ingest import visitor_key
+    from link_tracking_publisher.clicks.ingest import event_key, visitor_key
     from link_tracking_publisher.models import (
         ClickEventKey,
         ClickRollup,
@@ -170,7 +170,10 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
     )
 
     def save(raw: dict[str, object]) -> None:
-        _, new = ClickEventKey.objects.get_or_create(event_id=raw["event_id"])
+        _, new = ClickEventKey.objects.get_or_create(
+            key=event_key(raw["event_id"]),  # type: ignore[arg-type]
+            defaults={"day": int(float(raw["timestamp"]) // 86400)},  # type: ignore[arg-type]
+        )
         if not new:
             return
         at = datetime.fromtimestamp(float(raw["timestamp"]), UTC)  # type: ignore[arg-type]

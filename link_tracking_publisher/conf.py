@@ -130,9 +130,13 @@ DEFAULTS: dict[str, Any] = {
     # lands elsewhere in the same bucket).
     "CLICK_EVENTS_S3_PREFIX": "click-events/",
     # Records per transaction (and per checkpoint).
-    "CLICK_INGEST_BATCH_SIZE": 20000,
+    "CLICK_INGEST_BATCH_SIZE": 50000,
     # An event stamped later than now + this is skipped as "future" (clock skew allowance).
     "CLICK_MAX_FUTURE_SECONDS": 300,
+    # Dedupe keys (one per ingested event) are kept this many days after the event's day,
+    # then pruned by the beat task prune_click_event_keys; events older than this are skipped
+    # as "too_old". None: keys are kept forever and no event is too old.
+    "CLICK_DEDUPE_HORIZON_DAYS": 30,
     # Click webhooks: https only unless allowed (development against a local receiver).
     "CLICK_WEBHOOK_ALLOW_HTTP": False,
     "CLICK_WEBHOOK_TIMEOUT_SECONDS": 10,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from django.apps import apps
@@ -702,17 +702,40 @@ class LinkImport(models.Model):
 # where Firehose put them (S3, Parquet), which is what Athena reads at scale.
 
 
+if TYPE_CHECKING:  # django-stubs' fields are generic; Django's are not subscriptable
+    _BigIntegerField = models.BigIntegerField[int, int]
+else:
+    _BigIntegerField = models.BigIntegerField
+
+
+class Int64KeyField(_BigIntegerField):
+    """A 64-bit integer primary key declared ``integer`` on SQLite, where that makes it the
+    table's rowid: one B-tree per row instead of a table plus a unique index."""
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "sqlite":
+            return "integer"
+        return super().db_type(connection)
+
+
 class ClickEventKey(models.Model):
     """The dedupe key of every ingested click event: an event is counted only by the
-    transaction that inserts its key, so at-least-once delivery never counts twice."""
+    transaction that inserts its key, so at-least-once delivery never counts twice.
 
-    event_id = models.CharField(max_length=64, primary_key=True)
+    ``key`` is the first 64 bits of a BLAKE2b hash of the ``event_id``
+    (:func:`~.clicks.ingest.event_key`): an integer key is a fraction of the text's index
+    cost. Two events collide with probability about n²/2⁶⁵ for n keys held (docs:
+    CLICK_STATISTICS.md, "Dedupe keys"). ``day`` (UTC days since the epoch of the event's
+    timestamp) is what keys are pruned by once older than ``CLICK_DEDUPE_HORIZON_DAYS``."""
+
+    key = Int64KeyField(primary_key=True)
+    day = models.IntegerField()
 
     class Meta:
-        verbose_name = "ingested click event id"
+        verbose_name = "ingested click event key"
 
     def __str__(self) -> str:
-        return self.event_id
+        return f"{self.key & 0xFFFFFFFFFFFFFFFF:016x} (day {self.day})"
 
 
 class ClickRollup(models.Model):
@@ -798,10 +821,12 @@ class MessageClick(models.Model):
 
     class Meta:
         ordering = ["sms_msg_id", "link"]
+        # One index, link first: it serves lookups by link, by campaign and (through the
+        # account's links, one seek each) by sms_msg_id. A second index in the other order
+        # doubled ingestion's cost per message row (benchmarks/ingest_bench.py).
         constraints = [
-            models.UniqueConstraint(fields=["sms_msg_id", "link"], name="message_click_unique"),
+            models.UniqueConstraint(fields=["link", "sms_msg_id"], name="message_click_unique"),
         ]
-        indexes = [models.Index(fields=["link", "sms_msg_id"], name="message_click_link_idx")]
 
     def __str__(self) -> str:
         return f"{self.sms_msg_id} → {self.link_id}"

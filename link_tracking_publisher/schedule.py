@@ -35,6 +35,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "link_tracking.cleanup_click_webhook_deliveries",
         "schedule": crontab(minute=23, hour=3),
     },
+    # Drop click dedupe keys past CLICK_DEDUPE_HORIZON_DAYS (one DELETE; a scan of the key table).
+    "link-tracking-prune-click-event-keys": {
+        "task": "link_tracking.prune_click_event_keys",
+        "schedule": crontab(minute=29, hour=3),
+    },
     # Trim the outbox: COMPLETE after 7 days, FAILED after 30.
     "link-tracking-cleanup-old-outbox-entries": {
         "task": "link_tracking.cleanup_old_outbox_entries",

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 __all__ = [
     "CLICK_EVENT_COLUMNS",
+    "CLICK_EVENT_PARTITION_COLUMN",
+    "CLICK_EVENT_PARTITION_FORMAT",
     "EVENT_TYPE_CLICK",
     "OUTCOMES",
     "ClickEvent",
@@ -38,6 +40,13 @@ OUTCOMES: Final = (
     "error",
     "withheld",
 )
+
+#: The Glue table's partition column (a string, projected by Athena, never stored in a file):
+#: the UTC hour Firehose received the event in, as the S3 key prefix under ``click-events/``
+#: spells it (``strftime`` format). It is the arrival hour, not the event's: an event lands in
+#: its own hour or a later one (buffering, retries, replay of a runtime's spilled events).
+CLICK_EVENT_PARTITION_COLUMN: Final = "datehour"
+CLICK_EVENT_PARTITION_FORMAT: Final = "year=%Y/month=%m/day=%d/hour=%H"
 
 #: (column name, Hive/Glue type), in table order.
 CLICK_EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (

@@ -124,9 +124,26 @@ resource "aws_glue_catalog_table" "click_events" {
   description   = "One row per redirect (link_tracking_runtime.events.ClickEvent)"
   table_type    = "EXTERNAL_TABLE"
 
+  # Partition projection: Athena computes the partitions from the query's datehour predicate
+  # and the template below (the prefix Firehose writes), so nothing registers partitions and
+  # a query over a time range reads only the hours it needs. The column and its format are
+  # link_tracking_runtime.events.CLICK_EVENT_PARTITION_* (tests/terraform compares them).
   parameters = {
-    classification        = "parquet"
-    "parquet.compression" = "SNAPPY"
+    classification                      = "parquet"
+    "parquet.compression"               = "SNAPPY"
+    "projection.enabled"                = "true"
+    "projection.datehour.type"          = "date"
+    "projection.datehour.format"        = "'year='yyyy'/month='MM'/day='dd'/hour='HH"
+    "projection.datehour.range"         = "year=2025/month=01/day=01/hour=00,NOW"
+    "projection.datehour.interval"      = "1"
+    "projection.datehour.interval.unit" = "HOURS"
+    "storage.location.template"         = "s3://${aws_s3_bucket.click_events.id}/click-events/$${datehour}/"
+  }
+
+  partition_keys {
+    name    = "datehour"
+    type    = "string"
+    comment = "UTC hour Firehose received the events in (its S3 prefix), projected"
   }
 
   storage_descriptor {

@@ -4,8 +4,8 @@ Per chunk of raw records (``LINK_TRACKING['CLICK_INGEST_BATCH_SIZE']``), in one 
 
 1. each record is parsed and validated; bad ones are counted by reason, logged once per run
    with a sample, and skipped;
-2. the chunk's ``event_id`` keys are inserted into :class:`~..models.ClickEventKey` with
-   ``ON CONFLICT DO NOTHING RETURNING``: only events whose key this transaction inserted are
+2. the chunk's ``event_id`` keys (64-bit hashes, :func:`event_key`) are inserted into
+   :class:`~..models.ClickEventKey` with ``ON CONFLICT DO NOTHING RETURNING``: only events whose key this transaction inserted are
    counted, so a rerun, a redelivered object or a concurrent ingester never counts twice;
 3. the new events are rolled up in memory and upserted (``ON CONFLICT DO UPDATE``) into
    :class:`~..models.ClickRollup`, :class:`~..models.ClickVisitor` and
@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import logging
 import math
+import operator
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -53,13 +54,21 @@ from .sources import Chunk, SourceObject, read_chunks
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SKIP_REASONS", "IngestReport", "ingest_chunk", "ingest_objects"]
+__all__ = [
+    "SKIP_REASONS",
+    "IngestReport",
+    "event_key",
+    "ingest_chunk",
+    "ingest_objects",
+    "prune_event_keys",
+]
 
 #: Why a record was skipped (the counters of :class:`IngestReport`).
 SKIP_REASONS = (
     "malformed",  # not JSON, not an object, a required field missing or of the wrong type
     "unknown_link",  # no link with this link_id (never existed, or deleted)
     "future",  # timestamp later than now + CLICK_MAX_FUTURE_SECONDS
+    "too_old",  # timestamp older than the dedupe horizon (CLICK_DEDUPE_HORIZON_DAYS)
     "oversized_field",  # a field longer than the rollups store (or a line over 64 KiB)
     "truncated_object",  # an object that ends mid-record or cannot be read as Parquet
 )
@@ -130,11 +139,13 @@ class _Context:
         self.datetimes: dict[float, Any] = {}
         self.pending: list[tuple[dict[str, Any], str]] = []
         self.max_timestamp = math.inf
+        self.min_timestamp = 0.0
         self.db_zone: Any = UTC
 
     def start_chunk(self) -> None:
         now = self.now if self.now is not None else time.time()
         self.max_timestamp = now + app_settings.CLICK_MAX_FUTURE_SECONDS
+        self.min_timestamp = oldest_accepted(now)
         # What connection.ops.adapt_datetimefield_value does, without its per-call overhead
         # (hundreds of thousands of calls a minute): aware datetimes for databases that store
         # time zones, naive ones in the connection's zone for the others (SQLite, MySQL).
@@ -252,6 +263,9 @@ def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
     if ts > context.max_timestamp:
         report.skip("future", raw, source)
         return None
+    if ts < context.min_timestamp:
+        report.skip("too_old", raw, source)
+        return None
     link = context.links.get(link_id) if link_id else None
     if link is None:
         if link_id and link_id not in context.links:
@@ -282,22 +296,22 @@ def ingest_chunk(
     report = context.report
     report.read += len(records)
     context.start_chunk()
-    batch: dict[str, _Click] = {}
+    batch: dict[int, _Click] = {}
     for raw in records:
         click = _validate(raw, context, source)
         if click is not None:
-            batch.setdefault(click.event_id, click)
+            batch.setdefault(event_key(click.event_id), click)
     if context.pending:  # links not seen before in this run: one query, then validate again
         pending, context.pending = context.pending, []
         context.resolve_links({link_id for _, link_id in pending})
         for raw, _ in pending:
             click = _validate(raw, context, source)
             if click is not None:
-                batch.setdefault(click.event_id, click)
+                batch.setdefault(event_key(click.event_id), click)
     valid = report.read - sum(report.skipped.values())
     with transaction.atomic():
-        new_ids = _insert_keys(list(batch))
-        clicks = [click for event_id, click in batch.items() if event_id in new_ids]
+        new_keys = _insert_keys(batch)
+        clicks = [click for key, click in batch.items() if key in new_keys]  # arrival order
         if clicks:
             _roll_up(clicks, context)
             report.new_deliveries += _write_deliveries(clicks, context)
@@ -378,18 +392,47 @@ def _column(model: Any, field: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
-def _insert_keys(event_ids: list[str]) -> set[str]:
-    """The ids this transaction inserted (those not already ingested)."""
-    new: set[str] = set()
-    table, column = _table(ClickEventKey), _column(ClickEventKey, "event_id")
+def event_key(event_id: str) -> int:
+    """The 64-bit dedupe key of an ``event_id`` (see :class:`~..models.ClickEventKey`)."""
+    digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def oldest_accepted(now: float) -> float:
+    """The oldest event timestamp ingested at ``now``: older events might have had their
+    dedupe key pruned already, so they are skipped as ``too_old`` rather than risk counting
+    one twice. ``0`` when ``CLICK_DEDUPE_HORIZON_DAYS`` is ``None`` (keys kept forever)."""
+    days = app_settings.CLICK_DEDUPE_HORIZON_DAYS
+    return 0.0 if days is None else now - days * 86400
+
+
+def prune_event_keys(now: float | None = None) -> int:
+    """Delete the dedupe keys of whole UTC days that end before :func:`oldest_accepted`:
+    events of those days are skipped as ``too_old`` from now on, so their keys are never
+    needed again. Returns how many keys were deleted."""
+    if app_settings.CLICK_DEDUPE_HORIZON_DAYS is None:
+        return 0
+    now = time.time() if now is None else now
+    first_kept_day = int(oldest_accepted(now) // 86400)
+    deleted, _ = ClickEventKey.objects.filter(day__lt=first_kept_day).delete()
+    return deleted
+
+
+def _insert_keys(batch: dict[int, _Click]) -> set[int]:
+    """The keys of ``batch`` this transaction inserted (events not already ingested). They
+    are inserted in key order, so each statement walks the key's B-tree in one direction."""
+    new: set[int] = set()
+    table = _table(ClickEventKey)
+    key, day = _column(ClickEventKey, "key"), _column(ClickEventKey, "day")
+    rows = sorted((k, int(click.ts // 86400)) for k, click in batch.items())
     with connection.cursor() as cursor:
-        for start in range(0, len(event_ids), _SQL_CHUNK):
-            part = event_ids[start : start + _SQL_CHUNK]
-            values = ",".join(["(%s)"] * len(part))
+        for start in range(0, len(rows), _SQL_CHUNK):
+            part = rows[start : start + _SQL_CHUNK]
+            values = ",".join(["(%s,%s)"] * len(part))
             cursor.execute(
-                f"INSERT INTO {table} ({column}) VALUES {values} "
-                f"ON CONFLICT ({column}) DO NOTHING RETURNING {column}",
-                part,
+                f"INSERT INTO {table} ({key}, {day}) VALUES {values} "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+                [value for row in part for value in row],
             )
             new.update(row[0] for row in cursor.fetchall())
     return new
@@ -403,9 +446,12 @@ def _upsert(
     rows: list[tuple[Any, ...]],
 ) -> None:
     """INSERT … ON CONFLICT for all rows, :data:`_SQL_CHUNK` rows per statement (one round
-    trip and one statement to plan per chunk, on PostgreSQL as on SQLite)."""
+    trip and one statement to plan per chunk, on PostgreSQL as on SQLite). Rows go in the
+    order of the conflict key's index, so the statements walk its B-tree in one direction
+    instead of jumping to a random page per row."""
     if not rows:
         return
+    rows.sort(key=operator.itemgetter(*(fields.index(key) for key in keys)))
     columns = ", ".join(_column(model, f) for f in fields)
     conflict = ", ".join(_column(model, f) for f in keys)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -540,7 +586,7 @@ def _roll_up(clicks: list[_Click], context: _Context) -> None:
             "first_human_click_at",
             "last_click_at",
         ),
-        ("sms_msg_id", "link"),
+        ("link", "sms_msg_id"),
         ", ".join(
             (
                 _sum_update(MessageClick, "human_clicks"),

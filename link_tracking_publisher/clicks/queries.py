@@ -15,10 +15,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from link_tracking_runtime.events import CLICK_EVENT_COLUMNS
+from link_tracking_runtime.events import (
+    CLICK_EVENT_COLUMNS,
+    CLICK_EVENT_PARTITION_COLUMN,
+    CLICK_EVENT_PARTITION_FORMAT,
+)
 
 from .devices import device_sql
 from .stats import BREAKDOWNS, INTERVALS, scans
@@ -50,15 +54,27 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _SAFE_TABLE = re.compile(r'^[A-Za-z0-9_."]{1,200}$')
 
 
+#: How long before an event's own hour Firehose may have received it (the runtime's clock
+#: ahead of Firehose's) when choosing the partitions a time range reads.
+EARLY_ARRIVAL = timedelta(hours=1)
+
+
 @dataclasses.dataclass(frozen=True)
 class StatsQuery:
     """The statistics of some links (their ids, as the events carry them), over whole UTC
-    hours in ``[since, until)``, with a series by ``interval``."""
+    hours in ``[since, until)``, with a series by ``interval``.
+
+    With a range, only the partitions (arrival hours) that can hold its events are read:
+    from an hour before ``since`` to ``late_arrival`` after ``until``; an event Firehose
+    received later than that (a runtime's spilled events replayed after a long outage) is
+    outside the result. Raise ``late_arrival`` to include such stragglers at the cost of
+    reading more hours."""
 
     link_ids: Sequence[str]
     since: datetime | None = None
     until: datetime | None = None
     interval: str = "day"
+    late_arrival: timedelta = timedelta(hours=24)
 
 
 def _events_cte(query: StatsQuery, table: str) -> str:
@@ -68,12 +84,20 @@ def _events_cte(query: StatsQuery, table: str) -> str:
     if not ids or not all(_SAFE_ID.match(i) for i in ids):
         raise ValueError("link ids must be UUID-like strings")
     where = [f"link_id IN ({', '.join(repr(i) for i in ids)})"]
+    # The partition column's values are fixed-width, so text order is time order.
+    partition = CLICK_EVENT_PARTITION_COLUMN
     if query.since is not None:
         start = query.since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         where.append(f"timestamp >= {start.timestamp():.0f}")
+        first = (start - EARLY_ARRIVAL).strftime(CLICK_EVENT_PARTITION_FORMAT)
+        where.append(f"{partition} >= '{first}'")
     if query.until is not None:
         # Hours that start before "until" (as the rollups select them).
         where.append(f"floor(timestamp / 3600) * 3600 < {query.until.timestamp():.6f}")
+        last = (query.until.astimezone(UTC) + query.late_arrival).strftime(
+            CLICK_EVENT_PARTITION_FORMAT
+        )
+        where.append(f"{partition} <= '{last}'")
     # One row per event_id: Firehose delivers at least once.
     return (
         "WITH events AS (SELECT * FROM ("

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         migrations.swappable_dependency(ACCOUNT_MODEL),
-        ('link_tracking', '0003_click_statistics'),
+        ('link_tracking', '0004_click_ingest_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

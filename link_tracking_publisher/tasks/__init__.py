@@ -4,6 +4,7 @@ from .click_tasks import (
     cleanup_click_webhook_deliveries,
     deliver_click_webhooks,
     ingest_click_events,
+    prune_click_event_keys,
 )
 from .domain_tasks import expire_domain_claims_task, verify_domain_task, verify_pending_domains
 from .import_tasks import cleanup_link_imports, resume_link_imports, run_link_import_task
@@ -32,6 +33,7 @@ __all__ = [
     "deliver_click_webhooks",
     "ingest_click_events",
     "process_privacy_request_task",
+    "prune_click_event_keys",
     "publish_app_links_task",
     "publish_link_task",
     "publish_outbox_metrics",

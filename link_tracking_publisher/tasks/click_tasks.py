@@ -9,7 +9,12 @@ from celery import shared_task
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cleanup_click_webhook_deliveries", "deliver_click_webhooks", "ingest_click_events"]
+__all__ = [
+    "cleanup_click_webhook_deliveries",
+    "deliver_click_webhooks",
+    "ingest_click_events",
+    "prune_click_event_keys",
+]
 
 
 @shared_task(name="link_tracking.ingest_click_events", acks_late=True, ignore_result=True)
@@ -23,6 +28,17 @@ def ingest_click_events() -> dict[str, Any]:
         return {}
     logger.info("click events ingested: %s", report.as_dict())
     return report.as_dict()
+
+
+@shared_task(name="link_tracking.prune_click_event_keys", ignore_result=True)
+def prune_click_event_keys() -> dict[str, int]:
+    """Delete click dedupe keys older than ``CLICK_DEDUPE_HORIZON_DAYS`` (events that old are
+    skipped as ``too_old``, so their keys are never looked up again)."""
+    from ..clicks.ingest import prune_event_keys
+
+    deleted = prune_event_keys()
+    logger.info("click dedupe keys pruned: %d", deleted)
+    return {"deleted": deleted}
 
 
 @shared_task(name="link_tracking.deliver_click_webhooks", acks_late=True, ignore_result=True)

@@ -217,3 +217,83 @@ def test_any_record_is_counted_or_skipped_never_an_error(fields: dict[str, Any])
     base = {"event_id": "e", "timestamp": T0, "is_bot": False, "outcome": "ok"}
     ingest_chunk([json.dumps({**base, **fields}).encode()], _Context(report, T0 + 60))
     assert report.counted + report.duplicates + sum(report.skipped.values()) == 1
+
+
+def test_dedupe_keys_are_64_bit_and_stamped_with_the_event_day(tmp_path: Path, link: Any) -> None:
+    events = [click(link, at=T0 + 10), click(link, at=T0 - 86400)]
+    ingest(write_ndjson(tmp_path / "e.ndjson", events))
+    keys = {row.key: row.day for row in ClickEventKey.objects.all()}
+    assert keys == {
+        ingest_module.event_key(events[0].event_id): int(T0 // 86400),
+        ingest_module.event_key(events[1].event_id): int(T0 // 86400) - 1,
+    }
+    assert all(-(2**63) <= key < 2**63 for key in keys)
+
+
+def test_events_older_than_the_horizon_are_too_old(
+    tmp_path: Path, link: Any, settings: Any
+) -> None:
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_DEDUPE_HORIZON_DAYS": 2}
+    now = T0 + 86400  # ingest() ingests at this time
+    inside = click(link, at=now - 2 * 86400 + 1)
+    outside = click(link, at=now - 2 * 86400 - 1)
+    report = ingest(write_ndjson(tmp_path / "e.ndjson", [inside, outside]))
+    assert report.counted == 1 and dict(report.skipped) == {"too_old": 1}
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_DEDUPE_HORIZON_DAYS": None}
+    report = ingest(write_ndjson(tmp_path / "f.ndjson", [inside, outside]))
+    assert (report.counted, report.duplicates) == (1, 1)  # no horizon: nothing too old
+
+
+def test_pruning_keeps_every_key_an_accepted_event_can_need(
+    tmp_path: Path, link: Any, settings: Any
+) -> None:
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_DEDUPE_HORIZON_DAYS": 1}
+    day = 86400
+    start = (T0 // day) * day  # midnight UTC
+    events = [click(link, at=start - day + 3600), click(link, at=start + 60)]
+    path = write_ndjson(tmp_path / "e.ndjson", events)
+    ingest_objects(local_objects(path), now=start + 120)
+    assert ClickEventKey.objects.count() == 2
+    # A day after the first event's day ended, no event of that day is accepted any more,
+    # so its key goes; the second event's day is still within the horizon.
+    assert ingest_module.prune_event_keys(now=start + day - 1) == 0
+    assert ingest_module.prune_event_keys(now=start + day) == 1
+    assert list(ClickEventKey.objects.values_list("day", flat=True)) == [int(start // day)]
+    # Redelivered after the prune: the first is too old, the second a duplicate, none counted.
+    again = write_ndjson(tmp_path / "again.ndjson", events)
+    report = ingest_objects(local_objects(again), now=start + day)
+    assert report.counted == 0 and report.duplicates == 1
+    assert dict(report.skipped) == {"too_old": 1}
+    assert totals(link)[False] == 2
+
+
+def test_no_pruning_without_a_horizon(tmp_path: Path, link: Any, settings: Any) -> None:
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_DEDUPE_HORIZON_DAYS": None}
+    ingest(write_ndjson(tmp_path / "e.ndjson", [click(link, at=T0)]))
+    assert ingest_module.prune_event_keys(now=T0 + 1000 * 86400) == 0
+    assert ClickEventKey.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_converts_the_event_ids_already_held() -> None:
+    import time
+
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("link_tracking", "0003_click_statistics")]
+    after = [("link_tracking", "0004_click_ingest_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("link_tracking", "ClickEventKey")
+    old.objects.bulk_create([old(event_id="e1"), old(event_id="e2")])
+    try:
+        executor = MigrationExecutor(connection)
+        started = int(time.time() // 86400)
+        executor.migrate(after)
+        new = executor.loader.project_state(after).apps.get_model("link_tracking", "ClickEventKey")
+        keys = {row.key: row.day for row in new.objects.all()}
+        assert set(keys) == {ingest_module.event_key("e1"), ingest_module.event_key("e2")}
+        assert set(keys.values()) <= {started, int(time.time() // 86400)}  # the day it ran
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

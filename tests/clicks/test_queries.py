@@ -3,7 +3,8 @@ run here on DuckDB over Parquet written with the Glue schema, agree with the dat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from link_tracking_publisher.clicks.queries import StatsQuery, run_duckdb, stats
 from link_tracking_publisher.clicks.sources import local_objects
 from link_tracking_publisher.clicks.stats import click_stats
 from link_tracking_publisher.models import Link
+from link_tracking_runtime.events import CLICK_EVENT_PARTITION_COLUMN, CLICK_EVENT_PARTITION_FORMAT
 
 from .conftest import T0, click, write_ndjson
 from .parquet import write_parquet
@@ -59,13 +61,32 @@ def events(make_link: Any) -> list[Any]:
     return made + made[:5]  # five delivered twice
 
 
+def write_partitioned(root: Path, events: list[Any], received: float) -> None:
+    """One object of ``events`` under the prefix of the hour Firehose ``received`` them."""
+    prefix = datetime.fromtimestamp(received, UTC).strftime(CLICK_EVENT_PARTITION_FORMAT)
+    folder = root / "click-events" / prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    write_parquet(folder / f"part-{len(list(folder.iterdir()))}.parquet", events)
+
+
+def glue_table(con: Any, root: Path) -> None:
+    """The Glue table as Athena sees it: the files' columns plus the projected partition
+    column, whose value is the object's prefix."""
+    con.execute(
+        f"CREATE VIEW click_events AS SELECT * EXCLUDE (year, month, day, hour), "
+        f"printf('year=%s/month=%s/day=%s/hour=%s', year, month, day, hour) "
+        f"AS {CLICK_EVENT_PARTITION_COLUMN} FROM read_parquet('{root}/click-events/**/*.parquet', "
+        f"hive_partitioning = true, hive_types_autocast = false)"
+    )
+
+
 @pytest.fixture
 def duck(tmp_path: Path, events: list[Any]) -> Any:
-    for hour in range(0, 60, 10):  # several objects, as Firehose writes them
-        write_parquet(tmp_path / f"part-{hour}.parquet", events[hour : hour + 10])
-    write_parquet(tmp_path / "part-dupes.parquet", events[60:])
+    for n in range(60):  # one object per event, in the hour it was received
+        write_partitioned(tmp_path, events[n : n + 1], received=events[n].timestamp + 60)
+    write_partitioned(tmp_path, events[60:], received=events[59].timestamp + 2 * HOUR)
     con = duckdb.connect(":memory:")
-    con.execute(f"CREATE VIEW click_events AS SELECT * FROM read_parquet('{tmp_path}/*.parquet')")
+    glue_table(con, tmp_path)
     yield con
     con.close()
 
@@ -98,6 +119,37 @@ def test_athena_sql_on_duckdb_agrees_with_the_rollups(
     assert expected["clicks"] == 60 or since is not None
     if since is None:
         assert (expected["scans"], expected["human_scans"]) == (15, 12)
+
+
+def test_a_range_reads_only_the_hours_its_events_can_have_arrived_in(
+    tmp_path: Path, link: Any
+) -> None:
+    since = datetime.fromtimestamp(T0 + 10 * HOUR, UTC)
+    until = datetime.fromtimestamp(T0 + 12 * HOUR, UTC)
+    inside = T0 + 11 * HOUR
+    too_early, early, on_time, late, too_late = (click(link, at=inside) for _ in range(5))
+    # Received before its own hour (a runtime clock ahead): an hour is allowed for that.
+    write_partitioned(tmp_path, [too_early], received=since.timestamp() - 2 * HOUR + 60)
+    write_partitioned(tmp_path, [early], received=since.timestamp() - HOUR + 60)
+    write_partitioned(tmp_path, [on_time], received=inside + 60)
+    # Received after `until`: 24 hours are allowed (late_arrival).
+    write_partitioned(tmp_path, [late], received=until.timestamp() + 23 * HOUR)
+    write_partitioned(tmp_path, [too_late], received=until.timestamp() + 25 * HOUR)
+    con = duckdb.connect(":memory:")
+    glue_table(con, tmp_path)
+    query = StatsQuery([str(link.pk)], since, until, "hour")
+    sql = stats_sql(query, "click_events")["totals"]
+    assert f"{CLICK_EVENT_PARTITION_COLUMN} >= 'year=" in sql
+    assert run_duckdb(con, query, "click_events")["clicks"] == 3
+    assert (
+        run_duckdb(
+            con, dataclasses.replace(query, late_arrival=timedelta(hours=26)), "click_events"
+        )["clicks"]
+        == 4
+    )
+    # Without a range, every partition is read.
+    assert run_duckdb(con, StatsQuery([str(link.pk)]), "click_events")["clicks"] == 5
+    con.close()
 
 
 def test_device_sql_is_device_of(duck: Any) -> None:

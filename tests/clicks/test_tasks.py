@@ -8,12 +8,18 @@ from typing import Any
 import pytest
 from celery import current_app
 
-from link_tracking_publisher.models import ClickWebhook, ClickWebhookDelivery, MessageClick
+from link_tracking_publisher.models import (
+    ClickEventKey,
+    ClickWebhook,
+    ClickWebhookDelivery,
+    MessageClick,
+)
 from link_tracking_publisher.schedule import BEAT_SCHEDULE
 from link_tracking_publisher.tasks import (
     cleanup_click_webhook_deliveries,
     deliver_click_webhooks,
     ingest_click_events,
+    prune_click_event_keys,
 )
 from link_tracking_runtime.events import encode_event
 
@@ -26,7 +32,11 @@ def test_the_schedule_names_registered_tasks() -> None:
     import devsite.celery  # noqa: F401  (the app that autodiscovers the tasks)
 
     names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert {"link_tracking.ingest_click_events", "link_tracking.deliver_click_webhooks"} <= names
+    assert {
+        "link_tracking.ingest_click_events",
+        "link_tracking.deliver_click_webhooks",
+        "link_tracking.prune_click_event_keys",
+    } <= names
     assert names <= set(current_app.tasks)
 
 
@@ -75,3 +85,18 @@ def test_old_deliveries_are_trimmed(account: Any) -> None:
         )
     assert cleanup_click_webhook_deliveries.apply().get() == {"delivered": 1, "failed": 1}
     assert set(ClickWebhookDelivery.objects.values_list("event_id", flat=True)) == {"e1", "e2"}
+
+
+def test_prune_task_deletes_keys_past_the_horizon(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_DEDUPE_HORIZON_DAYS": 30}
+    today = 20_000
+    monkeypatch.setattr(time, "time", lambda: today * 86400.0 + 3600)
+    ClickEventKey.objects.bulk_create(
+        [ClickEventKey(key=1, day=today - 31), ClickEventKey(key=2, day=today - 30)]
+    )
+    assert prune_click_event_keys.apply().get() == {"deleted": 1}
+    assert list(ClickEventKey.objects.values_list("key", flat=True)) == [2]

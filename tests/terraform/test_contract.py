@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,45 @@ def test_firehose_converts_with_that_glue_table(config):
     (schema,) = conversion["schema_configuration"]
     assert schema["table_name"] == expression("aws_glue_catalog_table.click_events.name")
     assert "aws_glue_catalog_table.click_events" in schema["database_name"]
+
+
+def _java_date(pattern: str, at: datetime) -> str:
+    """``at`` formatted by a java.time pattern of quoted literals, yyyy, MM, dd and HH (what
+    Athena's date projection and Firehose's !{timestamp:…} take)."""
+    fields = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
+    out = []
+    for literal, field in re.findall(r"'([^']*)'|(yyyy|MM|dd|HH)", pattern):
+        out.append(literal if not field else at.strftime(fields[field]))
+    assert "".join(out) and re.sub(r"'[^']*'|yyyy|MM|dd|HH", "", pattern) == "", pattern
+    return "".join(out)
+
+
+def test_glue_partition_projection_is_the_firehose_prefix(config):
+    glue_table = config.resource("aws_glue_catalog_table", "click_events")
+    column = events.CLICK_EVENT_PARTITION_COLUMN
+    assert glue_table["partition_keys"] == [
+        {"name": column, "type": "string", "comment": glue_table["partition_keys"][0]["comment"]}
+    ]
+    parameters = glue_table["parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters[f"projection.{column}.type"] == "date"
+    assert parameters[f"projection.{column}.interval"] == "1"
+    assert parameters[f"projection.{column}.interval.unit"] == "HOURS"
+    stream = config.resource("aws_kinesis_firehose_delivery_stream", "click_events")
+    (s3,) = stream["extended_s3_configuration"]
+    (storage,) = glue_table["storage_descriptor"]
+    # The template is the table's location plus the projected value (escaped "$${…}" in HCL).
+    template = parameters["storage.location.template"].replace("$${", "${")
+    assert template == storage["location"] + "${" + column + "}/"
+    # One arrival hour spelled three ways: Firehose's prefix, the projection, the contract.
+    at = datetime(2026, 3, 7, 9, tzinfo=UTC)
+    firehose = re.sub(r"!\{timestamp:([^}]*)\}", lambda m: _java_date(m[1], at), s3["prefix"])
+    projected = _java_date(parameters[f"projection.{column}.format"], at)
+    assert projected == at.strftime(events.CLICK_EVENT_PARTITION_FORMAT)
+    assert firehose == "click-events/" + projected + "/"
+    assert storage["location"].endswith("}/click-events/")  # the bucket, then that prefix
+    start, end = parameters[f"projection.{column}.range"].split(",")
+    assert datetime.strptime(start, events.CLICK_EVENT_PARTITION_FORMAT) and end == "NOW"
 
 
 # --- The runtime's settings in the task definition -------------------------------------------
