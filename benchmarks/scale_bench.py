@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,18 @@ def _rss_mib() -> float:
 
 
 def measure(
-    links: int, cache_max_size: int, clicks: int, passes: int, flush_interval: float = 1.0
+    links: int,
+    cache_max_size: int,
+    clicks: int,
+    passes: int,
+    flush_interval: float = 1.0,
+    trace: bool = False,
 ) -> dict[str, float]:
     """One size, in this process: see the module's docstring. Click events are flushed every
-    ``flush_interval`` seconds, as in the runtime benchmark."""
+    ``flush_interval`` seconds, as in the runtime benchmark. ``trace``: print where the memory
+    the cached links keep was allocated (tracemalloc from before the warm pass to after the
+    first measured pass, bytes per link by source line); the CPU figures are then not
+    comparable."""
     from runtime_service.app import Backends, create_app
     from tests.support.fakes import FakeSecrets, no_sleep
     from tests.support.runtime import make_settings
@@ -157,6 +166,9 @@ def measure(
             await app.startup()
             try:
                 rss_start = _rss_mib()
+                if trace:
+                    tracemalloc.start()
+                    before = tracemalloc.take_snapshot()
                 warm_start = time.process_time()
                 await click_pass(links)
                 warm_us = (time.process_time() - warm_start) / links * 1e6
@@ -171,6 +183,12 @@ def measure(
                     start = time.process_time()
                     await click_pass(count)
                     per_click.append((time.process_time() - start) / count * 1e6)
+                    if trace and len(per_click) == 1:
+                        gc.collect()
+                        _print_trace(
+                            tracemalloc.take_snapshot().compare_to(before, "lineno"), links
+                        )
+                        tracemalloc.stop()
                 misses = counters.get("CacheMiss", 0) - misses_before
                 journaled = counters.get("EventsJournaled", 0)
                 if journaled:
@@ -196,6 +214,21 @@ def measure(
                 await app.shutdown()
 
         return asyncio.run(drive())
+
+
+def _print_trace(diffs: list[tracemalloc.StatisticDiff], links: int) -> None:
+    kept = [d for d in diffs if d.size_diff > 0]
+    total = sum(d.size_diff for d in kept)
+    print(f"kept: {total / links:,.0f} bytes per link, by where it was allocated:", file=sys.stderr)
+    root = str(ROOT) + os.sep
+    for diff in kept[:20]:
+        frame = diff.traceback[0]
+        place = f"{frame.filename.removeprefix(root)}:{frame.lineno}"
+        print(
+            f"  {diff.size_diff / links:6.0f} B/link  {diff.count_diff / links:4.1f} blocks/link  "
+            f"{place}",
+            file=sys.stderr,
+        )
 
 
 def run_one(links: int, cache_max_size: int, clicks: int, passes: int) -> dict[str, float]:
@@ -239,6 +272,12 @@ def main() -> None:
         default=3,
         help="measured passes (median); fewer when one pass of N links exceeds 3 x --clicks",
     )
+    parser.add_argument(
+        "--trace",
+        type=int,
+        metavar="LINKS",
+        help="only this many links (cache fits), with tracemalloc: where the memory goes",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cache-max-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -247,6 +286,9 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    if args.trace:
+        print(json.dumps(measure(args.trace, args.trace, args.clicks, 1, trace=True)))
+        return
     sizes = [int(n) for n in args.links.split(",")]
     rows = []
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
