@@ -41,13 +41,14 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bare_app import loops_for, spin_cost  # noqa: E402
 from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
-from link_tracking_runtime import RuntimeRecord, to_item  # noqa: E402
+from link_tracking_runtime import RuntimeRecord, item_key, to_item  # noqa: E402
 from tests.support.stack import LocalAws, runtime_env  # noqa: E402
 
 HOST = "go.example.com"
@@ -64,6 +65,29 @@ request = function()
   return wrk.format("GET", "/L" .. math.random(0, %d) .. "?sms_msg_id=42")
 end
 """
+
+
+RATE_LUA = """
+-- Each connection waits this many milliseconds (on average) between a response and its
+-- next request; wrk takes whole milliseconds, so the fraction is spread at random.
+local wait = %f
+math.randomseed(%d)
+function delay()
+  local whole = math.floor(wait)
+  if math.random() < wait - whole then
+    return whole + 1
+  end
+  return whole
+end
+"""
+
+
+def _rate_script(work: Path, wait_ms: float, seed: int, prefix: str = "") -> Path:
+    """A wrk script that spaces each connection's requests by ``wait_ms`` (after ``prefix``,
+    e.g. a ``request`` function)."""
+    script = work / f"rate-{seed}.lua"
+    script.write_text(prefix + RATE_LUA % (max(0.0, wait_ms), seed))
+    return script
 
 
 def bench_records(links: int = LINKS) -> list[RuntimeRecord]:
@@ -265,9 +289,237 @@ def _wrk(url: str, duration: int, connections: int, script: Path | None = None) 
     }
 
 
+def _at_rate(
+    base: str,
+    pid: int,
+    path: str,
+    target: float,
+    duration: int,
+    connections: int,
+    work: Path,
+    prefix: str = "",
+) -> dict[str, float]:
+    """One wrk run at about ``target`` requests/s against a running server, with its server
+    CPU per request. wrk cannot hold a rate, so each connection waits between a response and
+    its next request (:data:`RATE_LUA`), the wait calibrated on this server by two 2 s runs:
+    a connection's cycle is the wait plus the response time, which grows with the rate. A
+    closed loop: a slow response delays that connection's next request (wrk2's constant
+    throughput is not packaged), so the p99 is that of the requests sent, at the rate achieved
+    (reported)."""
+    url = base + path
+    per_connection = 1000.0 * connections / target  # ms per request, per connection
+    wait = per_connection
+    for attempt in range(2):
+        trial = _wrk(url, 2, connections, _rate_script(work, wait, 1000 + attempt, prefix))
+        overhead = 1000.0 * connections / max(trial["rps"], 1.0) - wait
+        wait = max(0.0, per_connection - overhead)
+    cpu_before = _cpu_seconds(pid)
+    sample = _wrk(url, duration, connections, _rate_script(work, wait, 2000, prefix))
+    sample["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / max(sample["requests"], 1.0) * 1e6
+    sample["target"] = target
+    return sample
+
+
+def _dynamodb_latency(
+    aws: LocalAws, endpoint: str, table: str, calls: int = 300
+) -> dict[str, float]:
+    """p50 and p99 (ms) of a GetItem through ``endpoint`` (one client, one call at a time)."""
+    import boto3
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=aws.env["AWS_REGION"],
+        aws_access_key_id=aws.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws.env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=aws.env["AWS_SESSION_TOKEN"],
+    )
+    times = []
+    for i in range(calls):
+        key = item_key(HOST, f"L{i % LINKS}")
+        started = time.perf_counter()
+        client.get_item(TableName=table, Key={k: {"S": v} for k, v in key.items()})
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50": times[len(times) // 2], "p99": times[int(len(times) * 0.99) - 1]}
+
+
 def _ms(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _same_rate_cases(
+    args: argparse.Namespace,
+    samples: Mapping[str, list[dict[str, float]]],
+    runtime: str,
+    base_env: Mapping[str, str],
+    file_env: Mapping[str, str],
+    work: Path,
+) -> dict[str, dict[str, float]]:
+    """bare, hit and hit-with-events-to-file at one offered rate (``--same-rate`` of the bare
+    floor's median requests/s above), interleaved rounds; medians."""
+    target = args.same_rate * statistics.median(r["rps"] for r in samples["bare"])
+    cases = [
+        ("bare", "benchmarks.bare_app:app", base_env),
+        ("hit", runtime, base_env),
+        ("hit, events to file", runtime, file_env),
+    ]
+    rated: dict[str, list[dict[str, float]]] = {}
+    for _ in range(args.rounds):
+        for name, app, env in cases:
+            with _server(app, env, work / f"rated-{name}.log") as (base, pid):
+                _wrk(base + "/ABC123?sms_msg_id=42", 1, args.connections)  # warm up
+                sample = _at_rate(
+                    base,
+                    pid,
+                    "/ABC123?sms_msg_id=42",
+                    target,
+                    args.duration,
+                    args.connections,
+                    work,
+                )
+            rated.setdefault(name, []).append(sample)
+            print(f"{name} at {target:.0f}/s: {sample}", flush=True)
+    return {
+        name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for name, runs in rated.items()
+    }
+
+
+def _print_same_rate(
+    args: argparse.Namespace,
+    rated: Mapping[str, Mapping[str, float]],
+    saturated: Mapping[str, Mapping[str, float]],
+) -> None:
+    bare = rated["bare"]
+    print()
+    print(
+        f"Same offered rate: {bare['target']:.0f} requests/s ({args.same_rate:.0%} of the bare "
+        f"floor's median), wrk -t1 -c{args.connections} with a calibrated delay per "
+        f"connection, {args.duration} s, median of {args.rounds} interleaved rounds"
+    )
+    print()
+    print(
+        "| case | achieved requests/s | p50 ms | p99 ms | server CPU µs/request | CPU / bare "
+        "| p99 / bare | at saturation: CPU µs/request | CPU / bare |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in rated.items():
+        sat = saturated[name]
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.0f} "
+            f"| {r['cpu_us'] / bare['cpu_us']:.2f} | {r['p99'] / bare['p99']:.2f} "
+            f"| {sat['cpu_us']:.0f} | {sat['cpu_us'] / saturated['bare']['cpu_us']:.2f} |"
+        )
+    print()
+    print(
+        "goal: CPU / bare <= 1.25 at the same rate, <= 1.5 at saturation; p99 / bare <= 1.5 "
+        "at the same rate"
+    )
+
+
+def _slow_miss_cases(
+    args: argparse.Namespace,
+    aws: LocalAws,
+    table: str,
+    no_cache: Mapping[str, str],
+    runtime: str,
+    work: Path,
+) -> dict[str, dict[str, float]]:
+    """The cache-miss path (cache off, 1,000 links, events to file) against a DynamoDB that
+    answers every GetItem in ``--miss-delay-ms`` (:mod:`benchmarks.fake_dynamodb`, on the
+    load generator's core): DynamoDB's own latency (one GetItem at a time, before and after),
+    the path's maximum, and the path at half that maximum."""
+    port = free_port()
+    fake = start_process(
+        [
+            *_taskset("0"),
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.fake_dynamodb:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *UVICORN_FLAGS,
+        ],
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FAKE_DYNAMODB_DELAY_MS": str(args.miss_delay_ms),
+        },
+        log_path=work / "fake-dynamodb.log",
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**no_cache, "FIREHOSE_STREAM_NAME": "", "AWS_ENDPOINT_URL_DYNAMODB": endpoint}
+    request = MISS_LUA % (LINKS - 1)
+    script = work / "miss-slow.lua"
+    script.write_text(request)
+    try:
+        wait_for_port(port, fake)
+        dynamodb = _dynamodb_latency(aws, endpoint, table)
+        print(f"GetItem from DynamoDB (+{args.miss_delay_ms:g} ms): {dynamodb}", flush=True)
+        with _server(runtime, env, work / "miss-slow.log") as (base, pid):
+            _wrk(base + "/", 1, args.connections, script)  # warm up (clients, connections)
+            cpu_before = _cpu_seconds(pid)
+            peak = _wrk(base + "/", args.duration, args.connections, script)
+            peak["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / max(peak["requests"], 1.0) * 1e6
+            print(f"miss, max: {peak}", flush=True)
+            half = _at_rate(
+                base, pid, "/", peak["rps"] / 2, args.duration, args.connections, work, request
+            )
+            print(f"miss, half: {half}", flush=True)
+        after = _dynamodb_latency(aws, endpoint, table)
+    finally:
+        fake.stop()
+    return {"dynamodb": dynamodb, "dynamodb_after": after, "max": peak, "half": half}
+
+
+def wait_for_port(port: int, process: Any, timeout: float = 30.0) -> None:
+    """Until something accepts connections on ``port`` (the fake DynamoDB has no health URL)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        if process.popen.poll() is not None:
+            raise SystemExit(f"the fake DynamoDB exited: {process.popen.returncode}")
+        time.sleep(0.1)
+    raise SystemExit("the fake DynamoDB did not start")
+
+
+def _print_slow_miss(args: argparse.Namespace, missed: Mapping[str, Mapping[str, float]]) -> None:
+    dynamodb, peak, half = missed["dynamodb"], missed["max"], missed["half"]
+    print()
+    print(
+        f"Cache miss, a DynamoDB answering every GetItem in {args.miss_delay_ms:g} ms "
+        f"(benchmarks/fake_dynamodb.py), cache off, 1,000 links, events to file; "
+        f"wrk -t1 -c{args.connections}, {args.duration} s"
+    )
+    print()
+    print("| case | requests/s | p50 ms | p99 ms | server CPU µs/request |")
+    print("|---|---:|---:|---:|---:|")
+    for name in ("max", "half"):
+        r = missed[name]
+        print(
+            f"| miss, {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
+            f"| {r['cpu_us']:.0f} |"
+        )
+    after = missed["dynamodb_after"]
+    print(
+        f"| DynamoDB's GetItem, one at a time (before / after the runs) | | "
+        f"{dynamodb['p50']:.2f} / {after['p50']:.2f} | {dynamodb['p99']:.2f} / "
+        f"{after['p99']:.2f} | |"
+    )
+    print()
+    print(
+        f"miss p99 at half load ({half['rps']:.0f}/s of a {peak['rps']:.0f}/s maximum): "
+        f"{half['p99']:.2f} ms; DynamoDB's p99 + 5 ms: {dynamodb['p99'] + 5:.2f} ms "
+        "(goal: at most that)"
+    )
 
 
 def main() -> None:
@@ -279,6 +531,21 @@ def main() -> None:
         "--compiled-python",
         help="also run the hit cases served by this interpreter's installed build, in the same "
         "rounds (.venv-compiled/bin/python after `make compiled`)",
+    )
+    parser.add_argument(
+        "--same-rate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="also run bare, hit and hit-with-events-to-file at the same offered rate, this "
+        "share of the bare floor's median requests/s (the issue's goal: 0.5)",
+    )
+    parser.add_argument(
+        "--miss-delay-ms",
+        type=float,
+        default=0.0,
+        help="also run the cache-miss path with every DynamoDB call delayed this much, "
+        "unthrottled and at half that maximum (events to file)",
     )
     args = parser.parse_args()
     compiled = os.path.abspath(args.compiled_python) if args.compiled_python else None
@@ -359,6 +626,10 @@ def main() -> None:
                     )
             no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
             run("miss", runtime, no_cache, "/", miss_script)
+            if args.same_rate:
+                rated = _same_rate_cases(args, samples, runtime, base_env, file_env, work)
+            if args.miss_delay_ms:
+                missed = _slow_miss_cases(args, aws, table.name, no_cache, runtime, work)
         finally:
             proxy.stop()
         for name, runs in samples.items():
@@ -407,6 +678,10 @@ def main() -> None:
                 f"{case}: compiled / pure server CPU per request "
                 f"{built['cpu_us'] / pure['cpu_us']:.2f}, requests/s {built['rps'] / pure['rps']:.2f}"
             )
+    if args.same_rate:
+        _print_same_rate(args, rated, results)
+    if args.miss_delay_ms:
+        _print_slow_miss(args, missed)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.runtime_bench import (  # noqa: E402
     UVICORN_FLAGS,
     _cpu_seconds,
+    _rate_script,
     _server,
     _wrk,
     bench_env,
@@ -47,19 +48,6 @@ from tests.support.load import emf_counters  # noqa: E402
 from tests.support.stack import LocalAws  # noqa: E402
 
 HIT_URL = "/ABC123?sms_msg_id=42"
-RATE_LUA = """
--- Each connection waits this many milliseconds (on average) between a response and its
--- next request; wrk takes whole milliseconds, so the fraction is spread at random.
-local wait = %f
-math.randomseed(%d)
-function delay()
-  local whole = math.floor(wait)
-  if math.random() < wait - whole then
-    return whole + 1
-  end
-  return whole
-end
-"""
 _CLICK_ID = re.compile(rb'"click_session_id":"([^"]+)"')
 
 
@@ -68,12 +56,6 @@ def _rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _rate_script(work: Path, wait_ms: float, seed: int) -> Path:
-    script = work / f"rate-{seed}.lua"
-    script.write_text(RATE_LUA % (max(0.0, wait_ms), seed))
-    return script
 
 
 def _delivered(aws: LocalAws, bucket: str) -> tuple[int, int]:

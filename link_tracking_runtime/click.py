@@ -26,6 +26,7 @@ the record's fallback (or the default fallback when that is not safe either), th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote
@@ -167,26 +168,38 @@ def bot_kind(click: ClickInput) -> BotKind | None:
     return agent_kind(click.user_agent or "")
 
 
-def _event_base(domain: str, slug: str, record: RuntimeRecord | None) -> dict[str, Any]:
-    base: dict[str, Any] = dict.fromkeys(_COLUMN_NAMES)
-    base.update(
-        event_type=EVENT_TYPE_CLICK,
-        domain=domain,
-        slug=slug,
-        routing_reason="default",
-        is_bot=False,
-        fraud_score=0.0,
-        redirect_latency_ms=0,
-        forwarded_params={},
+#: The click event's columns before any link or click fills them, in table order; each event
+#: starts from a copy (a dict per cached link would cost ~800 bytes of memory per link).
+_EVENT_COLUMNS: Final[dict[str, Any]] = {
+    **dict.fromkeys(_COLUMN_NAMES),
+    "event_type": EVENT_TYPE_CLICK,
+    "routing_reason": "default",
+    "is_bot": False,
+    "fraud_score": 0.0,
+    "redirect_latency_ms": 0,
+    "forwarded_params": {},
+}
+
+#: A link's own event columns: domain, slug, link_id, campaign_id, keyword, channel.
+LinkColumns = tuple[str, str, str | None, str | None, str | None, str | None]
+
+
+def _event_base(domain: str, slug: str, record: RuntimeRecord | None) -> LinkColumns:
+    if record is None:
+        return (domain, slug, None, None, None, None)
+    return (domain, slug, record.link_id, record.campaign_id, record.keyword, record.channel)
+
+
+@functools.lru_cache(maxsize=1024)
+def _optional_params(allowlist: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The optional params and the forwarded ones of an allowlist, one pair of objects per
+    allowlist (links share them: a frozenset is ~200 bytes per cached link otherwise)."""
+    optional = tuple(
+        name
+        for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
+        if name in allowlist
     )
-    if record is not None:
-        base.update(
-            link_id=record.link_id,
-            campaign_id=record.campaign_id,
-            keyword=record.keyword,
-            channel=record.channel,
-        )
-    return base
+    return optional, frozenset(optional) & frozenset(_record.FORWARDED_FROM_REQUEST_PARAMS)
 
 
 class CompiledLink:
@@ -242,16 +255,9 @@ class CompiledLink:
             safe_fallback.literals[0] if safe_fallback is not None else default_fallback_url
         )
         allowlist = record.dynamic_param_allowlist if record.append_query_params else ()
-        #: Dynamic params whose presence changes from click to click, in a fixed order.
-        self._optional = tuple(
-            name
-            for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
-            if name in allowlist
-        )
-        #: The forwarded params this link puts on the URL.
-        self._forwarded = frozenset(self._optional) & frozenset(
-            _record.FORWARDED_FROM_REQUEST_PARAMS
-        )
+        #: Dynamic params whose presence changes from click to click, in a fixed order, and
+        #: the forwarded params this link puts on the URL.
+        self._optional, self._forwarded = _optional_params(tuple(allowlist))
         self._templates: dict[tuple[str, tuple[str, ...]], UrlTemplate | None] = {}
         self._event = _event_base(record.domain, record.slug, record)
         #: The constant columns of a QR scan's event (:mod:`.scan`).
@@ -294,7 +300,8 @@ class EventRow(NamedTuple):
     values. :func:`event_columns` makes the columns; the runtime does that when it encodes the
     event, off the request's path."""
 
-    base: dict[str, Any]
+    #: The link's own columns (:data:`LinkColumns`).
+    base: LinkColumns
     click_id: str
     now: float
     user_agent: str | None
@@ -329,7 +336,15 @@ def event_columns(row: EventRow) -> dict[str, Any]:
         outcome,
         latency,
     ) = row
-    values = base.copy()
+    values = _EVENT_COLUMNS.copy()
+    (
+        values["domain"],
+        values["slug"],
+        values["link_id"],
+        values["campaign_id"],
+        values["keyword"],
+        values["channel"],
+    ) = base
     values["event_id"] = click_id
     values["timestamp"] = now
     values["click_session_id"] = click_id

@@ -16,9 +16,11 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .errors import InvalidRecord
+
+_T = TypeVar("_T")
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -303,6 +305,27 @@ def _optional_str(item: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+#: Values many records repeat (a domain, a campaign, a fallback URL, param names and values,
+#: an allowlist), one object each: a runtime caching 100,000 records keeps one copy of them.
+_SHARED: dict[Any, Any] = {}
+_SHARED_MAX: Final = 65_536
+
+
+def _share(value: _T) -> _T:
+    """The one kept object equal to ``value`` (``value`` itself once the memo is full)."""
+    shared = _SHARED.get(value)
+    if shared is not None:
+        return shared  # type: ignore[no-any-return]
+    if len(_SHARED) < _SHARED_MAX:
+        _SHARED[value] = value
+    return value
+
+
+def _shared_str(item: Mapping[str, Any], name: str) -> str | None:
+    value = _optional_str(item, name)
+    return None if value is None else _share(value)
+
+
 def from_item(item: Mapping[str, Any]) -> RuntimeRecord:
     """Read an item (resource-layer form: Decimal numbers) back into a :class:`RuntimeRecord`.
 
@@ -324,24 +347,26 @@ def from_item(item: Mapping[str, Any]) -> RuntimeRecord:
         raise InvalidRecord("record attribute 'routing_rules' is not a map")
     version = _optional_int(item, "runtime_version")
     return RuntimeRecord(
-        domain=pk[len(PK_PREFIX) :],
+        domain=_share(pk[len(PK_PREFIX) :]),
         slug=sk[len(SK_PREFIX) :],
         link_id=_require_str(item, "link_id"),
         destination_url=_require_str(item, "destination_url"),
-        fallback_url=_optional_str(item, "fallback_url") or "",
+        fallback_url=_shared_str(item, "fallback_url") or "",
         active=item.get("active") is True,
         runtime_version=version if version is not None else 0,
         append_query_params=item.get("append_query_params", True) is not False,
-        resolved_query_params={str(k): str(_from_dynamo_value(v)) for k, v in params.items()},
-        dynamic_param_allowlist=tuple(allowlist),
+        resolved_query_params={
+            _share(str(k)): _share(str(_from_dynamo_value(v))) for k, v in params.items()
+        },
+        dynamic_param_allowlist=_share(tuple(allowlist)),
         signature_required=item.get("signature_required") is True,
         signature_key_id=_optional_str(item, "signature_key_id"),
         routing_rules=_from_dynamo_value(rules) if rules else None,
         expires_at_epoch=_optional_int(item, "expires_at_epoch"),
         max_clicks=_optional_int(item, "max_clicks"),
-        campaign_id=_optional_str(item, "campaign_id"),
-        keyword=_optional_str(item, "keyword"),
-        channel=_optional_str(item, "channel"),
+        campaign_id=_shared_str(item, "campaign_id"),
+        keyword=_shared_str(item, "keyword"),
+        channel=_shared_str(item, "channel"),
         published_at_epoch=_optional_int(item, "published_at_epoch"),
         updated_at_epoch=_optional_int(item, "updated_at_epoch"),
         extra={k: _from_dynamo_value(v) for k, v in item.items() if k not in ATTRIBUTE_TYPES},

@@ -85,6 +85,7 @@ class Redirector:
         self.default_fallback_url = default_fallback_url
         #: Host header and canonical slug → the record store's key (canonical host and slug).
         self._keys: dict[tuple[str, str], tuple[str, str]] = {}
+        self._hosts: dict[str, str] = {}
 
     def redirect(
         self,
@@ -132,9 +133,13 @@ class Redirector:
         )
         key = self._keys.get((host, slug))
         if key is None:
-            key = (canonical_host(host), slug)
+            canonical = canonical_host(host)
+            # One string per host name for every key of it (the cache keeps these keys).
+            canonical = self._hosts.setdefault(canonical, canonical)
+            key = (canonical, slug)
             if len(self._keys) >= _KEYS_MAX:
                 self._keys.clear()  # only names to work out again, a fraction of a µs each
+                self._hosts.clear()
             self._keys[host, slug] = key
         host = key[0]
         # Only valid slugs are ever cached, so a hit needs no check of the slug.
