@@ -261,7 +261,7 @@ class CompiledLink:
         self._templates: dict[tuple[str, tuple[str, ...]], UrlTemplate | None] = {}
         self._event = _event_base(record.domain, record.slug, record)
         #: The constant columns of a QR scan's event (:mod:`.scan`).
-        self._scan_event = {**self._event, "channel": SCAN_CHANNEL}
+        self._scan_event: LinkColumns = (*self._event[:5], SCAN_CHANNEL)
 
     def policy(self, now: float) -> str:
         """``ok``, ``inactive`` or ``expired``: :func:`.policy.check_policy` of the record."""
@@ -506,7 +506,7 @@ def decide_without_link(
     requested = request_forwarded(click.query)
     base = _event_base(domain, slug, None)
     if click.query and is_scan(parse_request_query(click.query)):
-        base["channel"] = SCAN_CHANNEL
+        base = (*base[:5], SCAN_CHANNEL)
     event = EventRow(
         base,
         click.click_id,
