@@ -25,8 +25,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any, Final, TextIO
 
-from link_tracking_runtime import RESERVED_SLUGS, canonical_slug
-
 from . import __version__
 from .aws import AwsServices, ClickCounter, RecordBatchWriter, RecordReader, SecretReader
 from .config import Settings
@@ -270,12 +268,12 @@ class RuntimeApp:
             started = time.perf_counter()
             try:
                 answer = self._respond(scope, started)
-                if isinstance(answer, tuple):
+                if type(answer) is tuple:
                     response = answer
                 else:
                     # A redirect: its Location, or the coroutine that does its I/O first; an
                     # empty Location is a withheld destination (the neutral page).
-                    location = answer if isinstance(answer, str) else await answer
+                    location = answer if type(answer) is str else await answer  # type: ignore[misc]
                     response = (
                         (
                             302,
@@ -358,26 +356,23 @@ class RuntimeApp:
             return _plain(200, _DISABLED_PAGE, b"text/html; charset=utf-8")
         if method != "GET" and method != "HEAD":
             return _plain(405, b"Method Not Allowed", _TEXT, (b"allow", b"GET, HEAD"))
-        raw_slug = path[1:]
-        slug = canonical_slug(raw_slug)
-        if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
-            return _plain(404, b"Not Found", _TEXT)
         redirector = self.redirector
         if redirector is None:
             logger.error("request before startup completed; is the lifespan on?")
             return _redirect_response(self.settings.default_fallback_url)
-        host = raw.get(b"host")
-        return redirector.redirect(
+        answer = redirector.redirect(
             method,
-            host.decode("latin-1") if host else "",
-            raw_slug,
-            slug,
+            raw.get(b"host", b""),
+            path,
             scope["query_string"].decode("latin-1"),
             raw,
             ip,
             started,
             now,
         )
+        if answer is None:  # a reserved name
+            return _plain(404, b"Not Found", _TEXT)
+        return answer
 
     def _origin_ok(self, headers: dict[bytes, bytes]) -> bool:
         presented = headers.get(self._origin_header, b"")
