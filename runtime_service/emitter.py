@@ -61,6 +61,7 @@ __all__ = [
     "EventSink",
     "FileSink",
     "FirehoseSink",
+    "InFlight",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,58 @@ class FileSink:
         return [True] * len(records)
 
 
+class InFlight:
+    """What the emitter has taken and neither delivered nor journaled yet: the records of the
+    one batch being sent or journaled, and, while the journal is replayed, the segments they
+    were claimed from (still on disk until the replay is done with them).
+
+    Every change goes through one of its operations: :meth:`take` (a batch leaves the
+    buffer, or a resend narrows it), :meth:`done` (delivered or journaled), :meth:`fail` (a
+    round broke), :meth:`replay`/:meth:`replayed` (journal segments claimed, then done with)
+    and :meth:`release` (shutdown).
+    """
+
+    __slots__ = ("records", "segments")
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+        self.segments: list[Path] = []
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def take(self, records: list[bytes]) -> list[bytes]:
+        """``records`` are now the batch in flight (replacing what was); returned as given."""
+        self.records = records
+        return records
+
+    def done(self) -> None:
+        """The batch in flight was delivered or journaled."""
+        self.records = []
+
+    def replay(self, segments: list[Path]) -> None:
+        """The records about to be sent were claimed from the journal ``segments``."""
+        self.segments = segments
+
+    def replayed(self) -> None:
+        """The replay is done with its segments (removed, or their rest journaled again)."""
+        self.segments = []
+
+    def fail(self) -> list[bytes]:
+        """A round broke: the live records to put back at the front of the buffer (none
+        while replaying: those are still in the journal). Nothing is in flight after."""
+        back = [] if self.segments else self.records
+        self.records = []
+        return back
+
+    def release(self) -> tuple[list[Path], list[bytes]]:
+        """At shutdown: the segments of an interrupted replay (to give back to the journal)
+        and the live records still in flight (to journal). Nothing is in flight after."""
+        segments, records = self.segments, self.records
+        self.segments, self.records = [], []
+        return segments, ([] if segments else records)
+
+
 class ClickEmitter:
     def __init__(
         self,
@@ -172,14 +225,12 @@ class ClickEmitter:
         self._events: deque[ClickEvent | Decision] = deque()
         #: Encoded records waiting to be (re)sent before newer events.
         self._records: deque[bytes] = deque()
-        #: Records taken from the buffer and not yet delivered or journaled.
-        self._in_flight: list[bytes] = []
+        #: Records taken from the buffer (or the journal) and not yet delivered or journaled.
+        self._in_flight = InFlight()
         self._wake = asyncio.Event()
         #: One drain or replay at a time (the loop, flush() and close() all drain).
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        #: The journal segments being replayed (their records are still on disk).
-        self._replaying: list[Path] = []
         self._closing = False
         self._down_until = 0.0
         self._journal_checked_at = float("-inf")
@@ -218,15 +269,12 @@ class ClickEmitter:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
-        if self._replaying:
-            # Interrupted mid-replay: the records are still in the segments; give them back.
-            for segment in self._replaying:
-                with contextlib.suppress(FileNotFoundError):  # already done with
-                    await asyncio.to_thread(self._journal.release, segment)
-            self._replaying = []
-            self._in_flight = []
-        leftover = [*self._in_flight, *self._records, *self._encode_all()]
-        self._in_flight = []
+        segments, in_flight = self._in_flight.release()
+        # Interrupted mid-replay: the records are still in the segments; give them back.
+        for segment in segments:
+            with contextlib.suppress(FileNotFoundError):  # already done with
+                await asyncio.to_thread(self._journal.release, segment)
+        leftover = [*in_flight, *self._records, *self._encode_all()]
         self._records.clear()
         if leftover:
             await self._spill(leftover)
@@ -252,9 +300,7 @@ class ClickEmitter:
             except Exception:  # keep draining whatever went wrong this round
                 logger.exception("click event drain failed")
                 # Records taken for this round go back to the front; nothing is dropped.
-                if not self._replaying:
-                    self._records.extendleft(reversed(self._in_flight))
-                self._in_flight = []
+                self._records.extendleft(reversed(self._in_flight.fail()))
         await self._drain()
 
     async def _drain(self) -> None:
@@ -273,17 +319,14 @@ class ClickEmitter:
             if len(self._events) > self._buffer_max:
                 excess = len(self._events) - self._buffer_max
                 overflow = [encode_click_event(self._events.popleft()) for _ in range(excess)]
-                self._in_flight = overflow
-                await self._spill(overflow)
-                self._in_flight = []
+                await self._spill(self._in_flight.take(overflow))
+                self._in_flight.done()
             if self._clock() < self._down_until:
                 # Down: everything waiting is journaled in one go, and what arrives meanwhile
                 # waits for the next round (one segment per round, not a trail of tiny ones
                 # that replay would then send a few records at a time).
-                records = self._take_all()
-                self._in_flight = records
-                await self._spill(records)
-                self._in_flight = []
+                await self._spill(self._take_all())
+                self._in_flight.done()
                 return
             batch = self._take_batch()
             waiting -= len(batch)
@@ -292,7 +335,7 @@ class ClickEmitter:
             unsent = await self._send(batch)
             if unsent:
                 await self._spill(unsent)
-                self._in_flight = []
+                self._in_flight.done()
 
     def _take_batch(self) -> list[bytes]:
         batch: list[bytes] = []
@@ -321,16 +364,14 @@ class ClickEmitter:
             self._pop_head()
             batch.append(record)
             size += len(record)
-        self._in_flight = batch
-        return batch
+        return self._in_flight.take(batch)
 
     def _take_all(self) -> list[bytes]:
         """Every record waiting (oversized ones counted and dropped, as in a batch)."""
         records: list[bytes] = []
         while batch := self._take_batch():
             records += batch
-        self._in_flight = records
-        return records
+        return self._in_flight.take(records)
 
     def _pop_head(self) -> None:
         if self._records:
@@ -353,7 +394,7 @@ class ClickEmitter:
         pending = records
         total = 0
         for attempt in range(self._max_attempts):
-            self._in_flight = pending
+            self._in_flight.take(pending)
             try:
                 taken = await self._sink.deliver(pending)
             except asyncio.CancelledError:
@@ -371,7 +412,7 @@ class ClickEmitter:
                 self._metrics.count("EventsDelivered", delivered)
             pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
             if not pending:
-                self._in_flight = []
+                self._in_flight.done()
                 self._down_until = 0.0
                 return []
             self._metrics.count("EventsRejected", len(pending))
@@ -415,12 +456,12 @@ class ClickEmitter:
             if not segments:
                 self._journal_maybe_pending = False
                 return
-            self._replaying = segments
+            self._in_flight.replay(segments)
             failed = False
             for start in range(0, len(records), MAX_BATCH_RECORDS):
                 chunk = records[start : start + MAX_BATCH_RECORDS]
                 unsent = await self._send(chunk)
-                self._in_flight = []
+                self._in_flight.done()
                 sent = len(chunk) - len(unsent)
                 if sent:
                     self._metrics.count("EventsReplayed", sent)
@@ -430,7 +471,7 @@ class ClickEmitter:
                     failed = True
                     break
             await asyncio.to_thread(self._done, segments)
-            self._replaying = []
+            self._in_flight.replayed()
             self._journal_maybe_pending = True
             replayed += len(records)
             if failed:
