@@ -410,7 +410,10 @@ class ClickEmitter:
             total += delivered
             if delivered:
                 self._metrics.count("EventsDelivered", delivered)
-            pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
+            if delivered == len(pending):
+                pending = []
+            else:
+                pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
             if not pending:
                 self._in_flight.done()
                 self._down_until = 0.0
