@@ -196,7 +196,7 @@ class Redirector:
         return self._answer(decide(link, _waited(click, started), refused))
 
     def _answer(self, decision: Decision) -> str:
-        location, outcome, _, _, _, bot, problem, *_ = decision
+        location, outcome, _, _, _, bot, problem, _, _, _, _, _ = decision
         self._emitter.emit(decision)
         counters = self._metrics.counters
         name = _OUTCOME_COUNTERS.get(outcome) or f"Outcome.{outcome}"
