@@ -95,6 +95,7 @@ class Redirector:
         self._metrics = metrics
         self._click_ids = click_ids
         self._ip_hasher = ip_hasher
+        self._ip_hashes = ip_hasher.memo
         self.default_fallback_url = default_fallback_url
         #: ``Host`` header and path → what they name (:meth:`_route`).
         self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str]] = {}
@@ -145,7 +146,7 @@ class Redirector:
                 None if referer is None else referer.decode("latin-1"),
                 None if country is None else country.decode("latin-1"),
                 purpose.decode("latin-1") if purpose else None,
-                self._ip_hasher(ip),
+                self._ip_hashes.get(ip) or self._ip_hasher(ip),
                 int((time.perf_counter() - started) * 1000) if started else 0,
             ),
         )
