@@ -59,7 +59,6 @@ __all__ = [
     "decide",
     "decide_without_link",
     "event_columns",
-    "EventRow",
     "normal_country",
     "request_forwarded",
     "visitor_key",
@@ -81,6 +80,20 @@ _sha256: Final = hashlib.sha256
 _quote_safe: Final = _QUOTE_SAFE.fullmatch
 _new_tuple: Final[Any] = tuple.__new__
 _MISSING: Final[Any] = object()
+_INF: Final = float("inf")
+
+#: What fills one slot of a ``Location`` template (worked out when the template is made).
+_SLOT_CLICK_ID: Final = 0
+_SLOT_CLICK_TS: Final = 1
+_SLOT_GEO: Final = 2
+_SLOT_AB_VARIANT: Final = 3
+_SLOT_FORWARDED: Final = 4
+_SLOT_KINDS: Final = {
+    "click_id": _SLOT_CLICK_ID,
+    "click_ts": _SLOT_CLICK_TS,
+    "geo": _SLOT_GEO,
+    "ab_variant": _SLOT_AB_VARIANT,
+}
 
 
 def visitor_key(sms_msg_id: str | None, ip_hash: str, user_agent: str | None) -> str:
@@ -136,8 +149,14 @@ class ClickInput(NamedTuple):
     latency_ms: int = 0
 
 
+#: A link's own event columns: domain, slug, link_id, campaign_id, keyword, channel.
+LinkColumns = tuple[str, str, str | None, str | None, str | None, str | None]
+
+
 class Decision(NamedTuple):
-    """Where one click goes, why, and its click event."""
+    """Where one click goes, why, and what its click event is made of (:func:`event_columns`
+    makes the event's columns; the runtime does that when it encodes the event, off the
+    request's path)."""
 
     #: The ``Location``; ``""`` when the outcome is :data:`WITHHELD` (no redirect: the
     #: neutral page).
@@ -150,13 +169,21 @@ class Decision(NamedTuple):
     #: The params forwarded from the request onto the ``Location``.
     forwarded: dict[str, str]
     bot: BotKind | None
-    #: The click event (:func:`event_columns` gives its columns).
-    event: EventRow
     #: Why a record the contract would not have written was answered with its fallback.
-    problem: str | None = None
+    problem: str | None
     #: The destination routing chose, before params; ``""`` when the visitor goes to a
     #: fallback.
-    destination: str = ""
+    destination: str
+    #: The click decided.
+    click: ClickInput
+    #: The event's columns that are the link's (or, without a link, the host's and slug's):
+    #: :data:`LinkColumns`.
+    base: LinkColumns
+    #: The click's country as the URL and the event hold it (:func:`normal_country`).
+    country: str | None
+    #: Every forward-from-request param the query has an acceptable value for (the event
+    #: records them whether or not the link forwards them).
+    requested: dict[str, str]
 
 
 def bot_kind(click: ClickInput) -> BotKind | None:
@@ -180,9 +207,6 @@ _EVENT_COLUMNS: Final[dict[str, Any]] = {
     "forwarded_params": {},
 }
 
-#: A link's own event columns: domain, slug, link_id, campaign_id, keyword, channel.
-LinkColumns = tuple[str, str, str | None, str | None, str | None, str | None]
-
 
 def _event_base(domain: str, slug: str, record: RuntimeRecord | None) -> LinkColumns:
     if record is None:
@@ -191,15 +215,38 @@ def _event_base(domain: str, slug: str, record: RuntimeRecord | None) -> LinkCol
 
 
 @functools.lru_cache(maxsize=1024)
-def _optional_params(allowlist: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
-    """The optional params and the forwarded ones of an allowlist, one pair of objects per
-    allowlist (links share them: a frozenset is ~200 bytes per cached link otherwise)."""
+def _optional_params(
+    allowlist: tuple[str, ...],
+) -> tuple[tuple[str, ...], frozenset[str], dict[str, tuple[str, ...]]]:
+    """The optional params of an allowlist, the forwarded ones, and per forwarded param the
+    optional params present when it is the only one (the key of its ``Location`` template):
+    one set of objects per allowlist, which links share and never change (per link they
+    would cost ~200 bytes of memory each)."""
     optional = tuple(
         name
         for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
         if name in allowlist
     )
-    return optional, frozenset(optional) & frozenset(_record.FORWARDED_FROM_REQUEST_PARAMS)
+    forwarded = frozenset(optional) & frozenset(_record.FORWARDED_FROM_REQUEST_PARAMS)
+    return optional, forwarded, {name: (name,) for name in forwarded}
+
+
+class LocationTemplate:
+    """A header-safe ``Location`` template of one compiled link: its first literal, then per
+    dynamic value what fills it and the literal that follows (one ``"".join`` per click,
+    about a third of the cost of ``str.format``)."""
+
+    __slots__ = ("url", "slots")
+
+    def __init__(self, template: UrlTemplate) -> None:
+        #: The first literal: the whole URL when there are no slots.
+        self.url = template.literals[0]
+        #: ``(kind, name, literal after it)`` per slot, in order; ``kind`` is one of the
+        #: ``_SLOT_*`` values.
+        self.slots = tuple(
+            (_SLOT_KINDS.get(name, _SLOT_FORWARDED), name, literal)
+            for name, literal in zip(template.names, template.literals[1:], strict=True)
+        )
 
 
 class CompiledLink:
@@ -214,9 +261,14 @@ class CompiledLink:
         "secret",
         "needs_io",
         "fallback",
+        "active",
+        "expires",
         "_optional",
+        "_optional_dynamic",
         "_forwarded",
+        "_single",
         "_templates",
+        "_direct",
         "_event",
         "_scan_event",
     )
@@ -243,6 +295,10 @@ class CompiledLink:
         self.needs_io = self.problem is None and (
             record.signature_required or record.max_clicks is not None
         )
+        #: :func:`.policy.check_policy` as two values: active, and the time it expires at.
+        self.active = bool(record.active)
+        expires = record.expires_at_epoch
+        self.expires = _INF if expires is None else expires
         fallback = record.fallback_url
         try:
             safe_fallback = (
@@ -255,10 +311,16 @@ class CompiledLink:
             safe_fallback.literals[0] if safe_fallback is not None else default_fallback_url
         )
         allowlist = record.dynamic_param_allowlist if record.append_query_params else ()
-        #: Dynamic params whose presence changes from click to click, in a fixed order, and
-        #: the forwarded params this link puts on the URL.
-        self._optional, self._forwarded = _optional_params(tuple(allowlist))
-        self._templates: dict[tuple[str, tuple[str, ...]], UrlTemplate | None] = {}
+        #: Dynamic params whose presence changes from click to click, in a fixed order; the
+        #: forwarded params this link puts on the URL; a forwarded param → the optional params
+        #: present when it is the only one (the key of the Location template).
+        self._optional, self._forwarded, self._single = _optional_params(tuple(allowlist))
+        #: Whether ``ab_variant`` or ``geo`` is among them (else only forwarded ones are).
+        self._optional_dynamic = "ab_variant" in self._optional or "geo" in self._optional
+        #: (destination, optional params present) → the Location template.
+        self._templates: dict[tuple[str, tuple[str, ...]], LocationTemplate | None] = {}
+        #: The same for the record's own destination (the table a link without rules uses).
+        self._direct: dict[tuple[str, ...], LocationTemplate | None] = {}
         self._event = _event_base(record.domain, record.slug, record)
         #: The constant columns of a QR scan's event (:mod:`.scan`).
         self._scan_event: LinkColumns = (*self._event[:5], SCAN_CHANNEL)
@@ -267,22 +329,29 @@ class CompiledLink:
         """``ok``, ``inactive`` or ``expired``: :func:`.policy.check_policy` of the record."""
         return check_policy(self.record, now)
 
-    def template(self, destination: str, names: tuple[str, ...]) -> UrlTemplate | None:
+    def template(self, destination: str, names: tuple[str, ...]) -> LocationTemplate | None:
         """The header-safe ``Location`` template to ``destination`` for a click with values
         for the optional params ``names``; ``None`` if that URL cannot be a header."""
-        key = (destination, names)
+        table = self._direct if destination == self.record.destination_url else None
+        if table is not None:
+            found = table.get(names, _MISSING)
+        else:
+            found = self._templates.get((destination, names), _MISSING)
+        if found is not _MISSING:
+            template: LocationTemplate | None = found
+            return template
         try:
-            return self._templates[key]
-        except KeyError:
-            pass
-        try:
-            template = url_template(
+            made = url_template(
                 self.record, destination, ("click_id", "click_ts", *names)
             ).header_safe()
+            template = None if made is None else LocationTemplate(made)
         except Exception:  # a value a URL cannot hold (a lone surrogate): not sendable
             template = None
-        if len(self._templates) < _TEMPLATES_MAX:
-            self._templates[key] = template
+        if len(self._templates) + len(self._direct) < _TEMPLATES_MAX:
+            if table is not None:
+                table[names] = template
+            else:
+                self._templates[destination, names] = template
         return template
 
 
@@ -295,47 +364,11 @@ def compile_link(record: RuntimeRecord, default_fallback_url: str) -> CompiledLi
     return CompiledLink(record, default_fallback_url)
 
 
-class EventRow(NamedTuple):
-    """A click event as the decision leaves it: the link's constant columns and this click's
-    values. :func:`event_columns` makes the columns; the runtime does that when it encodes the
-    event, off the request's path."""
-
-    #: The link's own columns (:data:`LinkColumns`).
-    base: LinkColumns
-    click_id: str
-    now: float
-    user_agent: str | None
-    referer: str | None
-    ip_hash: str
-    country: str | None
-    location: str
-    reason: str
-    is_bot: bool
-    forwarded: dict[str, str]
-    variant: str | None
-    outcome: str
-    latency_ms: int = 0
-
-
-def event_columns(row: EventRow) -> dict[str, Any]:
-    """The click event's columns of ``row``, by name in table order (what
+def event_columns(decision: Decision) -> dict[str, Any]:
+    """The click event's columns of ``decision``, by name in table order (what
     :meth:`.events.ClickEvent.as_dict` gives)."""
-    (
-        base,
-        click_id,
-        now,
-        user_agent,
-        referer,
-        ip_hash,
-        country,
-        location,
-        reason,
-        is_bot,
-        forwarded,
-        variant,
-        outcome,
-        latency,
-    ) = row
+    location, outcome, reason, variant, _, bot, _, _, click, base, country, requested = decision
+    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency = click
     values = _EVENT_COLUMNS.copy()
     (
         values["domain"],
@@ -354,12 +387,12 @@ def event_columns(row: EventRow) -> dict[str, Any]:
     values["geo_country"] = country
     values["final_url_hash"] = _sha256(location.encode()).hexdigest()
     values["routing_reason"] = reason
-    values["is_bot"] = is_bot
+    values["is_bot"] = bot is not None
     values["redirect_latency_ms"] = latency
-    values["sms_msg_id"] = forwarded.get(SMS_PARAM)
+    values["sms_msg_id"] = requested.get(SMS_PARAM)
     values["ab_variant"] = variant
     values["outcome"] = outcome
-    values["forwarded_params"] = forwarded
+    values["forwarded_params"] = requested
     return values
 
 
@@ -371,8 +404,9 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     on a :attr:`~CompiledLink.secret` link is :data:`WITHHELD` (the runtime need not do that
     I/O for it).
     """
-    # One call per click on every path of a busy runtime: written out, with few calls.
-    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, latency = click
+    # One call per click on every path of a busy runtime: written out, with few calls; the
+    # plain case (no rules, a query of at most one pair) takes the shortest way through.
+    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, _ = click
     if method == "HEAD":
         bot: BotKind | None = "head"
     elif purpose is not None and is_prefetch(purpose):
@@ -383,15 +417,40 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
         country = country.strip().upper()[:8] or None
     requested: dict[str, str] = {}
     base = link._event
-    if query:
+    #: The name of the query's only pair when it has one (and nothing to decode).
+    single: str | None = None
+    if not query:
+        pass
+    elif "&" not in query and "%" not in query and "+" not in query:
+        # One pair with nothing to decode: what parse_request_query gives, without the dict.
+        single, _, value = query.partition("=")
+        if (
+            single in _record.FORWARDED_FROM_REQUEST_PARAMS
+            and value
+            and len(value) <= FORWARDED_VALUE_MAX_LENGTH
+            and value.isprintable()
+        ):
+            requested[single] = value
+        else:
+            if single == SCAN_PARAM and value == SCAN_VALUE:
+                base = link._scan_event
+            single = None
+    else:
         params = parse_request_query(query)
         if params.get(SCAN_PARAM) == SCAN_VALUE:
             base = link._scan_event
         for name in _record.FORWARDED_FROM_REQUEST_PARAMS:
-            value = params.get(name)
+            value = params.get(name, "")
             if value and len(value) <= FORWARDED_VALUE_MAX_LENGTH and value.isprintable():
                 requested[name] = value
-    outcome = refused or check_policy(link.record, now)
+    if refused:
+        outcome = refused
+    elif not link.active:
+        outcome = "inactive"
+    elif now >= link.expires:
+        outcome = "expired"
+    else:
+        outcome = "ok"
     problem = link.problem
     destination = ""
     reason = "fallback"
@@ -409,12 +468,11 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
         location = ""
     else:
         reason = "default"
-        record = link.record
         routing = link.routing
-        destination = record.destination_url
+        destination = link.record.destination_url
         if routing is not None:
             url, reason, variant = routing.choose(
-                record.link_id,
+                link.record.link_id,
                 RoutingContext(
                     now=now,
                     visitor_key=visitor_key(requested.get(SMS_PARAM), ip_hash, user_agent),
@@ -424,43 +482,56 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             )
             destination = url or destination
         present: tuple[str, ...] = ()
-        for name in link._optional:
-            if (
-                name in requested
-                or (name == "geo" and country)
-                or (name == "ab_variant" and variant)
-            ):
-                present += (name,)
-        if requested:
-            if requested.keys() <= link._forwarded:
+        if link._optional_dynamic and (country or variant):
+            for name in link._optional:
+                if (
+                    name in requested
+                    or (name == "geo" and country)
+                    or (name == "ab_variant" and variant)
+                ):
+                    present += (name,)
+            if requested:
+                forwarded = {name: requested[name] for name in present if name in requested}
+        elif single is not None:
+            # The plain case: one forwarded param, alone on the query.
+            present = link._single.get(single, ())
+            if present:
                 forwarded = requested
-            else:
-                for name in present:
-                    if name in requested:
-                        forwarded[name] = requested[name]
-        template = link._templates.get((destination, present), _MISSING)
+        elif requested:
+            present = tuple(name for name in link._optional if name in requested)
+            forwarded = {name: requested[name] for name in present}
+        if routing is None:
+            template = link._direct.get(present, _MISSING)
+        else:
+            template = _MISSING
         if template is _MISSING:
             template = link.template(destination, present)
         if template is None:
             outcome, problem, destination = "error", "unsendable_url", ""
             forwarded = {}
+        elif not template.slots:
+            location = template.url
         else:
-            location = template.literals[0]
-            if template.names:
-                args: list[str] = []
-                for name in template.names:
-                    if name == "click_id":
-                        slot = click_id
-                    elif name == "click_ts":
-                        slot = str(int(now))
-                    elif name == "geo":
-                        slot = country or ""
-                    elif name == "ab_variant":
-                        slot = variant or ""
-                    else:
-                        slot = forwarded[name]
-                    args.append(slot if _quote_safe(slot) else quote(slot, safe=""))
-                location = template.format.format(*args)
+            parts = [template.url]
+            for kind, name, literal in template.slots:
+                if kind == _SLOT_CLICK_ID:
+                    slot = click_id
+                elif kind == _SLOT_FORWARDED:
+                    slot = forwarded[name]
+                elif kind == _SLOT_CLICK_TS:
+                    slot = str(int(now))
+                elif kind == _SLOT_GEO:
+                    slot = country or ""
+                else:
+                    slot = variant or ""
+                # As urlencode(quote_via=quote) writes it (the check is quote's safe set; a
+                # click id always has a "-", a forwarded value often only letters and digits).
+                if kind == _SLOT_CLICK_ID or not (slot.isalnum() and slot.isascii()):
+                    if not _quote_safe(slot):
+                        slot = quote(slot, safe="")
+                parts.append(slot)
+                parts.append(literal)
+            location = "".join(parts)
     decision: Decision = _new_tuple(
         Decision,
         (
@@ -470,27 +541,12 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             variant,
             forwarded,
             bot,
-            _new_tuple(
-                EventRow,
-                (
-                    base,
-                    click_id,
-                    now,
-                    user_agent,
-                    click.referer,
-                    ip_hash,
-                    country,
-                    location,
-                    reason,
-                    bot is not None,
-                    requested,
-                    variant,
-                    outcome,
-                    latency,
-                ),
-            ),
             problem,
             destination,
+            click,
+            base,
+            country,
+            requested,
         ),
     )
     return decision
@@ -501,26 +557,20 @@ def decide_without_link(
 ) -> Decision:
     """The decision for a click that has no record (``not_found``, or ``error`` when it could
     not be read): the default fallback."""
-    bot = bot_kind(click)
-    country = normal_country(click.country)
-    requested = request_forwarded(click.query)
     base = _event_base(domain, slug, None)
     if click.query and is_scan(parse_request_query(click.query)):
         base = (*base[:5], SCAN_CHANNEL)
-    event = EventRow(
-        base,
-        click.click_id,
-        click.now,
-        click.user_agent,
-        click.referer,
-        click.ip_hash,
-        country,
+    return Decision(
         default_fallback_url,
-        "fallback",
-        bot is not None,
-        requested,
-        None,
         outcome,
-        click.latency_ms,
+        "fallback",
+        None,
+        {},
+        bot_kind(click),
+        None,
+        "",
+        click,
+        base,
+        normal_country(click.country),
+        request_forwarded(click.query),
     )
-    return Decision(default_fallback_url, outcome, "fallback", None, {}, bot, event)

@@ -144,7 +144,16 @@ def canonical_host(host: str) -> str:
 
 def canonical_slug(slug: str) -> str:
     """The slug as keys use it: surrounding whitespace and slashes removed, upper-cased."""
-    return slug.strip().strip("/").upper()
+    canonical = slug.strip().strip("/")
+    # "/\r0" strips to "\r0": strip again until neither surrounds it (idempotent).
+    while canonical and (
+        canonical[0] == "/"
+        or canonical[-1] == "/"
+        or canonical[0].isspace()
+        or canonical[-1].isspace()
+    ):
+        canonical = canonical.strip().strip("/")
+    return canonical.upper()
 
 
 def is_valid_slug(slug: str) -> bool:

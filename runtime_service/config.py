@@ -1,10 +1,13 @@
 """The runtime's configuration: every setting declared once, as data, read once at start-up.
 
-:data:`SETTINGS` is the list of environment variables the service reads, each with its
-default, whether production must set it (:attr:`Setting.required`) and whether its value is a
-secret that production injects from Secrets Manager (:attr:`Setting.secret`; the ECS task
-definition passes those as ``secrets`` so the process still sees an environment variable).
-``terraform/`` is checked against this tuple, and ``docs/RUNTIME.md`` documents it.
+Each field of the typed :class:`Settings` is declared with the environment variable that sets
+it: its default, whether production must set it (:attr:`Setting.required`) and whether its
+value is a secret that production injects from Secrets Manager (:attr:`Setting.secret`; the
+ECS task definition passes those as ``secrets`` so the process still sees an environment
+variable). :data:`SETTINGS`, the list of environment variables the service reads, is derived
+from those declarations, so neither side can name a setting the other lacks, and the field's
+default is the declaration's development value. ``terraform/`` is checked against
+:data:`SETTINGS`, and ``docs/RUNTIME.md`` documents it.
 
 :func:`load_settings` turns an environment into a typed :class:`Settings`. A missing required
 setting or a value that does not parse raises :class:`ImproperlyConfigured` naming the
@@ -41,6 +44,7 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "Settings",
+    "declared_settings",
     "load_settings",
 ]
 
@@ -190,46 +194,101 @@ def _path(value: str) -> Path:
     return Path(value)
 
 
-#: Every environment variable the runtime reads. The order is the order of docs/RUNTIME.md.
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
+_DECLARATION: Final = "setting"
+
+
+def _setting(
+    name: str,
+    description: str,
+    *,
+    default: str | None = None,
+    required: bool = False,
+    secret: bool = False,
+    development_default: str | None = None,
+    parse: Callable[[str], Any] = str,
+) -> Any:
+    """A :class:`Settings` field declared by the environment variable ``name`` (the arguments
+    are :class:`Setting`'s). Its default is what development gives it: the parsed
+    ``development_default``, else the parsed ``default``. Secrets are left out of ``repr``."""
+    setting = Setting(
+        name,
+        description,
+        default=default,
+        required=required,
+        secret=secret,
+        development_default=development_default,
+        parse=parse,
+    )
+    raw = development_default if development_default is not None else default
+    if raw is None:
+        raise TypeError(f"{name}: a setting needs a default or a development default")
+    return dataclasses.field(default=parse(raw), repr=not secret, metadata={_DECLARATION: setting})
+
+
+def declared_settings(cls: type[Any]) -> tuple[Setting, ...]:
+    """The :class:`Setting` of every field of the dataclass ``cls``, in field order, each
+    with the field's name as its ``attribute``; ``TypeError`` naming a field declared
+    without one."""
+    declared: list[Setting] = []
+    for field in dataclasses.fields(cls):
+        setting = field.metadata.get(_DECLARATION)
+        if not isinstance(setting, Setting):
+            raise TypeError(f"{cls.__name__}.{field.name} is not declared with _setting()")
+        declared.append(dataclasses.replace(setting, attribute=field.name))
+    return tuple(declared)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The runtime's typed configuration: each field is declared with the environment variable
+    that sets it (:func:`_setting`), in the order of ``docs/RUNTIME.md``; :data:`SETTINGS` is
+    derived from these declarations.
+
+    A field's default is the value ``ENVIRONMENT=development`` gives it when its variable is
+    unset (``Settings()`` is ``load_settings({"ENVIRONMENT": "development"})``), so tests can
+    build one with only the fields they care about; production builds it with
+    :func:`load_settings`.
+    """
+
+    environment: str = _setting(
         "ENVIRONMENT",
         "production, staging or development. Outside development every required setting "
         "must be set; in development the unset ones take their development default.",
         default="production",
+        development_default="development",
         parse=_environment,
-    ),
-    Setting(
+    )
+    aws_region: str = _setting(
         "AWS_REGION",
         "AWS region of the table, the stream and the secrets. (AWS_ENDPOINT_URL, the standard "
         "botocore variable, points every client at a local endpoint such as a moto server.)",
         required=True,
         development_default="us-east-1",
         parse=_non_empty,
-    ),
-    Setting(
+    )
+    dynamodb_table_name: str = _setting(
         "DYNAMODB_TABLE_NAME",
         "The runtime table the control plane publishes to (its LINK_RUNTIME_TABLE_NAME).",
         required=True,
         development_default=DEFAULT_TABLE_NAME,
         parse=_non_empty,
-    ),
-    Setting(
+    )
+    firehose_stream_name: str = _setting(
         "FIREHOSE_STREAM_NAME",
         "Firehose delivery stream for click events. Empty (development only) writes click "
         "events to CLICK_EVENTS_FILE instead.",
         required=True,
         development_default="",
         parse=_text,
-    ),
-    Setting(
+    )
+    default_fallback_url: str = _setting(
         "DEFAULT_FALLBACK_URL",
         "Where unknown links, invalid slugs and unexpected errors redirect to.",
         required=True,
         development_default="http://localhost:8080/disabled",
         parse=_absolute_url,
-    ),
-    Setting(
+    )
+    ip_hash_key: bytes = _setting(
         "IP_HASH_KEY",
         "HMAC key for the visitor IP hash in click events (IPs are never stored raw). "
         "Rotating it breaks the continuity of ip_hash and of IP-based A/B stickiness.",
@@ -237,8 +296,8 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
         development_default=DEVELOPMENT_IP_HASH_KEY,
         parse=_key,
-    ),
-    Setting(
+    )
+    origin_verify_secret: tuple[str, ...] = _setting(
         "ORIGIN_VERIFY_SECRET",
         "The secret CloudFront adds in ORIGIN_VERIFY_HEADER; requests without it get 403 "
         "(/health is exempt). Comma-separated values are all accepted (rotation). Empty "
@@ -247,14 +306,14 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
         development_default="",
         parse=_secret_list,
-    ),
-    Setting(
+    )
+    origin_verify_header: str = _setting(
         "ORIGIN_VERIFY_HEADER",
         "Name of the header that carries ORIGIN_VERIFY_SECRET.",
         default="x-origin-verify",
         parse=_header_name,
-    ),
-    Setting(
+    )
+    trusted_proxy_count: int = _setting(
         "TRUSTED_PROXY_COUNT",
         "How many proxies in front of the service append to X-Forwarded-For (CloudFront and "
         "the ALB: 2). The visitor IP is the entry that many places from the right; 0 uses the "
@@ -264,177 +323,137 @@ SETTINGS: tuple[Setting, ...] = (
         required=True,
         development_default="0",
         parse=_int(0, 10),
-    ),
-    Setting(
+    )
+    cache_ttl_seconds: float = _setting(
         "CACHE_TTL_SECONDS",
         "How long a record read from DynamoDB is served from the in-process cache (so how long "
         "a republish or unpublish takes to reach every task).",
         default="60",
         parse=_float(0.0, 86400.0),
-    ),
-    Setting(
+    )
+    cache_negative_ttl_seconds: float = _setting(
         "CACHE_NEGATIVE_TTL_SECONDS",
         "How long 'no such link' is cached.",
         default="10",
         parse=_float(0.0, 3600.0),
-    ),
-    Setting(
+    )
+    cache_stale_seconds: float = _setting(
         "CACHE_STALE_SECONDS",
         "How long past its TTL the last good record is still served while DynamoDB errors.",
         default="3600",
         parse=_float(0.0, 7 * 86400.0),
-    ),
-    Setting(
+    )
+    cache_max_size: int = _setting(
         "CACHE_MAX_SIZE",
         "Most records held in the cache (least recently used are evicted).",
         default="10000",
         parse=_int(1),
-    ),
-    Setting(
+    )
+    dynamodb_timeout_seconds: float = _setting(
         "DYNAMODB_TIMEOUT_SECONDS",
         "Deadline of one DynamoDB (or Secrets Manager) read on the request path, retry "
         "included: past it, the last good record or the fallback is used.",
         default="0.5",
         parse=_float(0.05, 30.0),
-    ),
-    Setting(
+    )
+    signing_key_cache_ttl_seconds: float = _setting(
         "SIGNING_KEY_CACHE_TTL_SECONDS",
         "How long a signing keyring read from Secrets Manager is cached.",
         default="300",
         parse=_float(0.0, 86400.0),
-    ),
-    Setting(
+    )
+    signing_keyring_prefix: str = _setting(
         "SIGNING_KEYRING_PREFIX",
         "Secrets Manager name prefix of the signing keyrings (Terraform's signing_secret_prefix, "
         "the control plane's SIGNING_KEYRING_PREFIX). A record whose signature_key_id is not a "
         "name under it is refused as having no key, without reading Secrets Manager.",
         default=DEFAULT_KEYRING_PREFIX,
         parse=_keyring_prefix,
-    ),
-    Setting(
+    )
+    signed_link_max_lifetime_seconds: int = _setting(
         "SIGNED_LINK_MAX_LIFETIME_SECONDS",
         "A signed link whose expiry (ts) lies further ahead than this is refused as a "
         "replayable link; the default is 400 days.",
         default=str(400 * 86400),
         parse=_int(60),
-    ),
-    Setting(
+    )
+    rate_limit_per_minute: int = _setting(
         "RATE_LIMIT_PER_MINUTE",
         "Sustained requests per minute allowed from one visitor IP (IPv4 address, or IPv6 /64); "
         "0 turns the limit off. "
         "Mobile carriers put many phones behind one IP, so keep it generous.",
         default="600",
         parse=_int(0),
-    ),
-    Setting(
+    )
+    rate_limit_burst: int = _setting(
         "RATE_LIMIT_BURST",
         "Requests one IP may make at once (the bucket size); after that, the sustained rate.",
         default="120",
         parse=_int(1),
-    ),
-    Setting(
+    )
+    click_events_file: Path = _setting(
         "CLICK_EVENTS_FILE",
         "NDJSON file click events are appended to when FIREHOSE_STREAM_NAME is empty.",
         default="var/click-events.ndjson",
         parse=_path,
-    ),
-    Setting(
+    )
+    event_journal_dir: Path = _setting(
         "EVENT_JOURNAL_DIR",
         "Directory where click events that Firehose did not take are journaled (NDJSON) and "
         "replayed from. Mount durable storage here to keep them across task replacement.",
         default="var/event-journal",
         parse=_path,
-    ),
-    Setting(
+    )
+    event_flush_interval_seconds: float = _setting(
         "EVENT_FLUSH_INTERVAL_SECONDS",
         "Longest time a click event waits in memory before it is sent.",
         default="1.0",
         parse=_float(0.01, 60.0),
-    ),
-    Setting(
+    )
+    event_buffer_max: int = _setting(
         "EVENT_BUFFER_MAX",
         "Most click events held in memory; beyond it they go to the journal.",
         default="100000",
         parse=_int(1000),
-    ),
-    Setting(
+    )
+    firehose_max_attempts: int = _setting(
         "FIREHOSE_MAX_ATTEMPTS",
         "PutRecordBatch attempts for one batch (failed records only are resent, with backoff) "
         "before its remaining records are journaled.",
         default="4",
         parse=_int(1, 20),
-    ),
-    Setting(
+    )
+    firehose_timeout_seconds: float = _setting(
         "FIREHOSE_TIMEOUT_SECONDS",
         "Connect and read timeout of one PutRecordBatch call.",
         default="5.0",
         parse=_float(0.1, 60.0),
-    ),
-    Setting(
+    )
+    shutdown_flush_seconds: float = _setting(
         "SHUTDOWN_FLUSH_SECONDS",
         "At shutdown, how long to keep sending buffered events before journaling the rest "
         "(keep it below the ECS stop timeout and the gunicorn graceful timeout).",
         default="10",
         parse=_float(0.0, 120.0),
-    ),
-    Setting(
+    )
+    metrics_namespace: str = _setting(
         "METRICS_NAMESPACE",
         "CloudWatch namespace of the Embedded Metric Format log lines.",
         default="LinkRuntime",
         parse=_non_empty,
-    ),
-    Setting(
+    )
+    metrics_interval_seconds: float = _setting(
         "METRICS_INTERVAL_SECONDS",
         "How often aggregated metrics are written as one EMF log line.",
         default="60",
         parse=_float(1.0, 3600.0),
-    ),
-    Setting(
+    )
+    log_level: str = _setting(
         "LOG_LEVEL",
         "Level of the structured JSON logs.",
         default="INFO",
         parse=_log_level,
-    ),
-)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Settings:
-    """The runtime's typed configuration (see :data:`SETTINGS` for each field's meaning).
-
-    The defaults are the development defaults, so tests can build one with only the fields
-    they care about; production builds it with :func:`load_settings`.
-    """
-
-    environment: str = "development"
-    aws_region: str = "us-east-1"
-    dynamodb_table_name: str = DEFAULT_TABLE_NAME
-    firehose_stream_name: str = ""
-    default_fallback_url: str = "http://localhost:8080/disabled"
-    ip_hash_key: bytes = dataclasses.field(default=DEVELOPMENT_IP_HASH_KEY.encode(), repr=False)
-    origin_verify_secret: tuple[str, ...] = dataclasses.field(default=(), repr=False)
-    origin_verify_header: str = "x-origin-verify"
-    trusted_proxy_count: int = 0
-    cache_ttl_seconds: float = 60.0
-    cache_negative_ttl_seconds: float = 10.0
-    cache_stale_seconds: float = 3600.0
-    cache_max_size: int = 10000
-    dynamodb_timeout_seconds: float = 0.5
-    signing_key_cache_ttl_seconds: float = 300.0
-    signing_keyring_prefix: str = DEFAULT_KEYRING_PREFIX
-    signed_link_max_lifetime_seconds: int = 400 * 86400
-    rate_limit_per_minute: int = 600
-    rate_limit_burst: int = 120
-    click_events_file: Path = Path("var/click-events.ndjson")
-    event_journal_dir: Path = Path("var/event-journal")
-    event_flush_interval_seconds: float = 1.0
-    event_buffer_max: int = 100000
-    firehose_max_attempts: int = 4
-    firehose_timeout_seconds: float = 5.0
-    shutdown_flush_seconds: float = 10.0
-    metrics_namespace: str = "LinkRuntime"
-    metrics_interval_seconds: float = 60.0
-    log_level: str = "INFO"
+    )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -448,6 +467,11 @@ class Settings:
                 value = "<set>" if value else "<unset>"
             shown[setting.name] = str(value) if isinstance(value, Path) else value
         return shown
+
+
+#: Every environment variable the runtime reads, in the order of ``docs/RUNTIME.md``: the
+#: declarations of :class:`Settings`'s fields.
+SETTINGS: Final[tuple[Setting, ...]] = declared_settings(Settings)
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:

@@ -2,7 +2,7 @@
 
 The request path only appends an event to a deque (:meth:`ClickEmitter.emit`, no await, no
 I/O): the click event as the contract's decision gives it
-(:class:`link_tracking_runtime.click.EventRow`, its columns made by the drain), or a
+(:class:`link_tracking_runtime.click.Decision`, its columns made by the drain), or a
 :class:`~link_tracking_runtime.events.ClickEvent`. A background task encodes events in the
 bytes of the contract's :func:`~link_tracking_runtime.events.encode_event` and sends them in batches of at
 most 500 records and 4 MiB (Firehose ``PutRecordBatch`` limits), every
@@ -44,7 +44,7 @@ from typing import Any, Final, Protocol
 
 import orjson
 
-from link_tracking_runtime.click import EventRow, event_columns
+from link_tracking_runtime.click import Decision, event_columns
 from link_tracking_runtime.events import CLICK_EVENT_COLUMNS, ClickEvent, encode_event
 
 from .aws import RecordBatchWriter
@@ -61,6 +61,7 @@ __all__ = [
     "EventSink",
     "FileSink",
     "FirehoseSink",
+    "InFlight",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,6 @@ _COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
 _columns: Final = operator.attrgetter(*_COLUMN_NAMES)
 
 
-def _plain_float(value: float) -> bool:
-    return value == 0.0 or 1e-4 <= abs(value) < 1e16
-
-
 def event_values(event: ClickEvent) -> dict[str, Any]:
     """The event's columns as :func:`encode_click_event` encodes them, in table order."""
     values = dict(zip(_COLUMN_NAMES, _columns(event), strict=True))
@@ -97,14 +94,19 @@ def event_values(event: ClickEvent) -> dict[str, Any]:
     return values
 
 
-def encode_click_event(event: ClickEvent | EventRow) -> bytes:
+def encode_click_event(event: ClickEvent | Decision) -> bytes:
     """The contract's :func:`~link_tracking_runtime.events.encode_event`, five times faster.
 
     Same bytes (columns in table order, compact separators, UTF-8 unescaped, one newline) for
     every event the runtime builds; ``tests/runtime/test_emitter.py`` checks the two agree.
     """
-    values = event_values(event) if type(event) is ClickEvent else event_columns(event)  # type: ignore[arg-type]
-    if not (_plain_float(values["timestamp"]) and _plain_float(values["fraud_score"])):
+    values = event_columns(event) if type(event) is Decision else event_values(event)  # type: ignore[arg-type]
+    timestamp = values["timestamp"]
+    fraud_score = values["fraud_score"]
+    if not (
+        (timestamp == 0.0 or 1e-4 <= abs(timestamp) < 1e16)
+        and (fraud_score == 0.0 or 1e-4 <= abs(fraud_score) < 1e16)
+    ):
         # Python writes such floats in exponent form ("1e-05"), orjson differently ("1e-5").
         return encode_event(ClickEvent(**values))
     return orjson.dumps(values, option=orjson.OPT_APPEND_NEWLINE)
@@ -148,6 +150,58 @@ class FileSink:
         return [True] * len(records)
 
 
+class InFlight:
+    """What the emitter has taken and neither delivered nor journaled yet: the records of the
+    one batch being sent or journaled, and, while the journal is replayed, the segments they
+    were claimed from (still on disk until the replay is done with them).
+
+    Every change goes through one of its operations: :meth:`take` (a batch leaves the
+    buffer, or a resend narrows it), :meth:`done` (delivered or journaled), :meth:`fail` (a
+    round broke), :meth:`replay`/:meth:`replayed` (journal segments claimed, then done with)
+    and :meth:`release` (shutdown).
+    """
+
+    __slots__ = ("records", "segments")
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+        self.segments: list[Path] = []
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def take(self, records: list[bytes]) -> list[bytes]:
+        """``records`` are now the batch in flight (replacing what was); returned as given."""
+        self.records = records
+        return records
+
+    def done(self) -> None:
+        """The batch in flight was delivered or journaled."""
+        self.records = []
+
+    def replay(self, segments: list[Path]) -> None:
+        """The records about to be sent were claimed from the journal ``segments``."""
+        self.segments = segments
+
+    def replayed(self) -> None:
+        """The replay is done with its segments (removed, or their rest journaled again)."""
+        self.segments = []
+
+    def fail(self) -> list[bytes]:
+        """A round broke: the live records to put back at the front of the buffer (none
+        while replaying: those are still in the journal). Nothing is in flight after."""
+        back = [] if self.segments else self.records
+        self.records = []
+        return back
+
+    def release(self) -> tuple[list[Path], list[bytes]]:
+        """At shutdown: the segments of an interrupted replay (to give back to the journal)
+        and the live records still in flight (to journal). Nothing is in flight after."""
+        segments, records = self.segments, self.records
+        self.segments, self.records = [], []
+        return segments, ([] if segments else records)
+
+
 class ClickEmitter:
     def __init__(
         self,
@@ -171,17 +225,15 @@ class ClickEmitter:
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._events: deque[ClickEvent | EventRow] = deque()
+        self._events: deque[ClickEvent | Decision] = deque()
         #: Encoded records waiting to be (re)sent before newer events.
         self._records: deque[bytes] = deque()
-        #: Records taken from the buffer and not yet delivered or journaled.
-        self._in_flight: list[bytes] = []
+        #: Records taken from the buffer (or the journal) and not yet delivered or journaled.
+        self._in_flight = InFlight()
         self._wake = asyncio.Event()
         #: One drain or replay at a time (the loop, flush() and close() all drain).
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        #: The journal segments being replayed (their records are still on disk).
-        self._replaying: list[Path] = []
         self._closing = False
         self._down_until = 0.0
         self._journal_checked_at = float("-inf")
@@ -189,7 +241,7 @@ class ClickEmitter:
 
     # --- the request path ------------------------------------------------------------------
 
-    def emit(self, event: ClickEvent | EventRow) -> None:
+    def emit(self, event: ClickEvent | Decision) -> None:
         """Accept one event. Never blocks, never raises."""
         events = self._events
         events.append(event)
@@ -220,15 +272,12 @@ class ClickEmitter:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
-        if self._replaying:
-            # Interrupted mid-replay: the records are still in the segments; give them back.
-            for segment in self._replaying:
-                with contextlib.suppress(FileNotFoundError):  # already done with
-                    await asyncio.to_thread(self._journal.release, segment)
-            self._replaying = []
-            self._in_flight = []
-        leftover = [*self._in_flight, *self._records, *self._encode_all()]
-        self._in_flight = []
+        segments, in_flight = self._in_flight.release()
+        # Interrupted mid-replay: the records are still in the segments; give them back.
+        for segment in segments:
+            with contextlib.suppress(FileNotFoundError):  # already done with
+                await asyncio.to_thread(self._journal.release, segment)
+        leftover = [*in_flight, *self._records, *self._encode_all()]
         self._records.clear()
         if leftover:
             await self._spill(leftover)
@@ -254,9 +303,7 @@ class ClickEmitter:
             except Exception:  # keep draining whatever went wrong this round
                 logger.exception("click event drain failed")
                 # Records taken for this round go back to the front; nothing is dropped.
-                if not self._replaying:
-                    self._records.extendleft(reversed(self._in_flight))
-                self._in_flight = []
+                self._records.extendleft(reversed(self._in_flight.fail()))
         await self._drain()
 
     async def _drain(self) -> None:
@@ -275,17 +322,14 @@ class ClickEmitter:
             if len(self._events) > self._buffer_max:
                 excess = len(self._events) - self._buffer_max
                 overflow = [encode_click_event(self._events.popleft()) for _ in range(excess)]
-                self._in_flight = overflow
-                await self._spill(overflow)
-                self._in_flight = []
+                await self._spill(self._in_flight.take(overflow))
+                self._in_flight.done()
             if self._clock() < self._down_until:
                 # Down: everything waiting is journaled in one go, and what arrives meanwhile
                 # waits for the next round (one segment per round, not a trail of tiny ones
                 # that replay would then send a few records at a time).
-                records = self._take_all()
-                self._in_flight = records
-                await self._spill(records)
-                self._in_flight = []
+                await self._spill(self._take_all())
+                self._in_flight.done()
                 return
             batch = self._take_batch()
             waiting -= len(batch)
@@ -294,7 +338,7 @@ class ClickEmitter:
             unsent = await self._send(batch)
             if unsent:
                 await self._spill(unsent)
-                self._in_flight = []
+                self._in_flight.done()
 
     def _take_batch(self) -> list[bytes]:
         batch: list[bytes] = []
@@ -323,16 +367,14 @@ class ClickEmitter:
             self._pop_head()
             batch.append(record)
             size += len(record)
-        self._in_flight = batch
-        return batch
+        return self._in_flight.take(batch)
 
     def _take_all(self) -> list[bytes]:
         """Every record waiting (oversized ones counted and dropped, as in a batch)."""
         records: list[bytes] = []
         while batch := self._take_batch():
             records += batch
-        self._in_flight = records
-        return records
+        return self._in_flight.take(records)
 
     def _pop_head(self) -> None:
         if self._records:
@@ -355,7 +397,7 @@ class ClickEmitter:
         pending = records
         total = 0
         for attempt in range(self._max_attempts):
-            self._in_flight = pending
+            self._in_flight.take(pending)
             try:
                 taken = await self._sink.deliver(pending)
             except asyncio.CancelledError:
@@ -371,9 +413,12 @@ class ClickEmitter:
             total += delivered
             if delivered:
                 self._metrics.count("EventsDelivered", delivered)
-            pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
+            if delivered == len(pending):
+                pending = []
+            else:
+                pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
             if not pending:
-                self._in_flight = []
+                self._in_flight.done()
                 self._down_until = 0.0
                 return []
             self._metrics.count("EventsRejected", len(pending))
@@ -417,12 +462,12 @@ class ClickEmitter:
             if not segments:
                 self._journal_maybe_pending = False
                 return
-            self._replaying = segments
+            self._in_flight.replay(segments)
             failed = False
             for start in range(0, len(records), MAX_BATCH_RECORDS):
                 chunk = records[start : start + MAX_BATCH_RECORDS]
                 unsent = await self._send(chunk)
-                self._in_flight = []
+                self._in_flight.done()
                 sent = len(chunk) - len(unsent)
                 if sent:
                     self._metrics.count("EventsReplayed", sent)
@@ -432,7 +477,7 @@ class ClickEmitter:
                     failed = True
                     break
             await asyncio.to_thread(self._done, segments)
-            self._replaying = []
+            self._in_flight.replayed()
             self._journal_maybe_pending = True
             replayed += len(records)
             if failed:

@@ -18,12 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from link_tracking_runtime import GEO_COUNTRY_HEADER, canonical_host, counter_key, is_valid_slug
+from link_tracking_runtime import (
+    GEO_COUNTRY_HEADER,
+    RESERVED_SLUGS,
+    canonical_host,
+    canonical_slug,
+    counter_key,
+    is_valid_slug,
+)
 from link_tracking_runtime.bots import PURPOSE_HEADERS
 from link_tracking_runtime.click import (
     ClickInput,
@@ -33,6 +41,7 @@ from link_tracking_runtime.click import (
     decide,
     decide_without_link,
 )
+from link_tracking_runtime.events import OUTCOMES
 
 from .aws import ClickCounter
 from .emitter import ClickEmitter
@@ -46,9 +55,14 @@ __all__ = ["Redirector"]
 logger = logging.getLogger(__name__)
 
 _COUNTRY: Final = GEO_COUNTRY_HEADER.encode()
-#: Request host names remembered in their canonical form.
-_KEYS_MAX: Final = 65_536
+#: Request hosts and paths remembered with what they name.
+_ROUTES_MAX: Final = 65_536
+#: What a request's path names (:meth:`Redirector._route`).
+_SLUG: Final = "slug"
+_NOT_A_SLUG: Final = "not a slug"
+_RESERVED: Final = "reserved"
 _PURPOSE: Final = tuple(name.encode() for name in PURPOSE_HEADERS)
+_OUTCOME_COUNTERS: Final = {outcome: f"Outcome.{outcome}" for outcome in OUTCOMES}
 #: ``ClickInput(*values)`` without the Python-level ``__new__`` of a named tuple.
 _new_click: Final[Any] = tuple.__new__
 
@@ -82,32 +96,38 @@ class Redirector:
         self._metrics = metrics
         self._click_ids = click_ids
         self._ip_hasher = ip_hasher
+        self._ip_hashes = ip_hasher.memo
         self.default_fallback_url = default_fallback_url
-        #: Host header and canonical slug → the record store's key (canonical host and slug).
-        self._keys: dict[tuple[str, str], tuple[str, str]] = {}
-        self._hosts: dict[str, str] = {}
+        #: ``Host`` header and path → what they name (:meth:`_route`).
+        self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str]] = {}
 
     def redirect(
         self,
         method: str,
-        host: str,
-        raw_slug: str,
-        slug: str,
+        host: bytes,
+        path: str,
         query: str,
         headers: Mapping[bytes, bytes],
         ip: str,
         started: float,
         now: float,
-    ) -> str | Coroutine[Any, Any, str]:
+    ) -> str | Coroutine[Any, Any, str] | None:
         """The ``Location`` for this request, its click event emitted; or, when the answer
         needs I/O first (a cache miss, a signature, ``max_clicks``), the coroutine that does
-        it and then returns the ``Location``.
+        it and then returns the ``Location``; ``None`` when the path is a reserved name (no
+        link can have it: the app answers 404).
 
-        ``host`` is the ``Host`` header, ``raw_slug`` the path without its first ``/`` and
-        ``slug`` its canonical form; ``headers`` are the raw request headers (last value of a
-        name wins); ``ip`` the visitor's address (:func:`.visitor.client_ip`); ``started`` the
-        ``time.perf_counter()`` of the request's arrival.
+        ``host`` is the ``Host`` header as sent, ``path`` the request's path; ``headers``
+        are the raw request headers (last value of a name wins); ``ip`` the visitor's address
+        (:func:`.visitor.client_ip`); ``started`` the ``time.perf_counter()`` of the
+        request's arrival.
         """
+        route = self._routes.get((host, path))
+        if route is None:
+            route = self._route(host, path)
+        key, kind = route
+        if kind == _RESERVED:
+            return None
         user_agent = headers.get(b"user-agent")
         referer = headers.get(b"referer")
         country = headers.get(_COUNTRY)
@@ -127,30 +147,37 @@ class Redirector:
                 None if referer is None else referer.decode("latin-1"),
                 None if country is None else country.decode("latin-1"),
                 purpose.decode("latin-1") if purpose else None,
-                self._ip_hasher(ip),
+                self._ip_hashes.get(ip) or self._ip_hasher(ip),
                 int((time.perf_counter() - started) * 1000) if started else 0,
             ),
         )
-        key = self._keys.get((host, slug))
-        if key is None:
-            canonical = canonical_host(host)
-            # One string per host name for every key of it (the cache keeps these keys).
-            canonical = self._hosts.setdefault(canonical, canonical)
-            key = (canonical, slug)
-            if len(self._keys) >= _KEYS_MAX:
-                self._keys.clear()  # only names to work out again, a fraction of a µs each
-                self._hosts.clear()
-            self._keys[host, slug] = key
-        host = key[0]
-        # Only valid slugs are ever cached, so a hit needs no check of the slug.
-        link = self._store.hit(key, now)
-        if link is None and ("/" in raw_slug.strip("/") or not is_valid_slug(slug)):
+        if kind == _NOT_A_SLUG:
             return self._answer(
-                decide_without_link(host, slug, "not_found", click, self.default_fallback_url)
+                decide_without_link(*key, "not_found", click, self.default_fallback_url)
             )
+        link = self._store.hit(key, now)
         if link is None or link.needs_io:
-            return self._redirect_after_io(host, slug, link, click, started)
+            return self._redirect_after_io(key[0], key[1], link, click, started)
         return self._answer(decide(link, click))
+
+    def _route(self, host: bytes, path: str) -> tuple[tuple[str, str], str]:
+        """What a request's ``Host`` and path name, remembered: the record store's key
+        (canonical host and slug) and whether the path is a slug, a reserved name or
+        neither."""
+        raw_slug = path[1:]
+        slug = canonical_slug(raw_slug)
+        if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
+            kind = _RESERVED
+        elif "/" in raw_slug.strip("/") or not is_valid_slug(slug):
+            kind = _NOT_A_SLUG
+        else:
+            kind = _SLUG
+        # One string per host name for every key of it (the cache keeps these keys).
+        route = ((sys.intern(canonical_host(host.decode("latin-1"))), slug), kind)
+        if len(self._routes) >= _ROUTES_MAX:
+            self._routes.clear()  # only names to work out again, a few µs each
+        self._routes[host, path] = route
+        return route
 
     async def _redirect_after_io(
         self, host: str, slug: str, link: CompiledLink | None, click: ClickInput, started: float
@@ -172,10 +199,10 @@ class Redirector:
         return self._answer(decide(link, _waited(click, started), refused))
 
     def _answer(self, decision: Decision) -> str:
-        location, outcome, _, _, _, bot, event, problem, _ = decision
-        self._emitter.emit(event)
+        location, outcome, _, _, _, bot, problem, _, _, _, _, _ = decision
+        self._emitter.emit(decision)
         counters = self._metrics.counters
-        name = f"Outcome.{outcome}"
+        name = _OUTCOME_COUNTERS.get(outcome) or f"Outcome.{outcome}"
         counters[name] = counters.get(name, 0) + 1
         if bot is not None:
             name = f"Bot.{bot}"

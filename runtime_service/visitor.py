@@ -40,13 +40,15 @@ class IpHasher:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
-        self._memo: dict[str, str] = {}
+        #: IP → its hash, for the IPs hashed lately (read it, never write it: a hot caller
+        #: looks an IP up here before calling).
+        self.memo: dict[str, str] = {}
 
     def __call__(self, ip: str) -> str:
-        hashed = self._memo.get(ip)
+        hashed = self.memo.get(ip)
         if hashed is None:
             hashed = hmac.new(self._key, ip.encode("utf-8"), hashlib.sha256).hexdigest()
-            if len(self._memo) >= _MEMO_MAX:
-                self._memo.clear()
-            self._memo[ip] = hashed
+            if len(self.memo) >= _MEMO_MAX:
+                self.memo.clear()
+            self.memo[ip] = hashed
         return hashed

@@ -105,7 +105,7 @@ def preview_record(
         destination_url=decision.destination,
         routing_reason=decision.reason,
         ab_variant=decision.variant,
-        channel=event_columns(decision.event)["channel"],
+        channel=event_columns(decision)["channel"],
         device=device_from_user_agent(click.user_agent),
         click_id=click_id,
         clicked_at=int(now),

@@ -98,7 +98,7 @@ def test_decision_vector(vector: dict) -> None:
     assert (decision.location, decision.outcome) == (expected["location"], expected["outcome"])
     assert decision.reason == expected.get("routing_reason", decision.reason)
     assert decision.variant == expected.get("ab_variant", decision.variant)
-    columns = event_columns(decision.event)
+    columns = event_columns(decision)
     assert [name for name, _ in CLICK_EVENT_COLUMNS] == list(columns)
     assert columns["outcome"] == expected["outcome"]
     assert columns["channel"] == expected.get("channel", vector["item"].get("channel"))

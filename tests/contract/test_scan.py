@@ -42,7 +42,7 @@ def test_a_scan_changes_only_the_event_channel() -> None:
     link = compile_link(_record(), "https://www.example.com/x")
     tap = decide(link, ClickInput(now=1.0e9, click_id="c", query="x=1"))
     scan = decide(link, ClickInput(now=1.0e9, click_id="c", query="x=1&qr=1"))
-    tap_columns, scan_columns = event_columns(tap.event), event_columns(scan.event)
+    tap_columns, scan_columns = event_columns(tap), event_columns(scan)
     assert (tap_columns["channel"], scan_columns["channel"]) == ("sms", SCAN_CHANNEL)
     assert tap.location == scan.location
     assert "qr=" not in scan.location
@@ -51,11 +51,11 @@ def test_a_scan_changes_only_the_event_channel() -> None:
     }
     # The compiled link's constant columns are not changed by a scan.
     again = decide(link, ClickInput(now=1.0e9, click_id="c"))
-    assert event_columns(again.event)["channel"] == "sms"
+    assert event_columns(again)["channel"] == "sms"
 
 
 def test_a_bots_scan_on_a_secret_link_is_withheld_and_still_a_scan() -> None:
     link = compile_link(_record(max_clicks=1), "https://www.example.com/x")
     decision = decide(link, ClickInput(now=1.0e9, click_id="c", method="HEAD", query="qr=1"))
     assert decision.outcome == "withheld"
-    assert event_columns(decision.event)["channel"] == SCAN_CHANNEL
+    assert event_columns(decision)["channel"] == SCAN_CHANNEL

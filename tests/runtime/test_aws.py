@@ -157,3 +157,15 @@ class _Frozen:
 
     async def get_frozen_credentials(self) -> Any:
         return self._credentials.get_frozen_credentials()
+
+
+@pytest.mark.parametrize(
+    "records",
+    [[], [b"{}\n"], [b'{"a":"\\u00e9"}\n', b"x" * 1000, b"", bytes(range(256))]],
+)
+def test_firehose_body_is_the_put_record_batch_json(records: list[bytes]) -> None:
+    stream = FirehoseStream(None, None, "http://127.0.0.1:1", "us-east-1", 'click "events"')  # type: ignore[arg-type]
+    assert json.loads(stream.body(records)) == {
+        "DeliveryStreamName": 'click "events"',
+        "Records": [{"Data": base64.b64encode(data).decode()} for data in records],
+    }

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from runtime_service.config import SETTINGS, Settings, load_settings
+from runtime_service import config
+from runtime_service.config import SETTINGS, Settings, declared_settings, load_settings
 from runtime_service.errors import ImproperlyConfigured
 
 PRODUCTION = {
@@ -27,6 +28,33 @@ def test_every_settings_field_is_declared_once_and_the_other_way_round() -> None
         assert setting.description
         if setting.required:
             assert setting.default is None and setting.development_default is not None
+
+
+def test_settings_are_derived_from_the_fields_declarations() -> None:
+    assert [s.field for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings)]
+    assert SETTINGS == declared_settings(Settings)
+    assert SETTINGS[0].name == "ENVIRONMENT"  # load_settings reads it first
+
+
+def test_a_field_without_a_declaration_cannot_be_added() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Declared:
+        cache_max_size: int = config._setting("CACHE_MAX_SIZE", "Most records.", default="5")
+        forgotten: int = 3
+
+    with pytest.raises(TypeError, match="Declared.forgotten"):
+        declared_settings(Declared)
+    with pytest.raises(TypeError, match="NEW_SETTING"):
+        config._setting("NEW_SETTING", "Neither a default nor a development default.")
+
+
+def test_the_typed_defaults_are_what_development_gives() -> None:
+    """The dataclass's defaults and the declarations agree about the environment: a
+    Settings() is what ENVIRONMENT=development reads from an empty environment."""
+    assert Settings() == load_settings({"ENVIRONMENT": "development"})
+    assert Settings().environment == "development"
+    assert load_settings({**PRODUCTION}).environment == "production"
+    assert {"ENVIRONMENT", *PRODUCTION} >= {s.name for s in SETTINGS if s.required}
 
 
 def test_interface_names_the_terraform_side_relies_on() -> None:

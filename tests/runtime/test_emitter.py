@@ -412,3 +412,29 @@ def test_fast_encoding_is_byte_for_byte_the_contract_encoding(
         forwarded_params=forwarded,
     )
     assert encode_click_event(event) == encode_event(event)
+
+
+def test_in_flight_bookkeeping_gives_back_live_records_but_not_replayed_ones() -> None:
+    from runtime_service.emitter import InFlight
+
+    flight = InFlight()
+    batch = [b"a\n", b"b\n"]
+    assert flight.take(batch) is batch and len(flight) == 2
+    flight.take([b"b\n"])  # a resend of what was rejected
+    assert flight.fail() == [b"b\n"] and len(flight) == 0
+    flight.take([b"c\n"])
+    flight.done()
+    assert len(flight) == 0 and flight.release() == ([], [])
+    # Replayed records are still in their segments: never put back, never journaled twice.
+    segment = Path("segment-1.ndjson")
+    flight.replay([segment])
+    flight.take([b"r\n"])
+    assert flight.fail() == []
+    flight.take([b"r\n"])
+    assert flight.release() == ([segment], []) and len(flight) == 0
+    flight.take([b"live\n"])
+    assert flight.release() == ([], [b"live\n"])
+    flight.replay([segment])
+    flight.replayed()
+    flight.take([b"x\n"])
+    assert flight.fail() == [b"x\n"]

@@ -35,7 +35,7 @@ def test_a_cache_hit_on_a_link_without_io_awaits_nothing(tmp_path: Path) -> None
     def answer(slug: str) -> object:
         assert harness.app.redirector is not None
         return harness.app.redirector.redirect(
-            "GET", HOST, slug, slug, "", {}, "203.0.113.7", 0.0, harness.clock.now
+            "GET", HOST.encode(), f"/{slug}", "", {}, "203.0.113.7", 0.0, harness.clock.now
         )
 
     async def scenario() -> list[object]:

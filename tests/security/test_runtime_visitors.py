@@ -11,6 +11,7 @@ every ``X-Forwarded-For`` line is joined in order, and each click id is 122 bits
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import uuid
 from collections.abc import Sequence
@@ -108,17 +109,37 @@ def test_click_ids_come_from_os_urandom(monkeypatch: pytest.MonkeyPatch) -> None
 
     def urandom(n: int) -> bytes:
         drawn.append(n)
-        return bytes(range(n))
+        return bytes(i % 251 for i in range(n))
 
     def no_prng(*args: object) -> int:
         raise AssertionError("click ids must not come from the random module")
 
     monkeypatch.setattr(app_module.os, "urandom", urandom)
     monkeypatch.setattr(random.Random, "getrandbits", no_prng)
-    value = new_click_id()
-    assert drawn == [16]
-    expected = uuid.UUID(bytes=bytes(range(16)), version=4)
-    assert value == str(expected)
+    monkeypatch.setattr(app_module, "_ids", [])
+    values = [new_click_id() for _ in range(300)]
+    # Every id is 16 bytes of what os.urandom returned, in order, none used twice.
+    assert drawn and all(n % 16 == 0 for n in drawn) and sum(drawn) >= 300 * 16
+    stream = b"".join(bytes(i % 251 for i in range(n)) for n in drawn)
+    expected = [str(uuid.UUID(bytes=stream[16 * i : 16 * i + 16], version=4)) for i in range(300)]
+    assert values == expected
+
+
+def test_a_forked_worker_never_hands_out_its_parents_click_ids() -> None:
+    new_click_id()  # the parent has drawn ids it has not handed out yet
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.write(write, new_click_id().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    parent = [new_click_id() for _ in range(300)]
+    assert uuid.UUID(child).version == 4 and child not in parent
 
 
 def test_click_ids_are_unique_version_4_uuids() -> None:
