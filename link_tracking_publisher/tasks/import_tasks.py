@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError
 
+from .. import dispatch
 from ..services.import_jobs import (
     cleanup_import_jobs,
     fail_import_job,
@@ -61,16 +62,4 @@ def cleanup_link_imports() -> int:
 def enqueue_link_import(job_id: Any) -> None:
     """Send the job to a worker once the current transaction commits. A broker that is down
     then is logged, not raised: the job is stored, and resume_link_imports sends it later."""
-
-    def send() -> None:
-        try:
-            run_link_import_task.delay(str(job_id))
-        except Exception as exc:
-            logger.warning(
-                "could not send import job %s (%s: %s); resume_link_imports will",
-                job_id,
-                type(exc).__name__,
-                exc,
-            )
-
-    transaction.on_commit(send, robust=True)
+    dispatch.enqueue_on_commit(run_link_import_task, str(job_id))
