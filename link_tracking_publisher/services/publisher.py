@@ -184,18 +184,7 @@ class LinkPublisher:
                 outbox_state.mark_complete(outbox, "domain_unverified")
             logger.info("publish %s: domain %s is not verified", link.id, link.domain)
             return PublishResult(str(link.id), int(link.runtime_version), "domain_unverified")
-        item = self.build_runtime_record(link)
-        try:
-            self.table.put_item(
-                Item=item,
-                ConditionExpression=PUT_CONDITION,
-                ExpressionAttributeValues={":v": Decimal(link.runtime_version)},
-            )
-            outcome: PublishOutcome = "written"
-        except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            outcome = "already_applied"
+        outcome = self._conditional_put(self.build_runtime_record(link), link.runtime_version)
         if outbox is not None:
             outbox_state.mark_complete(outbox, outcome)
         logger.info(
@@ -207,6 +196,21 @@ class LinkPublisher:
         )
         return PublishResult(str(link.id), int(link.runtime_version), outcome)
 
+    def _conditional_put(self, item: dict[str, Any], version: int) -> PublishOutcome:
+        """Write ``item`` unless the table holds its key at ``version`` or later:
+        ``written``, or ``already_applied`` when the condition fails."""
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression=PUT_CONDITION,
+                ExpressionAttributeValues={":v": Decimal(version)},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return "already_applied"
+        return "written"
+
     def publish_app_links(
         self, domain: Domain, outbox: PublishOutbox | None = None
     ) -> PublishResult:
@@ -217,17 +221,9 @@ class LinkPublisher:
         if not domain.is_verified:
             outcome: PublishOutcome = "domain_unverified"
         else:
-            try:
-                self.table.put_item(
-                    Item=to_app_links_item(self.build_app_links_record(domain)),
-                    ConditionExpression=PUT_CONDITION,
-                    ExpressionAttributeValues={":v": Decimal(version)},
-                )
-                outcome = "written"
-            except ClientError as exc:
-                if _error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-                outcome = "already_applied"
+            outcome = self._conditional_put(
+                to_app_links_item(self.build_app_links_record(domain)), version
+            )
         if outbox is not None:
             outbox_state.mark_complete(outbox, outcome)
         logger.info(
