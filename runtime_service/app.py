@@ -178,28 +178,19 @@ class RuntimeApp:
                     if backends.firehose is not None
                     else FileSink(settings.click_events_file)
                 )
-            self.store = RecordStore(
-                backends.records,
-                clock=self._clock,
-                metrics=self.metrics,
-                ttl=settings.cache_ttl_seconds,
-                negative_ttl=settings.cache_negative_ttl_seconds,
-                stale=settings.cache_stale_seconds,
-                max_size=settings.cache_max_size,
-                default_fallback_url=settings.default_fallback_url,
-                timeout=settings.dynamodb_timeout_seconds,
-            )
-            self.app_links = AppLinksStore(
-                backends.records,
-                clock=self._clock,
-                metrics=self.metrics,
-                ttl=settings.cache_ttl_seconds,
-                negative_ttl=settings.cache_negative_ttl_seconds,
-                stale=settings.cache_stale_seconds,
-                max_size=settings.cache_max_size,
-                default_fallback_url=settings.default_fallback_url,
-                timeout=settings.dynamodb_timeout_seconds,
-            )
+            # Link records and app-links records are cached alike (one store implementation).
+            cache_options: dict[str, Any] = {
+                "clock": self._clock,
+                "metrics": self.metrics,
+                "ttl": settings.cache_ttl_seconds,
+                "negative_ttl": settings.cache_negative_ttl_seconds,
+                "stale": settings.cache_stale_seconds,
+                "max_size": settings.cache_max_size,
+                "default_fallback_url": settings.default_fallback_url,
+                "timeout": settings.dynamodb_timeout_seconds,
+            }
+            self.store = RecordStore(backends.records, **cache_options)
+            self.app_links = AppLinksStore(backends.records, **cache_options)
             self.emitter = ClickEmitter(
                 sink,
                 self.journal,
