@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devsite.processes import moto_server
+from devsite.stack import LocalStack
 from tests.support.stack import LocalAws
 
 
@@ -29,3 +30,17 @@ def var_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """The local stack's control plane (``manage.py``, worker) on its own moto server, with
+    its database migrated and its table created."""
+    with moto_server(log_path=tmp_path / "moto.log") as endpoint:
+        local = LocalStack(tmp_path / "var", endpoint)
+        local.manage("migrate", "--no-input", "-v", "0")
+        local.manage("setup_dynamodb")
+        try:
+            yield local
+        finally:
+            local.stop()

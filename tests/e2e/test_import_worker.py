@@ -5,30 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from devsite.processes import moto_server
 from devsite.stack import LocalStack
 from link_tracking_runtime import from_item, item_key
 
 pytestmark = pytest.mark.e2e
 
 ROWS = 7
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    with moto_server(log_path=tmp_path / "moto.log") as endpoint:
-        local = LocalStack(tmp_path / "var", endpoint)
-        local.manage("migrate", "--no-input", "-v", "0")
-        local.manage("setup_dynamodb")
-        try:
-            yield local
-        finally:
-            local.stop()
 
 
 def _shell(stack: LocalStack, code: str) -> str:

@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from devsite.processes import free_port, moto_server
+from devsite.processes import free_port
 from devsite.stack import LocalStack
 from link_tracking_runtime import from_item, item_key
 from link_tracking_runtime.applinks import app_links_key
 from link_tracking_runtime.events import decode_event
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    with moto_server(log_path=tmp_path / "moto.log") as endpoint:
-        local = LocalStack(tmp_path / "var", endpoint)
-        local.manage("migrate", "--no-input", "-v", "0")
-        local.manage("setup_dynamodb")
-        try:
-            yield local
-        finally:
-            local.stop()
 
 
 def _shell(stack: LocalStack, code: str) -> str:
