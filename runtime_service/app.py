@@ -125,6 +125,8 @@ _TEXT: Final = b"text/plain; charset=utf-8"
 #: App-link files are public and change rarely; Apple's CDN and Android's verifier fetch them.
 APP_LINKS_CACHE_CONTROL: Final = b"public, max-age=3600"
 _NOT_FOUND: Final = b"Not Found"
+#: Deadline of the DynamoDB read made once at startup (:meth:`RecordStore.warm_up`).
+_WARM_UP_SECONDS: Final = 5.0
 
 
 class RuntimeApp:
@@ -219,6 +221,11 @@ class RuntimeApp:
                 default_fallback_url=settings.default_fallback_url,
                 counter_timeout=settings.dynamodb_timeout_seconds,
             )
+            if self._backends is None:
+                # The clients just opened: their one-time costs are paid here, before the first
+                # request is accepted, and bounded (an unreachable DynamoDB delays startup by at
+                # most this long; the request path's deadline stays short).
+                await self.store.warm_up(max(_WARM_UP_SECONDS, settings.dynamodb_timeout_seconds))
             self.emitter.start()
             self._metrics_task = asyncio.get_running_loop().create_task(self._write_metrics())
             # Everything loaded so far (botocore's service models above all: hundreds of

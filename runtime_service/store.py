@@ -42,6 +42,8 @@ _ERROR_RETRY_SECONDS: Final = 2.0
 #: Consecutive DynamoDB failures that open the circuit, and for how long it stays open.
 _BREAKER_THRESHOLD: Final = 5
 _BREAKER_OPEN_SECONDS: Final = 2.0
+#: The host of the key read once at startup (``.invalid`` is reserved: no record has it).
+WARM_UP_HOST: Final = "warm-up.invalid"
 
 Source = Literal["cache", "dynamodb", "stale", "error"]
 V = TypeVar("V")
@@ -113,6 +115,23 @@ class CachedItems(Generic[V]):
 
     def _build(self, item: Mapping[str, Any]) -> V:
         raise NotImplementedError
+
+    async def warm_up(self, timeout: float) -> bool:
+        """Read one key no item has, so the first visitor does not pay the client's one-time
+        costs (connection, credentials, endpoint rules, the operation's model): on a busy host
+        they alone can outlast the request path's ``timeout``. True when DynamoDB answered; a
+        failure is logged and the runtime starts anyway (a miss then degrades as usual)."""
+        try:
+            await asyncio.wait_for(
+                self._reader.get_item(self._item_key((WARM_UP_HOST, "warm-up"))), timeout
+            )
+        except Exception as error:  # an outage at startup must not stop the runtime starting
+            logger.warning(
+                "dynamodb warm-up read failed",
+                extra={"error": f"{type(error).__name__}: {error}"},
+            )
+            return False
+        return True
 
     async def get(self, host: str, slug: str) -> Lookup[V]:
         """The value for canonical ``host`` and ``slug``."""

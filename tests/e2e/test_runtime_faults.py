@@ -114,7 +114,14 @@ def test_dynamodb_unreachable_under_load_then_recovered_without_restart(
         pid = runtime.process.pid
         with httpx.Client(base_url=runtime.base_url, headers=HEADERS) as client:
             for slug in hot:  # in the cache before the outage
-                assert client.get(f"/{slug}").headers["location"].startswith(_destination(slug))
+                # Polled: on a busy host a first read may outlast the 0.5 s deadline (the
+                # fallback, correctly); what matters is that each link is cached before.
+                assert poll(
+                    lambda slug=slug: (
+                        client.get(f"/{slug}").headers["location"].startswith(_destination(slug))
+                    ),
+                    timeout=10,
+                )
         time.sleep(1.2)  # every cached record is now past its 1 s TTL
         proxy.mode = "refuse"
         started = time.monotonic()

@@ -210,3 +210,21 @@ def test_a_hanging_dynamodb_read_is_abandoned_at_the_deadline() -> None:
         assert unknown.source == "error"
 
     asyncio.run(scenario())
+
+
+def test_the_warm_up_read_asks_for_a_key_no_record_has_and_never_raises() -> None:
+    table, clock = FakeTable([item()]), ManualClock()
+    store = _store(table, clock)
+
+    async def scenario() -> None:
+        assert await store.warm_up(1.0) is True
+        table.down = True
+        assert await store.warm_up(1.0) is False
+        table.down, table.gate = False, asyncio.Event()  # reads never answer
+        assert await store.warm_up(0.05) is False
+        table.gate = None
+        # The warm-up cached nothing: the first visitor's read still goes to DynamoDB.
+        assert (await store.get(HOST, "ABC123")).source == "dynamodb"
+
+    asyncio.run(scenario())
+    assert table.reads == 4
