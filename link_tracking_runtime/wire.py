@@ -7,6 +7,7 @@ contract stays dependency-free and the runtime can use any client.
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -55,7 +56,8 @@ def decode_value(value: Mapping[str, Any]) -> Any:
     if kind == "NS":
         return {Decimal(n) for n in data}
     if kind == "B":
-        return bytes(data)
+        # botocore hands binary over decoded; DynamoDB's JSON (a lean client) as base64 text.
+        return binascii.a2b_base64(data) if isinstance(data, str) else bytes(data)
     raise InvalidRecord(f"unsupported attribute type {kind!r}")
 
 

@@ -1,21 +1,30 @@
-"""The aiobotocore adapters against moto (AWS_ENDPOINT_URL points botocore at it)."""
+"""The AWS adapters against moto (AWS_ENDPOINT_URL points botocore at it), some through the
+fault proxy (``tests/support/fault_proxy.py``) to throttle, refuse or record requests."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
+from aiobotocore.session import get_session
 from aiohttp import web
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.session import get_session as get_sync_session
 
 from link_tracking_runtime import counter_key, from_item, item_key
-from runtime_service.aws import AwsServices, FirehoseCallFailed, FirehoseStream
+from link_tracking_runtime.wire import decode_item
+from runtime_service.aws import AwsServices, DynamoGetItem, FirehoseCallFailed, FirehoseStream
 from runtime_service.config import Settings
+from tests.support.fault_proxy import FaultProxy, fault_proxy
 from tests.support.records import HOST, record
 from tests.support.stack import LocalAws
 
@@ -61,10 +70,181 @@ def test_table_errors_are_raised_for_the_store_to_handle(moto_aws: LocalAws) -> 
 
     async def scenario() -> None:
         async with AwsServices(settings) as aws:
-            with pytest.raises(ClientError):
+            with pytest.raises(ClientError) as raised:
                 await aws.table.get_item(item_key(HOST, "ABC123"))
+            # The same error a botocore client raises: DynamoDB's code, the operation named.
+            assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+            assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            assert "when calling the GetItem operation" in str(raised.value)
 
     asyncio.run(scenario())
+
+
+def test_get_item_decodes_exactly_as_a_botocore_client_does(moto_aws: LocalAws) -> None:
+    """Every attribute type a low-level client returns, read by the lean GetItem and by an
+    aiobotocore client, decodes to the same item."""
+    table = moto_aws.create_table()
+    key = item_key(HOST, "TYPES")
+    table.put_item(
+        Item={
+            **key,
+            "text": 'a "quoted" \\ é ☃ line\nbreak',
+            "whole": 42,
+            "decimal": Decimal("-12.500"),
+            "big": Decimal("123456789012345678901234567890"),
+            "flag": True,
+            "nothing": None,
+            "binary": b"\x00\xffbytes",
+            "nested": {"list": [1, "two", {"three": False}], "empty": {}},
+            "empty_list": [],
+        }
+    )
+    settings = Settings(dynamodb_table_name=table.name)
+
+    async def scenario() -> tuple[Any, Any]:
+        async with AwsServices(settings) as aws:
+            lean = await aws.table.get_item(key)
+            async with get_session().create_client(
+                "dynamodb", region_name=settings.aws_region
+            ) as client:
+                answer = await client.get_item(
+                    TableName=table.name, Key={k: {"S": v} for k, v in key.items()}
+                )
+            return lean, decode_item(answer["Item"])
+
+    lean, reference = asyncio.run(scenario())
+    assert lean == reference
+    assert lean is not None and lean["binary"] == b"\x00\xffbytes"
+    assert lean["decimal"] == Decimal("-12.5") and isinstance(lean["whole"], Decimal)
+
+
+@pytest.fixture
+def dynamodb_proxy(moto_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """A fault proxy in front of moto, the runtime's DynamoDB endpoint
+    (``AWS_ENDPOINT_URL_DYNAMODB``; ``AWS_ENDPOINT_URL`` still points at moto itself)."""
+    with fault_proxy(moto_aws.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        yield proxy
+
+
+def test_get_item_uses_the_dynamodb_endpoint_variable(
+    moto_aws: LocalAws, dynamodb_proxy: FaultProxy
+) -> None:
+    table = moto_aws.create_table()
+    published = record("ABC123")
+    LocalAws.publish(table, [published])
+
+    async def scenario() -> None:
+        async with AwsServices(Settings(dynamodb_table_name=table.name)) as aws:
+            item = await aws.table.get_item(item_key(HOST, "ABC123"))
+            assert item is not None and from_item(item) == published
+
+    asyncio.run(scenario())
+    assert dynamodb_proxy.stats["pass"] == 1  # through the per-service endpoint, once
+
+
+def test_get_item_retries_once_when_throttled(
+    moto_aws: LocalAws, dynamodb_proxy: FaultProxy
+) -> None:
+    table = moto_aws.create_table()
+    published = record("ABC123")
+    LocalAws.publish(table, [published])
+
+    async def scenario() -> None:
+        async with AwsServices(Settings(dynamodb_table_name=table.name)) as aws:
+            dynamodb_proxy.throttle_next = 1
+            item = await aws.table.get_item(item_key(HOST, "ABC123"))
+            assert item is not None and from_item(item) == published
+            assert (dynamodb_proxy.stats["throttled"], dynamodb_proxy.stats["pass"]) == (1, 1)
+            # Throttled twice: one retry only, then DynamoDB's error is raised.
+            dynamodb_proxy.throttle_next = 2
+            with pytest.raises(ClientError) as raised:
+                await aws.table.get_item(item_key(HOST, "ABC123"))
+            code = raised.value.response["Error"]["Code"]
+            assert code == "ProvisionedThroughputExceededException"
+            assert (dynamodb_proxy.stats["throttled"], dynamodb_proxy.stats["pass"]) == (3, 1)
+            # 5xx: retried once as well.
+            dynamodb_proxy.mode = "unavailable"
+            with pytest.raises(ClientError, match="ServiceUnavailable"):
+                await aws.table.get_item(item_key(HOST, "ABC123"))
+            assert dynamodb_proxy.stats["unavailable"] == 2
+            # An error no retry can help (the request itself is wrong) is not retried.
+            dynamodb_proxy.mode = "pass"
+            with pytest.raises(ClientError, match="ValidationException"):
+                await aws.table.get_item({"PK": "only-half-the-key"})
+            assert dynamodb_proxy.stats["pass"] == 2
+
+    asyncio.run(scenario())
+
+
+def test_get_item_unreachable_or_unanswered_raises_a_connection_error(
+    moto_aws: LocalAws, dynamodb_proxy: FaultProxy
+) -> None:
+    table = moto_aws.create_table()
+    settings = Settings(dynamodb_table_name=table.name, dynamodb_timeout_seconds=0.2)
+
+    async def scenario() -> None:
+        async with AwsServices(settings) as aws:
+            dynamodb_proxy.mode = "refuse"
+            with pytest.raises(EndpointConnectionError):
+                await aws.table.get_item(item_key(HOST, "ABC123"))
+            dynamodb_proxy.mode = "hang"
+            with pytest.raises(ReadTimeoutError):
+                await aws.table.get_item(item_key(HOST, "ABC123"))
+            assert dynamodb_proxy.stats["hang"] == 2  # the read timed out, and its retry
+            dynamodb_proxy.mode = "pass"
+            assert await aws.table.get_item(item_key(HOST, "ABC123")) is None
+
+    asyncio.run(scenario())
+
+
+def test_get_item_signs_with_credentials_refreshed_at_expiry(
+    moto_aws: LocalAws, dynamodb_proxy: FaultProxy
+) -> None:
+    """Refreshable credentials are frozen afresh for each request: once they expire, the next
+    request is signed with the refreshed ones (never with the expired ones)."""
+    table = moto_aws.create_table()
+    now = [datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)]
+    issued: list[str] = []
+
+    async def refresh() -> dict[str, str]:
+        issued.append(f"ASIAREFRESHED{len(issued) + 1}")
+        return {
+            "access_key": issued[-1],
+            "secret_key": "secret",
+            "token": f"token-{len(issued)}",
+            "expiry_time": (now[0] + datetime.timedelta(hours=1)).isoformat(),
+        }
+
+    credentials = AioDeferredRefreshableCredentials(refresh, "test", time_fetcher=lambda: now[0])
+    operation = get_sync_session().get_service_model("dynamodb").operation_model("GetItem")
+    dynamodb_proxy.keep_headers = True
+    region = moto_aws.env["AWS_REGION"]
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as http:
+            reads = DynamoGetItem(
+                http, credentials, dynamodb_proxy.url, region, table.name, operation
+            )
+            for _ in range(2):
+                assert await reads.get_item(item_key(HOST, "ABC123")) is None
+            now[0] += datetime.timedelta(minutes=59, seconds=30)  # within the refresh window
+            assert await reads.get_item(item_key(HOST, "ABC123")) is None
+
+    asyncio.run(scenario())
+    assert issued == ["ASIAREFRESHED1", "ASIAREFRESHED2"]
+    signed = [
+        (h["authorization"].split("Credential=")[1].split("/")[0], h["x-amz-security-token"])
+        for h in dynamodb_proxy.headers
+    ]
+    assert signed == [
+        ("ASIAREFRESHED1", "token-1"),
+        ("ASIAREFRESHED1", "token-1"),
+        ("ASIAREFRESHED2", "token-2"),
+    ]
+    assert all(
+        f"/{region}/dynamodb/aws4_request" in h["authorization"] for h in dynamodb_proxy.headers
+    )
 
 
 def test_firehose_batches_and_secrets(moto_aws: LocalAws) -> None:

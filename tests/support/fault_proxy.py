@@ -21,6 +21,11 @@ thread of the test process; :attr:`FaultProxy.mode` can be changed at any moment
   never forwarded if the client disconnects meanwhile (a slow Firehose that only takes records
   it answers for). Other requests pass.
 
+Whatever the mode, the next :attr:`FaultProxy.throttle_next` requests are answered ``400``
+``ProvisionedThroughputExceededException`` without reaching moto (DynamoDB throttling), and
+:attr:`FaultProxy.headers` keeps each request's headers when :attr:`FaultProxy.keep_headers`
+is set.
+
 moto does not check signatures, so a request whose body the proxy rewrote is still taken.
 """
 
@@ -81,6 +86,11 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.reject_share = reject_share
         self.hold_seconds = 3.0
+        #: Requests still to be answered as throttled (then the mode applies again).
+        self.throttle_next = 0
+        #: When set, each request's headers are appended to :attr:`headers`.
+        self.keep_headers = False
+        self.headers: list[dict[str, str]] = []
         self.port = 0
         #: Requests answered, by mode; records forwarded and held back (``partial``).
         self.stats: Counter[str] = Counter()
@@ -172,6 +182,15 @@ class FaultProxy:
                 if request is None:
                     break
                 self._connections[writer] = True
+                if self.keep_headers:
+                    self.headers.append({k.lower(): v for k, v in request.headers})
+                if self.throttle_next > 0:
+                    self.throttle_next -= 1
+                    self.stats["throttled"] += 1
+                    writer.write(_response(*_throttled()))
+                    await writer.drain()
+                    self._connections[writer] = False
+                    continue
                 mode = self._mode
                 self.stats[mode] += 1
                 if mode == "hang" or mode == "refuse":
@@ -283,6 +302,16 @@ def _unavailable() -> tuple[int, list[tuple[str, str]], bytes]:
         {"__type": "ServiceUnavailableException", "message": "Service unavailable (fault proxy)"}
     )
     return 503, [("Content-Type", "application/x-amz-json-1.1")], body
+
+
+def _throttled() -> tuple[int, list[tuple[str, str]], bytes]:
+    body = orjson.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "message": "The level of configured provisioned throughput was exceeded (fault proxy)",
+        }
+    )
+    return 400, [("Content-Type", "application/x-amz-json-1.0")], body
 
 
 def _response(status: int, headers: list[tuple[str, str]], body: bytes) -> bytes:
