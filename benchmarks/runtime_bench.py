@@ -215,10 +215,15 @@ def _maps(pid: int) -> str:
 
 @contextlib.contextmanager
 def _server(
-    app: str, env: Mapping[str, str], log: Path, python: str = sys.executable
+    app: str,
+    env: Mapping[str, str],
+    log: Path,
+    python: str = sys.executable,
+    source: Path = ROOT,
 ) -> Iterator[tuple[str, int]]:
-    """uvicorn serving ``app`` from this tree; with another ``python`` (``--compiled-python``),
-    from that interpreter's installed packages (the compiled build: nothing from the tree)."""
+    """uvicorn serving ``app`` from this tree (or the ``source`` tree: ``--miss-baseline``);
+    with another ``python`` (``--compiled-python``), from that interpreter's installed packages
+    (the compiled build: nothing from the tree)."""
     port = free_port()
     where = ["--app-dir", str(log.parent / "empty")] if python != sys.executable else []
     if where:
@@ -236,9 +241,10 @@ def _server(
             "--port",
             str(port),
             *UVICORN_FLAGS,
-            *where,
+            # uvicorn puts --app-dir (default: the working directory) first on sys.path.
+            *(where or ["--app-dir", str(source)]),
         ],
-        env={**env, "PYTHONPATH": "" if where else str(ROOT)},
+        env={**env, "PYTHONPATH": "" if where else str(source)},
         log_path=log,
     )
     base = f"http://127.0.0.1:{port}"
@@ -298,9 +304,11 @@ def _at_rate(
     connections: int,
     work: Path,
     prefix: str = "",
+    stand_in: int | None = None,
 ) -> dict[str, float]:
     """One wrk run at about ``target`` requests/s against a running server, with its server
-    CPU per request. wrk cannot hold a rate, so each connection waits between a response and
+    CPU per request (and the time it waited for a CPU; with ``stand_in``, that process's CPU
+    and wait too). wrk cannot hold a rate, so each connection waits between a response and
     its next request (:data:`RATE_LUA`), the wait calibrated on this server by two 2 s runs:
     a connection's cycle is the wait plus the response time, which grows with the rate. A
     closed loop: a slow response delays that connection's next request (wrk2's constant
@@ -313,11 +321,33 @@ def _at_rate(
         trial = _wrk(url, 2, connections, _rate_script(work, wait, 1000 + attempt, prefix))
         overhead = 1000.0 * connections / max(trial["rps"], 1.0) - wait
         wait = max(0.0, per_connection - overhead)
-    cpu_before = _cpu_seconds(pid)
-    sample = _wrk(url, duration, connections, _rate_script(work, wait, 2000, prefix))
-    sample["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / max(sample["requests"], 1.0) * 1e6
+    with _per_request(pid, stand_in) as sample:
+        sample.update(_wrk(url, duration, connections, _rate_script(work, wait, 2000, prefix)))
     sample["target"] = target
     return sample
+
+
+def _run_queue_wait(pid: int) -> float:
+    """Seconds a process's threads have waited on a run queue for a CPU (Linux schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+@contextlib.contextmanager
+def _per_request(pid: int, stand_in: int | None = None) -> Iterator[dict[str, float]]:
+    """Around a wrk run that fills the yielded dict: the server's CPU and run-queue wait per
+    request (``cpu_us``, ``wait_us``), and the stand-in's (``fake_cpu_us``, ``fake_wait_us``)."""
+    pids = {"": pid} if stand_in is None else {"": pid, "fake_": stand_in}
+    before = {name: (_cpu_seconds(p), _run_queue_wait(p)) for name, p in pids.items()}
+    sample: dict[str, float] = {}
+    yield sample
+    count = max(sample["requests"], 1.0)
+    for name, p in pids.items():
+        sample[f"{name}cpu_us"] = (_cpu_seconds(p) - before[name][0]) / count * 1e6
+        sample[f"{name}wait_us"] = (_run_queue_wait(p) - before[name][1]) / count * 1e6
 
 
 def _dynamodb_latency(
@@ -426,11 +456,14 @@ def _slow_miss_cases(
     no_cache: Mapping[str, str],
     runtime: str,
     work: Path,
-) -> dict[str, dict[str, float]]:
+    sources: Mapping[str, Path],
+) -> dict[str, dict[str, dict[str, float]]]:
     """The cache-miss path (cache off, 1,000 links, events to file) against a DynamoDB that
     answers every GetItem in ``--miss-delay-ms`` (:mod:`benchmarks.fake_dynamodb`, on the
     load generator's core): DynamoDB's own latency (one GetItem at a time, before and after),
-    the path's maximum, and the path at half that maximum."""
+    and for each runtime source tree in ``sources`` (this tree, and ``--miss-baseline``'s) the
+    path's maximum and the path at half that maximum, in interleaved rounds; medians, with
+    the stand-in's own CPU per request and the load average."""
     port = free_port()
     fake = start_process(
         [
@@ -457,24 +490,60 @@ def _slow_miss_cases(
     request = MISS_LUA % (LINKS - 1)
     script = work / "miss-slow.lua"
     script.write_text(request)
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     try:
         wait_for_port(port, fake)
         dynamodb = _dynamodb_latency(aws, endpoint, table)
         print(f"GetItem from DynamoDB (+{args.miss_delay_ms:g} ms): {dynamodb}", flush=True)
-        with _server(runtime, env, work / "miss-slow.log") as (base, pid):
-            _wrk(base + "/", 1, args.connections, script)  # warm up (clients, connections)
-            cpu_before = _cpu_seconds(pid)
-            peak = _wrk(base + "/", args.duration, args.connections, script)
-            peak["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / max(peak["requests"], 1.0) * 1e6
-            print(f"miss, max: {peak}", flush=True)
-            half = _at_rate(
-                base, pid, "/", peak["rps"] / 2, args.duration, args.connections, work, request
-            )
-            print(f"miss, half: {half}", flush=True)
+        for _ in range(args.rounds):
+            for name, source in sources.items():
+                log = work / f"miss-slow-{len(runs)}.log"
+                with _server(runtime, env, log, source=source) as (base, pid):
+                    _wrk(base + "/", 1, args.connections, script)  # warm up (clients, pool)
+                    load = os.getloadavg()[0]
+                    with _per_request(pid, fake.pid) as peak:
+                        peak.update(_wrk(base + "/", args.duration, args.connections, script))
+                    peak["load"] = load
+                    print(f"{name}, max: {peak}", flush=True)
+                    half = _at_rate(
+                        base,
+                        pid,
+                        "/",
+                        peak["rps"] / 2,
+                        args.duration,
+                        args.connections,
+                        work,
+                        request,
+                        fake.pid,
+                    )
+                    half["load"] = os.getloadavg()[0]
+                    print(f"{name}, half: {half}", flush=True)
+                cases = runs.setdefault(name, {})
+                cases.setdefault("max", []).append(peak)
+                cases.setdefault("half", []).append(half)
         after = _dynamodb_latency(aws, endpoint, table)
     finally:
         fake.stop()
-    return {"dynamodb": dynamodb, "dynamodb_after": after, "max": peak, "half": half}
+    missed: dict[str, dict[str, dict[str, float]]] = {
+        name: {
+            case: {key: statistics.median(r[key] for r in samples) for key in samples[0]}
+            for case, samples in cases.items()
+        }
+        for name, cases in runs.items()
+    }
+    missed["dynamodb"] = {"before": dynamodb, "after": after}
+    return missed
+
+
+@contextlib.contextmanager
+def _source_tree(ref: str) -> Iterator[Path]:
+    """This repository's tree at git ``ref`` (``git archive``), for ``--miss-baseline``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp)
 
 
 def wait_for_port(port: int, process: Any, timeout: float = 30.0) -> None:
@@ -491,35 +560,47 @@ def wait_for_port(port: int, process: Any, timeout: float = 30.0) -> None:
     raise SystemExit("the fake DynamoDB did not start")
 
 
-def _print_slow_miss(args: argparse.Namespace, missed: Mapping[str, Mapping[str, float]]) -> None:
-    dynamodb, peak, half = missed["dynamodb"], missed["max"], missed["half"]
+def _print_slow_miss(args: argparse.Namespace, missed: Mapping[str, Any]) -> None:
+    dynamodb, after = missed["dynamodb"]["before"], missed["dynamodb"]["after"]
     print()
     print(
         f"Cache miss, a DynamoDB answering every GetItem in {args.miss_delay_ms:g} ms "
         f"(benchmarks/fake_dynamodb.py), cache off, 1,000 links, events to file; "
-        f"wrk -t1 -c{args.connections}, {args.duration} s"
+        f"wrk -t1 -c{args.connections}, {args.duration} s, median of {args.rounds} "
+        "interleaved rounds"
     )
     print()
-    print("| case | requests/s | p50 ms | p99 ms | server CPU µs/request |")
-    print("|---|---:|---:|---:|---:|")
-    for name in ("max", "half"):
-        r = missed[name]
-        print(
-            f"| miss, {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
-            f"| {r['cpu_us']:.0f} |"
-        )
-    after = missed["dynamodb_after"]
     print(
-        f"| DynamoDB's GetItem, one at a time (before / after the runs) | | "
+        "| runtime | case | requests/s | p50 ms | p99 ms | server CPU µs/request "
+        "| server waiting for a CPU, µs/request | stand-in CPU / waiting, µs/request "
+        "| load average |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, cases in missed.items():
+        if name == "dynamodb":
+            continue
+        for case in ("max", "half"):
+            r = cases[case]
+            print(
+                f"| {name} | miss, {case} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
+                f"| {r['cpu_us']:.0f} | {r['wait_us']:.0f} "
+                f"| {r['fake_cpu_us']:.0f} / {r['fake_wait_us']:.0f} | {r['load']:.1f} |"
+            )
+    print(
+        f"| | DynamoDB's GetItem, one at a time (before / after the runs) | | "
         f"{dynamodb['p50']:.2f} / {after['p50']:.2f} | {dynamodb['p99']:.2f} / "
-        f"{after['p99']:.2f} | |"
+        f"{after['p99']:.2f} | | | | |"
     )
     print()
-    print(
-        f"miss p99 at half load ({half['rps']:.0f}/s of a {peak['rps']:.0f}/s maximum): "
-        f"{half['p99']:.2f} ms; DynamoDB's p99 + 5 ms: {dynamodb['p99'] + 5:.2f} ms "
-        "(goal: at most that)"
-    )
+    for name, cases in missed.items():
+        if name == "dynamodb":
+            continue
+        half, peak = cases["half"], cases["max"]
+        print(
+            f"{name}: miss p99 at half load ({half['rps']:.0f}/s of a {peak['rps']:.0f}/s "
+            f"maximum): {half['p99']:.2f} ms; DynamoDB's p99 + 5 ms: {dynamodb['p99'] + 5:.2f} "
+            "ms (goal: at most that)"
+        )
 
 
 def main() -> None:
@@ -547,13 +628,42 @@ def main() -> None:
         help="also run the cache-miss path with every DynamoDB call delayed this much, "
         "unthrottled and at half that maximum (events to file)",
     )
+    parser.add_argument(
+        "--miss-baseline",
+        metavar="GIT_REF",
+        help="with --miss-delay-ms: also run the miss cases with the runtime of this git ref "
+        "(e.g. main), in the same rounds (before and after a change, in one run)",
+    )
+    parser.add_argument(
+        "--miss-only",
+        action="store_true",
+        help="with --miss-delay-ms: run only the slow-DynamoDB miss cases",
+    )
     args = parser.parse_args()
+    if (args.miss_only or args.miss_baseline) and not args.miss_delay_ms:
+        parser.error("--miss-only and --miss-baseline need --miss-delay-ms")
     compiled = os.path.abspath(args.compiled_python) if args.compiled_python else None
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
 
-    results: dict[str, dict[str, float]] = {}
     runtime = "runtime_service.asgi:app"
+    with contextlib.ExitStack() as trees:
+        sources = {"this tree": ROOT}
+        if args.miss_baseline:
+            sources = {
+                args.miss_baseline: trees.enter_context(_source_tree(args.miss_baseline)),
+                **sources,
+            }
+        _run(args, compiled, runtime, sources)
+
+
+def _run(
+    args: argparse.Namespace,
+    compiled: str | None,
+    runtime: str,
+    sources: Mapping[str, Path],
+) -> None:
+    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
         work = Path(tmp)
         aws = LocalAws(moto)
@@ -561,6 +671,11 @@ def main() -> None:
         stream, _bucket = aws.create_stream()
         aws.publish(table, bench_records())
         base_env = bench_env(aws, table.name, stream, work)
+        if args.miss_only:
+            no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
+            missed = _slow_miss_cases(args, aws, table.name, no_cache, runtime, work, sources)
+            _print_slow_miss(args, missed)
+            return
         hit_url = "/ABC123?sms_msg_id=42"
         miss_script = work / "miss.lua"
         miss_script.write_text(MISS_LUA % (LINKS - 1))
@@ -629,7 +744,7 @@ def main() -> None:
             if args.same_rate:
                 rated = _same_rate_cases(args, samples, runtime, base_env, file_env, work)
             if args.miss_delay_ms:
-                missed = _slow_miss_cases(args, aws, table.name, no_cache, runtime, work)
+                missed = _slow_miss_cases(args, aws, table.name, no_cache, runtime, work, sources)
         finally:
             proxy.stop()
         for name, runs in samples.items():
