@@ -22,6 +22,10 @@ one-worker uvicorn (same flags for every case) on loopback, driven by wrk
   ``hit (compiled)`` and ``hit, events to file (compiled)``: the same, served by that
   interpreter's installed mypyc-compiled build, in the same rounds.
 
+``--miss-delay-ms MS`` adds the cache miss against a DynamoDB stand-in answering in MS;
+``--miss-only`` runs only that, and ``--miss-baseline GIT_REF`` runs it also with the runtime of
+``GIT_REF`` in the same rounds (before and after a change, in one run).
+
 The server is pinned to one core and wrk and moto to the other when ``taskset`` exists, so
 the 2-core machine is shared the same way in every case. Bounded: loopback only, a few
 seconds per case. Not a test: it prints a table, it asserts nothing.
