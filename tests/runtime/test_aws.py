@@ -7,6 +7,7 @@ import asyncio
 import base64
 import datetime
 import json
+import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,15 @@ import pytest
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import get_session
 from aiohttp import web
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ChecksumError,
+    ClientError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from botocore.session import get_session as get_sync_session
 
 from link_tracking_runtime import counter_key, from_item, item_key
@@ -349,3 +357,87 @@ def test_firehose_body_is_the_put_record_batch_json(records: list[bytes]) -> Non
         "DeliveryStreamName": 'click "events"',
         "Records": [{"Data": base64.b64encode(data).decode()} for data in records],
     }
+
+
+def test_get_item_request_is_signed_as_sent_and_its_answer_checksummed() -> None:
+    """An AWS-style check of what arrived: the signature recomputed from the headers it lists
+    as signed, with their values as received, matches (so aiohttp sent what was signed: host,
+    content type, body). A body whose ``x-amz-crc32`` does not match is retried once, then
+    refused."""
+    credentials = Credentials("AKIDEXAMPLE", "secret-example-key", "session-token")
+    operation = get_sync_session().get_service_model("dynamodb").operation_model("GetItem")
+    item = {"PK": {"S": "go.example.com#ABC123"}, "SK": {"S": "LINK"}, "n": {"N": "7"}}
+    received: list[tuple[dict[str, str], bytes, str]] = []
+    corrupt = [0]
+
+    async def handler(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read(), request.path_qs))
+        body = json.dumps({"Item": item}).encode()
+        checksum = zlib.crc32(body) + (1 if corrupt[0] > 0 else 0)
+        corrupt[0] -= 1
+        return web.Response(
+            body=body,
+            content_type="application/x-amz-json-1.0",
+            headers={"x-amz-crc32": str(checksum)},
+        )
+
+    async def scenario() -> list[Any]:
+        app = web.Application()
+        app.router.add_post("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        results: list[Any] = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                reads = DynamoGetItem(
+                    http,
+                    _Frozen(credentials),
+                    f"http://127.0.0.1:{port}",
+                    "eu-west-1",
+                    "link-runtime",
+                    operation,
+                    jitter=lambda: 0.0,
+                )
+                key = {"PK": "go.example.com#ABC123", "SK": "LINK"}
+                results.append(await reads.get_item(key))
+                corrupt[0] = 1  # one bad body, then a good one
+                results.append(await reads.get_item(key))
+                corrupt[0] = 2
+                with pytest.raises(ChecksumError):
+                    await reads.get_item(key)
+        finally:
+            await runner.cleanup()
+        return results
+
+    assert asyncio.run(scenario()) == [decode_item(item), decode_item(item)]
+    assert len(received) == 1 + 2 + 2
+    headers, body, path = received[0]
+    assert json.loads(body) == {
+        "TableName": "link-runtime",
+        "Key": {"PK": {"S": "go.example.com#ABC123"}, "SK": {"S": "LINK"}},
+    }
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.GetItem"
+    assert headers["X-Amz-Security-Token"] == "session-token"
+    authorization = headers["Authorization"]
+    credential, signed, signature = (part.split("=", 1)[1] for part in authorization.split(", "))
+    assert credential.startswith("AKIDEXAMPLE/") and credential.endswith(
+        "/eu-west-1/dynamodb/aws4_request"
+    )
+    names = signed.split(";")
+    assert {"host", "content-type", "x-amz-date", "x-amz-target"} <= set(names)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    as_received = AWSRequest(
+        method="POST",
+        url=f"http://{lowered['host']}{path}",
+        data=body,
+        headers={name: lowered[name] for name in names},
+    )
+    signer = SigV4Auth(credentials, "dynamodb", "eu-west-1")
+    as_received.context["timestamp"] = lowered["x-amz-date"]
+    expected = signer.signature(
+        signer.string_to_sign(as_received, signer.canonical_request(as_received)), as_received
+    )
+    assert signature == expected
