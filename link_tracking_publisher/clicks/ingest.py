@@ -495,7 +495,6 @@ def _ingest_chunk(records: Sequence[Any], context: _Context, source: str, after:
         new = [list(map(column.__getitem__, chosen)) for column in columns]
         if chosen:
             _roll_up(new, context)
-            clicks = None
             if context.account_webhooks() or link_clicked.has_listeners(Link):
                 clicks = [_Click(*row) for row in zip(*new, strict=True)]
                 report.new_deliveries += _write_deliveries(clicks, context)
