@@ -188,17 +188,12 @@ class _Context:
                 self.webhooks[account_id].append((pk, include_bots))
         return self.webhooks
 
-    def db_datetime(self, ts: float) -> Any:
-        """``ts`` as the database driver takes a DateTimeField value: an aware datetime
-        where the database stores time zones; on SQLite the text Django writes (``str`` of
-        the naive datetime in the connection's zone), so the driver's adapter is not called."""
-        if self.db_zone is None:
-            return datetime.fromtimestamp(ts, UTC)
-        value = datetime.fromtimestamp(ts, self.db_zone).replace(tzinfo=None)
-        return str(value) if self.db_text else value
-
     def db_datetimes(self, stamps: Iterable[float]) -> dict[float, Any]:
-        """:meth:`db_datetime` of each distinct timestamp (the same conversion, mapped in C)."""
+        """Each distinct timestamp as the database driver takes a DateTimeField value (what
+        ``connection.ops.adapt_datetimefield_value`` returns, without its per-call cost): an
+        aware datetime where the database stores time zones; on SQLite the text Django
+        writes, ``str`` of the naive datetime in the connection's zone, so the driver's
+        Python adapter is not called either. Mapped in C."""
         distinct = list(set(stamps))
         if self.db_zone is None:
             return dict(
