@@ -723,21 +723,29 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
     _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips = new
     links = list(map(operator.attrgetter("db_pk"), infos))
     hours = list(map(operator.sub, stamps, map(operator.mod, stamps, repeat(3600.0))))
-    counts: collections.Counter[tuple[Any, ...]] = collections.Counter()
-    for dimension, values in (
-        ("outcome", outcomes),
-        ("channel", channels),
-        ("country", countries),
-        ("device", devices),
-        ("variant", variants),
-    ):
-        counts.update(zip(links, hours, repeat(dimension), bots, values, strict=False))
+    # Each click's (link, hour, is_bot) as a small integer: the counts per dimension hash
+    # pairs (cell, value) rather than 5-tuples.
+    cell_keys = list(zip(links, hours, bots, strict=True))
+    cell_of = {key: i for i, key in enumerate(dict.fromkeys(cell_keys))}
+    cell_ids = list(map(cell_of.__getitem__, cell_keys))
+    outcome_cells = list(zip(cell_ids, outcomes, strict=True))
+    counts = {
+        "outcome": collections.Counter(outcome_cells),
+        **{
+            dimension: collections.Counter(zip(cell_ids, values, strict=True))
+            for dimension, values in (
+                ("channel", channels),
+                ("country", countries),
+                ("device", devices),
+                ("variant", variants),
+            )
+        },
+    }
     # First and last click times, on the outcome rows only (the ones totals are summed
     # from): a dict filled in time order keeps the last value per key, in reverse the first.
     order = sorted(range(len(stamps)), key=stamps.__getitem__)
     in_time = list(map(stamps.__getitem__, order))
-    cells = list(zip(links, hours, repeat("outcome"), bots, outcomes, strict=False))
-    cells_in_time = list(map(cells.__getitem__, order))
+    cells_in_time = list(map(outcome_cells.__getitem__, order))
     last = dict(zip(cells_in_time, in_time, strict=True))
     first = dict(zip(reversed(cells_in_time), reversed(in_time), strict=True))
 
@@ -770,6 +778,24 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
 
     db: dict[Any, Any] = context.db_datetimes(itertools.chain(hours, first.values(), last.values()))
     db_hour = db.__getitem__
+    cells = list(cell_of)
+    rollups = []
+    for dimension, dimension_counts in counts.items():
+        spans = dimension == "outcome"
+        for key, n in dimension_counts.items():
+            link, hour, is_bot = cells[key[0]]
+            rollups.append(
+                (
+                    link,
+                    db_hour(hour),
+                    dimension,
+                    is_bot,
+                    key[1],
+                    n,
+                    db.get(first.get(key)) if spans else None,
+                    db.get(last.get(key)) if spans else None,
+                )
+            )
     _upsert(
         ClickRollup,
         (*_ROLLUP_KEYS, "clicks", "first_click_at", "last_click_at"),
@@ -781,20 +807,7 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
                 _max_update(ClickRollup, "last_click_at"),
             )
         ),
-        [
-            (
-                link,
-                db_hour(hour),
-                dimension,
-                is_bot,
-                value,
-                n,
-                db.get(first.get(cell)),
-                db.get(last.get(cell)),
-            )
-            for cell, n in counts.items()
-            for link, hour, dimension, is_bot, value in (cell,)
-        ],
+        rollups,
     )
     _upsert(
         ClickVisitor,
