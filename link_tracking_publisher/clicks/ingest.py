@@ -20,7 +20,9 @@ checkpoint. Throughput: ``benchmarks/ingest_bench.py``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import itertools
 import logging
@@ -28,12 +30,16 @@ import math
 import operator
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from itertools import compress, repeat
+from operator import getitem
+from typing import Annotated, Any, Literal, NamedTuple
 
+import msgspec
 import orjson
 from django.db import connection, transaction
+from msgspec.structs import astuple
 
 from link_tracking_runtime.events import OUTCOMES
 
@@ -136,11 +142,11 @@ class _Context:
         self.now = now
         self.links: dict[str, _LinkInfo | None] = {}
         self.webhooks: dict[Any, list[tuple[Any, bool]]] | None = None
-        self.datetimes: dict[float, Any] = {}
         self.pending: list[tuple[dict[str, Any], str]] = []
         self.max_timestamp = math.inf
         self.min_timestamp = 0.0
         self.db_zone: Any = UTC
+        self.db_text = False
 
     def start_chunk(self) -> None:
         now = self.now if self.now is not None else time.time()
@@ -150,6 +156,7 @@ class _Context:
         # (hundreds of thousands of calls a minute): aware datetimes for databases that store
         # time zones, naive ones in the connection's zone for the others (SQLite, MySQL).
         self.db_zone = None if connection.features.supports_timezones else connection.timezone
+        self.db_text = connection.vendor == "sqlite"
 
     def resolve_links(self, ids: Iterable[str]) -> None:
         missing: dict[uuid.UUID, str] = {}
@@ -181,17 +188,28 @@ class _Context:
                 self.webhooks[account_id].append((pk, include_bots))
         return self.webhooks
 
-    def db_datetime(self, ts: float) -> Any:
-        """``ts`` as the database driver takes a DateTimeField value."""
+    def db_datetimes(self, stamps: Iterable[float]) -> dict[float, Any]:
+        """Each distinct timestamp as the database driver takes a DateTimeField value (what
+        ``connection.ops.adapt_datetimefield_value`` returns, without its per-call cost): an
+        aware datetime where the database stores time zones; on SQLite the text Django
+        writes, ``str`` of the naive datetime in the connection's zone, so the driver's
+        Python adapter is not called either. Mapped in C."""
+        distinct = list(set(stamps))
         if self.db_zone is None:
-            return datetime.fromtimestamp(ts, UTC)
-        return datetime.fromtimestamp(ts, self.db_zone).replace(tzinfo=None)
+            return dict(
+                zip(distinct, map(datetime.fromtimestamp, distinct, repeat(UTC)), strict=True)
+            )
+        aware = map(datetime.fromtimestamp, distinct, repeat(self.db_zone))
+        if self.db_text and self.db_zone is UTC:  # str() of the aware value less its "+00:00"
+            return dict(
+                zip(distinct, map(getitem, map(str, aware), repeat(_NO_OFFSET)), strict=True)
+            )
+        values = map(_naive, aware)
+        return dict(zip(distinct, map(str, values) if self.db_text else values, strict=True))
 
-    def db_hour(self, ts: float) -> Any:
-        value = self.datetimes.get(ts)
-        if value is None:
-            value = self.datetimes[ts] = self.db_datetime(ts)
-        return value
+
+_naive = operator.methodcaller("replace", tzinfo=None)
+_NO_OFFSET = slice(None, -6)
 
 
 #: Optional text fields and the longest value their columns store.
@@ -288,39 +306,199 @@ def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
     )
 
 
-def ingest_chunk(
-    records: Sequence[Any], context: _Context, *, source: str = "", after: Any = None
-) -> int:
-    """Count one chunk of raw records (``bytes`` lines or dicts) in one transaction; returns
-    how many were new. ``after()`` runs inside the transaction (the checkpoint update)."""
-    report = context.report
-    report.read += len(records)
-    context.start_chunk()
-    batch: dict[int, _Click] = {}
-    for raw in records:
-        click = _validate(raw, context, source)
-        if click is not None:
-            batch.setdefault(event_key(click.event_id), click)
+def _text(limit: int) -> Any:
+    return Annotated[str, msgspec.Meta(max_length=limit)] | None
+
+
+#: What a record must hold to be counted, as a msgspec type: the required fields' types and
+#: every text field's column limit (:data:`_TEXT_LIMITS`), checked in C while decoding only
+#: these fields (the record's others are skipped, never built as Python objects). A record
+#: it rejects goes to :func:`_validate`, which decides and counts it by reason.
+_Record = msgspec.defstruct(
+    "_Record",
+    [
+        ("event_id", Annotated[str, msgspec.Meta(max_length=_TEXT_LIMITS["event_id"])]),
+        ("timestamp", Annotated[float, msgspec.Meta(gt=0)]),
+        ("is_bot", bool),
+        ("outcome", Literal[OUTCOMES]),
+        # In the order _merge unpacks them.
+        *(
+            (name, _text(_TEXT_LIMITS[name]), None)
+            for name in (
+                "link_id",
+                "ip_hash",
+                "channel",
+                "geo_country",
+                "ab_variant",
+                "sms_msg_id",
+                "user_agent",
+            )
+        ),
+    ],
+    gc=False,
+)
+_decode_json = msgspec.json.Decoder(_Record).decode
+_REJECTED = (msgspec.MsgspecError, TypeError, ValueError)
+
+
+def _decode(raw: Any) -> Any:
+    """One raw record (a ``bytes`` line, or a ``dict`` from Parquet) as a :data:`_Record`."""
+    return msgspec.convert(raw, _Record) if type(raw) is dict else _decode_json(raw)
+
+
+def _columns(records: Sequence[Any], context: _Context, source: str) -> list[list[Any]]:
+    """The chunk's valid records as columns in :class:`_Click` order; every other record is
+    counted by reason and skipped. Decoding and type and length checks run in msgspec, the
+    time window and link checks once per chunk on the column's min/max and distinct values,
+    the normalisations once per distinct value: a per-record step in Python only for records
+    that fail a check, which :func:`_validate` then sorts out and counts."""
+    try:
+        events = list(map(_decode, records))
+        kept = records
+    except _REJECTED:
+        events, kept, rejected = [], [], []
+        for raw in records:
+            try:
+                events.append(_decode(raw))
+                kept.append(raw)
+            except _REJECTED:
+                rejected.append(raw)
+        return _merge(events, kept, rejected, context, source)
+    return _merge(events, kept, (), context, source)
+
+
+def _merge(
+    events: list[Any],
+    kept: Sequence[Any],
+    rejected: Sequence[Any],
+    context: _Context,
+    source: str,
+) -> list[list[Any]]:
+    clicks = [c for raw in rejected if (c := _validate(raw, context, source)) is not None]
+    columns: list[list[Any]] = [[] for _ in _Click._fields]
+    if events:
+        ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
+        link_ids, ips, channels, countries, variants, sms, agents = texts
+        distinct_links = set(link_ids)
+        context.resolve_links(filter(None, distinct_links))
+        links = context.links
+        low, high = context.min_timestamp, context.max_timestamp
+        if not (
+            low <= min(stamps)
+            and max(stamps) <= high
+            and all(links.get(link_id) is not None for link_id in distinct_links)
+        ):  # some records outside the time window or for unknown links: sort them out
+            inside = [
+                low <= ts <= high and links.get(link_id) is not None
+                for ts, link_id in zip(stamps, link_ids, strict=True)
+            ]
+            for raw in itertools.compress(kept, map(operator.not_, inside)):
+                click = _validate(raw, context, source)  # counts it as future, unknown_link…
+                if click is not None:
+                    clicks.append(click)
+            if not any(inside):
+                return _append(columns, clicks, context, source)
+            (
+                ids,
+                stamps,
+                bots,
+                outcomes,
+                link_ids,
+                ips,
+                channels,
+                countries,
+                variants,
+                sms,
+                agents,
+            ) = (
+                tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts)
+            )
+        # Normalised once per distinct value (a campaign has few), then mapped in C.
+        country_of = {c: c.upper() if c else "" for c in set(countries)}
+        device = {ua: device_of(ua) for ua in set(agents)}
+        columns = [
+            list(ids),
+            list(stamps),
+            list(map(links.__getitem__, link_ids)),
+            list(bots),
+            list(outcomes),
+            [c or "" for c in channels] if None in channels or "" in channels else list(channels),
+            list(map(country_of.__getitem__, countries)),
+            [v or "" for v in variants] if None in variants else list(variants),
+            list(map(device.__getitem__, agents)),
+            [m or None for m in sms] if "" in sms else list(sms),
+            [ip or "" for ip in ips] if None in ips else list(ips),
+        ]
+    return _append(columns, clicks, context, source)
+
+
+def _append(
+    columns: list[list[Any]], clicks: list[_Click], context: _Context, source: str
+) -> list[list[Any]]:
+    """``columns`` with the clicks :func:`_validate` accepted after all (and those waiting
+    for their link, resolved now) added at the end."""
     if context.pending:  # links not seen before in this run: one query, then validate again
         pending, context.pending = context.pending, []
         context.resolve_links({link_id for _, link_id in pending})
         for raw, _ in pending:
             click = _validate(raw, context, source)
             if click is not None:
-                batch.setdefault(event_key(click.event_id), click)
+                clicks.append(click)
+    for column, values in zip(columns, zip(*clicks, strict=True), strict=False):
+        column.extend(values)
+    return columns
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while one chunk is counted, then restored as
+    it was. A chunk allocates a few hundred thousand tuples, lists and dicts that hold no
+    cycles (reference counting frees every one of them when the chunk ends, so memory stays
+    flat), and the collections those allocations trigger would each walk every live object:
+    measured at 10-20% of a run's CPU time (benchmarks/README.md)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def ingest_chunk(
+    records: Sequence[Any], context: _Context, *, source: str = "", after: Any = None
+) -> int:
+    """Count one chunk of raw records (``bytes`` lines or dicts) in one transaction; returns
+    how many were new. ``after()`` runs inside the transaction (the checkpoint update)."""
+    with _gc_paused():
+        return _ingest_chunk(records, context, source, after)
+
+
+def _ingest_chunk(records: Sequence[Any], context: _Context, source: str, after: Any) -> int:
+    report = context.report
+    report.read += len(records)
+    context.start_chunk()
+    columns = _columns(records, context, source)
+    keys = event_keys(columns[0])
+    # The first record of each key in the chunk: a dict filled from the end keeps the first.
+    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
     valid = report.read - sum(report.skipped.values())
     with transaction.atomic():
-        new_keys = _insert_keys(batch)
-        clicks = [click for key, click in batch.items() if key in new_keys]  # arrival order
-        if clicks:
-            _roll_up(clicks, context)
-            report.new_deliveries += _write_deliveries(clicks, context)
-            _send_signals(clicks)
+        new_keys = _insert_keys(first, columns[1])
+        chosen = sorted(map(first.__getitem__, new_keys))  # arrival order
+        new = [list(map(column.__getitem__, chosen)) for column in columns]
+        if chosen:
+            _roll_up(new, context)
+            if context.account_webhooks() or link_clicked.has_listeners(Link):
+                clicks = [_Click(*row) for row in zip(*new, strict=True)]
+                report.new_deliveries += _write_deliveries(clicks, context)
+                _send_signals(clicks)
         if after is not None:
             after()
-    report.counted += len(clicks)
+    report.counted += len(chosen)
     report.duplicates = valid - report.counted
-    return len(clicks)
+    return len(chosen)
 
 
 def ingest_objects(
@@ -392,10 +570,24 @@ def _column(model: Any, field: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
+def _hash_64(texts: Iterable[str]) -> list[int]:
+    """The first 64 bits of each text's BLAKE2b hash, as signed integers (the dedupe and
+    visitor keys)."""
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [
+        from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+        for text in texts
+    ]
+
+
 def event_key(event_id: str) -> int:
     """The 64-bit dedupe key of an ``event_id`` (see :class:`~..models.ClickEventKey`)."""
-    digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _hash_64((event_id,))[0]
+
+
+def event_keys(event_ids: Iterable[str]) -> list[int]:
+    """:func:`event_key` of each ``event_id``, in order."""
+    return _hash_64(event_ids)
 
 
 def oldest_accepted(now: float) -> float:
@@ -418,23 +610,50 @@ def prune_event_keys(now: float | None = None) -> int:
     return deleted
 
 
-def _insert_keys(batch: dict[int, _Click]) -> set[int]:
-    """The keys of ``batch`` this transaction inserted (events not already ingested). They
-    are inserted in key order, so each statement walks the key's B-tree in one direction."""
-    new: set[int] = set()
+@contextlib.contextmanager
+def _bulk_cursor() -> Iterator[tuple[Any, str]]:
+    """A cursor for the bulk statements and its placeholder: the DB-API connection's own
+    cursor with the driver's native paramstyle (no per-statement placeholder rewriting and
+    wrapper calls; same connection, so inside Django's transaction, errors translated to
+    Django's), or Django's cursor while anything watches those (a query log under DEBUG or
+    CaptureQueriesContext, an ``execute_wrapper``), so they still see every statement."""
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            yield cursor, "%s"
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = connection.connection.cursor()
+        try:
+            yield cursor, "?" if connection.vendor == "sqlite" else "%s"
+        finally:
+            cursor.close()
+
+
+def _insert_keys(first: dict[int, int], stamps: list[float]) -> list[int]:
+    """The keys of ``first`` (key → index of its event) this transaction inserted (events
+    not already ingested). They are inserted in key order, so each statement walks the key's
+    B-tree in one direction."""
+    new: list[int] = []
     table = _table(ClickEventKey)
     key, day = _column(ClickEventKey, "key"), _column(ClickEventKey, "day")
-    rows = sorted((k, int(click.ts // 86400)) for k, click in batch.items())
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _SQL_CHUNK):
-            part = rows[start : start + _SQL_CHUNK]
-            values = ",".join(["(%s,%s)"] * len(part))
+    keys = sorted(first)
+    days = map(
+        operator.floordiv, map(stamps.__getitem__, map(first.__getitem__, keys)), repeat(86400)
+    )
+    values: list[Any] = [None] * (2 * len(keys))  # key, day, key, day, …
+    values[0::2] = keys
+    values[1::2] = map(int, days)
+    with _bulk_cursor() as (cursor, p):
+        for start in range(0, len(keys), _SQL_CHUNK):
+            part = values[2 * start : 2 * (start + _SQL_CHUNK)]
             cursor.execute(
-                f"INSERT INTO {table} ({key}, {day}) VALUES {values} "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
-                [value for row in part for value in row],
+                f"INSERT INTO {table} ({key}, {day}) VALUES "
+                + ",".join([f"({p},{p})"] * (len(part) // 2))
+                + f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+                part,
             )
-            new.update(row[0] for row in cursor.fetchall())
+            new.extend(row[0] for row in cursor.fetchall())
     return new
 
 
@@ -451,19 +670,20 @@ def _upsert(
     instead of jumping to a random page per row."""
     if not rows:
         return
-    rows.sort(key=operator.itemgetter(*(fields.index(key) for key in keys)))
+    assert tuple(fields[: len(keys)]) == tuple(keys), "rows start with their conflict key"
+    rows.sort()  # by the conflict key (unique, so the columns after it never decide)
     columns = ", ".join(_column(model, f) for f in fields)
     conflict = ", ".join(_column(model, f) for f in keys)
-    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    with connection.cursor() as cursor:
+    with _bulk_cursor() as (cursor, p):
+        placeholder = "(" + ", ".join([p] * len(fields)) + ")"
         for start in range(0, len(rows), _SQL_CHUNK):
             part = rows[start : start + _SQL_CHUNK]
             cursor.execute(
                 f"INSERT INTO {_table(model)} ({columns}) VALUES "
                 + ", ".join([placeholder] * len(part))
                 + f" ON CONFLICT ({conflict}) {action}",
-                [value for row in part for value in row],
+                list(itertools.chain.from_iterable(part)),
             )
 
 
@@ -488,62 +708,94 @@ def _sum_update(model: Any, field: str) -> str:
     return f"{c} = {t}.{c} + excluded.{c}"
 
 
-#: (dimension, position of its value in a _Click)
-_DIMENSION_FIELDS = (
-    ("outcome", _Click._fields.index("outcome")),
-    ("channel", _Click._fields.index("channel")),
-    ("country", _Click._fields.index("country")),
-    ("device", _Click._fields.index("device")),
-    ("variant", _Click._fields.index("variant")),
-)
 _ROLLUP_KEYS = ("link", "hour", "dimension", "is_bot", "value")
 
 
 def visitor_key(ip_hash: str) -> int:
     """The 64-bit visitor key of an ``ip_hash`` (see :class:`~..models.ClickVisitor`)."""
-    digest = hashlib.blake2b(ip_hash.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _hash_64((ip_hash,))[0]
 
 
-def _roll_up(clicks: list[_Click], context: _Context) -> None:
-    # Counting by dimension goes through Counter(zip(…)), which runs in C; first and last
-    # click times are kept on the outcome rows only (the ones totals are summed from).
-    links = [click.link.db_pk for click in clicks]
-    hours = [click.ts - click.ts % 3600 for click in clicks]
-    bots = [click.is_bot for click in clicks]
-    counts: collections.Counter[tuple[Any, ...]] = collections.Counter()
-    for dimension, position in _DIMENSION_FIELDS:
-        values = [click[position] for click in clicks]
-        counts.update(zip(links, hours, itertools.repeat(dimension), bots, values, strict=False))
-    spans: dict[tuple[Any, ...], list[float]] = {}
-    visitors: set[tuple[Any, float, int]] = set()
-    messages: dict[tuple[Any, str], list[Any]] = {}
-    for click, link, hour in zip(clicks, links, hours, strict=True):
-        ts = click.ts
-        key = (link, hour, "outcome", click.is_bot, click.outcome)
-        span = spans.get(key)
-        if span is None:
-            spans[key] = [ts, ts]
-        elif ts < span[0]:
-            span[0] = ts
-        elif ts > span[1]:
-            span[1] = ts
-        if not click.is_bot and click.ip_hash:
-            visitors.add((link, hour, visitor_key(click.ip_hash)))
-        if click.sms_msg_id:
-            message = messages.get((link, click.sms_msg_id))
-            if message is None:
-                message = messages[(link, click.sms_msg_id)] = [0, 0, None, ts]
-            if click.is_bot:
-                message[1] += 1
-            else:
-                message[0] += 1
-                if message[2] is None or ts < message[2]:
-                    message[2] = ts
-            if ts > message[3]:
-                message[3] = ts
-    cells = {key: (n, *spans.get(key, (None, None))) for key, n in counts.items()}
-    dt, hour_dt = context.db_datetime, context.db_hour
+def _roll_up(new: list[list[Any]], context: _Context) -> None:
+    """Count the new clicks (columns in :class:`_Click` order) into the rollups. Written
+    column-wise: counting, masking and first/last are map/zip/compress/Counter/dict calls
+    that run in C, with a Python step per distinct cell, never per click."""
+    _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips = new
+    links = list(map(operator.attrgetter("db_pk"), infos))
+    hours = list(map(operator.sub, stamps, map(operator.mod, stamps, repeat(3600.0))))
+    # Each click's (link, hour, is_bot) as a small integer: the counts per dimension hash
+    # pairs (cell, value) rather than 5-tuples.
+    cell_keys = list(zip(links, hours, bots, strict=True))
+    cell_of = {key: i for i, key in enumerate(dict.fromkeys(cell_keys))}
+    cell_ids = list(map(cell_of.__getitem__, cell_keys))
+    outcome_cells = list(zip(cell_ids, outcomes, strict=True))
+    counts = {
+        "outcome": collections.Counter(outcome_cells),
+        **{
+            dimension: collections.Counter(zip(cell_ids, values, strict=True))
+            for dimension, values in (
+                ("channel", channels),
+                ("country", countries),
+                ("device", devices),
+                ("variant", variants),
+            )
+        },
+    }
+    # First and last click times, on the outcome rows only (the ones totals are summed
+    # from): a dict filled in time order keeps the last value per key, in reverse the first.
+    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+    in_time = list(map(stamps.__getitem__, order))
+    cells_in_time = list(map(outcome_cells.__getitem__, order))
+    last = dict(zip(cells_in_time, in_time, strict=True))
+    first = dict(zip(reversed(cells_in_time), reversed(in_time), strict=True))
+
+    humans = list(map(operator.not_, bots))
+    seen = list(map(operator.and_, humans, map(bool, ips)))  # humans with an ip_hash
+    visitors = set(
+        zip(
+            compress(links, seen),
+            compress(hours, seen),
+            _hash_64(compress(ips, seen)),
+            strict=True,
+        )
+    )
+
+    with_message = list(map(bool, sms))
+    messages = list(zip(links, sms, strict=True))
+    human_message = list(map(operator.and_, with_message, humans))
+    human_counts = collections.Counter(compress(messages, human_message))
+    bot_counts = collections.Counter(compress(messages, map(operator.and_, with_message, bots)))
+    messages_in_time = list(map(messages.__getitem__, order))
+    last_message = dict(
+        compress(zip(messages_in_time, in_time, strict=True), map(with_message.__getitem__, order))
+    )
+    first_human = dict(
+        compress(
+            zip(reversed(messages_in_time), reversed(in_time), strict=True),
+            map(human_message.__getitem__, reversed(order)),
+        )
+    )
+
+    db: dict[Any, Any] = context.db_datetimes(itertools.chain(hours, first.values(), last.values()))
+    db_hour = db.__getitem__
+    cells = list(cell_of)
+    rollups = []
+    for dimension, dimension_counts in counts.items():
+        spans = dimension == "outcome"
+        for key, n in dimension_counts.items():
+            link, hour, is_bot = cells[key[0]]
+            rollups.append(
+                (
+                    link,
+                    db_hour(hour),
+                    dimension,
+                    is_bot,
+                    key[1],
+                    n,
+                    db.get(first.get(key)) if spans else None,
+                    db.get(last.get(key)) if spans else None,
+                )
+            )
     _upsert(
         ClickRollup,
         (*_ROLLUP_KEYS, "clicks", "first_click_at", "last_click_at"),
@@ -555,26 +807,18 @@ def _roll_up(clicks: list[_Click], context: _Context) -> None:
                 _max_update(ClickRollup, "last_click_at"),
             )
         ),
-        [
-            (
-                link,
-                hour_dt(hour),
-                dimension,
-                is_bot,
-                value,
-                n,
-                None if first is None else dt(first),
-                None if last is None else dt(last),
-            )
-            for (link, hour, dimension, is_bot, value), (n, first, last) in cells.items()
-        ],
+        rollups,
     )
     _upsert(
         ClickVisitor,
         ("link", "hour", "visitor"),
         ("link", "hour", "visitor"),
         "",
-        [(link, hour_dt(hour), visitor) for link, hour, visitor in visitors],
+        [(link, db_hour(hour), visitor) for link, hour, visitor in visitors],
+    )
+    keys = list(last_message)
+    db_message: dict[Any, Any] = context.db_datetimes(
+        itertools.chain(first_human.values(), last_message.values())
     )
     _upsert(
         MessageClick,
@@ -595,10 +839,17 @@ def _roll_up(clicks: list[_Click], context: _Context) -> None:
                 _max_update(MessageClick, "last_click_at"),
             )
         ),
-        [
-            (link, sms, human, bot, None if first is None else dt(first), dt(last))
-            for (link, sms), (human, bot, first, last) in messages.items()
-        ],
+        list(
+            zip(
+                map(operator.itemgetter(0), keys),
+                map(operator.itemgetter(1), keys),
+                map(human_counts.get, keys, repeat(0)),
+                map(bot_counts.get, keys, repeat(0)),
+                map(db_message.get, map(first_human.get, keys)),
+                map(db_message.__getitem__, map(last_message.__getitem__, keys)),
+                strict=True,
+            )
+        ),
     )
 
 

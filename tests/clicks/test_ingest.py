@@ -11,6 +11,7 @@ from typing import Any
 from unittest import mock
 
 import hypothesis.strategies as st
+import msgspec
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -297,3 +298,89 @@ def test_the_migration_converts_the_event_ids_already_held() -> None:
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def _counted_rows() -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "rollups": sorted(
+            ClickRollup.objects.values_list(
+                "link",
+                "hour",
+                "dimension",
+                "is_bot",
+                "value",
+                "clicks",
+                "first_click_at",
+                "last_click_at",
+            )
+        ),
+        "visitors": sorted(ClickVisitor.objects.values_list("link", "hour", "visitor")),
+        "messages": sorted(
+            MessageClick.objects.values_list(
+                "link",
+                "sms_msg_id",
+                "human_clicks",
+                "bot_clicks",
+                "first_human_click_at",
+                "last_click_at",
+            )
+        ),
+        "keys": sorted(ClickEventKey.objects.values_list("key", "day")),
+    }
+
+
+@pytest.mark.parametrize("with_bad_records", [False, True])
+def test_checked_a_column_or_a_record_at_a_time_the_counts_agree(
+    tmp_path: Path, make_link: Any, with_bad_records: bool
+) -> None:
+    """A chunk is decoded and checked in bulk (msgspec, then a column at a time); a record
+    that fails goes to the per-record validation. Both must count exactly the same."""
+    links = [make_link(keyword="A"), make_link(keyword="B")]
+    events = []
+    for i in range(120):
+        events.append(
+            click(
+                links[i % 2],
+                at=T0 + i * 97 + (i % 7) / 8 if i % 5 else int(T0) + i * 97,  # some integers
+                is_bot=i % 4 == 0,
+                sms_msg_id=[None, "", f"m{i % 9}"][i % 3],
+                ip_hash=None if i % 11 == 0 else f"ip{i % 13}",
+                geo_country=[None, "de", "US"][i % 3],
+                ab_variant=[None, "a", "b"][i % 3],
+                channel=[None, "sms", "email"][i % 3],
+                outcome="expired" if i % 10 == 0 else "ok",
+                user_agent=None if i % 6 == 0 else "Mozilla/5.0 (Linux; Android 14) Mobile",
+            )
+        )
+    events += events[:15]  # redelivered
+    if with_bad_records:
+        events += [
+            click(links[0], at=T0 + 86400 + 3600),  # future
+            click(links[0], link_id="5f0c6b5e-0000-4000-8000-000000000000"),
+            click(links[1], sms_msg_id="x" * 500),
+        ]
+    path = write_ndjson(tmp_path / "e.ndjson", events)
+    with mock.patch.object(ingest_module, "_validate", wraps=ingest_module._validate) as one:
+        fast = ingest(path, batch_size=50)
+    assert one.call_count == (3 if with_bad_records else 0)  # only the bad ones, one by one
+    fast_rows = _counted_rows()
+    for model in (ClickRollup, ClickVisitor, MessageClick, ClickEventKey, ClickIngestCheckpoint):
+        model.objects.all().delete()
+    with mock.patch.object(ingest_module, "_decode", side_effect=msgspec.ValidationError):
+        slow = ingest(path, batch_size=50)
+    assert slow.as_dict() == fast.as_dict()
+    assert _counted_rows() == fast_rows
+    assert fast.counted == 120 and fast_rows["messages"] and fast_rows["visitors"]
+
+
+def test_datetimes_reach_the_driver_as_django_would_send_them() -> None:
+    from link_tracking_publisher.clicks.ingest import IngestReport, _Context
+
+    context = _Context(IngestReport(), T0)
+    context.start_chunk()
+    stamps = [T0, T0 + 0.5, T0 + 0.9999996, T0 + 1e-6, T0 + 3599.123456789, 1.0]
+    values = context.db_datetimes(stamps + stamps)
+    assert values == {
+        ts: connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, UTC))
+        for ts in stamps
+    }
