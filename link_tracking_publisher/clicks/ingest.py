@@ -37,7 +37,6 @@ from operator import getitem
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
-import orjson
 from django.db import connection, transaction
 from msgspec.structs import astuple
 
@@ -79,7 +78,6 @@ SKIP_REASONS = (
     "truncated_object",  # an object that ends mid-record or cannot be read as Parquet
 )
 
-_OUTCOMES = frozenset(OUTCOMES)
 _SQL_CHUNK = 500  # keys per multi-row INSERT … RETURNING (well under either database's limits)
 
 
@@ -142,7 +140,6 @@ class _Context:
         self.now = now
         self.links: dict[str, _LinkInfo | None] = {}
         self.webhooks: dict[Any, list[tuple[Any, bool]]] | None = None
-        self.pending: list[tuple[dict[str, Any], str]] = []
         self.max_timestamp = math.inf
         self.min_timestamp = 0.0
         self.db_zone: Any = UTC
@@ -225,85 +222,13 @@ _TEXT_LIMITS = {
 }
 
 
-def _skip_bad_text(raw: dict[str, Any], source: str, report: IngestReport) -> None:
-    """Count a record with a text field of the wrong type (malformed) or too long."""
-    for name in _TEXT_LIMITS:
-        value = raw.get(name)
-        if value is not None and type(value) is not str:
-            report.skip("malformed", f"{name} is not text: {str(raw)[:200]}", source)
-            return
-    too_long = [name for name, limit in _TEXT_LIMITS.items() if len(raw.get(name) or "") > limit]
-    report.skip("oversized_field", f"{too_long} in {str(raw)[:200]}", source)
-
-
-def _validate(raw: Any, context: _Context, source: str) -> _Click | None:
-    """One record as a click, or ``None`` (counted by reason). Written out field by field:
-    this runs once per event, and a loop over a field table costs several times more."""
-    report = context.report
-    if type(raw) is not dict:
-        try:
-            raw = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            report.skip("malformed", raw, source)
-            return None
-        if type(raw) is not dict:
-            report.skip("malformed", raw, source)
-            return None
-    get = raw.get
-    event_id, ts, is_bot, outcome = get("event_id"), get("timestamp"), get("is_bot"), get("outcome")
-    if (
-        type(event_id) is not str
-        or type(is_bot) is not bool
-        or type(outcome) is not str
-        or outcome not in _OUTCOMES
-        or not isinstance(ts, float | int)
-        or isinstance(ts, bool)  # a JSON true is not a time
-        or not 0 < ts < math.inf
-    ):
-        report.skip("malformed", raw, source)
-        return None
-    link_id, ip_hash, channel = get("link_id"), get("ip_hash"), get("channel")
-    country, variant, sms_msg_id = get("geo_country"), get("ab_variant"), get("sms_msg_id")
-    user_agent = get("user_agent")
-    # Each optional text field: absent, or a string no longer than its column.
-    if (
-        len(event_id) > 64
-        or (link_id is not None and (type(link_id) is not str or len(link_id) > 64))
-        or (ip_hash is not None and (type(ip_hash) is not str or len(ip_hash) > 128))
-        or (channel is not None and (type(channel) is not str or len(channel) > 16))
-        or (country is not None and (type(country) is not str or len(country) > 8))
-        or (variant is not None and (type(variant) is not str or len(variant) > 64))
-        or (sms_msg_id is not None and (type(sms_msg_id) is not str or len(sms_msg_id) > 128))
-        or (user_agent is not None and (type(user_agent) is not str or len(user_agent) > 4096))
-    ):
-        _skip_bad_text(raw, source, report)
-        return None
-    if ts > context.max_timestamp:
-        report.skip("future", raw, source)
-        return None
-    if ts < context.min_timestamp:
-        report.skip("too_old", raw, source)
-        return None
-    link = context.links.get(link_id) if link_id else None
-    if link is None:
-        if link_id and link_id not in context.links:
-            context.pending.append((raw, link_id))  # resolved for the whole chunk at once
-            return None
-        report.skip("unknown_link", raw, source)
-        return None
-    return _Click(
-        event_id,
-        float(ts),
-        link,
-        is_bot,
-        outcome,
-        channel or "",
-        country.upper() if country else "",
-        variant or "",
-        device_of(user_agent),
-        sms_msg_id or None,
-        ip_hash or "",
-    )
+def _reject(raw: Any, error: Exception, report: IngestReport, source: str) -> None:
+    """Count a record :data:`_Record` would not take: ``oversized_field`` when a text field is
+    longer than its column (msgspec's length check), ``malformed`` for anything else (not JSON,
+    not an object, a missing field, a wrong type)."""
+    message = str(error)
+    reason = "oversized_field" if "of length <=" in message else "malformed"
+    report.skip(reason, f"{message}: {str(raw)[:200]}", source)
 
 
 def _text(limit: int) -> Any:
@@ -312,8 +237,8 @@ def _text(limit: int) -> Any:
 
 #: What a record must hold to be counted, as a msgspec type: the required fields' types and
 #: every text field's column limit (:data:`_TEXT_LIMITS`), checked in C while decoding only
-#: these fields (the record's others are skipped, never built as Python objects). A record
-#: it rejects goes to :func:`_validate`, which decides and counts it by reason.
+#: these fields (the record's others are skipped, never built as Python objects). A record it
+#: rejects is counted by :func:`_reject`.
 _Record = msgspec.defstruct(
     "_Record",
     [
@@ -348,105 +273,74 @@ def _decode(raw: Any) -> Any:
 
 def _columns(records: Sequence[Any], context: _Context, source: str) -> list[list[Any]]:
     """The chunk's valid records as columns in :class:`_Click` order; every other record is
-    counted by reason and skipped. Decoding and type and length checks run in msgspec, the
+    counted by reason and skipped. Decoding and the type and length checks run in msgspec, the
     time window and link checks once per chunk on the column's min/max and distinct values,
-    the normalisations once per distinct value: a per-record step in Python only for records
-    that fail a check, which :func:`_validate` then sorts out and counts."""
+    the normalisations once per distinct value: a per-record step in Python only to count a
+    record that fails a check."""
     try:
         events = list(map(_decode, records))
         kept = records
     except _REJECTED:
-        events, kept, rejected = [], [], []
+        events, kept = [], []
         for raw in records:
             try:
                 events.append(_decode(raw))
                 kept.append(raw)
-            except _REJECTED:
-                rejected.append(raw)
-        return _merge(events, kept, rejected, context, source)
-    return _merge(events, kept, (), context, source)
-
-
-def _merge(
-    events: list[Any],
-    kept: Sequence[Any],
-    rejected: Sequence[Any],
-    context: _Context,
-    source: str,
-) -> list[list[Any]]:
-    clicks = [c for raw in rejected if (c := _validate(raw, context, source)) is not None]
+            except _REJECTED as error:
+                _reject(raw, error, context.report, source)
     columns: list[list[Any]] = [[] for _ in _Click._fields]
-    if events:
-        ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
-        link_ids, ips, channels, countries, variants, sms, agents = texts
-        distinct_links = set(link_ids)
-        context.resolve_links(filter(None, distinct_links))
-        links = context.links
-        low, high = context.min_timestamp, context.max_timestamp
-        if not (
-            low <= min(stamps)
-            and max(stamps) <= high
-            and all(links.get(link_id) is not None for link_id in distinct_links)
-        ):  # some records outside the time window or for unknown links: sort them out
-            inside = [
-                low <= ts <= high and links.get(link_id) is not None
-                for ts, link_id in zip(stamps, link_ids, strict=True)
-            ]
-            for raw in itertools.compress(kept, map(operator.not_, inside)):
-                click = _validate(raw, context, source)  # counts it as future, unknown_link…
-                if click is not None:
-                    clicks.append(click)
-            if not any(inside):
-                return _append(columns, clicks, context, source)
-            (
-                ids,
-                stamps,
-                bots,
-                outcomes,
-                link_ids,
-                ips,
-                channels,
-                countries,
-                variants,
-                sms,
-                agents,
-            ) = (
-                tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts)
-            )
-        # Normalised once per distinct value (a campaign has few), then mapped in C.
-        country_of = {c: c.upper() if c else "" for c in set(countries)}
-        device = {ua: device_of(ua) for ua in set(agents)}
-        columns = [
-            list(ids),
-            list(stamps),
-            list(map(links.__getitem__, link_ids)),
-            list(bots),
-            list(outcomes),
-            [c or "" for c in channels] if None in channels or "" in channels else list(channels),
-            list(map(country_of.__getitem__, countries)),
-            [v or "" for v in variants] if None in variants else list(variants),
-            list(map(device.__getitem__, agents)),
-            [m or None for m in sms] if "" in sms else list(sms),
-            [ip or "" for ip in ips] if None in ips else list(ips),
+    if not events:
+        return columns
+    ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
+    link_ids, ips, channels, countries, variants, sms, agents = texts
+    distinct_links = set(link_ids)
+    context.resolve_links(filter(None, distinct_links))
+    links = context.links
+    low, high = context.min_timestamp, context.max_timestamp
+    if not (
+        low <= min(stamps)
+        and max(stamps) <= high
+        and all(links.get(link_id) is not None for link_id in distinct_links)
+    ):  # some records outside the time window or for unknown links: count them, drop them
+        inside = [
+            low <= ts <= high and links.get(link_id) is not None
+            for ts, link_id in zip(stamps, link_ids, strict=True)
         ]
-    return _append(columns, clicks, context, source)
-
-
-def _append(
-    columns: list[list[Any]], clicks: list[_Click], context: _Context, source: str
-) -> list[list[Any]]:
-    """``columns`` with the clicks :func:`_validate` accepted after all (and those waiting
-    for their link, resolved now) added at the end."""
-    if context.pending:  # links not seen before in this run: one query, then validate again
-        pending, context.pending = context.pending, []
-        context.resolve_links({link_id for _, link_id in pending})
-        for raw, _ in pending:
-            click = _validate(raw, context, source)
-            if click is not None:
-                clicks.append(click)
-    for column, values in zip(columns, zip(*clicks, strict=True), strict=False):
-        column.extend(values)
-    return columns
+        report = context.report
+        for raw, ts in compress(zip(kept, stamps, strict=True), map(operator.not_, inside)):
+            reason = "future" if ts > high else "too_old" if ts < low else "unknown_link"
+            report.skip(reason, raw, source)
+        if not any(inside):
+            return columns
+        (
+            ids,
+            stamps,
+            bots,
+            outcomes,
+            link_ids,
+            ips,
+            channels,
+            countries,
+            variants,
+            sms,
+            agents,
+        ) = (tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts))
+    # Normalised once per distinct value (a campaign has few), then mapped in C.
+    country_of = {c: c.upper() if c else "" for c in set(countries)}
+    device = {ua: device_of(ua) for ua in set(agents)}
+    return [
+        list(ids),
+        list(stamps),
+        list(map(links.__getitem__, link_ids)),
+        list(bots),
+        list(outcomes),
+        [c or "" for c in channels] if None in channels or "" in channels else list(channels),
+        list(map(country_of.__getitem__, countries)),
+        [v or "" for v in variants] if None in variants else list(variants),
+        list(map(device.__getitem__, agents)),
+        [m or None for m in sms] if "" in sms else list(sms),
+        [ip or "" for ip in ips] if None in ips else list(ips),
+    ]
 
 
 @contextlib.contextmanager
