@@ -26,7 +26,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 from link_tracking_runtime import canonical_host
 from link_tracking_runtime.applinks import PATH_ATTRIBUTES
@@ -287,32 +287,24 @@ class RuntimeApp:
             started = time.perf_counter()
             try:
                 answer = self._respond(scope, started)
-                if type(answer) is tuple:
-                    response = answer
-                else:
-                    # A redirect: its Location, or the coroutine that does its I/O first (or
-                    # makes a whole response: an app-link file); an empty Location is a
-                    # withheld destination (the neutral page).
-                    location = answer if type(answer) is str else await answer  # type: ignore[misc]
-                    if type(location) is tuple:
-                        response = location
-                    else:
-                        response = (
-                            (
-                                302,
-                                [(b"location", location.encode("latin-1")), *_REDIRECT_HEADERS],
-                                b"",
-                            )
-                            if location
-                            else _WITHHELD
-                        )
+                if type(answer) is not str and type(answer) is not tuple:
+                    # The coroutine that does a redirect's I/O first (or makes a whole
+                    # response: an app-link file).
+                    answer = await answer  # type: ignore[misc]
+                if type(answer) is str:
+                    if answer:  # a redirect's Location
+                        status, body = 302, b""
+                        headers = [(b"location", answer.encode("latin-1")), *_REDIRECT_HEADERS]
+                    else:  # an empty Location: a withheld destination (the neutral page)
+                        status, headers, body = _WITHHELD
+                else:  # a whole response
+                    status, headers, body = cast(Response, answer)
             except Exception:
                 # Never a 500, never a traceback in a response: whatever broke, the visitor is
                 # sent somewhere safe and the traceback goes to the log.
                 logger.exception("request failed, sending the visitor to the default fallback")
                 self.metrics.count("Outcome.error")
-                response = _redirect_response(self.settings.default_fallback_url)
-            status, headers, body = response
+                status, headers, body = _redirect_response(self.settings.default_fallback_url)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             if status == 302:
