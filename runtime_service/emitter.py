@@ -341,33 +341,50 @@ class ClickEmitter:
                 self._in_flight.done()
 
     def _take_batch(self) -> list[bytes]:
+        """The next batch: records waiting to be resent first, then events encoded in order;
+        at most :data:`MAX_BATCH_RECORDS` records and :data:`MAX_BATCH_BYTES`. An oversized
+        record is counted and dropped; the record that would overflow the byte limit stays
+        first in line, encoded."""
         batch: list[bytes] = []
         size = 0
-        while len(batch) < MAX_BATCH_RECORDS:
-            if self._records:
-                record = self._records[0]
-            elif self._events:
-                record = encode_click_event(self._events[0])
-            else:
-                break
+        records = self._records
+        while records and len(batch) < MAX_BATCH_RECORDS:
+            record = records[0]
             if len(record) > MAX_RECORD_BYTES:
-                self._pop_head()
-                self._metrics.count("EventsOversized")
-                logger.error(
-                    "click event over the Firehose record limit, not sent",
-                    extra={"bytes": len(record)},
-                )
+                records.popleft()
+                self._oversized(record)
                 continue
             if size + len(record) > MAX_BATCH_BYTES:
-                if self._events and not self._records:
-                    # Keep the encoded form so it is not encoded twice.
-                    self._events.popleft()
-                    self._records.appendleft(record)
-                break
-            self._pop_head()
+                return self._in_flight.take(batch)
+            records.popleft()
             batch.append(record)
             size += len(record)
+        # One pass per event, locals only (the drain runs once per click): encoded before it
+        # leaves the buffer, so an event that cannot be encoded is never dropped unseen.
+        events = self._events
+        append = batch.append
+        room = MAX_BATCH_RECORDS - len(batch)
+        while room and events:
+            record = encode_click_event(events[0])
+            events.popleft()
+            length = len(record)
+            if length > MAX_RECORD_BYTES:
+                self._oversized(record)
+                continue
+            size += length
+            if size > MAX_BATCH_BYTES:
+                # Keep the encoded form so it is not encoded twice.
+                records.appendleft(record)
+                break
+            append(record)
+            room -= 1
         return self._in_flight.take(batch)
+
+    def _oversized(self, record: bytes) -> None:
+        self._metrics.count("EventsOversized")
+        logger.error(
+            "click event over the Firehose record limit, not sent", extra={"bytes": len(record)}
+        )
 
     def _take_all(self) -> list[bytes]:
         """Every record waiting (oversized ones counted and dropped, as in a batch)."""
@@ -375,12 +392,6 @@ class ClickEmitter:
         while batch := self._take_batch():
             records += batch
         return self._in_flight.take(records)
-
-    def _pop_head(self) -> None:
-        if self._records:
-            self._records.popleft()
-        else:
-            self._events.popleft()
 
     def _encode_all(self) -> list[bytes]:
         records = []

@@ -61,7 +61,7 @@ _ROUTES_MAX: Final = 65_536
 _SLUG: Final = "slug"
 _NOT_A_SLUG: Final = "not a slug"
 _RESERVED: Final = "reserved"
-_PURPOSE: Final = tuple(name.encode() for name in PURPOSE_HEADERS)
+_PURPOSE_0, _PURPOSE_1, _PURPOSE_2 = (name.encode() for name in PURPOSE_HEADERS)
 _OUTCOME_COUNTERS: Final = {outcome: f"Outcome.{outcome}" for outcome in OUTCOMES}
 #: ``ClickInput(*values)`` without the Python-level ``__new__`` of a named tuple.
 _new_click: Final[Any] = tuple.__new__
@@ -131,11 +131,8 @@ class Redirector:
         user_agent = headers.get(b"user-agent")
         referer = headers.get(b"referer")
         country = headers.get(_COUNTRY)
-        purpose = None
-        for name in _PURPOSE:
-            purpose = headers.get(name)
-            if purpose:
-                break
+        # The first of PURPOSE_HEADERS with a value.
+        purpose = headers.get(_PURPOSE_0) or headers.get(_PURPOSE_1) or headers.get(_PURPOSE_2)
         click: ClickInput = _new_click(
             ClickInput,
             (
