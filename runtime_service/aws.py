@@ -66,6 +66,7 @@ __all__ = [
     "RecordReader",
     "SecretReader",
     "SecretsManager",
+    "SignedJsonPost",
 ]
 
 
@@ -92,6 +93,44 @@ class RecordBatchWriter(Protocol):
 
 class SecretReader(Protocol):
     async def get_secret_string(self, secret_id: str) -> str: ...
+
+
+class SignedJsonPost:
+    """One AWS JSON-protocol call (``POST /`` with an ``X-Amz-Target``), signed with botocore's
+    SigV4 and sent with aiohttp: the request path's two calls (:class:`DynamoGetItem`,
+    :class:`FirehoseStream`) are built on it. The credentials are frozen afresh for each
+    request, so refreshable ones are never used past their expiry."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        credentials: Any,
+        endpoint_url: str,
+        service: str,
+        region: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        self.http = http
+        self.url = endpoint_url.rstrip("/") + "/"
+        self._credentials = credentials
+        self._service = service
+        self._region = region
+        self._headers = dict(headers)
+
+    async def __call__(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers (lower-case names) and body of the answer to ``body``."""
+        frozen = await self._credentials.get_frozen_credentials()
+        request = AWSRequest(method="POST", url=self.url, data=body, headers=self._headers)
+        SigV4Auth(frozen, self._service, self._region).add_auth(request)
+        async with self.http.post(
+            self.url, data=body, headers=dict(request.headers.items())
+        ) as response:
+            payload = await response.read()
+            headers = {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in response.raw_headers
+            }
+            return response.status, headers, payload
 
 
 class DynamoGetItem:
@@ -130,10 +169,20 @@ class DynamoGetItem:
         jitter: Callable[[], float] = random.random,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._http = http
-        self._credentials = credentials
-        self._url = endpoint_url.rstrip("/") + "/"
-        self._region = region
+        self._send = SignedJsonPost(
+            http,
+            credentials,
+            endpoint_url,
+            "dynamodb",
+            region,
+            {
+                "Content-Type": "application/x-amz-json-1.0",
+                "X-Amz-Target": self._TARGET,
+                # The checksum covers the body as sent: no compression (as aiobotocore asks).
+                "Accept-Encoding": "identity",
+            },
+        )
+        self._url = self._send.url
         self._table = table_name
         self._operation_model = operation_model
         self._parser = create_parser(operation_model.service_model.metadata["protocol"])
@@ -201,30 +250,6 @@ class DynamoGetItem:
                 raise ClientError(parsed, "GetItem")
             await self._sleep(self._backoff.delay_amount(context))
             attempt += 1
-
-    async def _send(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        frozen = await self._credentials.get_frozen_credentials()
-        request = AWSRequest(
-            method="POST",
-            url=self._url,
-            data=body,
-            headers={
-                "Content-Type": "application/x-amz-json-1.0",
-                "X-Amz-Target": self._TARGET,
-                # The checksum covers the body as sent: no compression (as aiobotocore asks).
-                "Accept-Encoding": "identity",
-            },
-        )
-        SigV4Auth(frozen, "dynamodb", self._region).add_auth(request)
-        async with self._http.post(
-            self._url, data=body, headers=dict(request.headers.items())
-        ) as response:
-            payload = await response.read()
-            headers = {
-                name.decode("latin-1").lower(): value.decode("latin-1")
-                for name, value in response.raw_headers
-            }
-            return response.status, headers, payload
 
 
 def _connection_error(error: BaseException, url: str) -> Exception:
@@ -313,10 +338,14 @@ class FirehoseStream:
         region: str,
         stream_name: str,
     ) -> None:
-        self._http = http
-        self._credentials = credentials
-        self._url = endpoint_url.rstrip("/") + "/"
-        self._region = region
+        self._send = SignedJsonPost(
+            http,
+            credentials,
+            endpoint_url,
+            "firehose",
+            region,
+            {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": self._TARGET},
+        )
         self._stream = orjson.dumps(stream_name)
 
     def body(self, records: Sequence[bytes]) -> bytes:
@@ -333,25 +362,13 @@ class FirehoseStream:
         return b"".join(parts)
 
     async def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
-        body = self.body(records)
-        frozen = await self._credentials.get_frozen_credentials()
-        request = AWSRequest(
-            method="POST",
-            url=self._url,
-            data=body,
-            headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": self._TARGET},
-        )
-        SigV4Auth(frozen, "firehose", self._region).add_auth(request)
-        async with self._http.post(
-            self._url, data=body, headers=dict(request.headers.items())
-        ) as response:
-            payload = await response.read()
-        if response.status != 200:
+        status, _, payload = await self._send(self.body(records))
+        if status != 200:
             try:
                 error = str(orjson.loads(payload).get("__type", ""))
             except orjson.JSONDecodeError:
                 error = ""
-            raise FirehoseCallFailed(f"PutRecordBatch answered {response.status} {error}".strip())
+            raise FirehoseCallFailed(f"PutRecordBatch answered {status} {error}".strip())
         answer = orjson.loads(payload)
         entries = answer.get("RequestResponses", [])
         if answer.get("FailedPutCount") == 0 and len(entries) == len(records):
