@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,24 +90,44 @@ def _rate_script(work: Path, wait_ms: float, seed: int, prefix: str = "") -> Pat
     return script
 
 
+def bench_record(slug: str, link_id: str) -> RuntimeRecord:
+    """One benchmark link: every link of every benchmark is shaped like this (UTM params,
+    ``click_id`` and ``sms_msg_id`` allowlisted, a campaign and a channel)."""
+    return RuntimeRecord(
+        domain=HOST,
+        slug=slug,
+        link_id=link_id,
+        destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
+        fallback_url=f"https://{HOST}/disabled",
+        active=True,
+        runtime_version=1,
+        resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
+        dynamic_param_allowlist=("click_id", "sms_msg_id"),
+        campaign_id="BENCH",
+        channel="sms",
+    )
+
+
 def bench_records(links: int = LINKS) -> list[RuntimeRecord]:
     """``links`` links ``L0``... plus ``ABC123`` (the one the cache-hit cases click)."""
+    return [bench_record(f"L{i}", f"link-{i}") for i in range(links)] + [
+        bench_record("ABC123", "link-abc")
+    ]
+
+
+def uvicorn_command(app: str, port: int, python: Sequence[str] = (sys.executable,)) -> list[str]:
+    """The command line of every uvicorn the benchmarks start (one worker, no access log):
+    ``python`` is the interpreter and its options."""
     return [
-        RuntimeRecord(
-            domain=HOST,
-            slug=slug,
-            link_id=link_id,
-            destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
-            fallback_url=f"https://{HOST}/disabled",
-            active=True,
-            runtime_version=1,
-            resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-            dynamic_param_allowlist=("click_id", "sms_msg_id"),
-            campaign_id="BENCH",
-            channel="sms",
-        )
-        for slug, link_id in [(f"L{i}", f"link-{i}") for i in range(links)]
-        + [("ABC123", "link-abc")]
+        *python,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *UVICORN_FLAGS,
     ]
 
 
@@ -226,16 +246,8 @@ def _server(
     process = start_process(
         [
             *_taskset("1"),
-            python,
-            *(["-P"] if where else []),  # -P: not the working directory (this tree) either
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *UVICORN_FLAGS,
+            # -P: not the working directory (this tree) either
+            *uvicorn_command(app, port, [python, "-P"] if where else [python]),
             *where,
         ],
         env={**env, "PYTHONPATH": "" if where else str(ROOT)},
@@ -433,18 +445,7 @@ def _slow_miss_cases(
     the path's maximum, and the path at half that maximum."""
     port = free_port()
     fake = start_process(
-        [
-            *_taskset("0"),
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.fake_dynamodb:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *UVICORN_FLAGS,
-        ],
+        [*_taskset("0"), *uvicorn_command("benchmarks.fake_dynamodb:app", port)],
         env={
             **os.environ,
             "PYTHONPATH": str(ROOT),

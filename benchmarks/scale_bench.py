@@ -43,33 +43,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.runtime_bench import HOST, ORIGIN_SECRET, USER_AGENT  # noqa: E402
-from link_tracking_runtime import RuntimeRecord, item_key, to_item  # noqa: E402
+from benchmarks.runtime_bench import HOST, ORIGIN_SECRET, USER_AGENT, bench_record  # noqa: E402
+from link_tracking_runtime import item_key, to_item  # noqa: E402
 
 DEFAULT_LINKS = (1, 1_000, 5_000, 9_000, 12_000, 20_000, 100_000, 1_000_000)
 
 
-def link_record(i: int) -> RuntimeRecord:
-    """Link ``L{i}``, shaped like the runtime benchmark's links."""
-    slug = f"L{i}"
-    return RuntimeRecord(
-        domain=HOST,
-        slug=slug,
-        link_id=f"link-{i}",
-        destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
-        fallback_url=f"https://{HOST}/disabled",
-        active=True,
-        runtime_version=1,
-        resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-        dynamic_param_allowlist=("click_id", "sms_msg_id"),
-        campaign_id="BENCH",
-        channel="sms",
-    )
-
-
 class GeneratedTable:
     """A read-only runtime table of links ``L0`` … ``L{links-1}`` made on read (no memory
-    per link): the item :func:`link_record` would have been published as."""
+    per link): link ``L{i}`` is :func:`benchmarks.runtime_bench.bench_record`, as published."""
 
     def __init__(self, links: int) -> None:
         self.links = links
@@ -82,7 +64,7 @@ class GeneratedTable:
         number = key["SK"][len(sk) :] if key["SK"].startswith(sk) else ""
         if key["PK"] != self._key["PK"] or not number.isdigit() or int(number) >= self.links:
             return None
-        return to_item(link_record(int(number)))
+        return to_item(bench_record(f"L{number}", f"link-{number}"))
 
     async def count_click(self, key: Mapping[str, str], limit: int) -> bool:
         raise AssertionError("no link of this benchmark has max_clicks")
@@ -231,27 +213,43 @@ def _print_trace(diffs: list[tracemalloc.StatisticDiff], links: int) -> None:
         )
 
 
-def run_one(links: int, cache_max_size: int, clicks: int, passes: int) -> dict[str, float]:
-    """:func:`measure` in a fresh process, so that each size's RSS is its own."""
-    output = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--one",
-            str(links),
-            "--cache-max-size",
-            str(cache_max_size),
-            "--clicks",
-            str(clicks),
-            "--passes",
-            str(passes),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+#: The child process of :func:`run_one`: imports the two packages first (from the source tree
+#: when it leads ``sys.path``, else from the interpreter's site-packages: the compiled build),
+#: then the harness from the tree, and prints the figures and where the packages came from.
+_MEASURE = """
+import json, sys
+{prefix}
+import link_tracking_runtime, runtime_service.redirect
+sys.path.insert(0, {root!r})
+from benchmarks.scale_bench import measure
+result = measure({links}, {cache_max_size}, {clicks}, {passes})
+print(json.dumps({{**result, "module": runtime_service.redirect.__file__}}))
+"""
+
+
+def run_one(
+    links: int, cache_max_size: int, clicks: int, passes: int, compiled_python: str | None = None
+) -> dict[str, float]:
+    """:func:`measure` in a fresh process, so that each size's RSS is its own: of this
+    interpreter and this tree, or of ``compiled_python``'s installed (compiled) build."""
+    python = os.path.abspath(compiled_python) if compiled_python else sys.executable
+    prefix = "" if compiled_python else f"sys.path.insert(0, {str(ROOT)!r})"
+    code = _MEASURE.format(
+        prefix=prefix,
+        root=str(ROOT),
+        links=links,
+        cache_max_size=cache_max_size,
+        clicks=clicks,
+        passes=passes,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with tempfile.TemporaryDirectory() as empty:  # cwd: nothing there shadows site-packages
+        output = subprocess.run(
+            [python, "-c", code], cwd=empty, env=env, capture_output=True, text=True, check=True
+        ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    if result.pop("module").endswith(".so") != bool(compiled_python):
+        sys.exit(f"{python} did not import the build it was meant to (make compiled)")
     return result
 
 
@@ -278,13 +276,13 @@ def main() -> None:
         metavar="LINKS",
         help="only this many links (cache fits), with tracemalloc: where the memory goes",
     )
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--cache-max-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compiled-python",
+        metavar="PYTHON",
+        help="measure the compiled build installed in this interpreter (.venv-compiled/bin/python "
+        "after `make compiled`) instead of this tree's pure Python",
+    )
     args = parser.parse_args()
-    if args.one is not None:
-        result = measure(args.one, args.cache_max_size, args.clicks, args.passes)
-        print(json.dumps(result))
-        return
 
     if args.trace:
         print(json.dumps(measure(args.trace, args.trace, args.clicks, 1, trace=True)))
@@ -297,13 +295,14 @@ def main() -> None:
             cache_max_size = links if bound == "fit" else int(bound)
             if bound != "fit" and links <= cache_max_size and "fit" in args.cache:
                 continue  # the same run as "fit"
-            result = run_one(links, cache_max_size, args.clicks, args.passes)
+            result = run_one(links, cache_max_size, args.clicks, args.passes, args.compiled_python)
             rows.append(result)
             print(json.dumps(result), flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
+    build = "compiled (" + args.compiled_python + ")" if args.compiled_python else "pure Python"
     print(
-        f"in process, {args.passes} measured passes of at least {args.clicks:,} clicks "
+        f"{build}, in process, {args.passes} measured passes of at least {args.clicks:,} clicks "
         "(median, min-max), after a warm pass; click events to a file, drain included"
     )
     print()
