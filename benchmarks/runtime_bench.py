@@ -41,15 +41,20 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bare_app import loops_for, spin_cost  # noqa: E402
-from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
 from link_tracking_runtime import RuntimeRecord, item_key, to_item  # noqa: E402
-from tests.support.stack import LocalAws, runtime_env  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.stack import LocalAws
+
+# The process harness (devsite.processes loads Celery, tests.support.stack boto3: ~8 MiB) is
+# imported where it is used, not here: the scale benchmark imports this module into the
+# process whose memory it measures.
 
 HOST = "go.example.com"
 ORIGIN_SECRET = "bench-origin-secret-0123456789"
@@ -134,6 +139,8 @@ def uvicorn_command(app: str, port: int, python: Sequence[str] = (sys.executable
 def bench_env(aws: LocalAws, table: str, stream: str, work: Path) -> dict[str, str]:
     """The runtime's environment in every case: events to Firehose on moto, rate limit and
     origin check on (the limit out of reach), records refreshed from DynamoDB every second."""
+    from tests.support.stack import runtime_env
+
     return runtime_env(
         aws,
         table_name=table,
@@ -239,6 +246,8 @@ def _server(
 ) -> Iterator[tuple[str, int]]:
     """uvicorn serving ``app`` from this tree; with another ``python`` (``--compiled-python``),
     from that interpreter's installed packages (the compiled build: nothing from the tree)."""
+    from devsite.processes import free_port, start_process, wait_for_http
+
     port = free_port()
     where = ["--app-dir", str(log.parent / "empty")] if python != sys.executable else []
     if where:
@@ -443,6 +452,8 @@ def _slow_miss_cases(
     answers every GetItem in ``--miss-delay-ms`` (:mod:`benchmarks.fake_dynamodb`, on the
     load generator's core): DynamoDB's own latency (one GetItem at a time, before and after),
     the path's maximum, and the path at half that maximum."""
+    from devsite.processes import free_port, start_process
+
     port = free_port()
     fake = start_process(
         [*_taskset("0"), *uvicorn_command("benchmarks.fake_dynamodb:app", port)],
@@ -549,6 +560,9 @@ def main() -> None:
         "unthrottled and at half that maximum (events to file)",
     )
     args = parser.parse_args()
+    from devsite.processes import free_port, moto_server, start_process
+    from tests.support.stack import LocalAws
+
     compiled = os.path.abspath(args.compiled_python) if args.compiled_python else None
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")

@@ -12,8 +12,10 @@ drain included) over a store of N links, and clicks links ``/L0`` … ``/L{N-1}`
 * then **measured passes** click them in turn again, at least ``--clicks`` clicks per pass
   (N = 1 clicks its one link ``--clicks`` times), each pass followed by the drain of its
   events, and its process CPU time divided by its clicks is the CPU per click;
-* the process's resident memory (``VmRSS``) is read after start-up (before any click) and
-  after the last pass, with the number of cached links and the misses of the measured passes.
+* the process's resident memory (``VmRSS``) is read after start-up (before any click), after
+  the warm pass (every link cached, few events buffered: a miss is slow) and after the last
+  pass (which adds the high-water mark of the click events buffered between drains at full
+  speed), with the number of cached links and the misses of the measured passes.
 
 The store is :class:`GeneratedTable`: it makes link ``L{i}``'s DynamoDB item when it is read,
 as moto or DynamoDB would return it, so that 1,000,000 links cost no memory in the store and
@@ -155,6 +157,7 @@ def measure(
                 await click_pass(links)
                 warm_us = (time.process_time() - warm_start) / links * 1e6
                 gc.collect()
+                rss_warm = _rss_mib()
                 counters = app.metrics.counters
                 misses_before = counters.get("CacheMiss", 0)
                 per_click = []
@@ -190,6 +193,7 @@ def measure(
                     "events_emitted": counters.get("EventsEmitted", 0),
                     "events_delivered": counters.get("EventsDelivered", 0),
                     "rss_start_mib": rss_start,
+                    "rss_warm_mib": rss_warm,
                     "rss_mib": _rss_mib(),
                 }
             finally:
@@ -308,16 +312,18 @@ def main() -> None:
     print()
     print(
         "| links | CACHE_MAX_SIZE | cached | passes x clicks | CPU µs/click | min-max | misses "
-        "| warm pass µs/click | RSS MiB at start | RSS MiB after | RSS above start |"
+        "| warm pass µs/click | RSS MiB at start | after the warm pass | after the passes "
+        "| bytes per cached link (warm) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['links']:,} | {r['cache_max_size']:,} | {r['cached']:,} "
             f"| {r['passes']:.0f} x {r['clicks_per_pass']:,.0f} | {r['cpu_us']:.1f} "
             f"| {r['cpu_us_min']:.1f}-{r['cpu_us_max']:.1f} | {r['miss_share']:.0%} "
-            f"| {r['warm_us']:.1f} | {r['rss_start_mib']:.0f} | {r['rss_mib']:.0f} "
-            f"| {r['rss_mib'] - r['rss_start_mib']:.0f} |"
+            f"| {r['warm_us']:.1f} | {r['rss_start_mib']:.0f} | {r['rss_warm_mib']:.0f} "
+            f"| {r['rss_mib']:.0f} "
+            f"| {(r['rss_warm_mib'] - r['rss_start_mib']) * 2**20 / r['cached']:,.0f} |"
         )
 
 
