@@ -308,7 +308,12 @@ class CompiledLink:
         "_event",
     )
 
-    def __init__(self, record: RuntimeRecord, default_fallback_url: str) -> None:
+    def __init__(
+        self,
+        record: RuntimeRecord,
+        default_fallback_url: str,
+        key: tuple[str, str] | None = None,
+    ) -> None:
         #: ``None``: no rules (or rules that could not be used, then ``problem`` says so).
         self.routing: CompiledRules | None = None
         self.problem: str | None = None
@@ -350,8 +355,11 @@ class CompiledLink:
         self._direct_key: tuple[str, ...] | None = None
         self._direct_template: LocationTemplate | None = None
         self._templates: dict[tuple[str, tuple[str, ...]], LocationTemplate | None] | None = None
+        domain, slug = record.domain, record.slug
+        if key is not None and key == (domain, slug):
+            domain, slug = key  # the cache's strings, not equal copies of them
         #: The event's columns that are the link's (:data:`LinkColumns`).
-        self._event = _event_base(record.domain, record.slug, record)
+        self._event = _event_base(domain, slug, record)
 
     @property
     def domain(self) -> str:
@@ -421,13 +429,17 @@ def _location_template(template: UrlTemplate, destination: str) -> LocationTempl
     return _record._share(made)
 
 
-def compile_link(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
+def compile_link(
+    record: RuntimeRecord, default_fallback_url: str, key: tuple[str, str] | None = None
+) -> CompiledLink:
     """Compile ``record`` for :func:`decide` (once per record version).
 
     ``default_fallback_url`` is where a visitor goes when the record's own ``fallback_url`` is
-    not a safe http(s) URL.
+    not a safe http(s) URL. ``key``: the record's canonical host and slug as the caller
+    already holds them (the runtime's cache key); the link keeps those strings rather than
+    equal copies (memory only: the decision is the same).
     """
-    return CompiledLink(record, default_fallback_url)
+    return CompiledLink(record, default_fallback_url, key)
 
 
 def event_columns(decision: Decision) -> dict[str, Any]:
