@@ -292,18 +292,14 @@ class CompiledLink:
     __slots__ = (
         "routing",
         "problem",
-        "signature_required",
-        "signature_key_id",
-        "max_clicks",
-        "secret",
+        "_limits",
         "needs_io",
         "fallback",
         "active",
         "expires_at_epoch",
         "destination_url",
         "_shape",
-        "_direct_key",
-        "_direct_template",
+        "_direct",
         "_templates",
         "_event",
     )
@@ -326,13 +322,15 @@ class CompiledLink:
                 self.problem = "invalid_rules"
         if self.problem is None and not is_http_url(record.destination_url):
             self.problem = "unsafe_destination"
-        self.signature_required = record.signature_required
-        self.signature_key_id = record.signature_key_id
-        self.max_clicks = record.max_clicks
-        #: Whether only a click that is spent (a person's ``GET``) may learn the destination.
-        self.secret = record.signature_required or record.max_clicks is not None
+        #: ``(signature_required, signature_key_id, max_clicks)`` of a link that requires a
+        #: signature or sets ``max_clicks``; ``None`` for the others (most links).
+        self._limits: tuple[bool, str | None, int | None] | None = (
+            (record.signature_required, record.signature_key_id, record.max_clicks)
+            if record.signature_required or record.max_clicks is not None
+            else None
+        )
         #: Whether the runtime has I/O to do before :func:`decide` (signature, counter).
-        self.needs_io = self.problem is None and self.secret
+        self.needs_io = self.problem is None and self._limits is not None
         #: :func:`.policy.check_policy`'s fields of the record.
         self.active = bool(record.active)
         self.expires_at_epoch = record.expires_at_epoch
@@ -350,16 +348,33 @@ class CompiledLink:
         )
         self._shape = _link_shape(record)
         #: The optional params present of the first click's template to the record's own
-        #: destination (``None`` until it is made), and that template (``None``: that URL
-        #: cannot be a header); any other template goes in ``_templates``, made when needed.
-        self._direct_key: tuple[str, ...] | None = None
-        self._direct_template: LocationTemplate | None = None
+        #: destination and that template (``None``: that URL cannot be a header), one pair
+        #: that links of a shape share; ``None`` until it is made. Any other template goes
+        #: in ``_templates``, made when needed.
+        self._direct: tuple[tuple[str, ...], LocationTemplate | None] | None = None
         self._templates: dict[tuple[str, tuple[str, ...]], LocationTemplate | None] | None = None
         domain, slug = record.domain, record.slug
         if key is not None and key == (domain, slug):
             domain, slug = key  # the cache's strings, not equal copies of them
         #: The event's columns that are the link's (:data:`LinkColumns`).
         self._event = _event_base(domain, slug, record)
+
+    @property
+    def signature_required(self) -> bool:
+        return self._limits is not None and self._limits[0]
+
+    @property
+    def signature_key_id(self) -> str | None:
+        return None if self._limits is None else self._limits[1]
+
+    @property
+    def max_clicks(self) -> int | None:
+        return None if self._limits is None else self._limits[2]
+
+    @property
+    def secret(self) -> bool:
+        """Whether only a click that is spent (a person's ``GET``) may learn the destination."""
+        return self._limits is not None
 
     @property
     def domain(self) -> str:
@@ -383,8 +398,8 @@ class CompiledLink:
         """The header-safe ``Location`` template to ``destination`` for a click with values
         for the optional params ``names``; ``None`` if that URL cannot be a header."""
         direct = destination == self.destination_url
-        if direct and names == self._direct_key:
-            return self._direct_template
+        if direct and self._direct is not None and names == self._direct[0]:
+            return self._direct[1]
         templates = self._templates
         if templates is not None:
             found = templates.get((destination, names), _MISSING)
@@ -403,9 +418,9 @@ class CompiledLink:
             template = None if made is None else _location_template(made, destination)
         except Exception:  # a value a URL cannot hold (a lone surrogate): not sendable
             template = None
-        if direct and self._direct_key is None:
-            self._direct_key = names
-            self._direct_template = template
+        if direct and self._direct is None:
+            pair = (names, template)
+            self._direct = pair if template is not None and template[0] else _record._share(pair)
         elif templates is None:
             self._templates = {(destination, names): template}
         elif len(templates) < _TEMPLATES_MAX:
@@ -426,7 +441,8 @@ def _location_template(template: UrlTemplate, destination: str) -> LocationTempl
         for name, literal in zip(template.names, template.literals[1:], strict=True)
     )
     made: LocationTemplate = (head, suffix, slots)
-    return _record._share(made)
+    # Only a template that extends its destination can be another link's too.
+    return _record._share(made) if not head else made
 
 
 def compile_link(
@@ -579,8 +595,9 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
         elif requested:
             present = tuple(name for name in shape.optional if name in requested)
             forwarded = {name: requested[name] for name in present}
-        if routing is None and present == link._direct_key:
-            template = link._direct_template
+        direct = link._direct
+        if routing is None and direct is not None and present == direct[0]:
+            template = direct[1]
         else:
             template = link.template(destination, present)
         if template is None:

@@ -32,3 +32,14 @@ def test_delete_and_clear() -> None:
     assert cache.get("a", 0.0) is None
     cache.clear()
     assert len(cache) == 0
+
+
+def test_entries_share_the_stale_window_they_were_set_with() -> None:
+    cache: TTLCache[int] = TTLCache(5)
+    stale = float("3600")
+    cache.set("a", 1, now=0.0, ttl=60.0, stale=stale)
+    cache.set("b", 2, now=5.0, ttl=60.0, stale=stale)
+    a, b = cache.peek("a"), cache.peek("b")
+    assert a is not None and b is not None
+    assert a.stale is b.stale
+    assert (a.stale_until, b.stale_until) == (3660.0, 3665.0)
