@@ -17,6 +17,10 @@ drain included) over a store of N links, and clicks links ``/L0`` … ``/L{N-1}`
   pass (which adds the high-water mark of the click events buffered between drains at full
   speed), with the number of cached links and the misses of the measured passes.
 
+The measured process loads what the runtime's image has: not httpx, which the development
+virtualenv installs for tests and aiobotocore imports when it is there (with rich and
+pygments, ~6 MiB), nor the benchmarks' process harness (Celery, boto3, moto).
+
 The store is :class:`GeneratedTable`: it makes link ``L{i}``'s DynamoDB item when it is read,
 as moto or DynamoDB would return it, so that 1,000,000 links cost no memory in the store and
 the RSS is the runtime's own (the interpreter, the app, the cache). A miss costs what the
@@ -163,7 +167,8 @@ def measure(
                 per_click = []
                 count = max(links, clicks)
                 # Large sizes: fewer passes (1,000,000 links is one pass of a million clicks).
-                passes_run = max(1, min(passes, max(3 * clicks, links) // count))
+                # --passes 0: the warm pass only (a large bounded cache: its RSS, not its CPU).
+                passes_run = passes and max(1, min(passes, max(3 * clicks, links) // count))
                 for _ in range(passes_run):
                     start = time.process_time()
                     await click_pass(count)
@@ -184,12 +189,12 @@ def measure(
                     "cache_max_size": cache_max_size,
                     "cached": len(app.store._cache),
                     "warm_us": warm_us,
-                    "cpu_us": statistics.median(per_click),
-                    "cpu_us_min": min(per_click),
-                    "cpu_us_max": max(per_click),
+                    "cpu_us": statistics.median(per_click or [warm_us]),
+                    "cpu_us_min": min(per_click or [warm_us]),
+                    "cpu_us_max": max(per_click or [warm_us]),
                     "clicks_per_pass": count,
                     "passes": passes_run,
-                    "miss_share": misses / (count * passes_run),
+                    "miss_share": misses / (count * passes_run) if passes_run else 1.0,
                     "events_emitted": counters.get("EventsEmitted", 0),
                     "events_delivered": counters.get("EventsDelivered", 0),
                     "rss_start_mib": rss_start,
@@ -220,8 +225,11 @@ def _print_trace(diffs: list[tracemalloc.StatisticDiff], links: int) -> None:
 #: The child process of :func:`run_one`: imports the two packages first (from the source tree
 #: when it leads ``sys.path``, else from the interpreter's site-packages: the compiled build),
 #: then the harness from the tree, and prints the figures and where the packages came from.
+#: It cannot import httpx, as in the runtime's image (``requirements/runtime.txt`` has none;
+#: the development virtualenv has it, and aiobotocore imports it when it can).
 _MEASURE = """
 import json, sys
+sys.modules["httpx"] = None  # not in the runtime's image (see the module's docstring)
 {prefix}
 import link_tracking_runtime, runtime_service.redirect
 sys.path.insert(0, {root!r})
@@ -272,7 +280,8 @@ def main() -> None:
         "--passes",
         type=int,
         default=3,
-        help="measured passes (median); fewer when one pass of N links exceeds 3 x --clicks",
+        help="measured passes (median); fewer when one pass of N links exceeds 3 x --clicks; "
+        "0: the warm pass only (its CPU per click is the misses')",
     )
     parser.add_argument(
         "--trace",
