@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 from urllib.parse import quote
 
 from . import record as _record
@@ -420,12 +420,20 @@ class CompiledLink:
             template = None
         if direct and self._direct is None:
             pair = (names, template)
-            self._direct = pair if template is not None and template[0] else _record._share(pair)
+            # Shared as an object: a compiled build would otherwise unbox the tuple the memo
+            # returns and box a copy of it per link.
+            shared: object = pair if template is not None and template[0] else _share(pair)
+            self._direct = cast("tuple[tuple[str, ...], LocationTemplate | None] | None", shared)
         elif templates is None:
             self._templates = {(destination, names): template}
         elif len(templates) < _TEMPLATES_MAX:
             templates[destination, names] = template
         return template
+
+
+def _share(value: object) -> object:
+    """:func:`.record._share` of ``value``, typed as an object (see :meth:`CompiledLink.template`)."""
+    return _record._share(value)
 
 
 def _location_template(template: UrlTemplate, destination: str) -> LocationTemplate:
