@@ -423,7 +423,10 @@ class CompiledLink:
             # Shared as an object: a compiled build would otherwise unbox the tuple the memo
             # returns and box a copy of it per link.
             shared: object = pair if template is not None and template[0] else _share(pair)
-            self._direct = cast("tuple[tuple[str, ...], LocationTemplate | None] | None", shared)
+            stored = cast("tuple[tuple[str, ...], LocationTemplate | None] | None", shared)
+            self._direct = stored
+            if stored is not None:
+                return stored[1]  # the template the links of this shape share
         elif templates is None:
             self._templates = {(destination, names): template}
         elif len(templates) < _TEMPLATES_MAX:
