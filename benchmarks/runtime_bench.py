@@ -43,17 +43,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bare_app import loops_for, spin_cost  # noqa: E402
-from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
 from link_tracking_runtime import RuntimeRecord, item_key, to_item  # noqa: E402
-from tests.support.stack import LocalAws, runtime_env  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.stack import LocalAws
+
+# The process harness (devsite.processes loads Celery, tests.support.stack boto3: ~8 MiB) is
+# imported where it is used, not here: the scale benchmark imports this module into the
+# process whose memory it measures.
 
 HOST = "go.example.com"
 ORIGIN_SECRET = "bench-origin-secret-0123456789"
@@ -94,30 +99,52 @@ def _rate_script(work: Path, wait_ms: float, seed: int, prefix: str = "") -> Pat
     return script
 
 
+def bench_record(slug: str, link_id: str) -> RuntimeRecord:
+    """One benchmark link: every link of every benchmark is shaped like this (UTM params,
+    ``click_id`` and ``sms_msg_id`` allowlisted, a campaign and a channel)."""
+    return RuntimeRecord(
+        domain=HOST,
+        slug=slug,
+        link_id=link_id,
+        destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
+        fallback_url=f"https://{HOST}/disabled",
+        active=True,
+        runtime_version=1,
+        resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
+        dynamic_param_allowlist=("click_id", "sms_msg_id"),
+        campaign_id="BENCH",
+        channel="sms",
+    )
+
+
 def bench_records(links: int = LINKS) -> list[RuntimeRecord]:
     """``links`` links ``L0``... plus ``ABC123`` (the one the cache-hit cases click)."""
+    return [bench_record(f"L{i}", f"link-{i}") for i in range(links)] + [
+        bench_record("ABC123", "link-abc")
+    ]
+
+
+def uvicorn_command(app: str, port: int, python: Sequence[str] = (sys.executable,)) -> list[str]:
+    """The command line of every uvicorn the benchmarks start (one worker, no access log):
+    ``python`` is the interpreter and its options."""
     return [
-        RuntimeRecord(
-            domain=HOST,
-            slug=slug,
-            link_id=link_id,
-            destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
-            fallback_url=f"https://{HOST}/disabled",
-            active=True,
-            runtime_version=1,
-            resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-            dynamic_param_allowlist=("click_id", "sms_msg_id"),
-            campaign_id="BENCH",
-            channel="sms",
-        )
-        for slug, link_id in [(f"L{i}", f"link-{i}") for i in range(links)]
-        + [("ABC123", "link-abc")]
+        *python,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *UVICORN_FLAGS,
     ]
 
 
 def bench_env(aws: LocalAws, table: str, stream: str, work: Path) -> dict[str, str]:
     """The runtime's environment in every case: events to Firehose on moto, rate limit and
     origin check on (the limit out of reach), records refreshed from DynamoDB every second."""
+    from tests.support.stack import runtime_env
+
     return runtime_env(
         aws,
         table_name=table,
@@ -228,6 +255,8 @@ def _server(
     """uvicorn serving ``app`` from this tree (or the ``source`` tree: ``--miss-baseline``);
     with another ``python`` (``--compiled-python``), from that interpreter's installed packages
     (the compiled build: nothing from the tree)."""
+    from devsite.processes import free_port, start_process, wait_for_http
+
     port = free_port()
     where = ["--app-dir", str(log.parent / "empty")] if python != sys.executable else []
     if where:
@@ -235,16 +264,8 @@ def _server(
     process = start_process(
         [
             *_taskset("1"),
-            python,
-            *(["-P"] if where else []),  # -P: not the working directory (this tree) either
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *UVICORN_FLAGS,
+            # -P: not the working directory (this tree) either
+            *uvicorn_command(app, port, [python, "-P"] if where else [python]),
             # uvicorn puts --app-dir (default: the working directory) first on sys.path.
             *(where or ["--app-dir", str(source)]),
         ],
@@ -468,20 +489,11 @@ def _slow_miss_cases(
     and for each runtime source tree in ``sources`` (this tree, and ``--miss-baseline``'s) the
     path's maximum and the path at half that maximum, in interleaved rounds; medians, with
     the stand-in's own CPU per request and the load average."""
+    from devsite.processes import free_port, start_process
+
     port = free_port()
     fake = start_process(
-        [
-            *_taskset("0"),
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.fake_dynamodb:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *UVICORN_FLAGS,
-        ],
+        [*_taskset("0"), *uvicorn_command("benchmarks.fake_dynamodb:app", port)],
         env={
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -667,6 +679,9 @@ def _run(
     runtime: str,
     sources: Mapping[str, Path],
 ) -> None:
+    from devsite.processes import free_port, moto_server, start_process
+    from tests.support.stack import LocalAws
+
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
         work = Path(tmp)

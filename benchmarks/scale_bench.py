@@ -12,8 +12,14 @@ drain included) over a store of N links, and clicks links ``/L0`` … ``/L{N-1}`
 * then **measured passes** click them in turn again, at least ``--clicks`` clicks per pass
   (N = 1 clicks its one link ``--clicks`` times), each pass followed by the drain of its
   events, and its process CPU time divided by its clicks is the CPU per click;
-* the process's resident memory (``VmRSS``) is read after start-up (before any click) and
-  after the last pass, with the number of cached links and the misses of the measured passes.
+* the process's resident memory (``VmRSS``) is read after start-up (before any click), after
+  the warm pass (every link cached, few events buffered: a miss is slow) and after the last
+  pass (which adds the high-water mark of the click events buffered between drains at full
+  speed), with the number of cached links and the misses of the measured passes.
+
+The measured process loads what the runtime's image has: not httpx, which the development
+virtualenv installs for tests and aiobotocore imports when it is there (with rich and
+pygments, ~6 MiB), nor the benchmarks' process harness (Celery, boto3, moto).
 
 The store is :class:`GeneratedTable`: it makes link ``L{i}``'s DynamoDB item when it is read,
 as moto or DynamoDB would return it, so that 1,000,000 links cost no memory in the store and
@@ -43,33 +49,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.runtime_bench import HOST, ORIGIN_SECRET, USER_AGENT  # noqa: E402
-from link_tracking_runtime import RuntimeRecord, item_key, to_item  # noqa: E402
+from benchmarks.runtime_bench import HOST, ORIGIN_SECRET, USER_AGENT, bench_record  # noqa: E402
+from link_tracking_runtime import item_key, to_item  # noqa: E402
 
 DEFAULT_LINKS = (1, 1_000, 5_000, 9_000, 12_000, 20_000, 100_000, 1_000_000)
 
 
-def link_record(i: int) -> RuntimeRecord:
-    """Link ``L{i}``, shaped like the runtime benchmark's links."""
-    slug = f"L{i}"
-    return RuntimeRecord(
-        domain=HOST,
-        slug=slug,
-        link_id=f"link-{i}",
-        destination_url=f"https://shop.example.com/{slug.lower()}?ref=bench",
-        fallback_url=f"https://{HOST}/disabled",
-        active=True,
-        runtime_version=1,
-        resolved_query_params={"utm_source": "sms", "utm_campaign": "BENCH"},
-        dynamic_param_allowlist=("click_id", "sms_msg_id"),
-        campaign_id="BENCH",
-        channel="sms",
-    )
-
-
 class GeneratedTable:
     """A read-only runtime table of links ``L0`` … ``L{links-1}`` made on read (no memory
-    per link): the item :func:`link_record` would have been published as."""
+    per link): link ``L{i}`` is :func:`benchmarks.runtime_bench.bench_record`, as published."""
 
     def __init__(self, links: int) -> None:
         self.links = links
@@ -82,7 +70,7 @@ class GeneratedTable:
         number = key["SK"][len(sk) :] if key["SK"].startswith(sk) else ""
         if key["PK"] != self._key["PK"] or not number.isdigit() or int(number) >= self.links:
             return None
-        return to_item(link_record(int(number)))
+        return to_item(bench_record(f"L{number}", f"link-{number}"))
 
     async def count_click(self, key: Mapping[str, str], limit: int) -> bool:
         raise AssertionError("no link of this benchmark has max_clicks")
@@ -173,12 +161,14 @@ def measure(
                 await click_pass(links)
                 warm_us = (time.process_time() - warm_start) / links * 1e6
                 gc.collect()
+                rss_warm = _rss_mib()
                 counters = app.metrics.counters
                 misses_before = counters.get("CacheMiss", 0)
                 per_click = []
                 count = max(links, clicks)
                 # Large sizes: fewer passes (1,000,000 links is one pass of a million clicks).
-                passes_run = max(1, min(passes, max(3 * clicks, links) // count))
+                # --passes 0: the warm pass only (a large bounded cache: its RSS, not its CPU).
+                passes_run = passes and max(1, min(passes, max(3 * clicks, links) // count))
                 for _ in range(passes_run):
                     start = time.process_time()
                     await click_pass(count)
@@ -199,15 +189,16 @@ def measure(
                     "cache_max_size": cache_max_size,
                     "cached": len(app.store._cache),
                     "warm_us": warm_us,
-                    "cpu_us": statistics.median(per_click),
-                    "cpu_us_min": min(per_click),
-                    "cpu_us_max": max(per_click),
+                    "cpu_us": statistics.median(per_click or [warm_us]),
+                    "cpu_us_min": min(per_click or [warm_us]),
+                    "cpu_us_max": max(per_click or [warm_us]),
                     "clicks_per_pass": count,
                     "passes": passes_run,
-                    "miss_share": misses / (count * passes_run),
+                    "miss_share": misses / (count * passes_run) if passes_run else 1.0,
                     "events_emitted": counters.get("EventsEmitted", 0),
                     "events_delivered": counters.get("EventsDelivered", 0),
                     "rss_start_mib": rss_start,
+                    "rss_warm_mib": rss_warm,
                     "rss_mib": _rss_mib(),
                 }
             finally:
@@ -231,27 +222,46 @@ def _print_trace(diffs: list[tracemalloc.StatisticDiff], links: int) -> None:
         )
 
 
-def run_one(links: int, cache_max_size: int, clicks: int, passes: int) -> dict[str, float]:
-    """:func:`measure` in a fresh process, so that each size's RSS is its own."""
-    output = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--one",
-            str(links),
-            "--cache-max-size",
-            str(cache_max_size),
-            "--clicks",
-            str(clicks),
-            "--passes",
-            str(passes),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+#: The child process of :func:`run_one`: imports the two packages first (from the source tree
+#: when it leads ``sys.path``, else from the interpreter's site-packages: the compiled build),
+#: then the harness from the tree, and prints the figures and where the packages came from.
+#: It cannot import httpx, as in the runtime's image (``requirements/runtime.txt`` has none;
+#: the development virtualenv has it, and aiobotocore imports it when it can).
+_MEASURE = """
+import json, sys
+sys.modules["httpx"] = None  # not in the runtime's image (see the module's docstring)
+{prefix}
+import link_tracking_runtime, runtime_service.redirect
+sys.path.insert(0, {root!r})
+from benchmarks.scale_bench import measure
+result = measure({links}, {cache_max_size}, {clicks}, {passes})
+print(json.dumps({{**result, "module": runtime_service.redirect.__file__}}))
+"""
+
+
+def run_one(
+    links: int, cache_max_size: int, clicks: int, passes: int, compiled_python: str | None = None
+) -> dict[str, float]:
+    """:func:`measure` in a fresh process, so that each size's RSS is its own: of this
+    interpreter and this tree, or of ``compiled_python``'s installed (compiled) build."""
+    python = os.path.abspath(compiled_python) if compiled_python else sys.executable
+    prefix = "" if compiled_python else f"sys.path.insert(0, {str(ROOT)!r})"
+    code = _MEASURE.format(
+        prefix=prefix,
+        root=str(ROOT),
+        links=links,
+        cache_max_size=cache_max_size,
+        clicks=clicks,
+        passes=passes,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with tempfile.TemporaryDirectory() as empty:  # cwd: nothing there shadows site-packages
+        output = subprocess.run(
+            [python, "-c", code], cwd=empty, env=env, capture_output=True, text=True, check=True
+        ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    if result.pop("module").endswith(".so") != bool(compiled_python):
+        sys.exit(f"{python} did not import the build it was meant to (make compiled)")
     return result
 
 
@@ -270,7 +280,8 @@ def main() -> None:
         "--passes",
         type=int,
         default=3,
-        help="measured passes (median); fewer when one pass of N links exceeds 3 x --clicks",
+        help="measured passes (median); fewer when one pass of N links exceeds 3 x --clicks; "
+        "0: the warm pass only (its CPU per click is the misses')",
     )
     parser.add_argument(
         "--trace",
@@ -278,13 +289,13 @@ def main() -> None:
         metavar="LINKS",
         help="only this many links (cache fits), with tracemalloc: where the memory goes",
     )
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--cache-max-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compiled-python",
+        metavar="PYTHON",
+        help="measure the compiled build installed in this interpreter (.venv-compiled/bin/python "
+        "after `make compiled`) instead of this tree's pure Python",
+    )
     args = parser.parse_args()
-    if args.one is not None:
-        result = measure(args.one, args.cache_max_size, args.clicks, args.passes)
-        print(json.dumps(result))
-        return
 
     if args.trace:
         print(json.dumps(measure(args.trace, args.trace, args.clicks, 1, trace=True)))
@@ -297,28 +308,31 @@ def main() -> None:
             cache_max_size = links if bound == "fit" else int(bound)
             if bound != "fit" and links <= cache_max_size and "fit" in args.cache:
                 continue  # the same run as "fit"
-            result = run_one(links, cache_max_size, args.clicks, args.passes)
+            result = run_one(links, cache_max_size, args.clicks, args.passes, args.compiled_python)
             rows.append(result)
             print(json.dumps(result), flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
+    build = "compiled (" + args.compiled_python + ")" if args.compiled_python else "pure Python"
     print(
-        f"in process, {args.passes} measured passes of at least {args.clicks:,} clicks "
+        f"{build}, in process, {args.passes} measured passes of at least {args.clicks:,} clicks "
         "(median, min-max), after a warm pass; click events to a file, drain included"
     )
     print()
     print(
         "| links | CACHE_MAX_SIZE | cached | passes x clicks | CPU µs/click | min-max | misses "
-        "| warm pass µs/click | RSS MiB at start | RSS MiB after | RSS above start |"
+        "| warm pass µs/click | RSS MiB at start | after the warm pass | after the passes "
+        "| bytes per cached link (warm) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['links']:,} | {r['cache_max_size']:,} | {r['cached']:,} "
             f"| {r['passes']:.0f} x {r['clicks_per_pass']:,.0f} | {r['cpu_us']:.1f} "
             f"| {r['cpu_us_min']:.1f}-{r['cpu_us_max']:.1f} | {r['miss_share']:.0%} "
-            f"| {r['warm_us']:.1f} | {r['rss_start_mib']:.0f} | {r['rss_mib']:.0f} "
-            f"| {r['rss_mib'] - r['rss_start_mib']:.0f} |"
+            f"| {r['warm_us']:.1f} | {r['rss_start_mib']:.0f} | {r['rss_warm_mib']:.0f} "
+            f"| {r['rss_mib']:.0f} "
+            f"| {(r['rss_warm_mib'] - r['rss_start_mib']) * 2**20 / r['cached']:,.0f} |"
         )
 
 

@@ -36,6 +36,7 @@ from benchmarks.runtime_bench import (  # noqa: E402
     _wrk,
     bench_env,
     bench_records,
+    uvicorn_command,
 )
 from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
 from tests.support.stack import LocalAws  # noqa: E402
@@ -45,21 +46,7 @@ HIT_URL = "/ABC123?sms_msg_id=42"
 
 def _command(server: str, app: str, port: int) -> list[str]:
     if server == "uvicorn":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            "1",
-        ]
+        return uvicorn_command(app, port)
     if server == "gunicorn":
         return [
             sys.executable,

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Any, Final, NamedTuple
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple, cast
 from urllib.parse import quote
 
 from . import record as _record
@@ -46,7 +47,7 @@ from .urls import (
     is_acceptable_value,
     is_http_url,
     parse_request_query,
-    url_template,
+    query_template,
 )
 
 __all__ = [
@@ -80,7 +81,6 @@ _sha256: Final = hashlib.sha256
 _quote_safe: Final = _QUOTE_SAFE.fullmatch
 _new_tuple: Final[Any] = tuple.__new__
 _MISSING: Final[Any] = object()
-_INF: Final = float("inf")
 
 #: What fills one slot of a ``Location`` template (worked out when the template is made).
 _SLOT_CLICK_ID: Final = 0
@@ -214,67 +214,102 @@ def _event_base(domain: str, slug: str, record: RuntimeRecord | None) -> LinkCol
     return (domain, slug, record.link_id, record.campaign_id, record.keyword, record.channel)
 
 
-@functools.lru_cache(maxsize=1024)
-def _optional_params(
-    allowlist: tuple[str, ...],
-) -> tuple[tuple[str, ...], frozenset[str], dict[str, tuple[str, ...]]]:
-    """The optional params of an allowlist, the forwarded ones, and per forwarded param the
-    optional params present when it is the only one (the key of its ``Location`` template):
-    one set of objects per allowlist, which links share and never change (per link they
-    would cost ~200 bytes of memory each)."""
-    optional = tuple(
-        name
-        for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
-        if name in allowlist
+class _LinkShape:
+    """What a link's ``Location`` templates are made of besides its destination (its query
+    settings) and the dynamic params it takes: one object per set of settings, which the links
+    with those settings share and never change (a campaign's links share their UTM params
+    and allowlist: per link these would cost ~400 bytes of memory each)."""
+
+    __slots__ = (
+        "append_query_params",
+        "allowlist",
+        "resolved_query_params",
+        "optional",
+        "forwarded",
+        "single",
+        "optional_dynamic",
     )
-    forwarded = frozenset(optional) & frozenset(_record.FORWARDED_FROM_REQUEST_PARAMS)
-    return optional, forwarded, {name: (name,) for name in forwarded}
 
-
-class LocationTemplate:
-    """A header-safe ``Location`` template of one compiled link: its first literal, then per
-    dynamic value what fills it and the literal that follows (one ``"".join`` per click,
-    about a third of the cost of ``str.format``)."""
-
-    __slots__ = ("url", "slots")
-
-    def __init__(self, template: UrlTemplate) -> None:
-        #: The first literal: the whole URL when there are no slots.
-        self.url = template.literals[0]
-        #: ``(kind, name, literal after it)`` per slot, in order; ``kind`` is one of the
-        #: ``_SLOT_*`` values.
-        self.slots = tuple(
-            (_SLOT_KINDS.get(name, _SLOT_FORWARDED), name, literal)
-            for name, literal in zip(template.names, template.literals[1:], strict=True)
+    def __init__(
+        self,
+        append_query_params: bool,
+        allowlist: tuple[str, ...],
+        params: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.append_query_params = append_query_params
+        self.allowlist = allowlist
+        self.resolved_query_params: Mapping[str, str] = dict(params)
+        dynamic = allowlist if append_query_params else ()
+        #: Dynamic params whose presence changes from click to click, in a fixed order.
+        self.optional: tuple[str, ...] = tuple(
+            name
+            for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
+            if name in dynamic
         )
+        #: The forwarded params these links put on the URL.
+        self.forwarded: frozenset[str] = frozenset(self.optional) & frozenset(
+            _record.FORWARDED_FROM_REQUEST_PARAMS
+        )
+        #: A forwarded param → the optional params present when it is the only one (the key
+        #: of its ``Location`` template).
+        self.single: dict[str, tuple[str, ...]] = {name: (name,) for name in self.forwarded}
+        #: Whether ``ab_variant`` or ``geo`` is among them (else only forwarded ones are).
+        self.optional_dynamic = "ab_variant" in self.optional or "geo" in self.optional
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_shape(
+    append_query_params: bool, allowlist: tuple[str, ...], params: tuple[tuple[str, str], ...]
+) -> _LinkShape:
+    return _LinkShape(append_query_params, allowlist, params)
+
+
+def _link_shape(record: RuntimeRecord) -> _LinkShape:
+    """The shape of ``record``'s links, shared with every record that has the same."""
+    allowlist = tuple(record.dynamic_param_allowlist)
+    params = tuple(sorted(record.resolved_query_params.items()))
+    try:
+        return _shared_shape(record.append_query_params, allowlist, params)
+    except TypeError:  # a value no key can hold (a malformed record): a shape of its own
+        return _LinkShape(record.append_query_params, allowlist, params)
+
+
+#: A header-safe ``Location`` template: ``(head, suffix, slots)``. The URL is ``head`` (or,
+#: when ``head`` is empty, the destination the template was made for), ``suffix``, then per
+#: slot its value and its literal; a slot is ``(kind, name, literal)``, ``kind`` one of the
+#: ``_SLOT_*`` values. A template that extends its destination holds nothing of the link's
+#: own, and links of one shape share it (one ``"".join`` per click, about a third of the
+#: cost of ``str.format``).
+LocationTemplate = tuple[str, str, tuple[tuple[int, str, str], ...]]
 
 
 class CompiledLink:
-    """A record as clicks use it, made once per record version by :func:`compile_link`."""
+    """A record as clicks use it, made once per record version by :func:`compile_link`.
+
+    It keeps what :func:`decide` and the runtime's checks read, not the record: a cache of
+    100,000 links holds 100,000 of these (``benchmarks/scale_bench.py --trace``)."""
 
     __slots__ = (
-        "record",
         "routing",
         "problem",
-        "signature_required",
-        "max_clicks",
-        "secret",
+        "_limits",
         "needs_io",
         "fallback",
         "active",
-        "expires",
-        "_optional",
-        "_optional_dynamic",
-        "_forwarded",
-        "_single",
-        "_templates",
+        "expires_at_epoch",
+        "destination_url",
+        "_shape",
         "_direct",
+        "_templates",
         "_event",
-        "_scan_event",
     )
 
-    def __init__(self, record: RuntimeRecord, default_fallback_url: str) -> None:
-        self.record = record
+    def __init__(
+        self,
+        record: RuntimeRecord,
+        default_fallback_url: str,
+        key: tuple[str, str] | None = None,
+    ) -> None:
         #: ``None``: no rules (or rules that could not be used, then ``problem`` says so).
         self.routing: CompiledRules | None = None
         self.problem: str | None = None
@@ -287,18 +322,19 @@ class CompiledLink:
                 self.problem = "invalid_rules"
         if self.problem is None and not is_http_url(record.destination_url):
             self.problem = "unsafe_destination"
-        self.signature_required = record.signature_required
-        self.max_clicks = record.max_clicks
-        #: Whether only a click that is spent (a person's ``GET``) may learn the destination.
-        self.secret = record.signature_required or record.max_clicks is not None
-        #: Whether the runtime has I/O to do before :func:`decide` (signature, counter).
-        self.needs_io = self.problem is None and (
-            record.signature_required or record.max_clicks is not None
+        #: ``(signature_required, signature_key_id, max_clicks)`` of a link that requires a
+        #: signature or sets ``max_clicks``; ``None`` for the others (most links).
+        self._limits: tuple[bool, str | None, int | None] | None = (
+            (record.signature_required, record.signature_key_id, record.max_clicks)
+            if record.signature_required or record.max_clicks is not None
+            else None
         )
-        #: :func:`.policy.check_policy` as two values: active, and the time it expires at.
+        #: Whether the runtime has I/O to do before :func:`decide` (signature, counter).
+        self.needs_io = self.problem is None and self._limits is not None
+        #: :func:`.policy.check_policy`'s fields of the record.
         self.active = bool(record.active)
-        expires = record.expires_at_epoch
-        self.expires = _INF if expires is None else expires
+        self.expires_at_epoch = record.expires_at_epoch
+        self.destination_url = record.destination_url
         fallback = record.fallback_url
         try:
             safe_fallback = (
@@ -310,58 +346,127 @@ class CompiledLink:
         self.fallback = (
             safe_fallback.literals[0] if safe_fallback is not None else default_fallback_url
         )
-        allowlist = record.dynamic_param_allowlist if record.append_query_params else ()
-        #: Dynamic params whose presence changes from click to click, in a fixed order; the
-        #: forwarded params this link puts on the URL; a forwarded param → the optional params
-        #: present when it is the only one (the key of the Location template).
-        self._optional, self._forwarded, self._single = _optional_params(tuple(allowlist))
-        #: Whether ``ab_variant`` or ``geo`` is among them (else only forwarded ones are).
-        self._optional_dynamic = "ab_variant" in self._optional or "geo" in self._optional
-        #: (destination, optional params present) → the Location template.
-        self._templates: dict[tuple[str, tuple[str, ...]], LocationTemplate | None] = {}
-        #: The same for the record's own destination (the table a link without rules uses).
-        self._direct: dict[tuple[str, ...], LocationTemplate | None] = {}
-        self._event = _event_base(record.domain, record.slug, record)
-        #: The constant columns of a QR scan's event (:mod:`.scan`).
-        self._scan_event: LinkColumns = (*self._event[:5], SCAN_CHANNEL)
+        self._shape = _link_shape(record)
+        #: The optional params present of the first click's template to the record's own
+        #: destination and that template (``None``: that URL cannot be a header), one pair
+        #: that links of a shape share; ``None`` until it is made. Any other template goes
+        #: in ``_templates``, made when needed.
+        self._direct: tuple[tuple[str, ...], LocationTemplate | None] | None = None
+        self._templates: dict[tuple[str, tuple[str, ...]], LocationTemplate | None] | None = None
+        domain, slug = record.domain, record.slug
+        if key is not None and key == (domain, slug):
+            domain, slug = key  # the cache's strings, not equal copies of them
+        #: The event's columns that are the link's (:data:`LinkColumns`).
+        self._event = _event_base(domain, slug, record)
+
+    @property
+    def signature_required(self) -> bool:
+        return self._limits is not None and self._limits[0]
+
+    @property
+    def signature_key_id(self) -> str | None:
+        return None if self._limits is None else self._limits[1]
+
+    @property
+    def max_clicks(self) -> int | None:
+        return None if self._limits is None else self._limits[2]
+
+    @property
+    def secret(self) -> bool:
+        """Whether only a click that is spent (a person's ``GET``) may learn the destination."""
+        return self._limits is not None
+
+    @property
+    def domain(self) -> str:
+        return self._event[0]
+
+    @property
+    def slug(self) -> str:
+        return self._event[1]
+
+    @property
+    def link_id(self) -> str:
+        link_id = self._event[2]
+        assert link_id is not None
+        return link_id
 
     def policy(self, now: float) -> str:
         """``ok``, ``inactive`` or ``expired``: :func:`.policy.check_policy` of the record."""
-        return check_policy(self.record, now)
+        return check_policy(self, now)
 
     def template(self, destination: str, names: tuple[str, ...]) -> LocationTemplate | None:
         """The header-safe ``Location`` template to ``destination`` for a click with values
         for the optional params ``names``; ``None`` if that URL cannot be a header."""
-        table = self._direct if destination == self.record.destination_url else None
-        if table is not None:
-            found = table.get(names, _MISSING)
-        else:
-            found = self._templates.get((destination, names), _MISSING)
-        if found is not _MISSING:
-            template: LocationTemplate | None = found
-            return template
+        direct = destination == self.destination_url
+        if direct and self._direct is not None and names == self._direct[0]:
+            return self._direct[1]
+        templates = self._templates
+        if templates is not None:
+            found = templates.get((destination, names), _MISSING)
+            if found is not _MISSING:
+                template: LocationTemplate | None = found
+                return template
+        shape = self._shape
         try:
-            made = url_template(
-                self.record, destination, ("click_id", "click_ts", *names)
+            made = query_template(
+                destination,
+                ("click_id", "click_ts", *names),
+                append_query_params=shape.append_query_params,
+                allowlist=shape.allowlist,
+                resolved_query_params=shape.resolved_query_params,
             ).header_safe()
-            template = None if made is None else LocationTemplate(made)
+            template = None if made is None else _location_template(made, destination)
         except Exception:  # a value a URL cannot hold (a lone surrogate): not sendable
             template = None
-        if len(self._templates) + len(self._direct) < _TEMPLATES_MAX:
-            if table is not None:
-                table[names] = template
-            else:
-                self._templates[destination, names] = template
+        if direct and self._direct is None:
+            pair = (names, template)
+            # Shared as an object: a compiled build would otherwise unbox the tuple the memo
+            # returns and box a copy of it per link.
+            shared: object = pair if template is not None and template[0] else _share(pair)
+            stored = cast("tuple[tuple[str, ...], LocationTemplate | None] | None", shared)
+            self._direct = stored
+            if stored is not None:
+                return stored[1]  # the template the links of this shape share
+        elif templates is None:
+            self._templates = {(destination, names): template}
+        elif len(templates) < _TEMPLATES_MAX:
+            templates[destination, names] = template
         return template
 
 
-def compile_link(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
+def _share(value: object) -> object:
+    """:func:`.record._share` of ``value``, typed as an object (see :meth:`CompiledLink.template`)."""
+    return _record._share(value)
+
+
+def _location_template(template: UrlTemplate, destination: str) -> LocationTemplate:
+    """``template`` as a :data:`LocationTemplate` to ``destination``: one object for every
+    link of a shape when the URL extends the destination (the usual case)."""
+    first = template.literals[0]
+    if first.startswith(destination):
+        head, suffix = "", first[len(destination) :]
+    else:
+        head, suffix = first, ""
+    slots = tuple(
+        (_SLOT_KINDS.get(name, _SLOT_FORWARDED), name, literal)
+        for name, literal in zip(template.names, template.literals[1:], strict=True)
+    )
+    made: LocationTemplate = (head, suffix, slots)
+    # Only a template that extends its destination can be another link's too.
+    return _record._share(made) if not head else made
+
+
+def compile_link(
+    record: RuntimeRecord, default_fallback_url: str, key: tuple[str, str] | None = None
+) -> CompiledLink:
     """Compile ``record`` for :func:`decide` (once per record version).
 
     ``default_fallback_url`` is where a visitor goes when the record's own ``fallback_url`` is
-    not a safe http(s) URL.
+    not a safe http(s) URL. ``key``: the record's canonical host and slug as the caller
+    already holds them (the runtime's cache key); the link keeps those strings rather than
+    equal copies (memory only: the decision is the same).
     """
-    return CompiledLink(record, default_fallback_url)
+    return CompiledLink(record, default_fallback_url, key)
 
 
 def event_columns(decision: Decision) -> dict[str, Any]:
@@ -433,12 +538,12 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             requested[single] = value
         else:
             if single == SCAN_PARAM and value == SCAN_VALUE:
-                base = link._scan_event
+                base = (*base[:5], SCAN_CHANNEL)
             single = None
     else:
         params = parse_request_query(query)
         if params.get(SCAN_PARAM) == SCAN_VALUE:
-            base = link._scan_event
+            base = (*base[:5], SCAN_CHANNEL)
         for name in _record.FORWARDED_FROM_REQUEST_PARAMS:
             value = params.get(name, "")
             if value and len(value) <= FORWARDED_VALUE_MAX_LENGTH and value.isprintable():
@@ -447,7 +552,7 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
         outcome = refused
     elif not link.active:
         outcome = "inactive"
-    elif now >= link.expires:
+    elif (expires := link.expires_at_epoch) is not None and now >= expires:
         outcome = "expired"
     else:
         outcome = "ok"
@@ -469,10 +574,10 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     else:
         reason = "default"
         routing = link.routing
-        destination = link.record.destination_url
+        destination = link.destination_url
         if routing is not None:
             url, reason, variant = routing.choose(
-                link.record.link_id,
+                link.link_id,
                 RoutingContext(
                     now=now,
                     visitor_key=visitor_key(requested.get(SMS_PARAM), ip_hash, user_agent),
@@ -482,8 +587,9 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             )
             destination = url or destination
         present: tuple[str, ...] = ()
-        if link._optional_dynamic and (country or variant):
-            for name in link._optional:
+        shape = link._shape
+        if shape.optional_dynamic and (country or variant):
+            for name in shape.optional:
                 if (
                     name in requested
                     or (name == "geo" and country)
@@ -494,26 +600,25 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
                 forwarded = {name: requested[name] for name in present if name in requested}
         elif single is not None:
             # The plain case: one forwarded param, alone on the query.
-            present = link._single.get(single, ())
+            present = shape.single.get(single, ())
             if present:
                 forwarded = requested
         elif requested:
-            present = tuple(name for name in link._optional if name in requested)
+            present = tuple(name for name in shape.optional if name in requested)
             forwarded = {name: requested[name] for name in present}
-        if routing is None:
-            template = link._direct.get(present, _MISSING)
+        direct = link._direct
+        if routing is None and direct is not None and present == direct[0]:
+            template = direct[1]
         else:
-            template = _MISSING
-        if template is _MISSING:
             template = link.template(destination, present)
         if template is None:
             outcome, problem, destination = "error", "unsendable_url", ""
             forwarded = {}
-        elif not template.slots:
-            location = template.url
+        elif not template[2]:
+            location = (template[0] or destination) + template[1]
         else:
-            parts = [template.url]
-            for kind, name, literal in template.slots:
+            parts = [template[0] or destination, template[1]]
+            for kind, name, literal in template[2]:
                 if kind == _SLOT_CLICK_ID:
                     slot = click_id
                 elif kind == _SLOT_FORWARDED:

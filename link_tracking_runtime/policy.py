@@ -6,16 +6,25 @@ control plane's preview reports it as a limit, not as an outcome.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
-from .record import RuntimeRecord
-
-__all__ = ["PolicyOutcome", "check_policy"]
+__all__ = ["PolicyFields", "PolicyOutcome", "check_policy"]
 
 PolicyOutcome = Literal["ok", "inactive", "expired"]
 
 
-def check_policy(record: RuntimeRecord, now: float) -> PolicyOutcome:
+class PolicyFields(Protocol):
+    """What the policy reads of a record: a :class:`~.record.RuntimeRecord`, or the compiled
+    link that keeps these fields of it (:class:`~.click.CompiledLink`)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def expires_at_epoch(self) -> int | None: ...
+
+
+def check_policy(record: PolicyFields, now: float) -> PolicyOutcome:
     """``"ok"``, or why the visitor goes to the record's ``fallback_url`` instead."""
     if not record.active:
         return "inactive"

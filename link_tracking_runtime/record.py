@@ -123,7 +123,8 @@ def canonical_host(host: str) -> str:
     """The host as keys use it: lower-case, no port, no trailing dot, IDNs as punycode.
 
     ``"Go.Example.COM.:443"`` becomes ``"go.example.com"``. Never raises: a host that cannot
-    be encoded is returned lower-cased, and will simply not match any record.
+    be encoded (or whose encoding would hold ``[``, ``]`` or ``:``) is returned lower-cased,
+    and will simply not match any record.
     """
     host = host.strip()
     if host.startswith("["):  # IPv6 literal, "[::1]:8000"
@@ -136,9 +137,15 @@ def canonical_host(host: str) -> str:
         host = host.strip().rstrip(".")
     if not host.isascii():
         try:
-            host = host.encode("idna").decode("ascii")
+            encoded = host.encode("idna").decode("ascii")
         except UnicodeError:
             pass
+        else:
+            # Not a name if its encoding holds a bracket or a port's colon ("[:ä" encodes to
+            # "xn--[:-wia", which would lose its "port" the next time): kept as it is, so the
+            # canonical form stays canonical.
+            if not any(mark in encoded for mark in "[]:"):
+                host = encoded
     return host
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "is_acceptable_value",
     "is_http_url",
     "parse_request_query",
+    "query_template",
     "quote_value",
     "url_template",
 ]
@@ -159,13 +160,30 @@ def url_template(record: RuntimeRecord, destination: str, names: Collection[str]
     """The template of the redirect URL to ``destination`` for a click that has a value for
     each dynamic param in ``names`` (generated or forwarded; the record's allowlist decides
     which of them go on the URL)."""
-    url = destination or record.destination_url
-    if not record.append_query_params:
+    return query_template(
+        destination or record.destination_url,
+        names,
+        append_query_params=record.append_query_params,
+        allowlist=record.dynamic_param_allowlist,
+        resolved_query_params=record.resolved_query_params,
+    )
+
+
+def query_template(
+    url: str,
+    names: Collection[str],
+    *,
+    append_query_params: bool,
+    allowlist: Collection[str],
+    resolved_query_params: Mapping[str, str],
+) -> UrlTemplate:
+    """:func:`url_template` from the record fields it reads (what a compiled link keeps of
+    its record)."""
+    if not append_query_params:
         return UrlTemplate.of([url], [])
-    allowlist = record.dynamic_param_allowlist
     # DynamoDB maps carry no order: sort, so the same record always gives the same URL.
     # ``None`` marks a dynamic value; a dynamic param replaces a static one in its place.
-    added: dict[str, str | None] = dict(sorted(record.resolved_query_params.items()))
+    added: dict[str, str | None] = dict(sorted(resolved_query_params.items()))
     for name in (*GENERATED_PARAMS, *_record.FORWARDED_FROM_REQUEST_PARAMS):
         if name in allowlist and name in names:
             added[name] = None

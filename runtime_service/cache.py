@@ -18,12 +18,21 @@ V = TypeVar("V")
 
 
 class CacheEntry(Generic[V]):
-    __slots__ = ("fresh_until", "stale_until", "value")
+    """One cached value: fresh until ``fresh_until``, then stale for ``stale`` seconds more.
 
-    def __init__(self, value: V, fresh_until: float, stale_until: float) -> None:
+    The stale window, not its end, is kept: every entry of a cache shares the one float of its
+    setting (a cache of 100,000 entries keeps one float each, not two)."""
+
+    __slots__ = ("fresh_until", "stale", "value")
+
+    def __init__(self, value: V, fresh_until: float, stale: float) -> None:
         self.value = value
         self.fresh_until = fresh_until
-        self.stale_until = stale_until
+        self.stale = stale
+
+    @property
+    def stale_until(self) -> float:
+        return self.fresh_until + self.stale
 
     def is_fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -46,7 +55,7 @@ class TTLCache(Generic[V]):
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if now >= entry.stale_until and now >= entry.fresh_until:
+        if now >= entry.fresh_until + max(entry.stale, 0.0):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -71,7 +80,7 @@ class TTLCache(Generic[V]):
 
     def set(self, key: Hashable, value: V, now: float, ttl: float, stale: float = 0.0) -> None:
         """Store ``value`` fresh for ``ttl`` seconds, then stale for ``stale`` more."""
-        self._entries[key] = CacheEntry(value, now + ttl, now + ttl + stale)
+        self._entries[key] = CacheEntry(value, now + ttl, stale)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_size:
             self._entries.popitem(last=False)

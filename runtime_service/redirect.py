@@ -213,17 +213,14 @@ class Redirector:
         self, link: CompiledLink, host: str, slug: str, click: ClickInput
     ) -> str | None:
         """Why the signature or ``max_clicks`` refuses this click, ``None`` if neither does."""
-        record = link.record
-        if record.signature_required:
+        if link.signature_required:
             pairs = parse_qsl(click.query, keep_blank_values=True)
-            check = await self._verifier.check(
-                record.signature_key_id, host, slug, pairs, click.now
-            )
+            check = await self._verifier.check(link.signature_key_id, host, slug, pairs, click.now)
             if check != "ok":
                 self._metrics.count(f"Signature.{check}")
                 return "signature_invalid"
-        if record.max_clicks is not None:
-            if not await self._within_max_clicks(record.max_clicks, host, slug, click):
+        if link.max_clicks is not None:
+            if not await self._within_max_clicks(link.max_clicks, host, slug, click):
                 return "max_clicks"
         return None
 

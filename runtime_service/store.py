@@ -67,10 +67,13 @@ class Lookup(Generic[V]):
         return f"Lookup(link={self.link!r}, source={self.source!r})"
 
 
-def prepare(record: RuntimeRecord, default_fallback_url: str) -> CompiledLink:
-    """The compiled link of ``record``; a record the contract would not have written is
-    logged here, once per version (its clicks go to the fallback and are counted)."""
-    link = compile_link(record, default_fallback_url)
+def prepare(
+    record: RuntimeRecord, default_fallback_url: str, key: tuple[str, str] | None = None
+) -> CompiledLink:
+    """The compiled link of ``record`` (read for the cache's ``key``); a record the contract
+    would not have written is logged here, once per version (its clicks go to the fallback
+    and are counted)."""
+    link = compile_link(record, default_fallback_url, key)
     if link.problem is not None:
         logger.warning(
             "runtime record cannot send visitors to its destination",
@@ -113,7 +116,7 @@ class CachedItems(Generic[V]):
     def _item_key(self, key: tuple[str, str]) -> dict[str, str]:
         raise NotImplementedError
 
-    def _build(self, item: Mapping[str, Any]) -> V:
+    def _build(self, key: tuple[str, str], item: Mapping[str, Any]) -> V:
         raise NotImplementedError
 
     async def warm_up(self, timeout: float) -> bool:
@@ -175,7 +178,7 @@ class CachedItems(Generic[V]):
         try:
             # One deadline over the whole read, retries and connection set-up included.
             item = await asyncio.wait_for(self._reader.get_item(self._item_key(key)), self._timeout)
-            link = self._build(item) if item is not None else None
+            link = self._build(key, item) if item is not None else None
         except InvalidRecord as exc:
             # A record this runtime cannot read is a publishing bug, not an outage; treat it
             # like a failed read so a previous good version is still served.
@@ -236,8 +239,8 @@ class RecordStore(CachedItems[CompiledLink]):
     def _item_key(self, key: tuple[str, str]) -> dict[str, str]:
         return item_key(*key)
 
-    def _build(self, item: Mapping[str, Any]) -> CompiledLink:
-        return prepare(from_item(item), self._default_fallback_url)
+    def _build(self, key: tuple[str, str], item: Mapping[str, Any]) -> CompiledLink:
+        return prepare(from_item(item), self._default_fallback_url, key)
 
 
 class AppLinksStore(CachedItems[AppLinksRecord]):
@@ -249,5 +252,5 @@ class AppLinksStore(CachedItems[AppLinksRecord]):
     def _item_key(self, key: tuple[str, str]) -> dict[str, str]:
         return app_links_key(key[0])
 
-    def _build(self, item: Mapping[str, Any]) -> AppLinksRecord:
+    def _build(self, key: tuple[str, str], item: Mapping[str, Any]) -> AppLinksRecord:
         return from_app_links_item(item)

@@ -134,10 +134,13 @@ def test_malformed_items_raise_invalid_record(item: dict[str, object]) -> None:
         ("[::1]:8080", "[::1]"),
         ("bücher.example", "xn--bcher-kva.example"),
         ("", ""),
+        # No name: its IDNA form would hold a "port" ("xn--[:-wia"); kept, so it stays put.
+        ("[:Ä", "[:ä"),
     ],
 )
 def test_canonical_host(host: str, expected: str) -> None:
     assert canonical_host(host) == expected
+    assert canonical_host(expected) == expected
 
 
 def test_slug_canonicalisation_and_validity() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from runtime_service.cache import TTLCache
 
 
@@ -32,3 +34,17 @@ def test_delete_and_clear() -> None:
     assert cache.get("a", 0.0) is None
     cache.clear()
     assert len(cache) == 0
+
+
+@pytest.mark.interpreted_only(
+    "the compiled build keeps a float attribute unboxed: there is no object to share"
+)
+def test_entries_share_the_stale_window_they_were_set_with() -> None:
+    cache: TTLCache[int] = TTLCache(5)
+    stale = float("3600")
+    cache.set("a", 1, now=0.0, ttl=60.0, stale=stale)
+    cache.set("b", 2, now=5.0, ttl=60.0, stale=stale)
+    a, b = cache.peek("a"), cache.peek("b")
+    assert a is not None and b is not None
+    assert a.stale is b.stale
+    assert (a.stale_until, b.stale_until) == (3660.0, 3665.0)

@@ -32,7 +32,7 @@ def test_a_cached_record_is_served_without_a_read() -> None:
         first = await store.get(HOST, "ABC123")
         second = await store.get(HOST, "ABC123")
         assert first.source == "dynamodb" and second.source == "cache"
-        assert second.link is not None and second.link.record.link_id == "link-abc123"
+        assert second.link is not None and second.link.link_id == "link-abc123"
 
     asyncio.run(scenario())
     assert table.reads == 1
@@ -48,7 +48,7 @@ def test_concurrent_misses_for_one_key_share_one_read() -> None:
         await asyncio.sleep(0)
         table.gate.set()
         results = await asyncio.gather(*waiting)
-        assert {r.link.record.slug for r in results if r.link} == {"ABC123"}
+        assert {r.link.slug for r in results if r.link} == {"ABC123"}
 
     asyncio.run(scenario())
     assert table.reads == 1
@@ -132,12 +132,12 @@ def test_a_recently_expired_record_is_answered_at_once_and_refreshed_behind() ->
         clock.advance(61)
         lookup = await store.get(HOST, "ABC123")
         assert lookup.link is not None
-        assert lookup.link.record.destination_url == "https://old.example.com/"
+        assert lookup.link.destination_url == "https://old.example.com/"
         table.gate.set()
         await asyncio.sleep(0.01)
         refreshed = await store.get(HOST, "ABC123")
         assert refreshed.link is not None
-        assert refreshed.link.record.destination_url == "https://new.example.com/"
+        assert refreshed.link.destination_url == "https://new.example.com/"
 
     asyncio.run(scenario())
     assert table.reads == 2

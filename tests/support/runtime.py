@@ -7,15 +7,16 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from link_tracking_runtime.events import ClickEvent, decode_event
 from runtime_service.app import Backends, RuntimeApp, create_app
 from runtime_service.config import Settings
 
 from .fakes import FakeFirehose, FakeSecrets, FakeTable, ManualClock, no_sleep
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_FALLBACK = "https://www.example.com/link-unavailable"
 
@@ -68,6 +69,10 @@ class Harness:
 
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        # Imported here: the scale benchmark builds the runtime with this module in a process
+        # without httpx, as the runtime's image has none (benchmarks/scale_bench.py).
+        import httpx
+
         async with self.app.running():
             transport = httpx.ASGITransport(app=self.app, client=("203.0.113.7", 50000))
             async with httpx.AsyncClient(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from benchmarks.scale_bench import HOST, GeneratedTable, link_record, measure
+from benchmarks.runtime_bench import bench_record
+from benchmarks.scale_bench import HOST, GeneratedTable, measure
 from link_tracking_runtime import from_item, item_key
 
 
@@ -13,7 +14,7 @@ def test_the_generated_table_reads_back_each_link_and_nothing_else() -> None:
     table = GeneratedTable(3)
     item = asyncio.run(table.get_item(item_key(HOST, "l2")))
     assert item is not None
-    assert from_item(item) == link_record(2)
+    assert from_item(item) == bench_record("L2", "link-2")
     assert asyncio.run(table.get_item(item_key(HOST, "L3"))) is None
     assert asyncio.run(table.get_item(item_key("other.example.com", "L1"))) is None
     assert asyncio.run(table.get_item(item_key(HOST, "ABC"))) is None
