@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import glob
-import io
 import os
 import shutil
 import statistics
@@ -45,13 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.runtime_bench import (  # noqa: E402
-    HOST,
-    ORIGIN_SECRET,
-    USER_AGENT,
     _taskset,
     _wrk,
     bench_env,
     bench_records,
+    discard,
+    in_process_hit,
+    no_body,
+    uvicorn_command,
 )
 from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
 
@@ -69,45 +69,12 @@ def _totals(dump: str) -> int:
 
 def in_process_child(requests: int) -> None:
     """Runs under callgrind: the hit ``requests`` times, then the drain, each counted."""
-    from link_tracking_runtime import to_item
-    from runtime_service.app import Backends, create_app
-    from tests.support.fakes import FakeSecrets, FakeTable, no_sleep
-    from tests.support.runtime import make_settings
-
     with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(
+        app, scope = in_process_hit(
             Path(tmp),
-            rate_limit_per_minute=100_000_000,
-            rate_limit_burst=1_000_000,
-            origin_verify_secret=(ORIGIN_SECRET,),
             event_flush_interval_seconds=3600.0,  # the drain runs when this says so
             cache_ttl_seconds=3600.0,
         )
-        table = FakeTable([to_item(record) for record in bench_records(0)])
-        app = create_app(
-            settings,
-            backends=Backends(table, table, FakeSecrets()),
-            metrics_stream=io.StringIO(),
-            sleep=no_sleep,
-        )
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": "/ABC123",
-            "query_string": b"sms_msg_id=42",
-            "client": ("127.0.0.1", 50000),
-            "headers": [
-                (b"host", HOST.encode()),
-                (b"x-origin-verify", ORIGIN_SECRET.encode()),
-                (b"user-agent", USER_AGENT.encode()),
-            ],
-        }
-
-        async def send(message: object) -> None:
-            return None
-
-        async def receive() -> dict[str, object]:
-            return {}
 
         async def drive() -> None:
             await app.startup()
@@ -115,12 +82,12 @@ def in_process_child(requests: int) -> None:
             emitter = app.emitter
             try:
                 for _ in range(600):  # memos, templates, the first click ids
-                    await app(scope, receive, send)
+                    await app(scope, no_body, discard)
                 await emitter.flush()
                 pid = os.getpid()
                 _callgrind(pid, "-i", "on")
                 for _ in range(requests):
-                    await app(scope, receive, send)
+                    await app(scope, no_body, discard)
                 _callgrind(pid, "--dump=request")
                 await emitter.flush()
                 _callgrind(pid, "--dump=drain")
@@ -166,19 +133,7 @@ def under_uvicorn(
             *_taskset("1"),
             *VALGRIND,
             f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            "1",
+            *uvicorn_command(app, port),
         ],
         env={**env, "PYTHONPATH": str(ROOT)},
         log_path=work / f"{name}.log",

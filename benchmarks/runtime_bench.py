@@ -164,61 +164,73 @@ def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
 
 
-def in_process_hit_cost(requests: int = 100_000) -> float:
-    """CPU µs per cache-hit redirect with the app called directly (no server): the hit
-    request of the benchmark (same headers, origin check and rate limit on), in-memory
-    DynamoDB, click events to an NDJSON file, the background drain included."""
-    import asyncio
+def in_process_hit(work: Path, **overrides: Any) -> tuple[Any, dict[str, Any]]:
+    """The app of the in-process cache-hit cases and the hit's ASGI scope: the benchmark's
+    hit request (same headers, origin check and rate limit on), in-memory DynamoDB, click
+    events to an NDJSON file in ``work``; ``overrides`` are settings (the flush interval, the
+    cache TTL: 1 s each by default). Called with :func:`discard` and :func:`no_body`."""
     import io
 
     from runtime_service.app import Backends, create_app
     from tests.support.fakes import FakeSecrets, FakeTable, no_sleep
     from tests.support.runtime import make_settings
 
+    settings = make_settings(
+        work,
+        rate_limit_per_minute=100_000_000,
+        rate_limit_burst=1_000_000,
+        origin_verify_secret=(ORIGIN_SECRET,),
+        **{"event_flush_interval_seconds": 1.0, "cache_ttl_seconds": 1.0, **overrides},
+    )
+    table = FakeTable([to_item(record) for record in bench_records(0)])
+    app = create_app(
+        settings,
+        backends=Backends(table, table, FakeSecrets()),
+        sleep=no_sleep,
+        metrics_stream=io.StringIO(),
+    )
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/ABC123",
+        "query_string": b"sms_msg_id=42",
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", HOST.encode()),
+            (b"x-origin-verify", ORIGIN_SECRET.encode()),
+            (b"user-agent", USER_AGENT.encode()),
+        ],
+    }
+    return app, scope
+
+
+async def discard(message: object) -> None:
+    """The ASGI ``send`` of the in-process cases: the response goes nowhere."""
+    return None
+
+
+async def no_body() -> dict[str, object]:
+    """The ASGI ``receive`` of the in-process cases (a GET has no body)."""
+    return {}
+
+
+def in_process_hit_cost(requests: int = 100_000) -> float:
+    """CPU µs per cache-hit redirect with the app called directly (no server): the
+    :func:`in_process_hit` app and request, the background drain included."""
+    import asyncio
+
     with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(
-            Path(tmp),
-            rate_limit_per_minute=100_000_000,
-            rate_limit_burst=1_000_000,
-            origin_verify_secret=(ORIGIN_SECRET,),
-            event_flush_interval_seconds=1.0,
-            cache_ttl_seconds=1.0,
-        )
-        table = FakeTable([to_item(record) for record in bench_records(0)])
-        app = create_app(
-            settings,
-            backends=Backends(table, table, FakeSecrets()),
-            sleep=no_sleep,
-            metrics_stream=io.StringIO(),
-        )
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": "/ABC123",
-            "query_string": b"sms_msg_id=42",
-            "client": ("127.0.0.1", 50000),
-            "headers": [
-                (b"host", HOST.encode()),
-                (b"x-origin-verify", ORIGIN_SECRET.encode()),
-                (b"user-agent", USER_AGENT.encode()),
-            ],
-        }
-
-        async def send(message: object) -> None:
-            return None
-
-        async def receive() -> dict[str, object]:
-            return {}
+        app, scope = in_process_hit(Path(tmp))
 
         async def drive() -> float:
             await app.startup()
             try:
                 for _ in range(1000):
-                    await app(scope, receive, send)
+                    await app(scope, no_body, discard)
                 await asyncio.sleep(1.1)  # the warm-up's events drained
                 start = time.process_time()
                 for i in range(requests):
-                    await app(scope, receive, send)
+                    await app(scope, no_body, discard)
                     if i % 50 == 0:
                         await asyncio.sleep(0)  # let the drain run, as the server would
                 await asyncio.sleep(1.1)  # and drain the last events (idle: no CPU)
