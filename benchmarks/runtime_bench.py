@@ -164,11 +164,12 @@ def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
 
 
-def in_process_hit(work: Path, **overrides: Any) -> tuple[Any, dict[str, Any]]:
+def in_process_hit(work: Path, table: Any = None, **overrides: Any) -> tuple[Any, dict[str, Any]]:
     """The app of the in-process cache-hit cases and the hit's ASGI scope: the benchmark's
-    hit request (same headers, origin check and rate limit on), in-memory DynamoDB, click
-    events to an NDJSON file in ``work``; ``overrides`` are settings (the flush interval, the
-    cache TTL: 1 s each by default). Called with :func:`discard` and :func:`no_body`."""
+    hit request (same headers, origin check and rate limit on), in-memory DynamoDB (``table``,
+    by default the benchmark's links), click events to an NDJSON file in ``work``;
+    ``overrides`` are settings (the flush interval, the cache TTL: 1 s each by default).
+    Called with :func:`discard` and :func:`no_body`."""
     import io
 
     from runtime_service.app import Backends, create_app
@@ -182,14 +183,15 @@ def in_process_hit(work: Path, **overrides: Any) -> tuple[Any, dict[str, Any]]:
         origin_verify_secret=(ORIGIN_SECRET,),
         **{"event_flush_interval_seconds": 1.0, "cache_ttl_seconds": 1.0, **overrides},
     )
-    table = FakeTable([to_item(record) for record in bench_records(0)])
+    if table is None:
+        table = FakeTable([to_item(record) for record in bench_records(0)])
     app = create_app(
         settings,
         backends=Backends(table, table, FakeSecrets()),
         sleep=no_sleep,
         metrics_stream=io.StringIO(),
     )
-    scope = {
+    scope: dict[str, Any] = {
         "type": "http",
         "method": "GET",
         "path": "/ABC123",

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import io
 import json
 import os
 import statistics
@@ -49,7 +48,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.runtime_bench import HOST, ORIGIN_SECRET, USER_AGENT, bench_record  # noqa: E402
+from benchmarks.runtime_bench import (  # noqa: E402
+    HOST,
+    bench_record,
+    discard,
+    in_process_hit,
+    no_body,
+)
 from link_tracking_runtime import item_key, to_item  # noqa: E402
 
 DEFAULT_LINKS = (1, 1_000, 5_000, 9_000, 12_000, 20_000, 100_000, 1_000_000)
@@ -99,52 +104,22 @@ def measure(
     the cached links keep was allocated (tracemalloc from before the warm pass to after the
     first measured pass, bytes per link by source line); the CPU figures are then not
     comparable."""
-    from runtime_service.app import Backends, create_app
-    from tests.support.fakes import FakeSecrets, no_sleep
-    from tests.support.runtime import make_settings
-
     with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(
+        app, scope = in_process_hit(
             Path(tmp),
-            rate_limit_per_minute=100_000_000,
-            rate_limit_burst=1_000_000,
-            origin_verify_secret=(ORIGIN_SECRET,),
+            GeneratedTable(links),
             event_flush_interval_seconds=flush_interval,
             # Nothing expires during the run: a steady state of cached links.
             cache_ttl_seconds=86_400.0,
             cache_max_size=cache_max_size,
         )
-        table = GeneratedTable(links)
-        app = create_app(
-            settings,
-            backends=Backends(table, table, FakeSecrets()),  # type: ignore[arg-type]
-            sleep=no_sleep,
-            metrics_stream=io.StringIO(),
-        )
-        scope: dict[str, Any] = {
-            "type": "http",
-            "method": "GET",
-            "path": "/L0",
-            "query_string": b"sms_msg_id=42",
-            "client": ("127.0.0.1", 50000),
-            "headers": [
-                (b"host", HOST.encode()),
-                (b"x-origin-verify", ORIGIN_SECRET.encode()),
-                (b"user-agent", USER_AGENT.encode()),
-            ],
-        }
-        events = Path(settings.click_events_file)
-
-        async def send(message: object) -> None:
-            return None
-
-        async def receive() -> dict[str, object]:
-            return {}
+        scope["path"] = "/L0"
+        events = Path(app.settings.click_events_file)
 
         async def click_pass(count: int) -> None:
             for i in range(count):
                 scope["path"] = f"/L{i % links}"
-                await app(scope, receive, send)
+                await app(scope, no_body, discard)
                 if i % 50 == 0:
                     await asyncio.sleep(0)  # let the drain run, as the server would
             await asyncio.sleep(flush_interval + 0.1)  # the pass's last events drained (idle)
