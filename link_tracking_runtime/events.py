@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from collections.abc import Mapping
 from typing import Any, Final
+
+try:  # An optional accelerator: the same bytes written in C (both halves install it).
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the contract on its own, pure Python
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = [
     "CLICK_EVENT_COLUMNS",
@@ -22,6 +28,7 @@ __all__ = [
     "OUTCOMES",
     "ClickEvent",
     "decode_event",
+    "encode_columns",
     "encode_event",
 ]
 
@@ -106,18 +113,41 @@ class ClickEvent:
 
     def as_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, in column order, with every column present."""
-        return {name: _jsonable(getattr(self, name)) for name, _ in CLICK_EVENT_COLUMNS}
+        values = dict(zip(_COLUMN_NAMES, _columns(self), strict=True))
+        forwarded = values["forwarded_params"]
+        if type(forwarded) is not dict:
+            values["forwarded_params"] = dict(forwarded)
+        return values
 
 
-def _jsonable(value: Any) -> Any:
-    return dict(value) if isinstance(value, Mapping) else value
+_COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
+_columns: Final = operator.attrgetter(*_COLUMN_NAMES)
+
+
+def encode_columns(values: dict[str, Any]) -> bytes:
+    """One Firehose record from an event's columns (a dict in table order, as
+    :meth:`ClickEvent.as_dict` and :func:`link_tracking_runtime.click.event_columns` give):
+    compact JSON, UTF-8 unescaped, and a newline (so S3 objects are NDJSON).
+
+    The bytes are the standard library's ``json.dumps(values, separators=(",", ":"),
+    ensure_ascii=False)``. Where orjson is installed (the runtime and the control plane) it
+    writes them, several times faster, for every event but one whose ``timestamp`` or
+    ``fraud_score`` Python would write in exponent form (``1e-05``; orjson writes ``1e-5``):
+    those go to the standard library. ``tests/contract/test_events.py`` checks both give the
+    same bytes."""
+    if _orjson is not None:
+        timestamp = values["timestamp"]
+        fraud_score = values["fraud_score"]
+        if (timestamp == 0.0 or 1e-4 <= abs(timestamp) < 1e16) and (
+            fraud_score == 0.0 or 1e-4 <= abs(fraud_score) < 1e16
+        ):
+            return _orjson.dumps(values, option=_orjson.OPT_APPEND_NEWLINE)
+    return (json.dumps(values, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def encode_event(event: ClickEvent) -> bytes:
-    """One Firehose record: compact JSON and a newline (so S3 objects are NDJSON)."""
-    return (json.dumps(event.as_dict(), separators=(",", ":"), ensure_ascii=False) + "\n").encode(
-        "utf-8"
-    )
+    """One Firehose record of ``event`` (:func:`encode_columns`)."""
+    return encode_columns(event.as_dict())
 
 
 _FIELDS: Final = frozenset(f.name for f in dataclasses.fields(ClickEvent))

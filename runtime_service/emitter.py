@@ -3,8 +3,8 @@
 The request path only appends an event to a deque (:meth:`ClickEmitter.emit`, no await, no
 I/O): the click event as the contract's decision gives it
 (:class:`link_tracking_runtime.click.Decision`, its columns made by the drain), or a
-:class:`~link_tracking_runtime.events.ClickEvent`. A background task encodes events in the
-bytes of the contract's :func:`~link_tracking_runtime.events.encode_event` and sends them in batches of at
+:class:`~link_tracking_runtime.events.ClickEvent`. A background task encodes events with the
+contract's :func:`~link_tracking_runtime.events.encode_columns` and sends them in batches of at
 most 500 records and 4 MiB (Firehose ``PutRecordBatch`` limits), every
 ``EVENT_FLUSH_INTERVAL_SECONDS`` or as soon as a full batch is waiting.
 
@@ -34,18 +34,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import operator
 import os
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
-
-import orjson
+from typing import Final, Protocol
 
 from link_tracking_runtime.click import Decision, event_columns
-from link_tracking_runtime.events import CLICK_EVENT_COLUMNS, ClickEvent, encode_event
+from link_tracking_runtime.events import ClickEvent, encode_columns
 
 from .aws import RecordBatchWriter
 from .journal import Journal
@@ -57,7 +54,6 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "ClickEmitter",
     "encode_click_event",
-    "event_values",
     "EventSink",
     "FileSink",
     "FirehoseSink",
@@ -81,35 +77,12 @@ _JOURNAL_SCAN_SECONDS: Final = 30.0
 _REPLAY_ROUND_RECORDS: Final = 10 * MAX_BATCH_RECORDS
 
 
-_COLUMN_NAMES: Final = tuple(name for name, _ in CLICK_EVENT_COLUMNS)
-_columns: Final = operator.attrgetter(*_COLUMN_NAMES)
-
-
-def event_values(event: ClickEvent) -> dict[str, Any]:
-    """The event's columns as :func:`encode_click_event` encodes them, in table order."""
-    values = dict(zip(_COLUMN_NAMES, _columns(event), strict=True))
-    forwarded = values["forwarded_params"]
-    if type(forwarded) is not dict:
-        values["forwarded_params"] = dict(forwarded)
-    return values
-
-
 def encode_click_event(event: ClickEvent | Decision) -> bytes:
-    """The contract's :func:`~link_tracking_runtime.events.encode_event`, five times faster.
-
-    Same bytes (columns in table order, compact separators, UTF-8 unescaped, one newline) for
-    every event the runtime builds; ``tests/runtime/test_emitter.py`` checks the two agree.
-    """
-    values = event_columns(event) if type(event) is Decision else event_values(event)  # type: ignore[arg-type]
-    timestamp = values["timestamp"]
-    fraud_score = values["fraud_score"]
-    if not (
-        (timestamp == 0.0 or 1e-4 <= abs(timestamp) < 1e16)
-        and (fraud_score == 0.0 or 1e-4 <= abs(fraud_score) < 1e16)
-    ):
-        # Python writes such floats in exponent form ("1e-05"), orjson differently ("1e-5").
-        return encode_event(ClickEvent(**values))
-    return orjson.dumps(values, option=orjson.OPT_APPEND_NEWLINE)
+    """The record of a click (a decision, as the redirect makes it, or an event): the
+    contract's :func:`~link_tracking_runtime.events.encode_columns`."""
+    return encode_columns(
+        event_columns(event) if type(event) is Decision else event.as_dict()  # type: ignore[union-attr]
+    )
 
 
 class EventSink(Protocol):

@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from link_tracking_runtime.events import OUTCOMES, ClickEvent, decode_event, encode_event
+from link_tracking_runtime.events import ClickEvent, decode_event
 from runtime_service.emitter import (
     MAX_RECORD_BYTES,
     ClickEmitter,
@@ -368,50 +366,6 @@ def test_file_sink_appends_ndjson(tmp_path: Path) -> None:
     assert [decode_event(line).event_id for line in path.read_bytes().splitlines()] == [
         f"e{i}" for i in range(6)
     ]
-
-
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
-_optional = st.none() | _text
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    text=_text,
-    optional=_optional,
-    timestamp=st.floats(min_value=-1e20, max_value=1e20, allow_nan=False),
-    latency=st.integers(min_value=0, max_value=10**6),
-    is_bot=st.booleans(),
-    outcome=st.sampled_from(OUTCOMES),
-    forwarded=st.dictionaries(_text, _text, max_size=3),
-)
-def test_fast_encoding_is_byte_for_byte_the_contract_encoding(
-    text: str,
-    optional: str | None,
-    timestamp: float,
-    latency: int,
-    is_bot: bool,
-    outcome: str,
-    forwarded: dict[str, str],
-) -> None:
-    event = ClickEvent(
-        event_id=text,
-        timestamp=timestamp,
-        domain=text,
-        slug=text,
-        click_session_id=text,
-        ip_hash=text,
-        final_url_hash=text,
-        is_bot=is_bot,
-        redirect_latency_ms=latency,
-        outcome=outcome,
-        link_id=optional,
-        user_agent=optional,
-        referer=optional,
-        sms_msg_id=optional,
-        ab_variant=optional,
-        forwarded_params=forwarded,
-    )
-    assert encode_click_event(event) == encode_event(event)
 
 
 def test_in_flight_bookkeeping_gives_back_live_records_but_not_replayed_ones() -> None:
