@@ -46,14 +46,13 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.runtime_bench import (  # noqa: E402
     _taskset,
     _wrk,
-    bench_env,
-    bench_records,
+    bench_stack,
     discard,
     in_process_hit,
     no_body,
     uvicorn_command,
 )
-from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
+from devsite.processes import free_port, start_process, wait_for_http  # noqa: E402
 
 VALGRIND = ("valgrind", "--tool=callgrind", "--instr-atstart=no")
 
@@ -170,17 +169,11 @@ def main() -> None:
     for tool in ("valgrind", "callgrind_control", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed: apt-get install -y valgrind wrk")
-    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
-        from tests.support.stack import LocalAws
-
-        work = Path(tmp)
+    with bench_stack() as stack:
+        work = stack.work
         inproc = in_process(args.requests, work)
         print(f"in process: {inproc}", flush=True)
-        aws = LocalAws(moto)
-        table = aws.create_table()
-        stream, _bucket = aws.create_stream()
-        aws.publish(table, bench_records())
-        env = {**bench_env(aws, table.name, stream, work), "CACHE_TTL_SECONDS": "3600"}
+        env = {**stack.env, "CACHE_TTL_SECONDS": "3600"}
         runtime = "runtime_service.asgi:app"
         cases = [
             ("bare", "benchmarks.bare_app:app", env),

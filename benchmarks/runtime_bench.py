@@ -45,7 +45,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -158,6 +158,31 @@ def bench_env(aws: LocalAws, table: str, stream: str, work: Path) -> dict[str, s
         CACHE_TTL_SECONDS="1",
         ORIGIN_VERIFY_SECRET=ORIGIN_SECRET,
     )
+
+
+class BenchStack(NamedTuple):
+    work: Path
+    aws: LocalAws
+    table: str
+    bucket: str
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def bench_stack() -> Iterator[BenchStack]:
+    """What every server benchmark runs against, in a temporary ``work`` folder: a moto server
+    holding the runtime table, with the benchmark's links published, and a Firehose stream to
+    S3 (``bucket``); ``env`` is the runtime's environment on them (:func:`bench_env`)."""
+    from devsite.processes import moto_server
+    from tests.support.stack import LocalAws
+
+    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
+        work = Path(tmp)
+        aws = LocalAws(moto)
+        table = aws.create_table()
+        stream, bucket = aws.create_stream()
+        aws.publish(table, bench_records())
+        yield BenchStack(work, aws, table.name, bucket, bench_env(aws, table.name, stream, work))
 
 
 def _taskset(core: str) -> list[str]:
@@ -693,20 +718,14 @@ def _run(
     runtime: str,
     sources: Mapping[str, Path],
 ) -> None:
-    from devsite.processes import free_port, moto_server, start_process
-    from tests.support.stack import LocalAws
+    from devsite.processes import free_port, start_process
 
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
-        work = Path(tmp)
-        aws = LocalAws(moto)
-        table = aws.create_table()
-        stream, _bucket = aws.create_stream()
-        aws.publish(table, bench_records())
-        base_env = bench_env(aws, table.name, stream, work)
+    with bench_stack() as stack:
+        work, aws, table_name, base_env = stack.work, stack.aws, stack.table, stack.env
         if args.miss_only:
             no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
-            missed = _slow_miss_cases(args, aws, table.name, no_cache, runtime, work, sources)
+            missed = _slow_miss_cases(args, aws, table_name, no_cache, runtime, work, sources)
             _print_slow_miss(args, missed)
             return
         hit_url = "/ABC123?sms_msg_id=42"
@@ -745,7 +764,7 @@ def _run(
                 str(ROOT / "benchmarks" / "delay_proxy.py"),
                 str(proxy_port),
                 "127.0.0.1",
-                moto.rsplit(":", 1)[1],
+                aws.endpoint_url.rsplit(":", 1)[1],
                 "0.1",
             ],
             log_path=work / "proxy.log",
@@ -777,7 +796,7 @@ def _run(
             if args.same_rate:
                 rated = _same_rate_cases(args, samples, runtime, base_env, file_env, work)
             if args.miss_delay_ms:
-                missed = _slow_miss_cases(args, aws, table.name, no_cache, runtime, work, sources)
+                missed = _slow_miss_cases(args, aws, table_name, no_cache, runtime, work, sources)
         finally:
             proxy.stop()
         for name, runs in samples.items():

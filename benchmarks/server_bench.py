@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -34,12 +33,10 @@ from benchmarks.runtime_bench import (  # noqa: E402
     _cpu_seconds,
     _taskset,
     _wrk,
-    bench_env,
-    bench_records,
+    bench_stack,
     uvicorn_command,
 )
-from devsite.processes import free_port, moto_server, start_process, wait_for_http  # noqa: E402
-from tests.support.stack import LocalAws  # noqa: E402
+from devsite.processes import free_port, start_process, wait_for_http  # noqa: E402
 
 HIT_URL = "/ABC123?sms_msg_id=42"
 
@@ -135,13 +132,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     samples: dict[tuple[str, str], list[dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
-        work = Path(tmp)
-        aws = LocalAws(moto)
-        table = aws.create_table()
-        stream, _bucket = aws.create_stream()
-        aws.publish(table, bench_records())
-        env = {**bench_env(aws, table.name, stream, work), "FIREHOSE_STREAM_NAME": ""}
+    with bench_stack() as stack:
+        work = stack.work
+        env = {**stack.env, "FIREHOSE_STREAM_NAME": ""}
         apps = {
             "bare": "benchmarks.bare_app:app",
             "hit, events to file": "runtime_service.asgi:app",

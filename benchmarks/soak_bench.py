@@ -26,7 +26,6 @@ import argparse
 import re
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +38,8 @@ from benchmarks.runtime_bench import (  # noqa: E402
     _rate_script,
     _server,
     _wrk,
-    bench_env,
-    bench_records,
+    bench_stack,
 )
-from devsite.processes import moto_server  # noqa: E402
 from runtime_service.journal import Journal  # noqa: E402
 from tests.support.load import emf_counters  # noqa: E402
 from tests.support.stack import LocalAws  # noqa: E402
@@ -82,13 +79,9 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
 
-    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
-        work = Path(tmp)
-        aws = LocalAws(moto)
-        table = aws.create_table()
-        stream, bucket = aws.create_stream()
-        aws.publish(table, bench_records())
-        env = {**bench_env(aws, table.name, stream, work), "METRICS_INTERVAL_SECONDS": "10"}
+    with bench_stack() as stack:
+        work, aws, bucket = stack.work, stack.aws, stack.bucket
+        env = {**stack.env, "METRICS_INTERVAL_SECONDS": "10"}
         log = work / "runtime.log"
         connections = args.connections
         windows: list[dict[str, float]] = []
