@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
+import shutil
 import statistics
 import sys
 from collections.abc import Iterator, Mapping
@@ -131,6 +133,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if importlib.util.find_spec("granian") is None:
+        sys.exit("granian is not installed (not a dependency): uv pip install granian")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
     samples: dict[tuple[str, str], list[dict[str, float]]] = {}
     with bench_stack() as stack:
         work = stack.work
