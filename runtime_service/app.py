@@ -201,6 +201,10 @@ class RuntimeApp:
                 flush_interval=settings.event_flush_interval_seconds,
                 buffer_max=settings.event_buffer_max,
                 max_attempts=settings.firehose_max_attempts,
+                # The file takes one batch at a time (in order, one write each).
+                max_in_flight=(
+                    settings.firehose_max_in_flight if isinstance(sink, FirehoseSink) else 1
+                ),
                 sleep=self._sleep,
             )
             self.redirector = Redirector(

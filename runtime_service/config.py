@@ -423,6 +423,13 @@ class Settings:
         default="4",
         parse=_int(1, 20),
     )
+    firehose_max_in_flight: int = _setting(
+        "FIREHOSE_MAX_IN_FLIGHT",
+        "Most PutRecordBatch calls a process has in flight at once (each up to 500 records): "
+        "a process delivers up to this many batches per Firehose response time.",
+        default="8",
+        parse=_int(1, 64),
+    )
     firehose_timeout_seconds: float = _setting(
         "FIREHOSE_TIMEOUT_SECONDS",
         "Connect and read timeout of one PutRecordBatch call.",

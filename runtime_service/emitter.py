@@ -6,7 +6,10 @@ I/O): the click event as the contract's decision gives it
 :class:`~link_tracking_runtime.events.ClickEvent`. A background task encodes events with the
 contract's :func:`~link_tracking_runtime.events.encode_columns` and sends them in batches of at
 most 500 records and 4 MiB (Firehose ``PutRecordBatch`` limits), every
-``EVENT_FLUSH_INTERVAL_SECONDS`` or as soon as a full batch is waiting.
+``EVENT_FLUSH_INTERVAL_SECONDS`` or as soon as a full batch is waiting, with up to
+``FIREHOSE_MAX_IN_FLIGHT`` calls at once: one process delivers about that many batches per
+Firehose response time (one call at a time, 500 records per ~50 ms could not keep up with a
+busy worker, whose buffer then grew to ``EVENT_BUFFER_MAX`` and spilled to the journal).
 
 * Only the records Firehose rejected are resent, with jittered exponential backoff, up to
   ``FIREHOSE_MAX_ATTEMPTS`` calls; what is still unsent then goes to the :class:`Journal`.
@@ -33,9 +36,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import random
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -124,9 +129,10 @@ class FileSink:
 
 
 class InFlight:
-    """What the emitter has taken and neither delivered nor journaled yet: the records of the
-    one batch being sent or journaled, and, while the journal is replayed, the segments they
-    were claimed from (still on disk until the replay is done with them).
+    """What the emitter has taken and neither delivered nor journaled yet: the records of each
+    batch being sent or journaled, by slot (one per call in flight), and, while the journal is
+    replayed, the segments they were claimed from (still on disk until the replay is done with
+    them).
 
     Every change goes through one of its operations: :meth:`take` (a batch leaves the
     buffer, or a resend narrows it), :meth:`done` (delivered or journaled), :meth:`fail` (a
@@ -134,23 +140,29 @@ class InFlight:
     and :meth:`release` (shutdown).
     """
 
-    __slots__ = ("records", "segments")
+    __slots__ = ("batches", "segments")
 
     def __init__(self) -> None:
-        self.records: list[bytes] = []
+        self.batches: dict[int, list[bytes]] = {}
         self.segments: list[Path] = []
 
     def __len__(self) -> int:
-        return len(self.records)
+        return sum(len(batch) for batch in self.batches.values())
 
-    def take(self, records: list[bytes]) -> list[bytes]:
-        """``records`` are now the batch in flight (replacing what was); returned as given."""
-        self.records = records
+    @property
+    def records(self) -> list[bytes]:
+        """Every record in flight, the oldest batch first."""
+        return [record for batch in self.batches.values() for record in batch]
+
+    def take(self, records: list[bytes], slot: int = 0) -> list[bytes]:
+        """``records`` are now the batch in flight in ``slot`` (replacing what was there);
+        returned as given."""
+        self.batches[slot] = records
         return records
 
-    def done(self) -> None:
-        """The batch in flight was delivered or journaled."""
-        self.records = []
+    def done(self, slot: int = 0) -> None:
+        """The batch in flight in ``slot`` was delivered or journaled."""
+        self.batches.pop(slot, None)
 
     def replay(self, segments: list[Path]) -> None:
         """The records about to be sent were claimed from the journal ``segments``."""
@@ -164,15 +176,27 @@ class InFlight:
         """A round broke: the live records to put back at the front of the buffer (none
         while replaying: those are still in the journal). Nothing is in flight after."""
         back = [] if self.segments else self.records
-        self.records = []
+        self.batches = {}
         return back
 
     def release(self) -> tuple[list[Path], list[bytes]]:
         """At shutdown: the segments of an interrupted replay (to give back to the journal)
         and the live records still in flight (to journal). Nothing is in flight after."""
         segments, records = self.segments, self.records
-        self.segments, self.records = [], []
+        self.segments, self.batches = [], {}
         return segments, ([] if segments else records)
+
+
+async def _until(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+def _first_error(tasks: set[asyncio.Task[None]]) -> BaseException | None:
+    """The exception of the first of ``tasks`` (finished) that raised one, if any did."""
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            return task.exception()
+    return None
 
 
 class ClickEmitter:
@@ -186,6 +210,7 @@ class ClickEmitter:
         flush_interval: float,
         buffer_max: int,
         max_attempts: int,
+        max_in_flight: int = 1,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -196,6 +221,8 @@ class ClickEmitter:
         self._flush_interval = flush_interval
         self._buffer_max = buffer_max
         self._max_attempts = max_attempts
+        #: Most sink calls at once (``FIREHOSE_MAX_IN_FLIGHT``; 1 for the file).
+        self._max_in_flight = max_in_flight
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._events: deque[ClickEvent | Decision] = deque()
@@ -203,6 +230,8 @@ class ClickEmitter:
         self._records: deque[bytes] = deque()
         #: Records taken from the buffer (or the journal) and not yet delivered or journaled.
         self._in_flight = InFlight()
+        #: A slot of :attr:`_in_flight` per batch taken.
+        self._slots = itertools.count(1)
         self._wake = asyncio.Event()
         #: One drain or replay at a time (the loop, flush() and close() all drain).
         self._lock = asyncio.Lock()
@@ -287,56 +316,106 @@ class ClickEmitter:
         # A round sends what is waiting when it starts; what arrives meanwhile waits for the
         # next round unless it makes a full batch. (Draining until the buffer is empty never
         # ends under steady traffic: clicks arrive during every call, the round goes on with
-        # ever smaller batches, and the journal never gets its turn.)
+        # ever smaller batches, and the journal never gets its turn.) Up to
+        # ``max_in_flight`` batches are out at once, and a full batch that forms while calls
+        # are out goes out too; the round ends when every call came back.
         waiting = len(self._events) + len(self._records)
-        while self._events or self._records:
-            if waiting <= 0 and len(self._events) + len(self._records) < MAX_BATCH_RECORDS:
-                return
-            if len(self._events) > self._buffer_max:
-                excess = len(self._events) - self._buffer_max
-                overflow = [encode_click_event(self._events.popleft()) for _ in range(excess)]
-                await self._spill(self._in_flight.take(overflow))
-                self._in_flight.done()
-            if self._clock() < self._down_until:
-                # Down: everything waiting is journaled in one go, and what arrives meanwhile
-                # waits for the next round (one segment per round, not a trail of tiny ones
-                # that replay would then send a few records at a time).
-                await self._spill(self._take_all())
-                self._in_flight.done()
-                return
-            batch = self._take_batch()
-            waiting -= len(batch)
-            if not batch:
-                continue
-            unsent = await self._send(batch)
-            if unsent:
-                await self._spill(unsent)
-                self._in_flight.done()
+        sending: set[asyncio.Task[None]] = set()
+        failed: BaseException | None = None
+        try:
+            while failed is None:
+                held = len(self._events) + len(self._records)
+                if not held or (waiting <= 0 and held < MAX_BATCH_RECORDS):
+                    if not sending:
+                        break
+                    # Until a call comes back or a full batch is waiting (emit() wakes us).
+                    self._wake.clear()
+                    woken = asyncio.get_running_loop().create_task(_until(self._wake))
+                    try:
+                        done, sending = await asyncio.wait(
+                            {*sending, woken}, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        woken.cancel()
+                    done.discard(woken)
+                    sending.discard(woken)
+                    failed = _first_error(done)
+                    continue
+                if len(self._events) > self._buffer_max:
+                    excess = len(self._events) - self._buffer_max
+                    overflow = [encode_click_event(self._events.popleft()) for _ in range(excess)]
+                    slot = next(self._slots)
+                    await self._spill(self._in_flight.take(overflow, slot))
+                    self._in_flight.done(slot)
+                if self._clock() < self._down_until:
+                    # Down: everything waiting is journaled in one go, and what arrives
+                    # meanwhile waits for the next round (one segment per round, not a trail of
+                    # tiny ones that replay would then send a few records at a time).
+                    slot = next(self._slots)
+                    await self._spill(self._take_all(slot))
+                    self._in_flight.done(slot)
+                    waiting = 0
+                    if not sending:
+                        break
+                    continue
+                if len(sending) >= self._max_in_flight:
+                    done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    failed = _first_error(done)
+                    continue  # the sink may be down now: looked at again before the next batch
+                slot = next(self._slots)
+                batch = self._fill(self._in_flight.take([], slot))
+                waiting -= len(batch)
+                if not batch:
+                    self._in_flight.done(slot)
+                    continue
+                sending.add(asyncio.get_running_loop().create_task(self._deliver(batch, slot)))
+        except BaseException:
+            # Cancelled (shutdown) or broken: the calls still out are stopped; their records
+            # stay in flight, for close() to journal or the loop to put back. (Not awaited:
+            # a cancelled call leaves the bookkeeping as it is.)
+            for task in sending:
+                task.cancel()
+            raise
+        if failed is not None:
+            # One call broke: the others finish first (each delivers or journals its batch),
+            # then the loop puts back what the broken one held.
+            if sending:
+                await asyncio.wait(sending)
+            raise failed
 
-    def _take_batch(self) -> list[bytes]:
-        """The next batch: records waiting to be resent first, then events encoded in order;
-        at most :data:`MAX_BATCH_RECORDS` records and :data:`MAX_BATCH_BYTES`. An oversized
-        record is counted and dropped; the record that would overflow the byte limit stays
-        first in line, encoded."""
-        batch: list[bytes] = []
+    async def _deliver(self, batch: list[bytes], slot: int) -> None:
+        """Send ``batch`` (in flight in ``slot``); journal what the sink would not take."""
+        unsent = await self._send(batch, slot)
+        if unsent:
+            await self._spill(unsent)
+            self._in_flight.done(slot)
+
+    def _fill(
+        self, batch: list[bytes], room: int = MAX_BATCH_RECORDS, limit: int = MAX_BATCH_BYTES
+    ) -> list[bytes]:
+        """``batch`` (empty, in flight already: nothing taken is ever outside the buffer and
+        the flight) filled up to ``room`` records and ``limit`` bytes: records waiting to be
+        resent first, then events encoded in order. An oversized record is counted and
+        dropped; the record that would overflow the byte limit stays first in line, encoded.
+        """
         size = 0
         records = self._records
-        while records and len(batch) < MAX_BATCH_RECORDS:
+        append = batch.append
+        while records and room:
             record = records[0]
             if len(record) > MAX_RECORD_BYTES:
                 records.popleft()
                 self._oversized(record)
                 continue
-            if size + len(record) > MAX_BATCH_BYTES:
-                return self._in_flight.take(batch)
+            if size + len(record) > limit:
+                return batch
             records.popleft()
-            batch.append(record)
+            append(record)
             size += len(record)
+            room -= 1
         # One pass per event, locals only (the drain runs once per click): encoded before it
         # leaves the buffer, so an event that cannot be encoded is never dropped unseen.
         events = self._events
-        append = batch.append
-        room = MAX_BATCH_RECORDS - len(batch)
         while room and events:
             record = encode_click_event(events[0])
             events.popleft()
@@ -345,13 +424,13 @@ class ClickEmitter:
                 self._oversized(record)
                 continue
             size += length
-            if size > MAX_BATCH_BYTES:
+            if size > limit:
                 # Keep the encoded form so it is not encoded twice.
                 records.appendleft(record)
                 break
             append(record)
             room -= 1
-        return self._in_flight.take(batch)
+        return batch
 
     def _oversized(self, record: bytes) -> None:
         self._metrics.count("EventsOversized")
@@ -359,12 +438,10 @@ class ClickEmitter:
             "click event over the Firehose record limit, not sent", extra={"bytes": len(record)}
         )
 
-    def _take_all(self) -> list[bytes]:
-        """Every record waiting (oversized ones counted and dropped, as in a batch)."""
-        records: list[bytes] = []
-        while batch := self._take_batch():
-            records += batch
-        return self._in_flight.take(records)
+    def _take_all(self, slot: int) -> list[bytes]:
+        """Every record waiting, in flight in ``slot`` (oversized ones counted and dropped, as
+        in a batch)."""
+        return self._fill(self._in_flight.take([], slot), sys.maxsize, sys.maxsize)
 
     def _encode_all(self) -> list[bytes]:
         records = []
@@ -376,12 +453,13 @@ class ClickEmitter:
             records.append(record)
         return records
 
-    async def _send(self, records: list[bytes]) -> list[bytes]:
-        """Deliver ``records``, resending only failures; what is still unsent at the end."""
+    async def _send(self, records: list[bytes], slot: int) -> list[bytes]:
+        """Deliver ``records`` (in flight in ``slot``), resending only failures; what is still
+        unsent at the end (still in flight: the caller journals it)."""
         pending = records
         total = 0
         for attempt in range(self._max_attempts):
-            self._in_flight.take(pending)
+            self._in_flight.take(pending, slot)
             try:
                 taken = await self._sink.deliver(pending)
             except asyncio.CancelledError:
@@ -402,7 +480,7 @@ class ClickEmitter:
             else:
                 pending = [record for record, ok in zip(pending, taken, strict=True) if not ok]
             if not pending:
-                self._in_flight.done()
+                self._in_flight.done(slot)
                 self._down_until = 0.0
                 return []
             self._metrics.count("EventsRejected", len(pending))
@@ -448,10 +526,11 @@ class ClickEmitter:
                 return
             self._in_flight.replay(segments)
             failed = False
+            slot = next(self._slots)
             for start in range(0, len(records), MAX_BATCH_RECORDS):
                 chunk = records[start : start + MAX_BATCH_RECORDS]
-                unsent = await self._send(chunk)
-                self._in_flight.done()
+                unsent = await self._send(chunk, slot)
+                self._in_flight.done(slot)
                 sent = len(chunk) - len(unsent)
                 if sent:
                     self._metrics.count("EventsReplayed", sent)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -156,3 +157,49 @@ def test_shutdown_with_events_in_flight_journals_them(tmp_path: Path) -> None:
     asyncio.run(scenario())
     journaled = _journaled_ids(harness)
     assert len(journaled) == len(set(journaled)) == 700
+
+
+def test_a_slow_firehose_gets_several_calls_at_once_and_loses_nothing(tmp_path: Path) -> None:
+    """Calls that take long (held here until the clicks are done) are made up to
+    ``FIREHOSE_MAX_IN_FLIGHT`` at once while clicks keep being answered."""
+
+    class Slow(FakeFirehose):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = asyncio.Event()
+            self.in_flight = 0
+            self.peak = 0
+
+        async def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                await self.gate.wait()
+            finally:
+                self.in_flight -= 1
+            return await super().put_record_batch(records)
+
+    firehose = Slow()
+    harness = Harness(
+        tmp_path, items=[item()], firehose=firehose, settings={"firehose_max_in_flight": 3}
+    )
+
+    async def scenario() -> None:
+        async with harness.client() as client:
+            client.headers["host"] = HOST
+            for index in range(2200):
+                assert (await client.get("/ABC123")).status_code == 302
+                if index % 100 == 0:
+                    await asyncio.sleep(0)  # a hit awaits nothing: let the drain run
+            for _ in range(100):  # a bound, not a timing assertion
+                if firehose.in_flight == 3:
+                    break
+                await asyncio.sleep(0)
+            assert firehose.in_flight == 3  # full batches went out, three at a time
+            firehose.gate.set()
+
+    asyncio.run(scenario())
+    assert firehose.peak == 3
+    delivered = _ids(harness)
+    assert len(delivered) == len(set(delivered)) == 2200  # each exactly once
+    assert _journaled_ids(harness) == []
