@@ -1,6 +1,11 @@
 """A TCP proxy that delays every chunk from client to server: "DynamoDB slowed by N ms".
 
-python benchmarks/delay_proxy.py LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_SECONDS
+python benchmarks/delay_proxy.py LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_SECONDS [responses]
+
+With ``responses``, the chunks from server to client are delayed instead: a request of any
+size is passed on at once and its answer (a few KiB: one chunk) arrives that much later,
+"Firehose answering in N ms" whatever the body's size. Connections are delayed independently,
+so several calls in flight overlap as they would against the service.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
         writer.close()
 
 
-async def main(listen: int, host: str, port: int, delay: float) -> None:
+async def main(listen: int, host: str, port: int, delay: float, responses: bool) -> None:
+    up, down = (0.0, delay) if responses else (delay, 0.0)
+
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(host, port)
-        await asyncio.gather(_pipe(client_r, server_w, delay), _pipe(server_r, client_w, 0.0))
+        await asyncio.gather(_pipe(client_r, server_w, up), _pipe(server_r, client_w, down))
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen)
     async with server:
@@ -33,4 +40,7 @@ async def main(listen: int, host: str, port: int, delay: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
+    responses = sys.argv[5:] == ["responses"]
+    asyncio.run(
+        main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), responses)
+    )
