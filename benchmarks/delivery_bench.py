@@ -37,8 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.runtime_bench import _server, _taskset, _wrk, bench_stack  # noqa: E402
-from devsite.processes import free_port, start_process  # noqa: E402
+from benchmarks.runtime_bench import (  # noqa: E402
+    _server,
+    _wrk,
+    bench_stack,
+    start_delay_proxy,
+)
 
 HIT = "/ABC123?sms_msg_id=42"
 
@@ -113,19 +117,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (medians)")
     args = parser.parse_args()
     with bench_stack() as stack:
-        port = free_port()
-        proxy = start_process(
-            [
-                *_taskset("0"),
-                sys.executable,
-                str(ROOT / "benchmarks" / "delay_proxy.py"),
-                str(port),
-                "127.0.0.1",
-                stack.aws.endpoint_url.rsplit(":", 1)[1],
-                str(args.firehose_ms / 1000.0),
-                "responses",
-            ],
-            log_path=stack.work / "proxy.log",
+        port, proxy = start_delay_proxy(
+            stack.aws.endpoint_url,
+            args.firehose_ms / 1000.0,
+            stack.work / "proxy.log",
+            responses=True,
         )
         env = {
             **stack.env,

@@ -185,6 +185,31 @@ def bench_stack() -> Iterator[BenchStack]:
         yield BenchStack(work, aws, table.name, bucket, bench_env(aws, table.name, stream, work))
 
 
+def start_delay_proxy(
+    endpoint_url: str, seconds: float, log: Path, *, responses: bool = False
+) -> tuple[int, Any]:
+    """:mod:`benchmarks.delay_proxy` in front of ``endpoint_url`` (moto), pinned to core 0:
+    its port and process (``.stop()`` it). Requests are delayed ``seconds``, or, with
+    ``responses``, the answers are."""
+    from devsite.processes import free_port, start_process
+
+    port = free_port()
+    process = start_process(
+        [
+            *_taskset("0"),
+            sys.executable,
+            str(ROOT / "benchmarks" / "delay_proxy.py"),
+            str(port),
+            "127.0.0.1",
+            endpoint_url.rsplit(":", 1)[1],
+            str(seconds),
+            *(["responses"] if responses else []),
+        ],
+        log_path=log,
+    )
+    return port, process
+
+
 def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
 
@@ -718,7 +743,6 @@ def _run(
     runtime: str,
     sources: Mapping[str, Path],
 ) -> None:
-    from devsite.processes import free_port, start_process
 
     results: dict[str, dict[str, float]] = {}
     with bench_stack() as stack:
@@ -756,19 +780,7 @@ def _run(
             samples.setdefault(name, []).append(sample)
             print(f"{name:28s} {sample}", flush=True)
 
-        proxy_port = free_port()
-        proxy = start_process(
-            [
-                *_taskset("0"),
-                sys.executable,
-                str(ROOT / "benchmarks" / "delay_proxy.py"),
-                str(proxy_port),
-                "127.0.0.1",
-                aws.endpoint_url.rsplit(":", 1)[1],
-                "0.1",
-            ],
-            log_path=work / "proxy.log",
-        )
+        proxy_port, proxy = start_delay_proxy(aws.endpoint_url, 0.1, work / "proxy.log")
         slow_env = {**base_env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}"}
         file_env = {**base_env, "FIREHOSE_STREAM_NAME": ""}
         hit_cost = in_process_hit_cost()

@@ -17,7 +17,7 @@ from runtime_service.emitter import (
 )
 from runtime_service.journal import Journal
 from runtime_service.metrics import Metrics
-from tests.support.fakes import FakeFirehose, ManualClock, no_sleep
+from tests.support.fakes import FakeFirehose, Gate, ManualClock, no_sleep
 
 
 def _event(index: int, user_agent: str = "Mozilla/5.0") -> ClickEvent:
@@ -48,6 +48,7 @@ def _emitter(
         flush_interval=options.get("flush_interval", 3600.0),
         buffer_max=int(options.get("buffer_max", 100_000)),
         max_attempts=int(options.get("max_attempts", 3)),
+        max_in_flight=int(options.get("max_in_flight", 1)),
         sleep=no_sleep,
     )
 
@@ -395,71 +396,46 @@ def test_in_flight_bookkeeping_gives_back_live_records_but_not_replayed_ones() -
 
 
 class _Gated:
-    """A sink whose calls wait until released, counting how many are in flight at once."""
+    """A sink whose calls wait at a :class:`Gate` until it opens."""
 
     def __init__(self) -> None:
-        self.gate = asyncio.Event()
-        self.in_flight = 0
-        self.peak = 0
+        self.gate = Gate()
         self.calls: list[int] = []
         self.records: list[bytes] = []
 
     async def deliver(self, records: Sequence[bytes]) -> list[bool]:
         self.calls.append(len(records))
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        try:
-            await self.gate.wait()
-        finally:
-            self.in_flight -= 1
+        await self.gate.through()
         self.records += records
         return [True] * len(records)
-
-
-def _gated_emitter(sink: _Gated, tmp_path: Path, max_in_flight: int) -> ClickEmitter:
-    clock = ManualClock()
-    return ClickEmitter(
-        sink,
-        Journal(tmp_path / "journal"),
-        metrics=Metrics("Test", clock=clock),
-        clock=clock,
-        flush_interval=3600.0,
-        buffer_max=100_000,
-        max_attempts=3,
-        max_in_flight=max_in_flight,
-        sleep=no_sleep,
-    )
 
 
 def test_up_to_max_in_flight_batches_are_sent_at_once(tmp_path: Path) -> None:
     # One call at a time delivers 500 records per response time: a busy worker's clicks
     # outran a Firehose answering in ~70 ms and piled up to EVENT_BUFFER_MAX.
     sink = _Gated()
-    emitter = _gated_emitter(sink, tmp_path, max_in_flight=3)
+    emitter = _emitter(sink, tmp_path, max_in_flight=3)
 
     async def scenario() -> None:
         for index in range(2600):
             emitter.emit(_event(index))
         flush = asyncio.create_task(emitter.flush())
-        for _ in range(100):  # until the calls are out (a bound, not a timing assertion)
-            await asyncio.sleep(0)
-            if sink.in_flight == 3:
-                break
-        assert sink.in_flight == 3 and sink.calls == [500, 500, 500]
+        await sink.gate.until_waiting(3)
+        assert sink.gate.waiting == 3 and sink.calls == [500, 500, 500]
         assert emitter.held == 2600  # 1,500 in flight, 1,100 waiting for a free call
-        sink.gate.set()
+        sink.gate.open()
         await flush
 
     asyncio.run(scenario())
-    assert sink.peak == 3 and sorted(sink.calls) == [100, 500, 500, 500, 500, 500]
+    assert sink.gate.peak == 3 and sorted(sink.calls) == [100, 500, 500, 500, 500, 500]
     assert sorted(_ids(sink.records)) == sorted(f"e{i}" for i in range(2600))  # each once
     assert emitter.held == 0 and _journaled(tmp_path) == []
 
 
 def test_one_call_at_a_time_when_max_in_flight_is_one(tmp_path: Path) -> None:
     sink = _Gated()
-    sink.gate.set()
-    emitter = _gated_emitter(sink, tmp_path, max_in_flight=1)
+    sink.gate.open()
+    emitter = _emitter(sink, tmp_path, max_in_flight=1)
 
     async def scenario() -> None:
         for index in range(1200):
@@ -467,22 +443,19 @@ def test_one_call_at_a_time_when_max_in_flight_is_one(tmp_path: Path) -> None:
         await emitter.flush()
 
     asyncio.run(scenario())
-    assert sink.peak == 1 and sink.calls == [500, 500, 200]
+    assert sink.gate.peak == 1 and sink.calls == [500, 500, 200]
     assert _ids(sink.records) == [f"e{i}" for i in range(1200)]  # in order
 
 
 def test_close_journals_every_batch_in_flight(tmp_path: Path) -> None:
     sink = _Gated()  # never released: every call hangs
-    emitter = _gated_emitter(sink, tmp_path, max_in_flight=4)
+    emitter = _emitter(sink, tmp_path, max_in_flight=4)
 
     async def scenario() -> None:
         emitter.start()
         for index in range(1800):
             emitter.emit(_event(index))
-        for _ in range(100):
-            await asyncio.sleep(0)
-            if sink.in_flight == 4:
-                break
+        await sink.gate.until_waiting(4)
         assert sink.calls == [500, 500, 500, 300]
         for index in range(1800, 1850):
             emitter.emit(_event(index))
@@ -503,8 +476,8 @@ def test_a_batch_that_breaks_among_others_in_flight_is_put_back(tmp_path: Path) 
             return taken
 
     sink = OneBreaks()
-    sink.gate.set()
-    emitter = _gated_emitter(sink, tmp_path, max_in_flight=4)
+    sink.gate.open()
+    emitter = _emitter(sink, tmp_path, max_in_flight=4)
 
     async def scenario() -> None:
         for index in range(1500):

@@ -15,7 +15,7 @@ import httpx
 
 from link_tracking_runtime.events import decode_event
 from runtime_service.journal import Journal
-from tests.support.fakes import FakeFirehose
+from tests.support.fakes import FakeFirehose, Gate
 from tests.support.records import HOST, item
 from tests.support.runtime import DEFAULT_FALLBACK, Harness
 
@@ -166,17 +166,10 @@ def test_a_slow_firehose_gets_several_calls_at_once_and_loses_nothing(tmp_path: 
     class Slow(FakeFirehose):
         def __init__(self) -> None:
             super().__init__()
-            self.gate = asyncio.Event()
-            self.in_flight = 0
-            self.peak = 0
+            self.gate = Gate()
 
         async def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            try:
-                await self.gate.wait()
-            finally:
-                self.in_flight -= 1
+            await self.gate.through()
             return await super().put_record_batch(records)
 
     firehose = Slow()
@@ -191,15 +184,12 @@ def test_a_slow_firehose_gets_several_calls_at_once_and_loses_nothing(tmp_path: 
                 assert (await client.get("/ABC123")).status_code == 302
                 if index % 100 == 0:
                     await asyncio.sleep(0)  # a hit awaits nothing: let the drain run
-            for _ in range(100):  # a bound, not a timing assertion
-                if firehose.in_flight == 3:
-                    break
-                await asyncio.sleep(0)
-            assert firehose.in_flight == 3  # full batches went out, three at a time
-            firehose.gate.set()
+            await firehose.gate.until_waiting(3)
+            assert firehose.gate.waiting == 3  # full batches went out, three at a time
+            firehose.gate.open()
 
     asyncio.run(scenario())
-    assert firehose.peak == 3
+    assert firehose.gate.peak == 3
     delivered = _ids(harness)
     assert len(delivered) == len(set(delivered)) == 2200  # each exactly once
     assert _journaled_ids(harness) == []

@@ -74,6 +74,35 @@ class FakeTable:
         return int(self.items.get((key["PK"], key["SK"]), {}).get(CLICK_COUNTER_ATTRIBUTE, 0))
 
 
+class Gate:
+    """Where calls to a slow service wait until :meth:`open`, counting how many wait at once."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self.waiting = 0
+        self.peak = 0
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def through(self) -> None:
+        """Wait here until the gate is open."""
+        self.waiting += 1
+        self.peak = max(self.peak, self.waiting)
+        try:
+            await self._open.wait()
+        finally:
+            self.waiting -= 1
+
+    async def until_waiting(self, count: int) -> None:
+        """Turn the event loop until ``count`` calls wait (at most 100 turns: a bound, not
+        a timing assertion)."""
+        for _ in range(100):
+            if self.waiting >= count:
+                return
+            await asyncio.sleep(0)
+
+
 class FakeFirehose:
     """Collects records. ``reject(call, index, record)`` returning an error code rejects that
     record in that call; ``down`` makes the whole call raise."""
