@@ -25,6 +25,9 @@ one-worker uvicorn (same flags for every case) on loopback, driven by wrk
 ``--miss-delay-ms MS`` adds the cache miss against a DynamoDB stand-in answering in MS;
 ``--miss-only`` runs only that, and ``--miss-baseline GIT_REF`` runs it also with the runtime of
 ``GIT_REF`` in the same rounds (before and after a change, in one run).
+``--same-rate SHARE`` adds bare, hit and hit-with-events-to-file at one offered rate, that
+share of the bare floor's maximum; ``--same-rate-baseline GIT_REF`` runs the two hit cases
+there also with the runtime of ``GIT_REF``, in the same rounds.
 
 The server is pinned to one core and wrk and moto to the other when ``taskset`` exists, so
 the 2-core machine is shared the same way in every case. Bounded: loopback only, a few
@@ -475,19 +478,29 @@ def _same_rate_cases(
     base_env: Mapping[str, str],
     file_env: Mapping[str, str],
     work: Path,
+    baseline: tuple[str, Path] | None = None,
 ) -> dict[str, dict[str, float]]:
     """bare, hit and hit-with-events-to-file at one offered rate (``--same-rate`` of the bare
-    floor's median requests/s above), interleaved rounds; medians."""
+    floor's median requests/s above), interleaved rounds; medians. With ``baseline`` (a git
+    ref and its tree: ``--same-rate-baseline``), the two hit cases served from that tree too,
+    in the same rounds."""
     target = args.same_rate * statistics.median(r["rps"] for r in samples["bare"])
     cases = [
-        ("bare", "benchmarks.bare_app:app", base_env),
-        ("hit", runtime, base_env),
-        ("hit, events to file", runtime, file_env),
+        ("bare", "benchmarks.bare_app:app", base_env, ROOT),
+        ("hit", runtime, base_env, ROOT),
+        ("hit, events to file", runtime, file_env, ROOT),
     ]
+    if baseline is not None:
+        ref, tree = baseline
+        cases += [
+            (f"hit ({ref})", runtime, base_env, tree),
+            (f"hit, events to file ({ref})", runtime, file_env, tree),
+        ]
     rated: dict[str, list[dict[str, float]]] = {}
     for _ in range(args.rounds):
-        for name, app, env in cases:
-            with _server(app, env, work / f"rated-{name}.log") as (base, pid):
+        for name, app, env, source in cases:
+            log = work / f"rated-{len(rated)}.log"
+            with _server(app, env, log, source=source) as (base, pid):
                 _wrk(base + "/ABC123?sms_msg_id=42", 1, args.connections)  # warm up
                 sample = _at_rate(
                     base,
@@ -525,11 +538,16 @@ def _print_same_rate(
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rated.items():
-        sat = saturated[name]
+        sat = saturated.get(name)  # none for the baseline tree's cases
+        at_saturation = (
+            f"{sat['cpu_us']:.0f} | {sat['cpu_us'] / saturated['bare']['cpu_us']:.2f}"
+            if sat
+            else " | "
+        )
         print(
             f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_us']:.0f} "
             f"| {r['cpu_us'] / bare['cpu_us']:.2f} | {r['p99'] / bare['p99']:.2f} "
-            f"| {sat['cpu_us']:.0f} | {sat['cpu_us'] / saturated['bare']['cpu_us']:.2f} |"
+            f"| {at_saturation} |"
         )
     print()
     print(
@@ -702,6 +720,12 @@ def main() -> None:
         "share of the bare floor's median requests/s (the issue's goal: 0.5)",
     )
     parser.add_argument(
+        "--same-rate-baseline",
+        metavar="GIT_REF",
+        help="with --same-rate: also run the two hit cases at that rate with the runtime of "
+        "this git ref, in the same rounds (before and after a change, in one run)",
+    )
+    parser.add_argument(
         "--miss-delay-ms",
         type=float,
         default=0.0,
@@ -722,6 +746,8 @@ def main() -> None:
     args = parser.parse_args()
     if (args.miss_only or args.miss_baseline) and not args.miss_delay_ms:
         parser.error("--miss-only and --miss-baseline need --miss-delay-ms")
+    if args.same_rate_baseline and not args.same_rate:
+        parser.error("--same-rate-baseline needs --same-rate")
     compiled = os.path.abspath(args.compiled_python) if args.compiled_python else None
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get update && apt-get install -y wrk")
@@ -734,7 +760,11 @@ def main() -> None:
                 args.miss_baseline: trees.enter_context(_source_tree(args.miss_baseline)),
                 **sources,
             }
-        _run(args, compiled, runtime, sources)
+        rate_baseline = None
+        if args.same_rate_baseline:
+            ref = args.same_rate_baseline
+            rate_baseline = (ref, trees.enter_context(_source_tree(ref)))
+        _run(args, compiled, runtime, sources, rate_baseline)
 
 
 def _run(
@@ -742,8 +772,8 @@ def _run(
     compiled: str | None,
     runtime: str,
     sources: Mapping[str, Path],
+    rate_baseline: tuple[str, Path] | None = None,
 ) -> None:
-
     results: dict[str, dict[str, float]] = {}
     with bench_stack() as stack:
         work, aws, table_name, base_env = stack.work, stack.aws, stack.table, stack.env
@@ -806,7 +836,9 @@ def _run(
             no_cache = {**base_env, "CACHE_TTL_SECONDS": "0", "CACHE_STALE_SECONDS": "0"}
             run("miss", runtime, no_cache, "/", miss_script)
             if args.same_rate:
-                rated = _same_rate_cases(args, samples, runtime, base_env, file_env, work)
+                rated = _same_rate_cases(
+                    args, samples, runtime, base_env, file_env, work, rate_baseline
+                )
             if args.miss_delay_ms:
                 missed = _slow_miss_cases(args, aws, table_name, no_cache, runtime, work, sources)
         finally:
