@@ -175,11 +175,16 @@ class BenchStack(NamedTuple):
 def bench_stack() -> Iterator[BenchStack]:
     """What every server benchmark runs against, in a temporary ``work`` folder: a moto server
     holding the runtime table, with the benchmark's links published, and a Firehose stream to
-    S3 (``bucket``); ``env`` is the runtime's environment on them (:func:`bench_env`)."""
+    S3 (``bucket``); ``env`` is the runtime's environment on them (:func:`bench_env`). moto is
+    pinned to core 0 with the load generator, off the served app's core 1: the Firehose
+    stand-in decodes every event batch, and on the app's core it would preempt the app."""
     from devsite.processes import moto_server
     from tests.support.stack import LocalAws
 
-    with tempfile.TemporaryDirectory() as tmp, moto_server(log_path=Path(tmp) / "moto.log") as moto:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        moto_server(log_path=Path(tmp) / "moto.log", prefix=_taskset("0")) as moto,
+    ):
         work = Path(tmp)
         aws = LocalAws(moto)
         table = aws.create_table()

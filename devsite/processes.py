@@ -191,13 +191,18 @@ def runtime_command(
 
 @contextlib.contextmanager
 def moto_server(
-    port: int | None = None, log_path: Path | None = None, *, threads: int = 16
+    port: int | None = None,
+    log_path: Path | None = None,
+    *,
+    threads: int = 16,
+    prefix: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run the moto server on 127.0.0.1 (``threads``: see :func:`moto_server_command`) and
-    yield its endpoint URL."""
+    yield its endpoint URL. ``prefix`` goes before the command (a benchmark pins moto to a
+    core with ``taskset -c N``)."""
     port = port or free_port()
     proc = start_process(
-        moto_server_command("127.0.0.1", port, threads=threads),
+        [*prefix, *moto_server_command("127.0.0.1", port, threads=threads)],
         env={**LOCAL_AWS_ENV, "MOTO_PORT": str(port)},
         log_path=log_path,
     )
