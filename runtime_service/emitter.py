@@ -281,11 +281,12 @@ class ClickEmitter:
         for segment in segments:
             with contextlib.suppress(FileNotFoundError):  # already done with
                 await asyncio.to_thread(self._journal.release, segment)
-        leftover = [*in_flight, *self._records, *self._encode_all()]
-        self._records.clear()
+        slot = next(self._slots)
+        leftover = [*in_flight, *self._take_all(slot)]
         if leftover:
             await self._spill(leftover)
             logger.warning("journaled click events at shutdown", extra={"count": len(leftover)})
+        self._in_flight.done(slot)
 
     async def flush(self) -> None:
         """Send everything held now (tests and shutdown use it; the loop does it anyway)."""
@@ -461,16 +462,6 @@ class ClickEmitter:
         batch = self._in_flight.take([], slot)
         self._fill(batch, sys.maxsize, sys.maxsize)
         return batch
-
-    def _encode_all(self) -> list[bytes]:
-        records = []
-        while self._events:
-            record = encode_click_event(self._events.popleft())
-            if len(record) > MAX_RECORD_BYTES:
-                self._metrics.count("EventsOversized")
-                continue
-            records.append(record)
-        return records
 
     async def _send(self, records: list[bytes], slot: int) -> list[bytes]:
         """Deliver ``records`` (in flight in ``slot``), resending only failures; what is still
