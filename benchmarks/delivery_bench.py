@@ -41,8 +41,10 @@ from benchmarks.runtime_bench import (  # noqa: E402
     _server,
     _wrk,
     bench_stack,
+    rss_mib,
     start_delay_proxy,
 )
+from tests.support.load import emf_counters  # noqa: E402
 
 HIT = "/ABC123?sms_msg_id=42"
 
@@ -50,18 +52,6 @@ HIT = "/ABC123?sms_msg_id=42"
 def _held(base: str) -> int:
     with urllib.request.urlopen(base + "/health", timeout=5) as response:
         return int(json.loads(response.read()).get("events_held", 0))
-
-
-def _counters(log: Path) -> dict[str, int]:
-    """The runtime's counters summed over the EMF lines in its log."""
-    totals: dict[str, int] = {}
-    for line in log.read_text().splitlines():
-        if '"_aws"' not in line:
-            continue
-        document = json.loads(line)
-        for name in ("EventsEmitted", "EventsDelivered", "EventsJournaled"):
-            totals[name] = totals.get(name, 0) + int(document.get(name, 0))
-    return totals
 
 
 def one_case(env: dict[str, str], work: Path, name: str, duration: int) -> dict[str, Any]:
@@ -88,17 +78,13 @@ def one_case(env: dict[str, str], work: Path, name: str, duration: int) -> dict[
         finally:
             stop.set()
             poller.join()
-        rss = next(
-            int(line.split()[1]) // 1024
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS:")
-        )
+        rss = rss_mib(pid)
         stopped = time.monotonic()
         while _held(base) and time.monotonic() - stopped < 120:
             time.sleep(0.1)
         catch_up = time.monotonic() - stopped
         time.sleep(1.5)  # the last metrics line
-        counters = _counters(log)
+        counters = emf_counters(log.read_text())
     return {
         "rps": sample["rps"],
         "peak_held": peak,

@@ -39,6 +39,7 @@ from benchmarks.runtime_bench import (  # noqa: E402
     _server,
     _wrk,
     bench_stack,
+    rss_mib,
 )
 from runtime_service.journal import Journal  # noqa: E402
 from tests.support.load import emf_counters  # noqa: E402
@@ -46,13 +47,6 @@ from tests.support.stack import LocalAws  # noqa: E402
 
 HIT_URL = "/ABC123?sms_msg_id=42"
 _CLICK_ID = re.compile(rb'"click_session_id":"([^"]+)"')
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _delivered(aws: LocalAws, bucket: str) -> tuple[int, int]:
@@ -113,7 +107,7 @@ def main() -> None:
                 sample["cpu_us"] = (
                     (_cpu_seconds(pid) - cpu_before) / max(1.0, sample["requests"]) * 1e6
                 )
-                sample["rss_mib"] = _rss_mib(pid)
+                sample["rss_mib"] = rss_mib(pid)
                 windows.append(sample)
                 print(f"window {index}: {sample}", flush=True)
             soaked = time.monotonic() - started
