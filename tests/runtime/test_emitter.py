@@ -65,6 +65,21 @@ def _journaled(tmp_path: Path) -> list[str]:
     ]
 
 
+class _Gated:
+    """A sink whose calls wait at a :class:`Gate` until it opens."""
+
+    def __init__(self) -> None:
+        self.gate = Gate()
+        self.calls: list[int] = []
+        self.records: list[bytes] = []
+
+    async def deliver(self, records: Sequence[bytes]) -> list[bool]:
+        self.calls.append(len(records))
+        await self.gate.through()
+        self.records += records
+        return [True] * len(records)
+
+
 def test_batches_respect_firehose_limits(tmp_path: Path) -> None:
     firehose = FakeFirehose()
     emitter = _emitter(FirehoseSink(firehose), tmp_path)
@@ -312,23 +327,14 @@ def test_close_sends_what_is_held(tmp_path: Path) -> None:
 
 
 def test_close_journals_a_batch_stuck_in_flight(tmp_path: Path) -> None:
-    class Hanging:
-        def __init__(self) -> None:
-            self.started = asyncio.Event()
-
-        async def deliver(self, records: list[bytes]) -> list[bool]:
-            self.started.set()
-            await asyncio.Event().wait()  # never answers
-            return []
-
-    sink = Hanging()
+    sink = _Gated()  # never opened: the call never answers
     emitter = _emitter(sink, tmp_path)
 
     async def scenario() -> None:
         emitter.start()
         for index in range(600):
             emitter.emit(_event(index))
-        await sink.started.wait()
+        await sink.gate.until_waiting(1)
         for index in range(600, 650):
             emitter.emit(_event(index))
         await emitter.close(timeout=0.05)
@@ -393,21 +399,6 @@ def test_in_flight_bookkeeping_gives_back_live_records_but_not_replayed_ones() -
     flight.replayed()
     flight.take([b"x\n"])
     assert flight.fail() == [b"x\n"]
-
-
-class _Gated:
-    """A sink whose calls wait at a :class:`Gate` until it opens."""
-
-    def __init__(self) -> None:
-        self.gate = Gate()
-        self.calls: list[int] = []
-        self.records: list[bytes] = []
-
-    async def deliver(self, records: Sequence[bytes]) -> list[bool]:
-        self.calls.append(len(records))
-        await self.gate.through()
-        self.records += records
-        return [True] * len(records)
 
 
 def test_up_to_max_in_flight_batches_are_sent_at_once(tmp_path: Path) -> None:

@@ -138,8 +138,8 @@ def test_firehose_down_through_shutdown_journals_everything_for_the_next_process
 
 def test_shutdown_with_events_in_flight_journals_them(tmp_path: Path) -> None:
     class SlowFirehose(FakeFirehose):
-        async def put_record_batch(self, records: list[bytes]) -> list[str | None]:  # type: ignore[override]
-            await asyncio.sleep(3600)  # the call never comes back before shutdown
+        async def put_record_batch(self, records: Sequence[bytes]) -> list[str | None]:
+            await Gate().through()  # the call never comes back before shutdown
             return []
 
     firehose = SlowFirehose()
