@@ -72,6 +72,9 @@ class Setting:
     attribute: str = ""
     #: Turns the string into the typed value; raises ``ValueError`` with a reason.
     parse: Callable[[str], Any] = str
+    #: Other variables read, in order, when ``name`` is unset: the names boto and the AWS CLI
+    #: also accept for the same value (``AWS_DEFAULT_REGION`` for ``AWS_REGION``).
+    aliases: tuple[str, ...] = ()
 
     @property
     def field(self) -> str:
@@ -206,6 +209,7 @@ def _setting(
     secret: bool = False,
     development_default: str | None = None,
     parse: Callable[[str], Any] = str,
+    aliases: tuple[str, ...] = (),
 ) -> Any:
     """A :class:`Settings` field declared by the environment variable ``name`` (the arguments
     are :class:`Setting`'s). Its default is what development gives it: the parsed
@@ -218,6 +222,7 @@ def _setting(
         secret=secret,
         development_default=development_default,
         parse=parse,
+        aliases=aliases,
     )
     raw = development_default if development_default is not None else default
     if raw is None:
@@ -260,9 +265,11 @@ class Settings:
     )
     aws_region: str = _setting(
         "AWS_REGION",
-        "AWS region of the table, the stream and the secrets. (AWS_ENDPOINT_URL, the standard "
+        "AWS region of the table, the stream and the secrets; AWS_DEFAULT_REGION, boto's "
+        "name for it, is read when AWS_REGION is unset. (AWS_ENDPOINT_URL, the standard "
         "botocore variable, points every client at a local endpoint such as a moto server.)",
         required=True,
+        aliases=("AWS_DEFAULT_REGION",),
         development_default="us-east-1",
         parse=_non_empty,
     )
@@ -496,11 +503,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise ImproperlyConfigured(f"{env_setting.name}={raw_environment!r}: {exc}") from None
     development = environment == "development"
     for setting in SETTINGS:
-        raw = environ.get(setting.name)
+        raw = _read(environ, setting)
         if raw is None or (setting.required and raw.strip() == ""):
             if setting.required and not development:
+                names = " or ".join((setting.name, *setting.aliases))
                 raise ImproperlyConfigured(
-                    f"{setting.name} is required (ENVIRONMENT={environment}): {setting.description}"
+                    f"{names} is required (ENVIRONMENT={environment}): {setting.description}"
                 )
             raw = setting.development_default if setting.required else setting.default
         if raw is None:
@@ -513,6 +521,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             shown = "<secret>" if setting.secret else repr(raw)
             raise ImproperlyConfigured(f"{setting.name}={shown}: {exc}") from None
     return Settings(**values)
+
+
+def _read(environ: Mapping[str, str], setting: Setting) -> str | None:
+    """The value of ``setting``'s variable, else of its first alias that is set."""
+    for name in (setting.name, *setting.aliases):
+        raw = environ.get(name)
+        if raw is not None and raw.strip():
+            return raw
+    return environ.get(setting.name)
 
 
 def _check_deployed(name: str, raw: str) -> None:

@@ -90,6 +90,17 @@ def test_production_refuses_to_start_without_a_required_setting(missing: str) ->
         load_settings({**env, missing: "  "})
 
 
+def test_aws_default_region_is_read_when_aws_region_is_unset() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "AWS_REGION"}
+    assert load_settings({**env, "AWS_DEFAULT_REGION": "eu-west-3"}).aws_region == "eu-west-3"
+    both = {**PRODUCTION, "AWS_REGION": "eu-central-1", "AWS_DEFAULT_REGION": "eu-west-3"}
+    assert load_settings(both).aws_region == "eu-central-1"  # the runtime's own name wins
+    blank = {**env, "AWS_REGION": " ", "AWS_DEFAULT_REGION": "eu-west-3"}
+    assert load_settings(blank).aws_region == "eu-west-3"
+    with pytest.raises(ImproperlyConfigured, match="AWS_REGION or AWS_DEFAULT_REGION is required"):
+        load_settings(env)
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
