@@ -8,8 +8,10 @@ A new domain is ``pending``. Its owner adds a DNS TXT record
 when found, marks the domain verified and publishes its links. Staff may verify by hand
 (:func:`verify_domain_by_hand`, the admin action), which records who did it.
 
-Links on an unverified domain are **not published at all** (their outbox rows complete as
-``domain_unverified``): nothing about a name the tenant has not proved reaches DynamoDB. A claim
+Links on an unverified domain are **not published at all**: their outbox rows are parked
+``waiting_for_domain`` (not complete, with the reason shown in the API and the admin), and
+nothing about a name the tenant has not proved reaches DynamoDB. Verifying the domain, by any
+path, sends the parked rows after commit (:func:`~.links.publish_waiting_entries`). A claim
 left unverified for ``DOMAIN_CLAIM_TTL_SECONDS`` lapses: :func:`expire_domain_claims` deletes
 the domain and its (never published) links, and a new claim on the same name releases a lapsed
 one at once, so nobody can hold a name hostage.
@@ -88,9 +90,7 @@ def get_resolver() -> TxtResolver:
 
 
 def _publish_links(domain: Domain) -> None:
-    link_service.republish_links_on_commit(domain.links.all())
-    if domain.has_app_links:
-        link_service.republish_app_links(domain)
+    link_service.publish_waiting_entries(domain)
 
 
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
