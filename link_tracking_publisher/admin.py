@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from . import outbox as outbox_state
 from .clicks.chart import click_summary_html
 from .conf import app_settings
 from .models import (
@@ -629,6 +630,8 @@ class LinkAdmin(admin.ModelAdmin):
         if latest is None:
             return "never published"
         text = f"v{latest.runtime_version}: {latest.status}"
+        if latest.status == PublishOutbox.Status.WAITING_FOR_DOMAIN:
+            return f"{text}: {outbox_state.waiting_reason(obj.domain)}"
         if latest.result:
             text += f" ({latest.result})"
         return text

@@ -322,3 +322,14 @@ def test_invalid_filter_values_are_field_errors(staff_client: APIClient, many_li
         response = staff_client.get(f"{API}/links/", params)
         assert response.status_code == 400, params
         assert field in response.json()
+
+
+def test_published_version_counts_only_what_was_written(
+    staff_client: APIClient, body: dict[str, Any]
+) -> None:
+    link_id = staff_client.post(f"{API}/links/", body, format="json").json()["id"]
+    # A row an earlier release completed without writing anything is no published version.
+    PublishOutbox.objects.filter(link_id=link_id).update(
+        status="complete", result="domain_unverified"
+    )
+    assert staff_client.get(f"{API}/links/{link_id}/").json()["published_version"] is None
