@@ -282,9 +282,10 @@ class LinkPublisher:
         """Publish the links of the outbox rows ``entry_ids`` (those not already COMPLETE or
         FAILED), ``concurrency`` conditional puts in flight at a time, and record each row's
         outcome as the single-link task does: ``written`` / ``already_applied`` complete it,
-        a link whose domain is not verified is parked ``WAITING_FOR_DOMAIN``; a transient error leaves it PENDING with the error
-        and one more retry counted (``retry_pending_outbox`` sends it again), until
-        ``PUBLISH_MAX_RETRIES``; any other error fails it (an operator retries it).
+        a link whose domain is not verified is parked ``WAITING_FOR_DOMAIN``; a transient
+        error leaves it PENDING with the error and one more retry counted
+        (``retry_pending_outbox`` sends it again), until ``PUBLISH_MAX_RETRIES``; any other
+        error fails it (an operator retries it).
 
         Each link is written in its current state under its current version, once however
         many of its rows are in the batch, with the single-link guarantee (absent, or a lower
