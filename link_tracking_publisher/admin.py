@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from . import outbox as outbox_state
 from .clicks.chart import click_summary_html
 from .conf import app_settings
 from .models import (
@@ -132,9 +133,8 @@ class DomainAdmin(admin.ModelAdmin):
         for domain in queryset:
             if domain.is_verified:
                 continue
+            # The service records it in the admin's log (the audit trail: who, when, which).
             domain_service.verify_domain_by_hand(domain, user=request.user)
-            # The admin's log is the audit trail of hand verification (who, when, which).
-            self.log_change(request, domain, "Verified ownership by hand.")
             done += 1
         self.message_user(request, f"Verified {done} domain(s) by hand.", messages.SUCCESS)
 
@@ -629,6 +629,8 @@ class LinkAdmin(admin.ModelAdmin):
         if latest is None:
             return "never published"
         text = f"v{latest.runtime_version}: {latest.status}"
+        if latest.status == PublishOutbox.Status.WAITING_FOR_DOMAIN:
+            return f"{text}: {outbox_state.waiting_reason(obj.domain)}"
         if latest.result:
             text += f" ({latest.result})"
         return text

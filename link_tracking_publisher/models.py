@@ -497,6 +497,9 @@ class PublishOutbox(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
+        #: Parked, not written: the link's (or app links') domain is not verified yet. The
+        #: sweeper leaves it alone; verifying the domain sends it again (nothing is lost).
+        WAITING_FOR_DOMAIN = "waiting_for_domain", "Waiting for domain verification"
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Failed"
 
@@ -514,12 +517,14 @@ class PublishOutbox(models.Model):
     idempotency_key = models.CharField(max_length=100, unique=True)
     runtime_version = models.PositiveBigIntegerField()
     status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+        max_length=32, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     retry_count = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
     result = models.CharField(
-        max_length=32, blank=True, help_text="written, already_applied or the error code."
+        max_length=32,
+        blank=True,
+        help_text="written, already_applied, domain_unverified (waiting) or the error code.",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,6 +1,10 @@
 """Outbox bookkeeping: every state change of a PublishOutbox row goes through here, so the
 status, retry count, error message and completion time are recorded the same way by the
-single publish task, the bulk republish and the sweepers."""
+single publish task, the bulk republish and the sweepers.
+
+A row whose domain is not verified is not written and not complete: it is parked
+``WAITING_FOR_DOMAIN`` (:func:`park_until_verified`), left alone by the sweeper, and sent again
+when the domain is verified (:func:`release_waiting`, from the verification's transaction)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from .conf import app_settings
 from .models import Domain, Link, PublishOutbox
 
 __all__ = [
+    "WAITING_RESULT",
+    "WRITTEN_RESULTS",
     "claim_stuck",
     "create_domain_entry",
     "create_entry",
@@ -28,12 +34,22 @@ __all__ = [
     "mark_failed",
     "mark_processing",
     "mark_processing_many",
+    "park_until_verified",
     "record_error",
     "record_retry",
+    "release_waiting",
+    "waiting_reason",
 ]
 
 Status = PublishOutbox.Status
 MAX_ERROR_LENGTH = 4000
+
+#: The ``result`` of a row parked ``WAITING_FOR_DOMAIN`` (the publisher's outcome for it).
+WAITING_RESULT = "domain_unverified"
+#: The results of a COMPLETE row whose version is in the runtime table: ``already_applied``
+#: means the table holds that version or a newer one. A link's published version is the
+#: newest of these, never one that was not written.
+WRITTEN_RESULTS = ("written", "already_applied")
 
 
 def _clip(message: str) -> str:
@@ -139,9 +155,66 @@ def mark_failed(entry: PublishOutbox, error: str, *, code: str = "") -> None:
     entry.refresh_from_db()
 
 
+def waiting_reason(domain: Domain) -> str:
+    """Why a row of ``domain`` waits, and what to do about it (the API and the admin show it)."""
+    name = domain.domain_name
+    return (
+        f"domain {name} is not verified yet: run manage.py verify_domain {name} once the TXT "
+        f"record {domain.verification_record_name} = {domain.verification_record_value} is in "
+        f"the DNS (or, locally, manage.py verify_domain {name} --by-hand --by USERNAME); its "
+        "links publish as soon as it is verified."
+    )
+
+
+def park_until_verified(entries: Sequence[PublishOutbox], domain: Domain) -> bool:
+    """Park ``entries`` (rows of ``domain``'s links or app links) ``WAITING_FOR_DOMAIN``,
+    unless ``domain`` has been verified meanwhile: then nothing changes and this returns
+    ``False`` (the caller publishes them now). The domain row is locked, as verification locks
+    it, so a verification committing meanwhile is waited for and seen: no row is parked after
+    the verification released the domain's rows."""
+    with transaction.atomic():
+        unverified = (
+            Domain.objects.select_for_update()
+            .filter(pk=domain.pk, verified_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        if not list(unverified):
+            return False
+        PublishOutbox.objects.filter(pk__in=[entry.pk for entry in entries]).update(
+            status=Status.WAITING_FOR_DOMAIN,
+            result=WAITING_RESULT,
+            completed_at=None,
+            updated_at=timezone.now(),
+        )
+    for entry in entries:
+        entry.status, entry.result, entry.completed_at = (
+            Status.WAITING_FOR_DOMAIN,
+            WAITING_RESULT,
+            None,
+        )
+    return True
+
+
+def release_waiting(domain: Domain) -> list[PublishOutbox]:
+    """In the caller's transaction (the one verifying ``domain``, which holds its lock): the
+    domain's parked rows, its links' and its app links', back to PENDING; returned, for the
+    caller to send after commit."""
+    rows = list(
+        PublishOutbox.objects.filter(
+            Q(link__domain=domain) | Q(domain=domain), status=Status.WAITING_FOR_DOMAIN
+        ).order_by("pk")
+    )
+    PublishOutbox.objects.filter(pk__in=[row.pk for row in rows]).update(
+        status=Status.PENDING, result="", updated_at=timezone.now()
+    )
+    for row in rows:
+        row.status, row.result = Status.PENDING, ""
+    return rows
+
+
 def claim_stuck(limit: int | None = None) -> list[PublishOutbox]:
-    """Rows PENDING or PROCESSING for longer than ``OUTBOX_STUCK_AFTER_SECONDS``, claimed for
-    re-enqueueing: locked with SKIP LOCKED where the database has it (so concurrent sweepers
+    """Rows PENDING or PROCESSING for longer than ``OUTBOX_STUCK_AFTER_SECONDS`` (not those
+    WAITING_FOR_DOMAIN: their domain's verification sends them), claimed for re-enqueueing: locked with SKIP LOCKED where the database has it (so concurrent sweepers
     take different rows) and touched, so the next sweep leaves them alone for a while."""
     cutoff = timezone.now() - timedelta(seconds=app_settings.OUTBOX_STUCK_AFTER_SECONDS)
     limit = limit or app_settings.OUTBOX_SWEEP_BATCH_SIZE

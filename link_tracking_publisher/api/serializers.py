@@ -19,6 +19,7 @@ from rest_framework import serializers
 from link_tracking_runtime.events import OUTCOMES
 from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
 
+from .. import outbox
 from ..conf import app_settings
 from ..models import (
     Domain,
@@ -471,12 +472,17 @@ class LinkSerializer(StrictModelSerializer):
         choices=PublishOutbox.Status.choices,
         read_only=True,
         allow_null=True,
-        help_text="Status of the link's newest publish (outbox entry).",
+        help_text="Status of the link's newest publish (outbox entry): waiting_for_domain "
+        "while the link's domain is not verified (nothing is written until it is).",
+    )
+    publish_status_reason = serializers.SerializerMethodField(
+        help_text="Why the newest publish waits (waiting_for_domain: what verifies the "
+        "domain), null otherwise."
     )
     published_version = serializers.IntegerField(
         read_only=True,
         allow_null=True,
-        help_text="The newest runtime_version whose publish completed.",
+        help_text="The newest runtime_version written to the runtime table (null: none yet).",
     )
 
     class Meta:
@@ -495,12 +501,18 @@ class LinkSerializer(StrictModelSerializer):
             *[f for f in LINK_EDITABLE if f != "campaign"],
             "runtime_version",
             "publish_status",
+            "publish_status_reason",
             "published_version",
             "created_by",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_publish_status_reason(self, link: Link) -> str | None:
+        if getattr(link, "latest_publish_status", None) != PublishOutbox.Status.WAITING_FOR_DOMAIN:
+            return None
+        return outbox.waiting_reason(link.domain)
 
 
 class LinkBulkCreateResultSerializer(serializers.Serializer):

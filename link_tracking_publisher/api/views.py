@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, ValidationError
 
+from .. import outbox as outbox_state
 from ..models import (
     Domain,
     GlobalUTMPolicy,
@@ -375,7 +376,9 @@ def _links(accounts: QuerySet[Any]) -> QuerySet[Link]:
                 outbox.order_by("-runtime_version", "-id").values("status")[:1]
             ),
             published_version=Subquery(
-                outbox.filter(status=PublishOutbox.Status.COMPLETE)
+                outbox.filter(
+                    status=PublishOutbox.Status.COMPLETE, result__in=outbox_state.WRITTEN_RESULTS
+                )
                 .values("link")
                 .annotate(v=Max("runtime_version"))
                 .values("v")[:1]

@@ -6,10 +6,13 @@ A new domain is ``pending``. Its owner adds a DNS TXT record
 :func:`check_domain_ownership` (the Celery task ``link_tracking.verify_domain``, the beat task
 ``link_tracking.verify_pending_domains`` and ``POST domains/{id}/verify/``) looks it up and,
 when found, marks the domain verified and publishes its links. Staff may verify by hand
-(:func:`verify_domain_by_hand`, the admin action), which records who did it.
+(:func:`verify_domain_by_hand`: the admin action, ``manage.py verify_domain NAME --by-hand
+--by USERNAME``), which records who did it, on the domain and in the admin's log.
 
-Links on an unverified domain are **not published at all** (their outbox rows complete as
-``domain_unverified``): nothing about a name the tenant has not proved reaches DynamoDB. A claim
+Links on an unverified domain are **not published at all**: their outbox rows are parked
+``waiting_for_domain`` (not complete, with the reason shown in the API and the admin), and
+nothing about a name the tenant has not proved reaches DynamoDB. Verifying the domain, by any
+path, sends the parked rows after commit (:func:`~.links.publish_waiting_entries`). A claim
 left unverified for ``DOMAIN_CLAIM_TTL_SECONDS`` lapses: :func:`expire_domain_claims` deletes
 the domain and its (never published) links, and a new claim on the same name releases a lapsed
 one at once, so nobody can hold a name hostage.
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -37,6 +41,7 @@ from ..models import Domain, Link
 from . import links as link_service
 
 __all__ = [
+    "BY_HAND_MESSAGE",
     "DnsLookupError",
     "TxtResolver",
     "check_domain_ownership",
@@ -88,9 +93,7 @@ def get_resolver() -> TxtResolver:
 
 
 def _publish_links(domain: Domain) -> None:
-    link_service.republish_links_on_commit(domain.links.all())
-    if domain.has_app_links:
-        link_service.republish_app_links(domain)
+    link_service.publish_waiting_entries(domain)
 
 
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
@@ -136,13 +139,35 @@ def check_domain_ownership(domain_pk: Any, *, resolver: TxtResolver | None = Non
     return False
 
 
+#: The admin log's change message of a verification by hand (the audit trail of who vouched).
+BY_HAND_MESSAGE = "Verified ownership by hand."
+
+
+def _audit(domain: Domain, user: Any, message: str) -> None:
+    """Record ``message`` about ``domain`` by ``user`` in the admin's log (``LogEntry``), the
+    audit trail staff read on the domain's history page; skipped without a user, or in a host
+    without ``django.contrib.admin``."""
+    if not getattr(user, "is_authenticated", False) or not apps.is_installed(
+        "django.contrib.admin"
+    ):
+        return
+    # Imported here: the admin is optional, and its models cannot be imported without it.
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    LogEntry.objects.log_actions(
+        user.pk, [domain], CHANGE, change_message=message, single_object=True
+    )
+
+
 def verify_domain_by_hand(domain: Domain, *, user: Any) -> Domain:
-    """Staff vouch for the domain's owner: verified now, by ``user`` (recorded on the row; the
-    admin also records it in its log). Its links are published."""
+    """Staff vouch for the domain's owner: verified now, by ``user`` (recorded on the row and
+    in the admin's log, :data:`BY_HAND_MESSAGE`). Its links are published after commit. A
+    domain verified already is left as it is."""
     with transaction.atomic():
         current = Domain.objects.select_for_update().get(pk=domain.pk)
         if not current.is_verified:
             _mark_verified(current, Domain.VerificationMethod.MANUAL, user, timezone.now())
+            _audit(current, user, BY_HAND_MESSAGE)
             logger.info(
                 "domain %s verified by hand by %s",
                 current.domain_name,

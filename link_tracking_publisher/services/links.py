@@ -36,6 +36,7 @@ __all__ = [
     "create_domain",
     "create_link",
     "enqueue_on_commit",
+    "publish_waiting_entries",
     "republish_app_links",
     "republish_link",
     "republish_links_on_commit",
@@ -103,6 +104,39 @@ def _enqueue_entry(entry: PublishOutbox) -> None:
         enqueue_on_commit(dispatch.PUBLISH_APP_LINKS, str(entry.domain_id), entry.pk)
     else:
         enqueue_on_commit(dispatch.PUBLISH_LINK, str(entry.link_id), entry.pk)
+
+
+#: Rows still to be published: a link with one of these needs no new one to be published.
+_OPEN_STATUSES = (
+    PublishOutbox.Status.PENDING,
+    PublishOutbox.Status.PROCESSING,
+    PublishOutbox.Status.WAITING_FOR_DOMAIN,
+)
+
+
+def publish_waiting_entries(domain: Domain) -> int:
+    """Once ``domain`` is verified, in the verifying transaction (the domain locked): its rows
+    parked ``WAITING_FOR_DOMAIN`` go back to PENDING and are sent after commit, link rows to
+    the bulk publish path (``PUBLISH_CHUNK`` a message), app-links rows to their task; each
+    is written under its own version, so no link is lost and none gets a version it did not
+    need. A link (or the app links) with no row left open, such as one whose row an earlier
+    release completed as ``domain_unverified`` and the cleanup then deleted, is republished
+    under a new version. Returns how many rows were sent."""
+    rows = outbox.release_waiting(domain)
+    link_rows = [row.pk for row in rows if row.link_id is not None]
+    for start in range(0, len(link_rows), PUBLISH_CHUNK):
+        enqueue_on_commit(dispatch.PUBLISH_OUTBOX, link_rows[start : start + PUBLISH_CHUNK])
+    for row in rows:
+        if row.domain_id is not None:
+            _enqueue_entry(row)
+    sent = len(rows)
+    sent += republish_links_on_commit(
+        domain.links.exclude(publish_outbox__status__in=_OPEN_STATUSES)
+    )
+    app_links_open = PublishOutbox.objects.filter(domain=domain, status__in=_OPEN_STATUSES)
+    if domain.has_app_links and not app_links_open.exists():
+        sent += republish_app_links(domain) is not None
+    return sent
 
 
 def _new_app_links_version(domain: Domain) -> PublishOutbox:

@@ -178,12 +178,13 @@ class LinkPublisher:
         given; errors propagate (the task decides whether to retry).
 
         A link on a domain whose ownership is not verified is not written at all (outcome
-        ``domain_unverified``); verifying the domain republishes its links."""
+        ``domain_unverified``): its outbox row is parked ``WAITING_FOR_DOMAIN``, not
+        completed, and verifying the domain sends it again."""
         if not link.domain.is_verified:
-            if outbox is not None:
-                outbox_state.mark_complete(outbox, "domain_unverified")
-            logger.info("publish %s: domain %s is not verified", link.id, link.domain)
-            return PublishResult(str(link.id), int(link.runtime_version), "domain_unverified")
+            if outbox is None or outbox_state.park_until_verified([outbox], link.domain):
+                logger.info("publish %s: domain %s is not verified", link.id, link.domain)
+                return PublishResult(str(link.id), int(link.runtime_version), "domain_unverified")
+            link.domain.refresh_from_db()  # verified while this publish ran: write it now
         outcome = self._conditional_put(self.build_runtime_record(link), link.runtime_version)
         if outbox is not None:
             outbox_state.mark_complete(outbox, outcome)
@@ -215,17 +216,21 @@ class LinkPublisher:
         self, domain: Domain, outbox: PublishOutbox | None = None
     ) -> PublishResult:
         """Write the domain's app-links record, under the same version condition as a link's
-        record. A domain whose ownership is not verified is not written (``domain_unverified``):
-        verifying it publishes the record."""
+        record. A domain whose ownership is not verified is not written (``domain_unverified``,
+        the outbox row parked ``WAITING_FOR_DOMAIN``): verifying it publishes the record."""
         version = int(domain.app_links_version)
-        if not domain.is_verified:
+        if not domain.is_verified and (
+            outbox is None or outbox_state.park_until_verified([outbox], domain)
+        ):
             outcome: PublishOutcome = "domain_unverified"
         else:
+            if not domain.is_verified:
+                domain.refresh_from_db()  # verified while this publish ran: write it now
             outcome = self._conditional_put(
                 to_app_links_item(self.build_app_links_record(domain)), version
             )
-        if outbox is not None:
-            outbox_state.mark_complete(outbox, outcome)
+            if outbox is not None:
+                outbox_state.mark_complete(outbox, outcome)
         logger.info(
             "publish app links of %s v%s: %s",
             domain.domain_name,
@@ -276,10 +281,11 @@ class LinkPublisher:
     ) -> BulkPublishResult:
         """Publish the links of the outbox rows ``entry_ids`` (those not already COMPLETE or
         FAILED), ``concurrency`` conditional puts in flight at a time, and record each row's
-        outcome as the single-link task does: ``written`` / ``already_applied`` /
-        ``domain_unverified`` complete it; a transient error leaves it PENDING with the error
-        and one more retry counted (``retry_pending_outbox`` sends it again), until
-        ``PUBLISH_MAX_RETRIES``; any other error fails it (an operator retries it).
+        outcome as the single-link task does: ``written`` / ``already_applied`` complete it,
+        a link whose domain is not verified is parked ``WAITING_FOR_DOMAIN``; a transient
+        error leaves it PENDING with the error and one more retry counted
+        (``retry_pending_outbox`` sends it again), until ``PUBLISH_MAX_RETRIES``; any other
+        error fails it (an operator retries it).
 
         Each link is written in its current state under its current version, once however
         many of its rows are in the batch, with the single-link guarantee (absent, or a lower
@@ -318,14 +324,7 @@ class LinkPublisher:
             assert row.link is not None  # the query keeps link rows only
             by_link.setdefault(row.link_id, []).append(row)
             link_of[row.link_id] = row.link
-        unverified = [
-            row.idempotency_key
-            for link_id, link_rows in by_link.items()
-            if not link_of[link_id].domain.is_verified
-            for row in link_rows
-        ]
-        outbox_state.mark_complete_many(unverified, "domain_unverified")
-        links = [link for link in link_of.values() if link.domain.is_verified]
+        links = self._park_unverified(by_link, link_of)
         result.total += len(links)
         if not links:
             return
@@ -357,6 +356,28 @@ class LinkPublisher:
                     _record_failure(row, outcome)
         for outcome, keys in done.items():
             outbox_state.mark_complete_many(keys, outcome)
+
+    @staticmethod
+    def _park_unverified(
+        by_link: dict[Any, list[PublishOutbox]], link_of: dict[Any, Link]
+    ) -> list[Link]:
+        """Park the rows of links whose domain is not verified (one lock per domain, as
+        :func:`~..outbox.park_until_verified` does for one row); the links to write now are the
+        others, and those whose domain was verified meanwhile (with the domain re-read)."""
+        unverified: dict[Any, list[Link]] = {}
+        for link in link_of.values():
+            if not link.domain.is_verified:
+                unverified.setdefault(link.domain_id, []).append(link)
+        parked: set[Any] = set()
+        for domain_id, domain_links in unverified.items():
+            rows = [row for link in domain_links for row in by_link[link.pk]]
+            if outbox_state.park_until_verified(rows, domain_links[0].domain):
+                parked.add(domain_id)
+                continue
+            fresh = Domain.objects.get(pk=domain_id)
+            for link in domain_links:
+                link.domain = fresh
+        return [link for link in link_of.values() if link.domain_id not in parked]
 
     @classmethod
     def _try_put(cls, client: Any, table_name: str, item: dict[str, Any]) -> str | Exception:
@@ -413,7 +434,7 @@ def stage_republish(links: QuerySet[Link]) -> list[int]:
     in the caller's transaction (a change that republishes many links commits together with
     their rows, so the sweeper publishes them even if nothing else does). Returns the rows'
     ids, for :meth:`LinkPublisher.publish_entries`. Links on domains whose ownership is not
-    verified are left out (they are not published at all)."""
+    verified are left out (they are not published at all: their rows wait for the domain)."""
     ids = list(
         links.filter(domain__verified_at__isnull=False).order_by().values_list("pk", flat=True)
     )

@@ -22,6 +22,7 @@ from link_tracking_publisher.models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from link_tracking_publisher.services.publisher import LinkPublisher
 from tests.publisher.factories import (
     AccountFactory,
     CrmCampaignFactory,
@@ -190,6 +191,28 @@ def test_the_link_page_shows_short_url_preview_outbox_and_history(
     assert "redirects to" in page and "https://shop.example.com/landing?" in page
     assert "v1: complete (written)" in page
     assert "created" in page  # the version history inline
+
+
+def test_a_link_waiting_for_its_domain_says_so_and_why(client: Client) -> None:
+    account = AccountFactory()
+    domain = DomainFactory(
+        domain_name="new.example.com",
+        account=account,
+        verified_at=None,
+        status="pending",
+        verification_method="",
+    )
+    link = LinkFactory(account=account, domain=domain)
+    assert LinkPublisher().publish_link(link, link.publish_outbox.get()).outcome == (
+        "domain_unverified"
+    )
+    reason = "v1: waiting_for_domain: domain new.example.com is not verified yet: run manage.py"
+    for page in (
+        client.get(_url(Link, "changelist")).content.decode(),
+        client.get(_url(Link, "change", link.pk)).content.decode(),
+    ):
+        assert reason in page and "verify_domain new.example.com --by-hand --by USERNAME" in page
+        assert "v1: complete" not in page
 
 
 def test_links_cannot_be_deleted(client: Client, link: Link) -> None:

@@ -7,10 +7,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.models import Link, LinkVersion, PublishOutbox
-from link_tracking_publisher.tasks import publish_link_task
+from link_tracking_publisher.tasks import publish_link_task, publish_outbox_task
+from link_tracking_runtime.record import item_key
 from tests.publisher.factories import DomainFactory, LinkCampaignFactory, LinkFactory
 
 from .conftest import API
@@ -322,3 +324,70 @@ def test_invalid_filter_values_are_field_errors(staff_client: APIClient, many_li
         response = staff_client.get(f"{API}/links/", params)
         assert response.status_code == 400, params
         assert field in response.json()
+
+
+def test_a_link_waits_for_its_unverified_domain_and_says_why(
+    staff_client: APIClient,
+    staff: Any,
+    account_a: Any,
+    table: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    domain = DomainFactory(
+        domain_name="new.example.com",
+        account=account_a,
+        verified_at=None,
+        status="pending",
+        verification_method="",
+    )
+    body = {
+        "account": account_a.pk,
+        "domain": str(domain.pk),
+        "destination_url": "https://shop.example.com/spring",
+    }
+    with (
+        mock.patch.object(publish_link_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        link_id = staff_client.post(f"{API}/links/", body, format="json").json()["id"]
+    assert publish_link_task.run(*delay.call_args.args) == "domain_unverified"  # the worker
+
+    data = staff_client.get(f"{API}/links/{link_id}/").json()
+    (listed,) = staff_client.get(f"{API}/links/").json()["results"]
+    for shown in (data, listed):
+        assert (shown["publish_status"], shown["published_version"]) == ("waiting_for_domain", None)
+        reason = shown["publish_status_reason"]
+        assert reason.startswith("domain new.example.com is not verified yet: run manage.py ")
+        assert domain.verification_record_name in reason
+        assert "verify_domain new.example.com --by-hand --by USERNAME" in reason
+    assert PublishOutbox.objects.get(link_id=link_id).status == "waiting_for_domain"
+    link = Link.objects.get(pk=link_id)
+    assert "Item" not in table.get_item(Key=item_key("new.example.com", link.slug_canonical))
+
+    with (
+        mock.patch.object(publish_outbox_task, "delay") as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        call_command("verify_domain", "new.example.com", "--by-hand", "--by", staff.username)
+    assert publish_outbox_task.run(*sent.call_args.args)["written"] == 1  # the worker
+
+    data = staff_client.get(f"{API}/links/{link_id}/").json()
+    assert (data["publish_status"], data["published_version"], data["runtime_version"]) == (
+        "complete",
+        1,
+        1,
+    )
+    assert data["publish_status_reason"] is None
+    item = table.get_item(Key=item_key("new.example.com", link.slug_canonical))["Item"]
+    assert item["runtime_version"] == 1 and item["active"] is True
+
+
+def test_published_version_counts_only_what_was_written(
+    staff_client: APIClient, body: dict[str, Any]
+) -> None:
+    link_id = staff_client.post(f"{API}/links/", body, format="json").json()["id"]
+    # A row an earlier release completed without writing anything is no published version.
+    PublishOutbox.objects.filter(link_id=link_id).update(
+        status="complete", result="domain_unverified"
+    )
+    assert staff_client.get(f"{API}/links/{link_id}/").json()["published_version"] is None

@@ -161,11 +161,16 @@ def test_an_unverified_domain_is_published_once_verified(
     assert domain.status == "pending" and domain.app_links_version == 1
     assert _run(sent) == ["domain_unverified"]
     assert _stored(table, domain) is None
+    entry = PublishOutbox.objects.get(domain=domain)
+    assert (entry.status, entry.completed_at) == ("waiting_for_domain", None)
     with django_capture_on_commit_callbacks(execute=True):
         verify_domain_by_hand(domain, user=None)
+    # The parked row itself is sent again and written under its own version.
     assert _run(sent) == ["written"]
     stored = _stored(table, domain)
-    assert stored is not None and stored["runtime_version"] == 2 and stored["assetlinks"]
+    assert stored is not None and stored["runtime_version"] == 1 and stored["assetlinks"]
+    entry.refresh_from_db()
+    assert (entry.status, entry.result) == ("complete", "written")
 
 
 def test_the_sweeper_re_enqueues_a_stuck_app_links_publish(sent: Any) -> None:

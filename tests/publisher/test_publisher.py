@@ -9,12 +9,14 @@ from unittest import mock
 import pytest
 from botocore.exceptions import ClientError
 from django.db import transaction
+from django.utils import timezone
 
+from link_tracking_publisher import outbox as outbox_state
 from link_tracking_publisher.models import Link, PublishOutbox
 from link_tracking_publisher.services.publisher import LinkPublisher, stage_republish
 from link_tracking_runtime import item_key
 
-from .factories import LinkCampaignFactory, LinkFactory
+from .factories import DomainFactory, LinkCampaignFactory, LinkFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -240,3 +242,53 @@ def test_bulk_republish_concurrency_is_bounded(table: Any, account: Any, domain:
         result = publisher.bulk_republish_campaign("BULK", concurrency=3)
     assert result.written == 40 and len(set(written)) == 40
     assert 2 <= peak <= 3
+
+
+def _unverified_domain(name: str = "new.example.com") -> Any:
+    return DomainFactory(
+        domain_name=name, verified_at=None, status="pending", verification_method=""
+    )
+
+
+def test_a_link_on_an_unverified_domain_waits_and_nothing_is_written(
+    table: Any, account: Any
+) -> None:
+    link = LinkFactory(account=account, domain=_unverified_domain())
+    entry = PublishOutbox.objects.get(link=link)
+    assert LinkPublisher(table).publish_link(link, entry).outcome == "domain_unverified"
+    entry.refresh_from_db()
+    assert (entry.status, entry.result, entry.completed_at) == (
+        "waiting_for_domain",
+        "domain_unverified",
+        None,
+    )
+    assert _stored(table, link) is None
+    # The sweeper leaves a parked row alone (its domain's verification sends it).
+    PublishOutbox.objects.filter(pk=entry.pk).update(updated_at="2000-01-01T00:00:00Z")
+    assert outbox_state.claim_stuck() == []
+
+
+def test_the_bulk_path_parks_an_unverified_domain_s_rows_too(table: Any, account: Any) -> None:
+    waiting = LinkFactory(account=account, domain=_unverified_domain())
+    published = LinkFactory(account=account)
+    rows = list(PublishOutbox.objects.filter(link__in=[waiting, published]).order_by("pk"))
+    result = LinkPublisher(table).publish_entries([row.pk for row in rows])
+    assert (result.total, result.written) == (1, 1)
+    statuses = dict(PublishOutbox.objects.values_list("link_id", "status"))
+    assert statuses == {waiting.pk: "waiting_for_domain", published.pk: "complete"}
+    assert _stored(table, waiting) is None and _stored(table, published) is not None
+
+
+def test_a_domain_verified_while_its_link_publishes_is_written_not_parked(
+    table: Any, account: Any
+) -> None:
+    domain = _unverified_domain()
+    link = LinkFactory(account=account, domain=domain)  # read while the domain was unverified
+    entry = PublishOutbox.objects.get(link=link)
+    type(domain).objects.filter(pk=domain.pk).update(verified_at=timezone.now(), status="active")
+    assert not link.domain.is_verified
+    assert LinkPublisher(table).publish_link(link, entry).outcome == "written"
+    entry.refresh_from_db()
+    assert (entry.status, entry.result) == ("complete", "written")
+    stored = _stored(table, link)
+    assert stored is not None and stored["active"] is True

@@ -88,7 +88,12 @@ def test_links_on_an_unverified_domain_are_not_published(table: Any, account_a: 
     entry = PublishOutbox.objects.get(link=link)
     assert publish_link_task.run(str(link.pk), entry.pk) == "domain_unverified"
     entry.refresh_from_db()
-    assert (entry.status, entry.result) == ("complete", "domain_unverified")
+    # Parked, not complete: nothing was written, and the domain's verification sends it.
+    assert (entry.status, entry.result, entry.completed_at) == (
+        "waiting_for_domain",
+        "domain_unverified",
+        None,
+    )
     assert "Item" not in table.get_item(Key=item_key(domain.domain_name, link.slug_canonical))
     # Bulk republishing leaves them out too.
     assert LinkPublisher(table).bulk_republish(Link.objects.all()).total == 0
@@ -99,6 +104,8 @@ def test_a_dns_txt_record_verifies_the_domain_and_publishes_its_links(
 ) -> None:
     domain = create_domain(account=account_a, domain_name="brand.example.com")
     link = create_link(account=account_a, domain=domain, destination_url="https://a.example/x")
+    entry = PublishOutbox.objects.get(link=link)
+    assert publish_link_task.run(str(link.pk), entry.pk) == "domain_unverified"
 
     dns[domain.verification_record_name] = ["link-tracking-verification=someone-elses-token"]
     assert domain_service.check_domain_ownership(domain.pk) is False
@@ -110,11 +117,14 @@ def test_a_dns_txt_record_verifies_the_domain_and_publishes_its_links(
     assert verify_pending_domains.run() == {"checked": 1, "verified": 1, "errors": 0}
     domain.refresh_from_db()
     assert (domain.status, domain.verification_method) == ("active", "dns")
-    # Verification republishes the domain's links after commit; run that task here.
-    entry = PublishOutbox.objects.get(link=link, runtime_version=2)  # written with the change
+    # Verification sends the link's waiting row again after commit; run that task here.
+    entry.refresh_from_db()
+    assert entry.status == "pending"
     republish = [c for c in enqueued.call_args_list if c.args[0] == PUBLISH_OUTBOX]
     assert [c.args[1:] for c in republish] == [([entry.pk],)]
     assert publish_outbox_task.run(*republish[0].args[1:])["written"] == 1
+    entry.refresh_from_db()
+    assert (entry.status, entry.result, entry.runtime_version) == ("complete", "written", 1)
     item = table.get_item(Key=item_key(domain.domain_name, link.slug_canonical))["Item"]
     assert item["active"] is True
 
