@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from .click_views import (
@@ -21,7 +20,7 @@ from .click_views import (
     LinkStatsView,
     MessageClickViewSet,
 )
-from .schema import SCHEMA_SETTINGS, LinkTrackingSchemaGenerator
+from .schema import SchemaView, SwaggerView
 from .views import (
     CampaignViewSet,
     CrmMappingViewSet,
@@ -72,16 +71,10 @@ urlpatterns = [
     path("links/<str:id>/stats/", LinkStatsView.as_view(), name="link-stats"),
     path("campaigns/<str:id>/stats/", CampaignStatsView.as_view(), name="campaign-stats"),
     path("utm-policy/", UTMPolicyView.as_view(), name="utm-policy"),
-    path(
-        "schema/",
-        SpectacularAPIView.as_view(
-            generator_class=LinkTrackingSchemaGenerator, custom_settings=SCHEMA_SETTINGS
-        ),
-        name="schema",
-    ),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path(
         "schema/swagger-ui/",
-        SpectacularSwaggerView.as_view(url_name="link_tracking_api:schema"),
+        SwaggerView.as_view(url_name="link_tracking_api:schema"),
         name="swagger-ui",
     ),
     path("", include(router.urls)),
