@@ -139,22 +139,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {
-    "TITLE": "devsite",
-    "SERVE_INCLUDE_SCHEMA": False,
-    # The interactive API page (api/link_tracking/schema/swagger-ui/) from local assets.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    # Three models have a "status": name each enum after its model.
-    "ENUM_NAME_OVERRIDES": {
-        "DomainStatusEnum": "link_tracking_publisher.models.Domain.Status",
-        "PublishOutboxStatusEnum": "link_tracking_publisher.models.PublishOutbox.Status",
-        "PrivacyRequestStatusEnum": "link_tracking_publisher.models.PrivacyRequest.Status",
-    },
-}
+# No DEFAULT_SCHEMA_CLASS nor SPECTACULAR_SETTINGS: the app's schema view brings its own, and
+# its Swagger UI takes its assets from drf_spectacular_sidecar (INSTALLED_APPS), as in any host.
 
 # Celery: the embedded default is kombu's filesystem transport, which needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -27,9 +27,11 @@ from . import outbox as outbox_state
 from .clicks.chart import click_summary_html
 from .conf import app_settings
 from .models import (
+    Account,
     ClickIngestCheckpoint,
     ClickWebhook,
     ClickWebhookDelivery,
+    CrmCampaign,
     Domain,
     GlobalUTMPolicy,
     Link,
@@ -69,6 +71,23 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- the default account and CRM campaign models ---------------------------------------------
+# Registered for a project that uses the app's own models; the admin ignores a swapped model.
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+
+
+@admin.register(CrmCampaign)
+class CrmCampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "account"]
+    list_select_related = ["account"]
+    search_fields = ["name"]
 
 
 # --- domains -------------------------------------------------------------------------------
@@ -291,8 +310,11 @@ class LinkAdminForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"size": 60}),
     )
 
+    # No Meta.model here, nor in PrivacyRequestAdminForm: the ModelAdmin builds the model's form
+    # from these when it is first needed, so importing the admin (autodiscovery) resolves no
+    # foreign key, and an account model that is not installed is reported by the system check
+    # (link_tracking.E008) rather than by a traceback.
     class Meta:
-        model = Link
         fields = "__all__"
         labels = {"slug_original": "Vanity slug"}
         help_texts = {
@@ -390,7 +412,7 @@ def _report(
 
 class LinkImportForm(forms.Form):
     file = forms.FileField(help_text="CSV, UTF-8; at most 10 MB.")
-    account = forms.ModelChoiceField(queryset=get_account_model()._default_manager.all())
+    account: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None)  # in __init__
     domain = forms.ModelChoiceField(
         queryset=Domain.objects.all(),
         required=False,
@@ -404,6 +426,12 @@ class LinkImportForm(forms.Form):
         help_text="All or nothing: nothing is written if any row fails.",
     )
     reason = forms.CharField(required=False, max_length=255)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        account = self.fields["account"]
+        assert isinstance(account, forms.ModelChoiceField)
+        account.queryset = get_account_model()._default_manager.all()
 
     def clean_file(self) -> Any:
         value = self.cleaned_data["file"]
@@ -756,7 +784,6 @@ class PrivacyRequestAdminForm(forms.ModelForm):
     )
 
     class Meta:
-        model = PrivacyRequest
         fields = ["account", "request_type", "subject_type"]
 
 

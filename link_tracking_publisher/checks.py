@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, app_settings
+from .conf import DEFAULTS, SWAPPABLE_MODELS, app_settings, swappable_model
 
 _TABLE_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
 _AMBIGUOUS = set("0O1IL")
@@ -21,6 +21,31 @@ def _valid_rate(rate: Any) -> bool:
         return False
     number, period = rate.split("/", 1)
     return number.isdigit() and int(number) > 0 and period[:1] in ("s", "m", "h", "d")
+
+
+def unresolved_swappable_models() -> dict[str, str]:
+    """The swappable-model settings whose label names no installed model, with the label."""
+    unresolved = {}
+    for setting in SWAPPABLE_MODELS:
+        label = swappable_model(setting)
+        try:
+            apps.get_model(label, require_ready=False)
+        except (LookupError, ValueError):
+            unresolved[setting] = label
+    return unresolved
+
+
+def check_swappable_models() -> list[CheckMessage]:
+    """E008 for each swappable-model setting that names no installed model."""
+    return [
+        Error(
+            f"{setting} refers to {label!r}, which is not an installed model.",
+            hint="Set it to 'app_label.ModelName' of your project's model, or remove it to use "
+            f"the app's own {SWAPPABLE_MODELS[setting]}.",
+            id="link_tracking.E008",
+        )
+        for setting, label in unresolved_swappable_models().items()
+    ]
 
 
 @register("link_tracking")
@@ -85,21 +110,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E006"
                 )
             )
-    for setting, default in (
-        ("LINK_TRACKING_ACCOUNT_MODEL", "crm.Account"),
-        ("LINK_TRACKING_CRM_CAMPAIGN_MODEL", "crm.Campaign"),
-    ):
-        label = getattr(settings, setting, default)
-        try:
-            apps.get_model(label)
-        except (LookupError, ValueError):
-            errors.append(
-                Error(
-                    f"{setting} refers to {label!r}, which is not an installed model.",
-                    hint="Set it to 'app_label.ModelName' of your project's model.",
-                    id="link_tracking.E008",
-                )
-            )
+    errors.extend(check_swappable_models())
     for key in ("ACCOUNT_ACCESS_POLICY", "PRIVACY_REQUEST_PROCESSOR"):
         path = getattr(app_settings, key)
         try:

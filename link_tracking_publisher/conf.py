@@ -19,7 +19,39 @@ from link_tracking_runtime.record import DEFAULT_DYNAMIC_PARAM_ALLOWLIST
 from link_tracking_runtime.signing import DEFAULT_KEYRING_PREFIX
 from link_tracking_runtime.table import DEFAULT_TABLE_NAME
 
-__all__ = ["DEFAULTS", "AppSettings", "app_settings"]
+__all__ = [
+    "ACCOUNT_MODEL",
+    "ACCOUNT_MODEL_SETTING",
+    "CRM_CAMPAIGN_MODEL",
+    "CRM_CAMPAIGN_MODEL_SETTING",
+    "DEFAULTS",
+    "SWAPPABLE_MODELS",
+    "AppSettings",
+    "app_settings",
+    "swappable_model",
+]
+
+#: The host project's account and CRM-campaign models are swappable (django-oauth-toolkit's
+#: pattern): each setting names an ``"app_label.ModelName"``, and a project that sets neither
+#: uses the app's own ``link_tracking.Account`` and ``link_tracking.CrmCampaign``.
+ACCOUNT_MODEL_SETTING = "LINK_TRACKING_ACCOUNT_MODEL"
+CRM_CAMPAIGN_MODEL_SETTING = "LINK_TRACKING_CRM_CAMPAIGN_MODEL"
+SWAPPABLE_MODELS: dict[str, str] = {
+    ACCOUNT_MODEL_SETTING: "link_tracking.Account",
+    CRM_CAMPAIGN_MODEL_SETTING: "link_tracking.CrmCampaign",
+}
+
+
+def swappable_model(setting: str) -> str:
+    """The label of the model ``setting`` (a key of :data:`SWAPPABLE_MODELS`) names now: the
+    project's, else the app's own default."""
+    return str(getattr(settings, setting, SWAPPABLE_MODELS[setting]))
+
+
+# Read once, when the models are defined: a foreign key's target is fixed at class creation,
+# and the migrations read the same values.
+ACCOUNT_MODEL = swappable_model(ACCOUNT_MODEL_SETTING)
+CRM_CAMPAIGN_MODEL = swappable_model(CRM_CAMPAIGN_MODEL_SETTING)
 
 #: Top-level Django settings read by this app, with their defaults.
 TOP_LEVEL: dict[str, tuple[str, Any]] = {

@@ -2,8 +2,9 @@
 
 The host project's account and CRM-campaign models are swappable settings, in the
 django-oauth-toolkit manner: ``LINK_TRACKING_ACCOUNT_MODEL`` and
-``LINK_TRACKING_CRM_CAMPAIGN_MODEL`` (``"app_label.ModelName"``); use
-:func:`get_account_model` and :func:`get_crm_campaign_model` rather than importing them.
+``LINK_TRACKING_CRM_CAMPAIGN_MODEL`` (``"app_label.ModelName"``). A project that sets neither
+uses the app's own :class:`Account` and :class:`CrmCampaign`; use :func:`get_account_model`
+and :func:`get_crm_campaign_model` rather than importing any of them.
 
 Change links through :mod:`link_tracking_publisher.services.links`, not with ``save()``:
 the service layer writes the link, its :class:`LinkVersion` and its :class:`PublishOutbox`
@@ -27,7 +28,13 @@ from django.db.models import Q
 
 from link_tracking_runtime.record import SLUG_MAX_LENGTH
 
-from .conf import app_settings
+from .conf import (
+    ACCOUNT_MODEL,
+    ACCOUNT_MODEL_SETTING,
+    CRM_CAMPAIGN_MODEL,
+    CRM_CAMPAIGN_MODEL_SETTING,
+    app_settings,
+)
 from .validators import (
     MAX_URL_LENGTH,
     validate_apple_app_site_association,
@@ -42,16 +49,61 @@ from .validators import (
     validate_webhook_url,
 )
 
-ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
-CRM_CAMPAIGN_MODEL = getattr(settings, "LINK_TRACKING_CRM_CAMPAIGN_MODEL", "crm.Campaign")
-
 
 def get_account_model() -> type[models.Model]:
+    """The model ``LINK_TRACKING_ACCOUNT_MODEL`` names (default :class:`Account`)."""
     return apps.get_model(ACCOUNT_MODEL, require_ready=False)
 
 
 def get_crm_campaign_model() -> type[models.Model]:
+    """The model ``LINK_TRACKING_CRM_CAMPAIGN_MODEL`` names (default :class:`CrmCampaign`)."""
     return apps.get_model(CRM_CAMPAIGN_MODEL, require_ready=False)
+
+
+class AbstractAccount(models.Model):
+    """What the app needs of an account: something links, domains and campaigns belong to.
+    A project with its own account model points ``LINK_TRACKING_ACCOUNT_MODEL`` at it."""
+
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(AbstractAccount):
+    """The default account model, for a project that has none of its own."""
+
+    class Meta(AbstractAccount.Meta):
+        swappable = ACCOUNT_MODEL_SETTING
+
+
+class AbstractCrmCampaign(models.Model):
+    """What the app needs of a CRM campaign: one an account's link campaigns are mapped to.
+    The ``account`` foreign key scopes the choice to the same account
+    (:meth:`~link_tracking_publisher.api.access.AccountAccessPolicy.crm_campaigns`); a
+    project with its own model points ``LINK_TRACKING_CRM_CAMPAIGN_MODEL`` at it."""
+
+    account = models.ForeignKey(
+        ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="link_tracking_crm_campaigns"
+    )
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CrmCampaign(AbstractCrmCampaign):
+    """The default CRM campaign model, for a project that has none of its own."""
+
+    class Meta(AbstractCrmCampaign.Meta):
+        swappable = CRM_CAMPAIGN_MODEL_SETTING
+        verbose_name = "CRM campaign"
 
 
 def default_dynamic_param_allowlist() -> list[str]:

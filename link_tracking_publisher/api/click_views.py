@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -27,6 +27,7 @@ from ..clicks.webhooks import new_secret
 from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
 from . import click_serializers as s
 from .exceptions import Conflict
+from .schema import extend_schema
 from .views import LinkTrackingAPIMixin
 
 __all__ = [

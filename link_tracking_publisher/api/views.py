@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -64,7 +64,7 @@ from .filters import (
 from .pagination import LinkTrackingPagination
 from .parsers import StrictJSONParser
 from .permissions import HasAccountAccess, HasModelPermission, SharedObjectsStaffOnly
-from .schema import ErrorSerializer, LinkTrackingAutoSchema
+from .schema import ErrorSerializer, LinkTrackingAutoSchema, extend_schema
 from .throttling import BulkRateThrottle, WriteRateThrottle
 
 __all__ = [

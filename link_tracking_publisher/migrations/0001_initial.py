@@ -10,9 +10,15 @@ from django.db import migrations, models
 import link_tracking_publisher.models
 import link_tracking_publisher.validators
 
-# The host project's models are settings (swappable, as in django-oauth-toolkit), not literals.
-ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
-CRM_CAMPAIGN_MODEL = getattr(settings, "LINK_TRACKING_CRM_CAMPAIGN_MODEL", "crm.Campaign")
+# The host project's models are settings (swappable, as in django-oauth-toolkit), not literals:
+# the project's models when it names them, else the app's own Account and CrmCampaign, created
+# below (a swapped model's CreateModel creates no table).
+from link_tracking_publisher.conf import (
+    ACCOUNT_MODEL,
+    ACCOUNT_MODEL_SETTING,
+    CRM_CAMPAIGN_MODEL,
+    CRM_CAMPAIGN_MODEL_SETTING,
+)
 
 
 class Migration(migrations.Migration):
@@ -25,6 +31,47 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name="Account",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+            ],
+            options={
+                "abstract": False,
+                "swappable": ACCOUNT_MODEL_SETTING,
+            },
+        ),
+        migrations.CreateModel(
+            name="CrmCampaign",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="link_tracking_crm_campaigns",
+                        to=ACCOUNT_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "CRM campaign",
+                "abstract": False,
+                "swappable": CRM_CAMPAIGN_MODEL_SETTING,
+            },
+        ),
         migrations.CreateModel(
             name="Domain",
             fields=[

@@ -3,11 +3,10 @@
 import django.db.models.deletion
 import link_tracking_publisher.validators
 import uuid
-from django.conf import settings
 from django.db import migrations, models
 
 # The host project's account model is a setting (swappable), as in 0001_initial.
-ACCOUNT_MODEL = getattr(settings, "LINK_TRACKING_ACCOUNT_MODEL", "crm.Account")
+from link_tracking_publisher.conf import ACCOUNT_MODEL
 
 
 class Migration(migrations.Migration):

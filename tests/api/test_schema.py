@@ -6,9 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import modify_settings, override_settings
+from drf_spectacular.checks import schema_check
 from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.validation import validate_schema
+from rest_framework.schemas.openapi import AutoSchema as DRFAutoSchema
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
+
+from link_tracking_publisher.api.schema import swagger_ui_settings
 
 from .conftest import API
 
@@ -27,6 +34,51 @@ def test_the_schema_is_valid_openapi_3_and_generated_cleanly(schema: dict[str, A
     validate_schema(schema)
     assert schema["openapi"].startswith("3.")
     assert not GENERATOR_STATS, "drf-spectacular reported warnings or errors"
+
+
+@override_settings(REST_FRAMEWORK={})
+def test_the_schema_needs_no_drf_or_spectacular_settings_of_the_host() -> None:
+    # DRF's own default schema class, and (devsite sets none) no SPECTACULAR_SETTINGS.
+    assert api_settings.DEFAULT_SCHEMA_CLASS is DRFAutoSchema
+    GENERATOR_STATS.reset()
+    response = APIClient().get(f"{API}/schema/", {"format": "json"})
+    assert response.status_code == 200
+    validate_schema(response.json())
+    assert not GENERATOR_STATS, "drf-spectacular reported warnings or errors"
+
+
+@pytest.mark.parametrize(
+    "rest_framework",
+    [{}, {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}],
+    ids=["drf-default-schema-class", "spectacular-schema-class"],
+)
+def test_check_deploy_finds_nothing_in_the_host_wide_schema(rest_framework: dict[str, Any]) -> None:
+    # drf-spectacular's deploy check generates the whole project's schema (the host's settings,
+    # every URL): this API's views and enum names hold up there too (no E001, no W001).
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        assert schema_check(None) == []
+
+
+def test_the_api_page_uses_the_sidecars_assets_whatever_the_host_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(spectacular_settings, "SWAGGER_UI_DIST", "https://cdn.example/swagger")
+    response = APIClient().get(f"{API}/schema/swagger-ui/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png" in page
+    assert "cdn" not in page
+    assert spectacular_settings.SWAGGER_UI_DIST == "https://cdn.example/swagger"  # restored
+
+
+def test_without_the_sidecar_app_the_page_keeps_drf_spectaculars_settings() -> None:
+    assert swagger_ui_settings() == {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    }
+    with modify_settings(INSTALLED_APPS={"remove": ["drf_spectacular_sidecar"]}):
+        assert swagger_ui_settings() == {}
 
 
 def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from link_tracking_publisher.checks import check_settings
+from link_tracking_publisher.checks import check_settings, check_swappable_models
 
 
 def _ids(**overrides: Any) -> set[str]:
@@ -42,3 +42,28 @@ def test_misconfiguration_is_reported(
 ) -> None:
     setattr(settings, setting, value)
     assert check_id in _ids()
+
+
+def test_the_swappable_models_default_to_the_apps_own(settings: Any) -> None:
+    del settings.LINK_TRACKING_ACCOUNT_MODEL
+    del settings.LINK_TRACKING_CRM_CAMPAIGN_MODEL
+    assert check_swappable_models() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "label"),
+    [
+        ("LINK_TRACKING_ACCOUNT_MODEL", "nope.Missing"),  # no such app
+        ("LINK_TRACKING_ACCOUNT_MODEL", "auth.Account"),  # no such model
+        ("LINK_TRACKING_CRM_CAMPAIGN_MODEL", "campaigns"),  # not a label
+    ],
+)
+def test_a_swappable_model_that_is_not_installed_is_named_with_a_hint(
+    settings: Any, setting: str, label: str
+) -> None:
+    setattr(settings, setting, label)
+    [message] = check_swappable_models()
+    assert message.id == "link_tracking.E008"
+    assert message.msg == f"{setting} refers to {label!r}, which is not an installed model."
+    assert "app_label.ModelName" in message.hint
+    assert message in check_settings()

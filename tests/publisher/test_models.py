@@ -3,11 +3,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
-from link_tracking_publisher.conf import app_settings
-from link_tracking_publisher.models import Domain, GlobalUTMPolicy, get_account_model
+from link_tracking_publisher.conf import (
+    ACCOUNT_MODEL_SETTING,
+    CRM_CAMPAIGN_MODEL_SETTING,
+    SWAPPABLE_MODELS,
+    app_settings,
+    swappable_model,
+)
+from link_tracking_publisher.models import (
+    Account,
+    CrmCampaign,
+    Domain,
+    GlobalUTMPolicy,
+    get_account_model,
+    get_crm_campaign_model,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +51,29 @@ def test_domain_names_are_canonical_hosts(name: str) -> None:
 
 def test_swappable_account_model_is_the_configured_one() -> None:
     assert get_account_model()._meta.label == "crm.Account"
+    assert get_crm_campaign_model()._meta.label == "crm.Campaign"
+
+
+def test_the_default_models_are_swapped_out_by_the_settings() -> None:
+    assert Account._meta.swapped == "crm.Account"
+    assert CrmCampaign._meta.swapped == "crm.Campaign"
+    # Their CreateModel in 0001_initial made no table, and the admin leaves them out.
+    tables = set(connection.introspection.table_names())
+    assert {"crm_account", "crm_campaign"} <= tables
+    assert not {"link_tracking_account", "link_tracking_crmcampaign"} & tables
+    assert not admin.site.is_registered(Account)
+    assert not admin.site.is_registered(CrmCampaign)
+
+
+def test_without_settings_the_app_uses_its_own_models(settings: Any) -> None:
+    del settings.LINK_TRACKING_ACCOUNT_MODEL
+    del settings.LINK_TRACKING_CRM_CAMPAIGN_MODEL
+    assert swappable_model(ACCOUNT_MODEL_SETTING) == "link_tracking.Account"
+    assert swappable_model(CRM_CAMPAIGN_MODEL_SETTING) == "link_tracking.CrmCampaign"
+    assert apps.get_model(SWAPPABLE_MODELS[ACCOUNT_MODEL_SETTING]) is Account
+    assert apps.get_model(SWAPPABLE_MODELS[CRM_CAMPAIGN_MODEL_SETTING]) is CrmCampaign
+    # A default CRM campaign belongs to an account (the access policy scopes by it).
+    assert CrmCampaign._meta.get_field("account").related_model is get_account_model()
 
 
 def test_app_settings_follow_setting_changes(settings: Any) -> None:
