@@ -32,7 +32,7 @@ RUN pip install --require-hashes -r requirements/runtime.txt
 RUN python -m venv /opt/build \
     && /opt/build/bin/pip install --require-hashes -r requirements/mypyc.txt \
     && /opt/build/bin/pip install --require-hashes -r requirements/runtime.txt
-COPY pyproject.toml setup.py MANIFEST.in README.md* ./
+COPY pyproject.toml setup.py MANIFEST.in README.md* LICENSE ./
 COPY build_backend ./build_backend
 COPY link_tracking_runtime ./link_tracking_runtime
 COPY runtime_service ./runtime_service

@@ -7,6 +7,9 @@ low-level item codec (:mod:`.wire`), the table definition (:mod:`.table`), the c
 whole click decision (:mod:`.click`) and the shared test vectors (:mod:`.vectors`).
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from .errors import ContractError, InvalidRecord, InvalidRoutingRules, InvalidSignature
 from .events import CLICK_EVENT_COLUMNS, ClickEvent, decode_event, encode_event
 from .policy import check_policy
@@ -41,7 +44,16 @@ from .signing import Keyring, SigningKey, keyring_from_secret_string, sign_url, 
 from .table import CAMPAIGN_INDEX_NAME, DEFAULT_TABLE_NAME, create_table_kwargs
 from .urls import GEO_COUNTRY_HEADER, build_redirect_url, forwarded_params, parse_request_query
 
+#: The installed distribution's version (pyproject.toml's ``version``, its one source), shared
+#: by the three packages it ships; a local version saying so when the sources are imported from
+#: a tree that is not installed (mypy's django plugin, in the compiled build, imports the app so).
+try:
+    __version__ = _distribution_version("link-tracking")
+except PackageNotFoundError:
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     "ATTRIBUTE_TYPES",
     "CAMPAIGN_INDEX_NAME",
     "CLICK_EVENT_COLUMNS",

@@ -6,4 +6,6 @@ in tests and benchmarks with :func:`runtime_service.app.create_app`. Configurati
 declared in :mod:`runtime_service.config` and documented in ``docs/RUNTIME.md``.
 """
 
-__version__ = "0.1.0"
+from link_tracking_runtime import __version__
+
+__all__ = ["__version__"]

@@ -442,8 +442,9 @@ class LinkBulkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
         fields["keywords"] = serializers.ListField(
             # Blank and duplicate keywords are the service's to report, all in one answer.
             child=StrictCharField(
-                # DRF takes None (no limit) too; its stubs say int. The column has a limit.
-                max_length=Link._meta.get_field("keyword").max_length,  # type: ignore[arg-type]
+                # DRF takes None (no limit) too; its stubs say int (before djangorestframework-stubs
+                # 3.18, the Django 6 leg's). The column has a limit.
+                max_length=Link._meta.get_field("keyword").max_length,  # type: ignore[arg-type,unused-ignore]
                 allow_blank=True,
             ),
             min_length=1,

@@ -295,7 +295,8 @@ class CrmMappingViewSet(
         return s.CrmMappingSerializer
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        # A dict already; djangorestframework-stubs 3.18 (the Django 6 leg's) says Mapping.
+        context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False) and "link_campaign_uuid" in self.kwargs:
             context["link_campaign"] = self.get_campaign()
         return context

@@ -117,18 +117,18 @@ def click_stats(
             if period is not None:
                 period.human_clicks, period.bot_clicks = row["human"], row["bot"]
     breakdowns: dict[str, list[dict[str, Any]]] = {name: [] for name in BREAKDOWNS}
-    for row in (
+    for cell in (
         cells.values("dimension", "value")
         .annotate(human=_HUMAN, bot=_BOT)
         .order_by("dimension", "value")
     ):
-        if row["human"] + row["bot"]:
-            breakdowns[row["dimension"]].append(
+        if cell["human"] + cell["bot"]:
+            breakdowns[cell["dimension"]].append(
                 {
-                    "value": row["value"],
-                    "clicks": row["human"] + row["bot"],
-                    "human_clicks": row["human"],
-                    "bot_clicks": row["bot"],
+                    "value": cell["value"],
+                    "clicks": cell["human"] + cell["bot"],
+                    "human_clicks": cell["human"],
+                    "bot_clicks": cell["bot"],
                 }
             )
     for rows in breakdowns.values():
