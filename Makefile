@@ -14,7 +14,7 @@ RUNTIME_REQUIREMENTS := requirements/runtime.txt
 MYPYC_REQUIREMENTS := requirements/mypyc.txt
 UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON=$(PY) UV_PYTHON_DOWNLOADS=never
 
-.PHONY: install lock lock-upgrade check-lock dev dev-once test test-fast test-shifted lint check-terraform \
+.PHONY: install lock lock-upgrade check-lock dev dev-once test test-fast test-shifted test-host lint check-terraform \
 	compiled test-compiled bench bench-publish bench-runtime bench-soak moto worker beat runtime web
 
 # Build .venv from the lock (again whenever pyproject.toml or uv.lock changes).
@@ -72,6 +72,15 @@ test-fast: $(STAMP)
 # tests are left out: their servers are other processes, which keep the real clock.
 test-shifted: $(STAMP)
 	$(PY) -m pytest -m "not e2e" --shift-clock-days=366
+
+# The app as a user installs it (docs/INTEGRATION.md): the sdist and the wheel built from it,
+# installed into a project made by django-admin startproject, on the oldest and the newest
+# supported Django, with real processes (moto, Redis, a Celery worker, the runtime from its own
+# extra). Needs redis-server (apt-get install redis-server) and each leg's Python: 3.11 and 3.13
+# (found in /usr/bin, PATH or pyenv; HOST_LEGS="PATH:6.1 ..." names others).
+HOST_LEGS ?= 3.11:5.2 3.13:6.1
+test-host: $(STAMP)
+	$(PY) scripts/host_project_check.py $(foreach leg,$(HOST_LEGS),--leg $(leg))
 
 # The optional compiled build (README, "Compiled build"): a wheel of the contract and the runtime
 # compiled with mypyc (LINK_TRACKING_MYPYC=1) by the lock's mypy, installed into its own

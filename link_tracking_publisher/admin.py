@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 
 from . import outbox as outbox_state
 from .clicks.chart import click_summary_html
+from .checks import unresolved_swappable_models
 from .conf import app_settings
 from .models import (
     Account,
@@ -952,3 +953,16 @@ class ClickIngestCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["source", "position", "completed", "error", "updated_at"]
     list_filter = ["completed"]
     search_fields = ["source"]
+
+
+def _withdraw_when_unresolved(site: admin.AdminSite) -> None:
+    """Take this app's pages off ``site`` when a swappable-model setting names no installed
+    model: the admin's own checks would end in a traceback on the foreign keys to it, before
+    ``manage.py check`` could say which setting is wrong (link_tracking.E008)."""
+    if not unresolved_swappable_models():
+        return
+    for model in [m for m in site._registry if m._meta.app_label == Link._meta.app_label]:
+        site.unregister(model)
+
+
+_withdraw_when_unresolved(admin.site)

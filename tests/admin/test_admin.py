@@ -451,3 +451,26 @@ def test_a_long_file_becomes_an_import_job_shown_read_only(
     page = client.get(_url(LinkImport, "change", job.pk)).content.decode()
     assert "Succeeded" in page and 'name="status"' not in page  # read only
     assert client.post(_url(LinkImport, "add")).status_code == 403
+
+
+def test_a_swappable_setting_naming_no_model_takes_the_apps_pages_off_the_admin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a swappable model unresolved, the admin's own checks would crash on the foreign keys
+    to it before link_tracking.E008 could be shown; the app's pages are withdrawn instead."""
+    from django.contrib.admin import AdminSite
+    from django.contrib.auth.models import Group
+
+    from link_tracking_publisher import admin as app_admin
+
+    other = AdminSite(name="other")
+    for model, model_admin in site._registry.items():
+        other.register(model, type(model_admin))
+    app_admin._withdraw_when_unresolved(other)  # the settings resolve: nothing changes
+    assert Link in other._registry
+    monkeypatch.setattr(
+        app_admin, "unresolved_swappable_models", lambda: {"LINK_TRACKING_ACCOUNT_MODEL": "x.Y"}
+    )
+    app_admin._withdraw_when_unresolved(other)
+    assert not [m for m in other._registry if m._meta.app_label == "link_tracking"]
+    assert Group in other._registry  # the host's own pages stay
