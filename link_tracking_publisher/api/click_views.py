@@ -26,6 +26,7 @@ from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
 from ..clicks.webhooks import new_secret
 from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
 from . import click_serializers as s
+from . import examples
 from .exceptions import Conflict
 from .schema import extend_schema
 from .views import LinkTrackingAPIMixin
@@ -174,10 +175,14 @@ class MessageClickViewSet(LinkTrackingAPIMixin, mixins.ListModelMixin, viewsets.
 
 @extend_schema_view(
     create=extend_schema(
-        request=s.ClickWebhookSerializer, responses={201: s.ClickWebhookSerializer}
+        request=s.ClickWebhookSerializer,
+        responses={201: s.ClickWebhookSerializer},
+        examples=examples.request("webhooks.create"),
     ),
     partial_update=extend_schema(
-        request=s.ClickWebhookUpdateSerializer, responses={200: s.ClickWebhookSerializer}
+        request=s.ClickWebhookUpdateSerializer,
+        responses={200: s.ClickWebhookSerializer},
+        examples=examples.request("webhooks.partial_update"),
     ),
 )
 class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):

@@ -49,6 +49,7 @@ from ..services.crm_mappings import create_mapping, delete_mapping, update_mappi
 from ..services.import_jobs import import_or_queue
 from ..services.preview import SimulatedClick, preview_link
 from ..services.signed_urls import signed_url
+from . import examples
 from . import serializers as s
 from .access import AccountAccessPolicy, get_access_policy
 from .exceptions import exception_handler
@@ -121,9 +122,15 @@ def _respond(serializer_class: type[BaseSerializer], obj: Any, view: Any, code: 
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.DomainSerializer, responses={201: s.DomainSerializer}),
+    create=extend_schema(
+        request=s.DomainSerializer,
+        responses={201: s.DomainSerializer},
+        examples=examples.request("domains.create"),
+    ),
     partial_update=extend_schema(
-        request=s.DomainUpdateSerializer, responses={200: s.DomainSerializer}
+        request=s.DomainUpdateSerializer,
+        responses={200: s.DomainSerializer},
+        examples=examples.request("domains.partial_update"),
     ),
 )
 class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
@@ -186,9 +193,15 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.CampaignSerializer, responses={201: s.CampaignSerializer}),
+    create=extend_schema(
+        request=s.CampaignSerializer,
+        responses={201: s.CampaignSerializer},
+        examples=examples.request("campaigns.create"),
+    ),
     partial_update=extend_schema(
-        request=s.CampaignUpdateSerializer, responses={200: s.CampaignSerializer}
+        request=s.CampaignUpdateSerializer,
+        responses={200: s.CampaignSerializer},
+        examples=examples.request("campaigns.partial_update"),
     ),
 )
 class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
@@ -246,12 +259,14 @@ _MAPPING_PARAM = OpenApiParameter(
         parameters=[_CAMPAIGN_PARAM],
         request=s.CrmMappingSerializer,
         responses={201: s.CrmMappingSerializer},
+        examples=examples.request("crm-mappings.create"),
     ),
     retrieve=extend_schema(parameters=[_CAMPAIGN_PARAM, _MAPPING_PARAM]),
     partial_update=extend_schema(
         parameters=[_CAMPAIGN_PARAM, _MAPPING_PARAM],
         request=s.CrmMappingUpdateSerializer,
         responses={200: s.CrmMappingSerializer},
+        examples=examples.request("crm-mappings.partial_update"),
     ),
     destroy=extend_schema(parameters=[_CAMPAIGN_PARAM, _MAPPING_PARAM]),
 )
@@ -322,6 +337,7 @@ class CrmMappingViewSet(
 # --- UTM policy ----------------------------------------------------------------------------
 
 
+@extend_schema_view(patch=extend_schema(examples=examples.request("utm-policy.partial_update")))
 class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
     """The global UTM policy (a singleton): every authorised user reads it; staff change it,
     and every link is republished after a change."""
@@ -392,8 +408,16 @@ _PREVIEW_PARAMS = [s.PreviewQuerySerializer]
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.LinkCreateSerializer, responses={201: s.LinkSerializer}),
-    partial_update=extend_schema(request=s.LinkUpdateSerializer, responses={200: s.LinkSerializer}),
+    create=extend_schema(
+        request=s.LinkCreateSerializer,
+        responses={201: s.LinkSerializer},
+        examples=examples.request("links.create"),
+    ),
+    partial_update=extend_schema(
+        request=s.LinkUpdateSerializer,
+        responses={200: s.LinkSerializer},
+        examples=examples.request("links.partial_update"),
+    ),
 )
 class LinkViewSet(
     LinkTrackingAPIMixin,
@@ -465,6 +489,7 @@ class LinkViewSet(
     @extend_schema(
         request=s.LinkBulkCreateSerializer,
         responses={201: s.LinkBulkCreateResultSerializer},
+        examples=examples.request("links.bulk"),
         description="One link per keyword, all or nothing. Errors of single keywords come "
         'back as {"keywords": {"<index>": ["message"]}}.',
     )
@@ -756,6 +781,7 @@ class LinkImportViewSet(
 # --- privacy requests ----------------------------------------------------------------------
 
 
+@extend_schema_view(create=extend_schema(examples=examples.request("privacy-requests.create")))
 class PrivacyRequestViewSet(
     LinkTrackingAPIMixin,
     mixins.CreateModelMixin,
