@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -151,12 +152,15 @@ def test_the_version_is_read_from_the_distribution_not_written_again(package: st
     assert not [p for p in (ROOT / package).rglob("*.py") if literal.search(p.read_text())]
 
 
-def test_sources_not_installed_import_with_a_version_that_says_so() -> None:
+def test_sources_not_installed_import_with_a_version_that_says_so(tmp_path: Path) -> None:
     # mypy's django plugin imports the app from the tree in the compiled build, where the
-    # distribution is not installed yet; -S leaves out site-packages, so its metadata too.
+    # distribution is not installed yet; -S leaves out site-packages, so its metadata too. The
+    # package is copied alone: a build leaves link_tracking.egg-info in the checkout, metadata
+    # that importlib.metadata would find there.
+    shutil.copytree(ROOT / "link_tracking_runtime", tmp_path / "link_tracking_runtime")
     out = subprocess.run(
         [sys.executable, "-S", "-c", "import link_tracking_runtime as c; print(c.__version__)"],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,
