@@ -13,7 +13,8 @@ and the Django series pip must choose for it (``make test-host``: 3.11 with 5.2,
    failing on any warning, ``migrate``, ``makemigrations --check``;
 4. real processes: a moto server, Redis (the distribution's ``redis-server``), a Celery
    worker, ``runserver``; ``setup_dynamodb``; a domain, campaign and link created over HTTP
-   with an API token; the domain verified by hand; the worker publishes the link;
+   with an API token; the domain verified by hand; the worker publishes the link; with Redis
+   stopped a new link is answered and kept, and the outbox sweeper sends it once Redis is back;
 5. the runtime from the wheel's ``runtime`` extra in its own virtualenv, where Django cannot be
    imported, redirects the link (``Host`` header, ``AWS_DEFAULT_REGION`` only);
 6. the click ingested with ``ingest_click_events`` and seen in the link's statistics; the
@@ -107,6 +108,7 @@ class Host:
         self.logs = work / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.redis: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIRTUAL_ENV"))},
             "AWS_ACCESS_KEY_ID": "testing",
@@ -350,6 +352,25 @@ def migrate(host: Host) -> None:
     host.manage("makemigrations", "--check", "--dry-run")
 
 
+def start_redis(host: Host, port: int) -> subprocess.Popen[bytes]:
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        raise CheckFailed("redis-server is not installed: apt-get install redis-server")
+    return host.start(
+        "redis",
+        redis_server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        cwd=host.work,
+    )
+
+
 def start_services(host: Host) -> dict[str, int]:
     ports = {"moto": free_port(), "redis": free_port(), "web": free_port(), "runtime": free_port()}
     moto = host.start(
@@ -363,24 +384,10 @@ def start_services(host: Host) -> dict[str, int]:
         str(ports["moto"]),
         cwd=host.work,
     )
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise CheckFailed("redis-server is not installed: apt-get install redis-server")
-    redis = host.start(
-        "redis",
-        redis_server,
-        "--port",
-        str(ports["redis"]),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        cwd=host.work,
-    )
+    redis = start_redis(host, ports["redis"])
     wait_for_port(ports["moto"], moto, host, "moto")
     wait_for_port(ports["redis"], redis, host, "redis")
+    host.redis = redis
     host.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{ports['moto']}"
     host.env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{ports['redis']}/0"
     host.env["LINK_TRACKING_CLICK_EVENTS_SOURCE"] = str(host.work / "click-events.ndjson")
@@ -518,6 +525,54 @@ def verify_and_publish(host: Host, created: dict[str, Any]) -> None:
             return
         time.sleep(0.5)
     raise CheckFailed(f"the worker did not publish the link: {link}\n{host.log_tail('worker')}")
+
+
+def broker_down(host: Host, ports: dict[str, int], created: dict[str, Any]) -> None:
+    """With Redis stopped, a link created over HTTP is answered (201) and kept in the outbox;
+    once Redis is back, the outbox sweeper sends it and the worker publishes it."""
+    assert host.redis is not None
+    os.killpg(host.redis.pid, 9)
+    host.redis.wait()
+    account = created["link"]["account"]
+    started = time.monotonic()
+    _, _, body = http(
+        "POST",
+        f"{created['api']}/links/",
+        headers=created["auth"],
+        expect=201,
+        body={
+            "account": account,
+            "domain": created["link"]["domain"],
+            "destination_url": "https://shop.example.com/while-the-broker-was-down",
+            "channel": "sms",
+        },
+    )
+    link = json.loads(body)
+    print(f"       answered 201 in {time.monotonic() - started:.1f} s with Redis down")
+    url = f"{created['api']}/links/{link['id']}/"
+    _, _, body = http("GET", url, headers=created["auth"])
+    if json.loads(body)["publish_status"] != "pending":
+        raise CheckFailed(f"with the broker down the link reads {json.loads(body)}")
+    wait_for_port(ports["redis"], start_redis(host, ports["redis"]), host, "redis")
+    # The sweeper of the beat schedule, run once, with its "stuck after" threshold at one second
+    # instead of five minutes so the check need not wait.
+    time.sleep(1.5)
+    (host.project / "hostsite" / "settings_sweep.py").write_text(
+        "from .settings import *  # noqa: F403\n\n"
+        'LINK_TRACKING = {**LINK_TRACKING, "OUTBOX_STUCK_AFTER_SECONDS": 1}  # noqa: F405\n'
+    )
+    out = host.manage(
+        "shell",
+        "-c",
+        "from link_tracking_publisher.tasks.publisher_tasks import retry_pending_outbox; "
+        "print('sent', retry_pending_outbox())",
+        settings="hostsite.settings_sweep",
+    )
+    if "sent 1" not in out:
+        raise CheckFailed(f"the outbox sweeper sent nothing: {out}")
+    status = wait_for_status(url, created["auth"], {"pending", "processing"})
+    if status != "complete":
+        raise CheckFailed(f"after the sweep the link reads {status!r}:\n{host.log_tail('worker')}")
 
 
 def install_runtime(host: Host) -> None:
@@ -667,7 +722,16 @@ def build(out: Path) -> Path:
     subprocess.run([uv, "build", "--quiet", "--out-dir", str(out)], cwd=ROOT, check=True)
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
-    print(f"built {sdist.name} and, from it, {wheel.name}")
+    # The package index's own check of the metadata and the long description.
+    twine = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if twine.returncode != 0:
+        raise CheckFailed(f"twine check --strict:\n{twine.stdout}{twine.stderr}")
+    print(f"built {sdist.name} and, from it, {wheel.name}; twine check --strict passed")
     return wheel
 
 
@@ -705,6 +769,10 @@ def run_leg(work: Path, python: str, django_series: str, wheel: Path) -> bool:
         step(
             "manage.py verify_domain --by-hand; the worker publishes the link",
             lambda: verify_and_publish(host, state["created"]),
+        )
+        step(
+            "Redis stopped: a link created over HTTP is kept; Redis back: the sweeper sends it",
+            lambda: broker_down(host, ports, state["created"]),
         )
         step(
             "pip install <wheel>[runtime] in its own virtualenv, without Django",
