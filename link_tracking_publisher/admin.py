@@ -24,8 +24,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from . import outbox as outbox_state
-from .clicks.chart import click_summary_html
 from .checks import unresolved_swappable_models
+from .clicks.chart import click_summary_html
+from .clicks.webhooks import CANCELLED_REASON, retry_deliveries
 from .conf import app_settings
 from .models import (
     Account,
@@ -919,19 +920,14 @@ class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Send the selected failed deliveries again")
     def retry(self, request: HttpRequest, queryset: QuerySet[ClickWebhookDelivery]) -> None:
-        from django.utils import timezone
-
-        from .services.links import enqueue_on_commit
-        from .tasks.click_tasks import deliver_click_webhooks
-
-        count = queryset.filter(status=ClickWebhookDelivery.Status.FAILED).update(
-            status=ClickWebhookDelivery.Status.PENDING,
-            attempts=0,
-            next_attempt_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        enqueue_on_commit(deliver_click_webhooks)
-        self.message_user(request, f"Queued again: {count}.", messages.SUCCESS)
+        outcome = retry_deliveries(queryset)
+        self.message_user(request, f"Queued again: {outcome.queued}.", messages.SUCCESS)
+        if outcome.cancelled:
+            self.message_user(
+                request,
+                f"Not queued: {outcome.cancelled} cancelled. {CANCELLED_REASON}",
+                messages.WARNING,
+            )
 
 
 @admin.register(MessageClick)

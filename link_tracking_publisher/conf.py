@@ -146,6 +146,7 @@ DEFAULTS: dict[str, Any] = {
         "link_tracking_publisher.services.privacy.ControlPlaneStore",
         "link_tracking_publisher.services.privacy.S3ClickEventStore",
         "link_tracking_publisher.services.privacy.ClickStatisticsStore",
+        "link_tracking_publisher.services.privacy.WebhookDeliveryStore",
     ],
     "PRIVACY_HOST_PROCESSOR": None,
     # Where Firehose delivers click events (terraform output click_events_bucket), and the key

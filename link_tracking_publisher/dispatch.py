@@ -20,6 +20,7 @@ from celery import current_app
 from django.db import transaction
 
 __all__ = [
+    "DELIVER_CLICK_WEBHOOKS",
     "PROCESS_PRIVACY_REQUEST",
     "PUBLISH_APP_LINKS",
     "PUBLISH_LINK",
@@ -37,6 +38,8 @@ PUBLISH_APP_LINKS = "link_tracking.publish_app_links"
 PUBLISH_OUTBOX = "link_tracking.publish_outbox"
 #: Run the configured processor on one privacy request.
 PROCESS_PRIVACY_REQUEST = "link_tracking.process_privacy_request"
+#: Send the click webhook deliveries that are due.
+DELIVER_CLICK_WEBHOOKS = "link_tracking.deliver_click_webhooks"
 
 
 def enqueue_on_commit(task: Any, *args: Any) -> None:

@@ -934,13 +934,17 @@ class ClickWebhook(models.Model):
 
 class ClickWebhookDelivery(models.Model):
     """The outbox of click notifications: written in the same transaction as the click's
-    counts, sent by a Celery task, retried with backoff, at most one per webhook and event."""
+    counts, sent by a Celery task, retried with backoff, at most one per webhook and event.
+
+    CANCELLED is terminal: an erasure request cancelled the delivery before it was sent (and
+    redacted its payload); it is never sent or retried."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled (erasure request)"
 
     webhook = models.ForeignKey(  # indexed by click_webhook_delivery_once
         ClickWebhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False

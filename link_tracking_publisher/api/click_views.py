@@ -11,7 +11,6 @@ import django_filters
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
@@ -23,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
-from ..clicks.webhooks import new_secret
+from ..clicks.webhooks import CANCELLED_REASON, new_secret, retry_deliveries
 from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
 from . import click_serializers as s
 from . import examples
@@ -258,25 +257,17 @@ class ClickWebhookDeliveryViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelVi
     @extend_schema(
         request=None,
         responses={202: s.ClickWebhookDeliverySerializer},
-        description="Send a failed delivery again, from its first attempt (409 unless failed).",
+        description="Send a failed delivery again, from its first attempt (409 unless failed; "
+        "a delivery cancelled by an erasure request is never sent again).",
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         delivery = self.get_object()
-        updated = ClickWebhookDelivery.objects.filter(
-            pk=delivery.pk, status=ClickWebhookDelivery.Status.FAILED
-        ).update(
-            status=ClickWebhookDelivery.Status.PENDING,
-            attempts=0,
-            next_attempt_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        if not updated:
+        outcome = retry_deliveries(ClickWebhookDelivery.objects.filter(pk=delivery.pk))
+        if outcome.cancelled:
+            raise Conflict(CANCELLED_REASON)
+        if not outcome.queued:
             raise Conflict("Only a failed delivery can be retried.")
-        from ..services.links import enqueue_on_commit
-        from ..tasks.click_tasks import deliver_click_webhooks
-
-        enqueue_on_commit(deliver_click_webhooks)
         delivery.refresh_from_db()
         return Response(
             s.ClickWebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED

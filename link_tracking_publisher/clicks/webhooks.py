@@ -14,11 +14,16 @@ attempts, then the delivery is FAILED with the reason. A delivery is claimed (PE
 SENDING) by one conditional UPDATE, so two workers never send the same one; a worker killed
 mid-request leaves it SENDING, and it is sent again after ``CLICK_WEBHOOK_STUCK_AFTER_SECONDS``
 with the same ``webhook-id``.
+
+A CANCELLED delivery (an erasure request reached it, docs/PRIVACY.md) is never claimed, sent
+or retried: the sweeper selects PENDING and SENDING rows only, and :func:`retry_deliveries`
+refuses it with :data:`CANCELLED_REASON`.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -28,18 +33,32 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .. import dispatch
 from ..conf import app_settings
+from ..dispatch import enqueue_on_commit
 from ..models import ClickWebhookDelivery
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["deliver_due", "new_secret", "send_delivery", "sign", "verify"]
+__all__ = [
+    "CANCELLED_REASON",
+    "RetryOutcome",
+    "deliver_due",
+    "new_secret",
+    "retry_deliveries",
+    "send_delivery",
+    "sign",
+    "verify",
+]
 
 SECRET_PREFIX = "whsec_"
 Status = ClickWebhookDelivery.Status
+
+#: Why a cancelled delivery is not sent again (the API's 409, the admin's message).
+CANCELLED_REASON = "This delivery was cancelled by an erasure request: it is never sent or retried."
 
 
 def new_secret() -> str:
@@ -164,3 +183,28 @@ def deliver_due(
             status = send_delivery(delivery, client)
             counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryOutcome:
+    """What :func:`retry_deliveries` did: ``queued`` failed deliveries made due again,
+    ``cancelled`` ones refused (:data:`CANCELLED_REASON`), ``other`` ones left alone (not
+    failed: pending, sending or delivered)."""
+
+    queued: int
+    cancelled: int
+    other: int
+
+
+def retry_deliveries(deliveries: QuerySet[ClickWebhookDelivery]) -> RetryOutcome:
+    """Send FAILED deliveries again from their first attempt (the API's and the admin's retry);
+    the send task is enqueued after commit. Cancelled deliveries are never retried."""
+    now = timezone.now()
+    selected = deliveries.count()
+    cancelled = deliveries.filter(status=Status.CANCELLED).count()
+    queued = deliveries.filter(status=Status.FAILED).update(
+        status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+    )
+    if queued:
+        enqueue_on_commit(dispatch.DELIVER_CLICK_WEBHOOKS)
+    return RetryOutcome(queued=queued, cancelled=cancelled, other=selected - queued - cancelled)

@@ -17,23 +17,32 @@ more than once for one request, so it must be idempotent.
 The default, :class:`StoresProcessor`, runs one processor per store that holds a visitor's data
 (``LINK_TRACKING['PRIVACY_STORES']``): :class:`ControlPlaneStore` (the control plane's own
 rows), :class:`S3ClickEventStore` (click events in S3: objects rewritten without the subject's
-events) and, when ``PRIVACY_HOST_PROCESSOR`` is set, the host's own (:class:`HostStore`). The
-request is ``complete`` only when every store reports done. See docs/PRIVACY.md.
+events), :class:`ClickStatisticsStore` (per-message click counts), :class:`WebhookDeliveryStore`
+(the click webhook outbox: pending deliveries cancelled, sent ones redacted) and, when
+``PRIVACY_HOST_PROCESSOR`` is set, the host's own (:class:`HostStore`). The request is
+``complete`` only when every store reports done. See docs/PRIVACY.md.
+
+Each store declares the model fields it covers (``fields``, as ``"app_label.Model.field"``);
+:func:`covered_fields` joins them, and :data:`NOT_SUBJECT_DATA` names the fields that look as if
+they could hold an identifier but do not, with the reason. ``tests/security/
+test_privacy_coverage.py`` fails when a model field that can hold an identifier is in neither.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import gzip
 import hashlib
 import hmac
+import io
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
@@ -46,10 +55,20 @@ from .. import dispatch
 from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
 from ..errors import LinkTrackingError
-from ..models import Link, LinkVersion, MessageClick, PrivacyRequest
+from ..models import (
+    ClickWebhookDelivery,
+    Link,
+    LinkImport,
+    LinkVersion,
+    MessageClick,
+    PrivacyRequest,
+)
 from .errors import InvalidState
 
 __all__ = [
+    "NOT_SUBJECT_DATA",
+    "REDACTED",
+    "ClickStatisticsStore",
     "ControlPlaneStore",
     "HostStore",
     "PrivacyRequestProcessor",
@@ -58,9 +77,12 @@ __all__ = [
     "StoreReport",
     "StoresProcessor",
     "Subject",
+    "WebhookDeliveryStore",
+    "covered_fields",
     "create_privacy_request",
     "get_processor",
     "process_privacy_request",
+    "redact_payload",
     "retry_privacy_request",
     "subject_hash",
 ]
@@ -253,10 +275,25 @@ class ControlPlaneStore:
     """The control plane's own rows. It stores no click data; a subject's identifier can only
     appear in a link someone typed (keyword, a query value of the destination or fallback, a
     UTM override). Those are reported, never rewritten (that would break a live link): an
-    erasure that finds any is not done until a person edits them. Privacy requests themselves
-    hold only the keyed hash."""
+    erasure that finds any is not done until a person edits them. The same holds for the files
+    of link imports (kept with the job) and the errors reported on them. Privacy requests
+    themselves hold only the keyed hash."""
 
     name = "control_plane"
+    fields: ClassVar[tuple[str, ...]] = (
+        "link_tracking.Link.keyword",
+        "link_tracking.Link.destination_url",
+        "link_tracking.Link.fallback_url",
+        "link_tracking.Link.utm_overrides",
+        "link_tracking.Link.routing_rules",
+        "link_tracking.LinkVersion.destination_url",
+        "link_tracking.LinkVersion.utm_overrides",
+        "link_tracking.LinkVersion.routing_rules",
+        "link_tracking.LinkVersion.changes",
+        "link_tracking.LinkVersion.change_reason",
+        "link_tracking.LinkImport.content",
+        "link_tracking.LinkImport.errors",
+    )
 
     def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
         links = Link.objects.filter(account_id=request.account_id)
@@ -265,7 +302,7 @@ class ControlPlaneStore:
         matches = [
             {"model": "link", "id": str(link.pk), "field": field}
             for link in links.only(
-                "pk", "keyword", "destination_url", "fallback_url", "utm_overrides"
+                "pk", "keyword", "destination_url", "fallback_url", "utm_overrides", "routing_rules"
             )
             for field, values in self._values(link)
             if any(subject.matches(v) for v in values)
@@ -274,14 +311,28 @@ class ControlPlaneStore:
             values = [v for _, v in parse_qsl(urlsplit(version.destination_url).query)]
             values += version.change_reason.split()
             values += [str(x) for pair in (version.changes or {}).values() for x in pair]
+            for document in (version.changes, version.utm_overrides, version.routing_rules):
+                values += [v for text in _strings(document) for v in _text_values(text)]
             if any(subject.matches(v) for v in values):
                 matches.append({"model": "link_version", "id": str(version.pk)})
+        for job in LinkImport.objects.filter(account_id=request.account_id).only(
+            "pk", "content", "errors"
+        ):
+            cells = [
+                cell
+                for row in csv.reader(io.StringIO(bytes(job.content).decode("utf-8", "replace")))
+                for cell in row
+            ]
+            cells += _strings(job.errors)
+            if any(subject.matches(v) for cell in cells for v in _text_values(cell)):
+                matches.append({"model": "link_import", "id": str(job.pk)})
         report = StoreReport(done=True, found=len(matches), detail={"matches": matches})
         if matches and request.request_type == PrivacyRequest.RequestType.ERASURE:
             report.done = False
             report.remaining = (
                 f"The identifier occurs in {len(matches)} link field(s) (see matches); nothing "
-                "was changed automatically: edit or deactivate those links, then retry."
+                "was changed automatically: edit or deactivate those links (delete those link "
+                "imports), then retry."
             )
         return report
 
@@ -293,6 +344,10 @@ class ControlPlaneStore:
             parts = urlsplit(url)
             yield field, [v for _, v in parse_qsl(parts.query)] + parts.path.split("/")
         yield "utm_overrides", [str(v) for v in (link.utm_overrides or {}).values()]
+        yield (
+            "routing_rules",
+            [v for text in _strings(link.routing_rules) for v in _text_values(text)],
+        )
 
     def _link(self, request: PrivacyRequest, subject: Subject, links: Any) -> StoreReport:
         link = next((x for x in links if subject.matches(str(x.pk))), None)
@@ -323,6 +378,29 @@ class ControlPlaneStore:
         return StoreReport(done=True, found=1, detail=detail)
 
 
+def _strings(document: Any) -> list[str]:
+    """Every string (keys excepted) in a JSON document."""
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, Mapping):
+        return [text for value in document.values() for text in _strings(value)]
+    if isinstance(document, list):
+        return [text for value in document for text in _strings(value)]
+    return [] if document is None else [str(document)]
+
+
+def _text_values(text: str) -> list[str]:
+    """The values a typed text can carry an identifier in: itself, its words, and, read as a
+    URL, its query values and path segments."""
+    parts = urlsplit(text)
+    return [
+        text,
+        *text.split(),
+        *(v for _, v in parse_qsl(parts.query)),
+        *parts.path.split("/"),
+    ]
+
+
 class ClickStatisticsStore:
     """The click statistics ingested into the control plane's database. Only per-message
     attribution (``MessageClick``) holds an identifier, the ``sms_msg_id``: access returns the
@@ -332,6 +410,7 @@ class ClickStatisticsStore:
     to no one without the click events, which ``S3ClickEventStore`` erases."""
 
     name = "click_statistics"
+    fields: ClassVar[tuple[str, ...]] = ("link_tracking.MessageClick.sms_msg_id",)
 
     def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
         if subject.type != PrivacyRequest.SubjectType.SMS_MSG_ID:
@@ -389,6 +468,7 @@ class S3ClickEventStore:
     """
 
     name = "click_events_s3"
+    fields: ClassVar[tuple[str, ...]] = ()  # no model: the objects of CLICK_EVENTS_BUCKET
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
@@ -537,6 +617,152 @@ def _parquet_without(
         finally:
             con.close()
         return found, (target.read_bytes() if left and left[0] else b"")
+
+
+#: What an erased identifier is replaced with in a payload that is kept.
+REDACTED = "[erased]"
+
+#: The payload keys that identify a visitor or their click (every subject column and
+#: forwarded param of :data:`EVENT_SUBJECT_FIELDS` but the link, which is not personal data).
+IDENTIFYING_KEYS = frozenset(
+    name
+    for subject_type, (column, param) in EVENT_SUBJECT_FIELDS.items()
+    if subject_type != PrivacyRequest.SubjectType.LINK
+    for name in (column, param)
+    if name
+) | {"click_id", "email"}
+
+
+def redact_payload(payload: Any) -> Any:
+    """``payload`` with the value of every identifying key (:data:`IDENTIFYING_KEYS`, at any
+    depth, e.g. inside ``forwarded_params``) replaced by :data:`REDACTED`; idempotent."""
+    if isinstance(payload, Mapping):
+        return {
+            key: (
+                REDACTED
+                if key in IDENTIFYING_KEYS and value not in (None, "")
+                else redact_payload(value)
+            )
+            for key, value in payload.items()
+        }
+    if isinstance(payload, list):
+        return [redact_payload(value) for value in payload]
+    return payload
+
+
+class WebhookDeliveryStore:
+    """The click webhook outbox (:class:`ClickWebhookDelivery`) of the request's account.
+
+    A delivery is the subject's when its payload matches as a click event does
+    (:func:`event_matches`: its ``sms_msg_id``, ``link_id``, and any click id or IP hash a
+    payload carries). Access lists them. Erasure cancels the ones not sent yet (PENDING, or
+    SENDING: a worker's attempt in flight then records nothing, and the POST it may have made is
+    counted in ``in_flight``), a terminal state that is never sent or retried, and redacts the
+    payload of every one (:func:`redact_payload`), sent and failed ones included. The store is
+    done only when, read back, none of them is still due or still holds an identifier.
+
+    ``event_id`` stays: it is the receivers' deduplication key, a random id that points to a
+    click event the S3 store erases."""
+
+    name = "webhook_deliveries"
+    fields: ClassVar[tuple[str, ...]] = ("link_tracking.ClickWebhookDelivery.payload",)
+    #: States in which a delivery may still be sent: erasure cancels them.
+    NOT_SENT = (ClickWebhookDelivery.Status.PENDING, ClickWebhookDelivery.Status.SENDING)
+
+    def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
+        pks = [
+            pk
+            for pk, payload in ClickWebhookDelivery.objects.filter(
+                webhook__account_id=request.account_id
+            ).values_list("pk", "payload")
+            if isinstance(payload, Mapping) and event_matches(subject, payload)
+        ]
+        if request.request_type != PrivacyRequest.RequestType.ERASURE:
+            return self._access(pks)
+        cancelled = in_flight = 0
+        with transaction.atomic():
+            for delivery in ClickWebhookDelivery.objects.select_for_update().filter(pk__in=pks):
+                changes: dict[str, Any] = {
+                    "payload": redact_payload(delivery.payload),
+                    "updated_at": timezone.now(),
+                }
+                if delivery.status in self.NOT_SENT:
+                    cancelled += 1
+                    in_flight += delivery.status == ClickWebhookDelivery.Status.SENDING
+                    changes.update(
+                        status=ClickWebhookDelivery.Status.CANCELLED,
+                        last_error=f"cancelled by privacy request {request.pk}",
+                    )
+                ClickWebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
+        left = [
+            pk
+            for pk, status, payload in ClickWebhookDelivery.objects.filter(pk__in=pks).values_list(
+                "pk", "status", "payload"
+            )
+            if status in self.NOT_SENT or redact_payload(payload) != payload
+        ]
+        report = StoreReport(
+            done=not left,
+            found=len(pks),
+            erased=len(pks) - len(left),
+            detail={
+                "cancelled": cancelled,
+                "redacted": len(pks) - cancelled,
+                "in_flight": in_flight,
+            },
+        )
+        if left:
+            report.remaining = (
+                f"{len(left)} webhook deliveries still hold the identifier or are due; retry."
+            )
+        return report
+
+    @staticmethod
+    def _access(pks: list[int]) -> StoreReport:
+        deliveries = [
+            {
+                "id": delivery.pk,
+                "webhook": str(delivery.webhook_id),
+                "event_id": delivery.event_id,
+                "status": delivery.status,
+                "created_at": delivery.created_at.isoformat(),
+                "delivered_at": delivery.delivered_at and delivery.delivered_at.isoformat(),
+                "payload": delivery.payload,
+            }
+            for delivery in ClickWebhookDelivery.objects.filter(pk__in=pks).order_by("pk")
+        ]
+        return StoreReport(done=True, found=len(deliveries), detail={"deliveries": deliveries})
+
+
+#: Model fields that look as if they could hold a subject's identifier (the rule of
+#: tests/security/test_privacy_coverage.py) but do not, and why.
+NOT_SUBJECT_DATA: dict[str, str] = {
+    "link_tracking.Domain.apple_app_site_association": "the domain's app association file: "
+    "app ids and paths",
+    "link_tracking.Domain.assetlinks": "the domain's Android asset links: package names and "
+    "certificate fingerprints",
+    "link_tracking.LinkCampaign.utm_template": "a campaign-wide UTM template, the same for "
+    "every recipient",
+    "link_tracking.GlobalUTMPolicy.default_utm_params": "account-wide UTM defaults",
+    "link_tracking.Link.dynamic_param_allowlist": "names of forwarded params, never values",
+    "link_tracking.PrivacyRequest.subject_hash": "the keyed hash of the subject, never the "
+    "identifier (kept as the record of the request)",
+    "link_tracking.PrivacyRequest.result": "the stores' reports; an access request's result is "
+    "the subject's own copy, kept as the record of the request (docs/PRIVACY.md)",
+    "link_tracking.ClickVisitor.visitor": "64 bits of a hash of the keyed ip_hash: a request "
+    "cannot be matched against it, and it links to no one once the click events are erased",
+    "link_tracking.ClickWebhook.url": "the account's receiver endpoint, not a visitor's",
+}
+
+
+def covered_fields() -> dict[str, str]:
+    """Every model field a store of ``LINK_TRACKING['PRIVACY_STORES']`` covers
+    (``"app_label.Model.field"``), with the store's name."""
+    return {
+        field: store.name
+        for store in map(import_string, app_settings.PRIVACY_STORES)
+        for field in getattr(store, "fields", ())
+    }
 
 
 class HostStore:

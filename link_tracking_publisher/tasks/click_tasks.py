@@ -7,6 +7,8 @@ from typing import Any
 
 from celery import shared_task
 
+from .. import dispatch
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -41,7 +43,7 @@ def prune_click_event_keys() -> dict[str, int]:
     return {"deleted": deleted}
 
 
-@shared_task(name="link_tracking.deliver_click_webhooks", acks_late=True, ignore_result=True)
+@shared_task(name=dispatch.DELIVER_CLICK_WEBHOOKS, acks_late=True, ignore_result=True)
 def deliver_click_webhooks() -> dict[str, int]:
     """Send the click webhook deliveries that are due (also on the beat schedule, which
     picks up retries whose backoff has passed)."""
@@ -53,7 +55,8 @@ def deliver_click_webhooks() -> dict[str, int]:
 @shared_task(name="link_tracking.cleanup_click_webhook_deliveries", ignore_result=True)
 def cleanup_click_webhook_deliveries() -> dict[str, int]:
     """Trim the click webhook outbox as the publish outbox is trimmed: delivered rows after
-    ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed ones after ``OUTBOX_FAILED_RETENTION_DAYS``."""
+    ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed and cancelled ones (their payloads redacted by
+    an erasure) after ``OUTBOX_FAILED_RETENTION_DAYS``."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -68,7 +71,7 @@ def cleanup_click_webhook_deliveries() -> dict[str, int]:
         updated_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
     ).delete()
     failed, _ = ClickWebhookDelivery.objects.filter(
-        status=status.FAILED,
+        status__in=[status.FAILED, status.CANCELLED],
         updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
     ).delete()
     return {"delivered": delivered, "failed": failed}
