@@ -340,3 +340,30 @@ def test_per_message_click_statistics_are_a_store_too(
     assert (store["done"], store["found"], store["erased"]) == (True, 1, 1)
     left = set(MessageClick.objects.values_list("link_id", "sms_msg_id"))
     assert left == {(mine.pk, "msg-43"), (other.pk, SUBJECT)}
+
+
+def test_routing_rules_and_link_imports_are_searched_too(
+    s3: Any, alice_client: APIClient, account_a: Any
+) -> None:
+    """Routing targets and the files of link imports (kept with the job) are typed values like
+    destinations: found by hash and reported, never rewritten."""
+    from link_tracking_publisher.models import Link, LinkImport
+    from tests.publisher.factories import DomainFactory, LinkFactory
+
+    link = LinkFactory(account=account_a, domain=DomainFactory(account=account_a))
+    Link.objects.filter(pk=link.pk).update(
+        routing_rules=[{"if": {"country": "fr"}, "url": f"https://shop.example/fr?m={SUBJECT}"}]
+    )
+    job = LinkImport.objects.create(
+        account=account_a,
+        file_name="links.csv",
+        file_size=60,
+        content=f"destination_url\nhttps://shop.example/?sms_msg_id={SUBJECT}\n".encode(),
+    )
+    request_id = _request(alice_client, account_a)
+    assert process_privacy_request_task(request_id) == "partial"
+    matches = PrivacyRequest.objects.get(pk=request_id).result["stores"]["control_plane"][
+        "detail"
+    ]["matches"]
+    assert {"model": "link", "id": str(link.pk), "field": "routing_rules"} in matches
+    assert {"model": "link_import", "id": str(job.pk)} in matches
