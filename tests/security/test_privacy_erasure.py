@@ -362,8 +362,7 @@ def test_routing_rules_and_link_imports_are_searched_too(
     )
     request_id = _request(alice_client, account_a)
     assert process_privacy_request_task(request_id) == "partial"
-    matches = PrivacyRequest.objects.get(pk=request_id).result["stores"]["control_plane"][
-        "detail"
-    ]["matches"]
+    store = PrivacyRequest.objects.get(pk=request_id).result["stores"]["control_plane"]
+    matches = store["detail"]["matches"]
     assert {"model": "link", "id": str(link.pk), "field": "routing_rules"} in matches
     assert {"model": "link_import", "id": str(job.pk)} in matches
