@@ -70,6 +70,36 @@ def compiled_sources(root: Path = ROOT) -> list[str]:
     return sources
 
 
+#: ``[tool.mypy]`` keys the compiled build leaves out: the Django and DRF plugins import the
+#: control plane's settings, which a build of the contract and the runtime has not got (the
+#: runtime image's build stage has no Django), and ``packages`` (mypycify names the sources).
+MYPYC_DROPPED_MYPY_KEYS = ("plugins", "packages")
+
+
+def compiled_mypy_config(root: Path = ROOT) -> str:
+    """``pyproject.toml``'s ``[tool.mypy]``, the one declaration ``make lint`` checks with, as
+    a ``mypy.ini`` for the compiled build: the same strictness and per-module overrides, without
+    :data:`MYPYC_DROPPED_MYPY_KEYS`."""
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mypy"]
+
+    def ini(value: object) -> str:
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, list):
+            return ",".join(str(v) for v in value)
+        return str(value)
+
+    lines = ["[mypy]"]
+    for key, value in config.items():
+        if key not in MYPYC_DROPPED_MYPY_KEYS and key != "overrides":
+            lines.append(f"{key} = {ini(value)}")
+    for override in config.get("overrides", []):
+        modules = override["module"]
+        lines.append(f"\n[mypy-{ini(modules if isinstance(modules, list) else [modules])}]")
+        lines.extend(f"{k} = {ini(v)}" for k, v in override.items() if k != "module")
+    return "\n".join(lines) + "\n"
+
+
 def get_requires_for_build_wheel(config_settings=None):
     if not opted_in():
         return _setuptools.get_requires_for_build_wheel(config_settings)

@@ -162,6 +162,32 @@ def test_runtime_image_ships_the_compiled_build_without_a_compiler(stages, runti
         assert not any("gcc" in c or "/opt/build" in c for c in _commands(stages[stage])), stage
 
 
+def test_the_compiled_build_type_checks_with_the_projects_mypy_settings_but_its_plugins():
+    # The image's build stage has no Django: mypy's Django and DRF plugins (pyproject.toml, for
+    # make lint) would stop the compiled build at "Error importing plugin".
+    import configparser
+    import sys
+
+    sys.path.insert(0, str(ROOT / "build_backend"))
+    try:
+        from link_tracking_build import compiled_mypy_config
+    finally:
+        sys.path.pop(0)
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert declared["plugins"]  # what make lint checks with
+    parsed = configparser.ConfigParser()
+    parsed.read_string(compiled_mypy_config())
+    assert "plugins" not in parsed["mypy"] and parsed["mypy"]["strict"] == "True"
+    for override in declared["overrides"]:
+        section = f"mypy-{','.join(override['module'])}"
+        for key, value in override.items():
+            if key != "module":
+                expected = ",".join(value) if isinstance(value, list) else str(value)
+                assert parsed[section][key] == expected, (section, key)
+    setup = (ROOT / "setup.py").read_text()
+    assert '"--config-file", config.name, *compiled_sources()' in setup
+
+
 def test_runtime_image_runs_as_the_tasks_non_root_user(runtime_stage):
     users = _all(runtime_stage, "USER")
     assert users, "the runtime stage sets no USER"
