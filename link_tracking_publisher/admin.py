@@ -23,9 +23,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from link_tracking_runtime import applinks
+
 from . import outbox as outbox_state
-from .clicks.chart import click_summary_html
 from .checks import unresolved_swappable_models
+from .clicks.chart import click_summary_html
 from .conf import app_settings
 from .models import (
     Account,
@@ -94,6 +96,37 @@ class CrmCampaignAdmin(admin.ModelAdmin):
 # --- domains -------------------------------------------------------------------------------
 
 
+def domain_names() -> QuerySet[Domain]:
+    """Domains for a drop-down or a filter: their names, never their app-link documents (a
+    select lists names; a document is up to 128 KB, and one stored before documents were
+    bounded must not break every page that offers the domain)."""
+    return Domain.objects.defer(*Domain.APP_LINK_FIELDS)
+
+
+#: The same, for a query that selects a link's domain with it (``select_related``).
+LINK_DOMAIN_DOCUMENTS = [f"domain__{name}" for name in Domain.APP_LINK_FIELDS]
+
+
+class AppLinkDocumentField(forms.JSONField):
+    """A domain's app-link document as JSON text; a stored one past the contract's bounds (saved
+    before they were checked) is shown as a note instead, which refuses to save unchanged:
+    encoding it would exhaust the recursion limit."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if not isinstance(value, forms.fields.InvalidJSONInput):
+            problems = applinks.bound_errors(value)
+            if problems:
+                return f"The stored document is refused ({' '.join(problems)}); replace it."
+        return super().prepare_value(value)
+
+
+class DomainNameFilter(admin.RelatedFieldListFilter):
+    """The changelist's domain filter, listing names only (:func:`domain_names`)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        return [(domain.pk, str(domain)) for domain in domain_names()]
+
+
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     list_display = [
@@ -119,6 +152,11 @@ class DomainAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["verify_by_hand", "check_dns_now"]
+    formfield_overrides = {models.JSONField: {"form_class": AppLinkDocumentField}}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Domain]:
+        # The list shows no document; the change page reads its own when its form asks.
+        return super().get_queryset(request).defer(*Domain.APP_LINK_FIELDS)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Records are keyed by the domain name: it is fixed once links may use it.
@@ -415,7 +453,7 @@ class LinkImportForm(forms.Form):
     file = forms.FileField(help_text="CSV, UTF-8; at most 10 MB.")
     account: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None)  # in __init__
     domain = forms.ModelChoiceField(
-        queryset=Domain.objects.all(),
+        queryset=domain_names(),
         required=False,
         help_text="For rows without a domain (every row of a Bitly export).",
     )
@@ -470,7 +508,7 @@ class LinkAdmin(admin.ModelAdmin):
         "publish_status",
         "updated_at",
     ]
-    list_filter = ["active", "channel", "slug_type", "domain"]
+    list_filter = ["active", "channel", "slug_type", ("domain", DomainNameFilter)]
     search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
     list_select_related = ["domain", "account", "campaign"]
     inlines = [PublishOutboxInline, LinkVersionInline]
@@ -545,6 +583,14 @@ class LinkAdmin(admin.ModelAdmin):
         # Domain and slug are the record's key and the account its owner: fixed once created.
         fixed = ["account", "domain", "slug_original"] if obj is not None else []
         return [*fixed, *self.readonly]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Link]:
+        return super().get_queryset(request).select_related("domain").defer(*LINK_DOMAIN_DOCUMENTS)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "domain":
+            kwargs["queryset"] = domain_names()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a deleted link's record would stay published: unpublish instead
