@@ -103,8 +103,16 @@ def domain_names() -> QuerySet[Domain]:
     return Domain.objects.defer(*Domain.APP_LINK_FIELDS)
 
 
-#: The same, for a query that selects a link's domain with it (``select_related``).
-LINK_DOMAIN_DOCUMENTS = [f"domain__{name}" for name in Domain.APP_LINK_FIELDS]
+class DomainNamesOnlyMixin:
+    """For a list that shows domains through foreign keys (``domain_paths``, selected with the
+    rows): their documents are left out of the query, as :func:`domain_names` does."""
+
+    domain_paths: tuple[str, ...] = ()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
+        documents = [f"{p}__{name}" for p in self.domain_paths for name in Domain.APP_LINK_FIELDS]
+        return queryset.select_related(*self.domain_paths).defer(*documents)
 
 
 class AppLinkDocumentField(forms.JSONField):
@@ -495,8 +503,9 @@ class LinkImportForm(forms.Form):
 
 
 @admin.register(Link)
-class LinkAdmin(admin.ModelAdmin):
+class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
     form = LinkAdminForm
+    domain_paths = ("domain",)
     list_display = [
         "short_url",
         "account",
@@ -583,9 +592,6 @@ class LinkAdmin(admin.ModelAdmin):
         # Domain and slug are the record's key and the account its owner: fixed once created.
         fixed = ["account", "domain", "slug_original"] if obj is not None else []
         return [*fixed, *self.readonly]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Link]:
-        return super().get_queryset(request).select_related("domain").defer(*LINK_DOMAIN_DOCUMENTS)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "domain":
@@ -794,7 +800,8 @@ class LinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(LinkVersion)
-class LinkVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LinkVersionAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    domain_paths = ("link__domain",)
     list_display = ["link", "version", "active", "changed_by", "change_reason", "created_at"]
     list_filter = ["active"]
     search_fields = ["link__slug_canonical", "change_reason"]
@@ -802,7 +809,8 @@ class LinkVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PublishOutbox)
-class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PublishOutboxAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    domain_paths = ("link__domain", "domain")
     list_display = [
         "idempotency_key",
         "link",
@@ -981,7 +989,8 @@ class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MessageClick)
-class MessageClickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageClickAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    domain_paths = ("link__domain",)
     list_display = [
         "sms_msg_id",
         "link",

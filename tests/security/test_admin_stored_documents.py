@@ -16,8 +16,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from link_tracking_publisher.models import Domain
+from link_tracking_publisher.models import Domain, MessageClick
 from tests.publisher.factories import AccountFactory, DomainFactory, LinkFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,8 @@ def operator_client() -> Client:
 def bad_domain() -> Domain:
     account = AccountFactory()
     domain = DomainFactory(domain_name="deep.example.com", account=account)
-    LinkFactory(account=account, domain=domain)
+    link = LinkFactory(account=account, domain=domain)  # with a version and an outbox row
+    MessageClick.objects.create(link=link, sms_msg_id="m1", last_click_at=timezone.now())
     Domain.objects.filter(pk=domain.pk).update(
         apple_app_site_association={"applinks": _deep(900)}, assetlinks=_deep(900)
     )
@@ -58,6 +60,9 @@ def bad_domain() -> Domain:
         ("domain_changelist", False),
         ("domain_add", False),
         ("domain_change", True),
+        ("linkversion_changelist", False),
+        ("publishoutbox_changelist", False),
+        ("messageclick_changelist", False),
     ],
 )
 def test_admin_pages_answer_with_a_deeply_nested_stored_document(
