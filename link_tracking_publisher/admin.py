@@ -23,6 +23,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from link_tracking_runtime import applinks
+
 from . import outbox as outbox_state
 from .checks import unresolved_swappable_models
 from .clicks.chart import click_summary_html
@@ -95,6 +97,45 @@ class CrmCampaignAdmin(admin.ModelAdmin):
 # --- domains -------------------------------------------------------------------------------
 
 
+def domain_names() -> QuerySet[Domain]:
+    """Domains for a drop-down or a filter: their names, never their app-link documents (a
+    select lists names; a document is up to 128 KB, and one stored before documents were
+    bounded must not break every page that offers the domain)."""
+    return Domain.objects.defer(*Domain.APP_LINK_FIELDS)
+
+
+class DomainNamesOnlyMixin:
+    """For a list that shows domains through foreign keys (``domain_paths``, selected with the
+    rows): their documents are left out of the query, as :func:`domain_names` does."""
+
+    domain_paths: tuple[str, ...] = ()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
+        documents = [f"{p}__{name}" for p in self.domain_paths for name in Domain.APP_LINK_FIELDS]
+        return queryset.select_related(*self.domain_paths).defer(*documents)
+
+
+class AppLinkDocumentField(forms.JSONField):
+    """A domain's app-link document as JSON text; a stored one past the contract's bounds (saved
+    before they were checked) is shown as a note instead, which refuses to save unchanged:
+    encoding it would exhaust the recursion limit."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if not isinstance(value, forms.fields.InvalidJSONInput):
+            problems = applinks.bound_errors(value)
+            if problems:
+                return f"The stored document is refused ({' '.join(problems)}); replace it."
+        return super().prepare_value(value)
+
+
+class DomainNameFilter(admin.RelatedFieldListFilter):
+    """The changelist's domain filter, listing names only (:func:`domain_names`)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        return [(domain.pk, str(domain)) for domain in domain_names()]
+
+
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     list_display = [
@@ -120,6 +161,11 @@ class DomainAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["verify_by_hand", "check_dns_now"]
+    formfield_overrides = {models.JSONField: {"form_class": AppLinkDocumentField}}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Domain]:
+        # The list shows no document; the change page reads its own when its form asks.
+        return super().get_queryset(request).defer(*Domain.APP_LINK_FIELDS)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Records are keyed by the domain name: it is fixed once links may use it.
@@ -416,7 +462,7 @@ class LinkImportForm(forms.Form):
     file = forms.FileField(help_text="CSV, UTF-8; at most 10 MB.")
     account: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None)  # in __init__
     domain = forms.ModelChoiceField(
-        queryset=Domain.objects.all(),
+        queryset=domain_names(),
         required=False,
         help_text="For rows without a domain (every row of a Bitly export).",
     )
@@ -458,8 +504,9 @@ class LinkImportForm(forms.Form):
 
 
 @admin.register(Link)
-class LinkAdmin(admin.ModelAdmin):
+class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
     form = LinkAdminForm
+    domain_paths = ("domain",)
     list_display = [
         "short_url",
         "account",
@@ -471,7 +518,7 @@ class LinkAdmin(admin.ModelAdmin):
         "publish_status",
         "updated_at",
     ]
-    list_filter = ["active", "channel", "slug_type", "domain"]
+    list_filter = ["active", "channel", "slug_type", ("domain", DomainNameFilter)]
     search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
     list_select_related = ["domain", "account", "campaign"]
     inlines = [PublishOutboxInline, LinkVersionInline]
@@ -546,6 +593,11 @@ class LinkAdmin(admin.ModelAdmin):
         # Domain and slug are the record's key and the account its owner: fixed once created.
         fixed = ["account", "domain", "slug_original"] if obj is not None else []
         return [*fixed, *self.readonly]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "domain":
+            kwargs["queryset"] = domain_names()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a deleted link's record would stay published: unpublish instead
@@ -749,7 +801,8 @@ class LinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(LinkVersion)
-class LinkVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LinkVersionAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    domain_paths = ("link__domain",)
     list_display = ["link", "version", "active", "changed_by", "change_reason", "created_at"]
     list_filter = ["active"]
     search_fields = ["link__slug_canonical", "change_reason"]
@@ -757,7 +810,8 @@ class LinkVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PublishOutbox)
-class PublishOutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PublishOutboxAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    domain_paths = ("link__domain", "domain")
     list_display = [
         "idempotency_key",
         "link",
@@ -931,7 +985,8 @@ class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MessageClick)
-class MessageClickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageClickAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    domain_paths = ("link__domain",)
     list_display = [
         "sms_msg_id",
         "link",

@@ -38,9 +38,12 @@ __all__ = [
     "ASSETLINKS_ATTRIBUTE",
     "ASSETLINKS_PATH",
     "DOCUMENT_MAX_BYTES",
+    "DOCUMENT_MAX_DEPTH",
+    "DOCUMENT_MAX_NODES",
     "PATH_ATTRIBUTES",
     "AppLinksRecord",
     "app_links_key",
+    "bound_errors",
     "document_text",
     "from_app_links_item",
     "to_app_links_item",
@@ -61,6 +64,12 @@ PATH_ATTRIBUTES: Final[Mapping[str, str]] = {
 #: Apple reads at most 128 KB of an association file; the same bound keeps both documents
 #: well inside DynamoDB's 400 KB item.
 DOCUMENT_MAX_BYTES: Final = 128 * 1024
+#: The deepest nesting of objects and lists a document may have (the document itself is 1;
+#: Apple's format needs 5), and the most values (objects, lists, strings, numbers...) it may hold. Both are
+#: checked by an iterative walk before anything recursive (JSON encoding, the admin's
+#: rendering) sees the document: a deeply nested one would exhaust the recursion limit there.
+DOCUMENT_MAX_DEPTH: Final = 20
+DOCUMENT_MAX_NODES: Final = 10_000
 
 
 def app_links_key(host: str) -> dict[str, str]:
@@ -149,6 +158,31 @@ _FINGERPRINT_RE: Final = re.compile(r"[0-9A-F]{2}(:[0-9A-F]{2}){31}")
 _ANDROID_PACKAGE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
 
 
+def bound_errors(document: Any) -> list[str]:
+    """What is past :data:`DOCUMENT_MAX_DEPTH` or :data:`DOCUMENT_MAX_NODES` in ``document``
+    (``[]``: nothing), safe on any parsed JSON: walked without recursion and stopped at the first
+    value past either, so the cost is bounded by the bounds, not by the document."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > DOCUMENT_MAX_NODES:
+            return [f"More than {DOCUMENT_MAX_NODES} values; at most {DOCUMENT_MAX_NODES}."]
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > DOCUMENT_MAX_DEPTH:
+            return [
+                f"Nested deeper than {DOCUMENT_MAX_DEPTH} levels; at most {DOCUMENT_MAX_DEPTH}."
+            ]
+        stack.extend((child, depth + 1) for child in children)
+    return []
+
+
 def _size_error(document: Any) -> list[str]:
     size = len(document_text(document).encode("utf-8"))
     if size > DOCUMENT_MAX_BYTES:
@@ -168,7 +202,12 @@ def validate_apple_app_site_association(document: Any) -> list[str]:
     ``TEAMID.bundle.id``, and says which URLs open it with ``paths`` (strings) or
     ``components`` (objects); ``applinks.apps``, when present, is the empty list older iOS
     versions expect. ``webcredentials`` and ``appclips``, when present, list ``apps``.
+    Nested at most :data:`DOCUMENT_MAX_DEPTH` deep, with at most :data:`DOCUMENT_MAX_NODES`
+    values and :data:`DOCUMENT_MAX_BYTES` bytes.
     """
+    shape = bound_errors(document)
+    if shape:
+        return shape
     if not isinstance(document, dict):
         return ["Must be a JSON object with an 'applinks' key."]
     applinks = document.get("applinks")
@@ -224,8 +263,12 @@ def validate_assetlinks(document: Any) -> list[str]:
     Google's format: a non-empty list of statements, each with a ``relation`` list (such as
     ``delegate_permission/common.handle_all_urls``) and a ``target``: an Android app
     (``namespace`` ``android_app``, ``package_name``, ``sha256_cert_fingerprints``: upper-case
-    hex pairs joined by colons) or a web site (``namespace`` ``web``, ``site``).
+    hex pairs joined by colons) or a web site (``namespace`` ``web``, ``site``). Bounded as
+    :func:`validate_apple_app_site_association` is.
     """
+    shape = bound_errors(document)
+    if shape:
+        return shape
     if not isinstance(document, list) or not document:
         return ["Must be a non-empty JSON list of statements."]
     errors: list[str] = []

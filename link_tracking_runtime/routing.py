@@ -74,6 +74,7 @@ from .record import RuntimeRecord
 __all__ = [
     "DEVICES",
     "EU_COUNTRIES",
+    "MAX_VARIANTS",
     "RULE_TYPES",
     "CompiledRules",
     "Device",
@@ -99,7 +100,8 @@ EU_COUNTRIES: Final = frozenset(
 _REGIONS: Final = frozenset({"us", "eu", "other"})
 _COUNTRY_RE: Final = re.compile(r"[a-z]{2}")
 _VARIANT_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_MAX_VARIANTS: Final = 20
+#: The most variants an ab_test rule may have.
+MAX_VARIANTS: Final = 20
 _MAX_URL_LENGTH: Final = 4096
 
 
@@ -265,8 +267,8 @@ def _compile_ab_test(rules: Mapping[str, Any]) -> CompiledRules:
         raw = rules["variants"]
         if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
             raise InvalidRoutingRules("ab_test rule: 'variants' must be a non-empty list")
-        if len(raw) > _MAX_VARIANTS:
-            raise InvalidRoutingRules(f"ab_test rule: at most {_MAX_VARIANTS} variants")
+        if len(raw) > MAX_VARIANTS:
+            raise InvalidRoutingRules(f"ab_test rule: at most {MAX_VARIANTS} variants")
         variants = []
         for index, entry in enumerate(raw):
             where = f"ab_test rule: variants[{index}]"

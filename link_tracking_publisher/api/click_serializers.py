@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from ..clicks.stats import BREAKDOWNS, INTERVALS
+from ..clicks.stats import BREAKDOWNS, EARLIEST, INTERVALS, LATEST
 from ..models import ClickWebhook, ClickWebhookDelivery, MessageClick
 from ..validators import validate_webhook_url
 from .fields import AccountField, StrictModelSerializer
@@ -42,6 +42,11 @@ class StatsQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("from"), attrs.get("to")
+        for name, value in (("from", start), ("to", end)):
+            if value is not None and not EARLIEST <= value <= LATEST:
+                raise serializers.ValidationError(
+                    {name: [f"Between {EARLIEST.isoformat()} and {LATEST.isoformat()}."]}
+                )
         if start is not None and end is not None and end <= start:
             raise serializers.ValidationError({"to": ["Must be later than from."]})
         return attrs

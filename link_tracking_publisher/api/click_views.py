@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
 from ..clicks.webhooks import CANCELLED_REASON, new_secret, retry_deliveries
 from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
+from ..services.link_csv import spreadsheet_safe
 from . import click_serializers as s
 from . import examples
 from .exceptions import Conflict
@@ -62,7 +63,7 @@ class StatsCSVRenderer(BaseRenderer):
             for key, value in (data or {}).items():
                 for message in value if isinstance(value, list) else [value]:
                     rows.append([key, message])
-        writer.writerows(rows)
+        writer.writerows([spreadsheet_safe(value) for value in row] for row in rows)
         return out.getvalue().encode(self.charset)
 
 

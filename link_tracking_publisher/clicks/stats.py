@@ -20,7 +20,16 @@ from link_tracking_runtime.scan import SCAN_CHANNEL
 
 from ..models import ClickRollup, ClickVisitor
 
-__all__ = ["BREAKDOWNS", "INTERVALS", "MAX_POINTS", "click_stats", "floor_hour", "scans"]
+__all__ = [
+    "BREAKDOWNS",
+    "EARLIEST",
+    "INTERVALS",
+    "LATEST",
+    "MAX_POINTS",
+    "click_stats",
+    "floor_hour",
+    "scans",
+]
 
 #: The breakdowns, in the order the API lists them (each a ClickRollup dimension).
 BREAKDOWNS = ("country", "device", "variant", "outcome", "channel")
@@ -29,6 +38,10 @@ _TOTALS_DIMENSION = "outcome"
 INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 #: The longest time series one request returns (zero-filled points included).
 MAX_POINTS = 24 * 92
+#: The range a ``from`` or ``to`` may name: far inside what ``datetime`` holds, so flooring to
+#: the hour or the day and stepping through a series can never overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class RangeTooLong(ValueError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
@@ -37,6 +39,9 @@ from .links import create_link
 
 __all__ = [
     "IMPORT_MAX_BYTES",
+    "IMPORT_MAX_COLUMNS",
+    "IMPORT_MAX_HEADER_BYTES",
+    "IMPORT_MAX_REPORTED_ERRORS",
     "ImportFile",
     "ImportResult",
     "OnBatch",
@@ -47,6 +52,12 @@ __all__ = [
 
 #: The largest file an import reads.
 IMPORT_MAX_BYTES = 10_000_000
+#: The most columns, and bytes of column names, a header may have (the export has 14
+#: columns): checked before the header is looked at name by name.
+IMPORT_MAX_COLUMNS = 50
+IMPORT_MAX_HEADER_BYTES = 2000
+#: The most problems one read reports before a last one saying how many more there were.
+IMPORT_MAX_REPORTED_ERRORS = 100
 
 IMPORTED = ["domain", "slug", "destination_url", "keyword", "channel", "campaign"] + [
     "fallback_url",
@@ -91,11 +102,15 @@ def _read(data: bytes) -> tuple[list[str], list[dict[str, str]], list[RowError]]
         return [], [], [RowError(None, None, f"Not UTF-8 (byte {exc.start}): save as CSV UTF-8.")]
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [name.strip().lower() for name in next(reader)]
+        names = next(reader)
     except StopIteration:
         return [], [], [RowError(None, None, "The file is empty.")]
     except csv.Error as exc:
         return [], [], [RowError(1, None, f"Not CSV: {exc}.")]
+    header_error = _header_size_error(names)
+    if header_error is not None:
+        return [], [], [header_error]
+    header = [name.strip().lower() for name in names]
     rows: list[dict[str, str]] = []
     errors: list[RowError] = []
     try:
@@ -118,6 +133,36 @@ def _read(data: bytes) -> tuple[list[str], list[dict[str, str]], list[RowError]]
     return header, rows, errors
 
 
+def _header_size_error(names: list[str]) -> RowError | None:
+    if len(names) > IMPORT_MAX_COLUMNS:
+        return RowError(
+            1, None, f"{len(names)} columns; at most {IMPORT_MAX_COLUMNS} (IMPORT_MAX_COLUMNS)."
+        )
+    size = len(",".join(names).encode("utf-8"))
+    if size > IMPORT_MAX_HEADER_BYTES:
+        return RowError(
+            1,
+            None,
+            f"A header of {size} bytes; at most {IMPORT_MAX_HEADER_BYTES} (IMPORT_MAX_HEADER_BYTES).",
+        )
+    return None
+
+
+def _bounded(errors: list[RowError]) -> list[RowError]:
+    """``errors``, the first :data:`IMPORT_MAX_REPORTED_ERRORS` of them and a count of the rest."""
+    if len(errors) <= IMPORT_MAX_REPORTED_ERRORS:
+        return errors
+    more = len(errors) - IMPORT_MAX_REPORTED_ERRORS
+    return [
+        *errors[:IMPORT_MAX_REPORTED_ERRORS],
+        RowError(
+            None,
+            None,
+            f"And {more} more problems (the first {IMPORT_MAX_REPORTED_ERRORS} are shown).",
+        ),
+    ]
+
+
 def _check_header(header: list[str]) -> tuple[str, list[RowError]]:
     if "destination_url" in header:
         layout, known = "native", IMPORTED + IGNORED
@@ -138,7 +183,8 @@ def _check_header(header: list[str]) -> tuple[str, list[RowError]]:
     ]
     errors += [
         RowError(1, name, "This column appears twice.")
-        for name in sorted({n for n in header if header.count(n) > 1})
+        for name, count in sorted(Counter(header).items())
+        if count > 1
     ]
     return layout, errors
 
@@ -161,6 +207,9 @@ def _column(name: str, layout: str, raw: dict[str, str]) -> str:
     return bitly.get(name, name)
 
 
+#: The API's text fields refuse NUL characters (DRF's CharField); so does the import.
+_no_null_characters = ProhibitNullCharactersValidator()
+
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -169,6 +218,11 @@ def _fields(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """create_link's arguments from one row, and column → message for what cannot be read."""
     errors: dict[str, str] = {}
+    for column in IMPORTED:
+        try:
+            _no_null_characters(row.get(column, ""))
+        except ValidationError as exc:
+            errors[column] = " ".join(exc.messages)
     out: dict[str, Any] = {"destination_url": row.get("destination_url", "")}
     name = row.get("domain", "")
     if name:
@@ -235,7 +289,7 @@ def read_import_file(data: bytes, *, max_rows: int | None = None) -> ImportFile:
     if not header:
         return ImportFile(errors=read_errors)
     layout, header_errors = _check_header(header)
-    parsed = ImportFile(layout=layout, errors=header_errors + read_errors)
+    parsed = ImportFile(layout=layout, errors=_bounded(header_errors + read_errors))
     if parsed.errors:
         return parsed
     parsed.rows = [(number, row) for number, row in enumerate(rows, start=2) if row]
