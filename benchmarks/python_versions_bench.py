@@ -14,9 +14,7 @@ run checks that they came from here.
 With ``--compiled``, each interpreter also gets the image's build, made the way the
 Dockerfile's build stage makes it: a build virtualenv with ``requirements/mypyc.txt`` and the
 runtime's lock, the sources the Dockerfile copies staged in a temporary directory (nothing is
-written to this tree) with a ``mypy.ini`` that drops ``[tool.mypy]``'s Django plugins (they are
-in neither lock file, so the build stage's own ``pip wheel`` stops on them),
-``LINK_TRACKING_MYPYC=1 pip wheel --no-deps --no-build-isolation``, and
+written to this tree), ``LINK_TRACKING_MYPYC=1 pip wheel --no-deps --no-build-isolation``, and
 the wheel installed ``--no-deps`` into a second virtualenv with the runtime's lock. Those runs
 import the runtime from site-packages (checked: ``runtime_service.redirect`` is a ``.so``) and
 only the harness from the tree.
@@ -82,11 +80,6 @@ cost = in_process_hit_cost({requests})
 print(json.dumps({{"us": cost, "module": runtime_service.redirect.__file__,
                   "version": platform.python_version()}}))
 """
-
-#: pyproject.toml's [tool.mypy] for the compiled packages, without ``plugins``: the
-#: ``mypy_django_plugin``/``mypy_drf_plugin`` it names are not in requirements/mypyc.txt or
-#: requirements/runtime.txt, so a build with only those (the Dockerfile's) fails on them.
-_MYPY_INI = "[mypy]\nstrict = True\n"
 
 
 class Case(NamedTuple):
@@ -161,9 +154,6 @@ def make_compiled(python: str, work: Path) -> tuple[Path | None, str]:
                     shutil.copytree(source, Path(stage) / name, ignore=_ignore)
                 elif source.exists():
                     shutil.copy2(source, Path(stage) / name)
-            # mypy reads mypy.ini before pyproject.toml: the compiled modules' settings
-            # without [tool.mypy]'s Django plugins, which the build's lock does not have.
-            (Path(stage) / "mypy.ini").write_text(_MYPY_INI)
             failure = _run(
                 [
                     [str(build_python), "-m", "pip", "wheel", "--quiet", "--no-deps"]
