@@ -116,7 +116,7 @@ def validate_slug(value: str) -> None:
         )
     if value != value.strip() or not is_valid_slug(value):
         raise ValidationError(
-            f"A slug is 1 to {SLUG_MAX_LENGTH} letters, digits, '-' or '_', starting with a "
+            f"A slug is 1 to {SLUG_MAX_LENGTH} ASCII letters, digits, '-' or '_', starting with a "
             "letter or digit.",
             code="invalid_slug",
         )

@@ -149,25 +149,34 @@ def canonical_host(host: str) -> str:
     return host
 
 
+def _trimmed(slug: str) -> str:
+    """``slug`` without the whitespace and slashes around it."""
+    trimmed = slug.strip().strip("/")
+    # "/\r0" strips to "\r0": strip again until neither surrounds it (idempotent).
+    while trimmed and (
+        trimmed[0] == "/" or trimmed[-1] == "/" or trimmed[0].isspace() or trimmed[-1].isspace()
+    ):
+        trimmed = trimmed.strip().strip("/")
+    return trimmed
+
+
 def canonical_slug(slug: str) -> str:
     """The slug as keys use it: surrounding whitespace and slashes removed, upper-cased."""
-    canonical = slug.strip().strip("/")
-    # "/\r0" strips to "\r0": strip again until neither surrounds it (idempotent).
-    while canonical and (
-        canonical[0] == "/"
-        or canonical[-1] == "/"
-        or canonical[0].isspace()
-        or canonical[-1].isspace()
-    ):
-        canonical = canonical.strip().strip("/")
-    return canonical.upper()
+    return _trimmed(slug).upper()
 
 
 def is_valid_slug(slug: str) -> bool:
     """Whether ``slug`` (in any case) can be a slug at all: the runtime answers anything else
-    without a DynamoDB read, and the control plane refuses it."""
-    canonical = canonical_slug(slug)
-    return bool(_SLUG_RE.fullmatch(canonical)) and canonical not in RESERVED_SLUGS
+    without a DynamoDB read, and the control plane refuses it. The slug as typed must be ASCII:
+    ``str.upper`` folds some other letters into ASCII ones (``ſ`` to ``S``, ``ﬁ`` to ``FI``,
+    ``ı`` to ``I``), so ``ſLUG`` would otherwise be stored as typed under ``SLUG``'s key."""
+    trimmed = _trimmed(slug)
+    canonical = trimmed.upper()
+    return (
+        trimmed.isascii()
+        and bool(_SLUG_RE.fullmatch(canonical))
+        and canonical not in RESERVED_SLUGS
+    )
 
 
 def is_reserved_slug(slug: str) -> bool:

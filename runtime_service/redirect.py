@@ -165,7 +165,7 @@ class Redirector:
         slug = canonical_slug(raw_slug)
         if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
             kind = _RESERVED
-        elif "/" in raw_slug.strip("/") or not is_valid_slug(slug):
+        elif "/" in raw_slug.strip("/") or not is_valid_slug(raw_slug):
             kind = _NOT_A_SLUG
         else:
             kind = _SLUG
