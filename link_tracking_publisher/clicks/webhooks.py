@@ -17,7 +17,9 @@ and the admin show only its :func:`secret_hint` afterwards.
 Before each attempt the URL's host name is resolved (``CLICK_WEBHOOK_RESOLVER``) and the
 attempt refused when any address is private, loopback or link-local
 (:func:`~..validators.is_internal_address`, the URL validator's rule): a name that pointed at a
-public address when the webhook was saved may not any more. ``CLICK_WEBHOOK_ALLOW_HTTP`` (a
+public address when the webhook was saved may not any more. The attempt then connects to the
+address that was checked, with the URL's host name in ``Host`` and TLS's SNI (so the
+certificate is still checked against the name), never to whatever a second lookup answers. ``CLICK_WEBHOOK_ALLOW_HTTP`` (a
 local receiver in development) lifts this as it lifts the validator's host rule.
 
 Delivery: 2xx is delivered; anything else (a redirect is not followed), a timeout or a
@@ -132,21 +134,42 @@ def resolve_host(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def check_destination(url: str) -> None:
-    """Refuse (:class:`DestinationRefused`) a URL whose host resolves to a private, loopback
-    or link-local address, now; a name that resolves to nothing is left to the HTTP client."""
+def check_destination(url: str) -> str | None:
+    """The address to send to: the first the URL's host resolves to now, or ``None`` to leave
+    resolving to the HTTP client (``CLICK_WEBHOOK_ALLOW_HTTP``, or a name that resolves to
+    nothing, which then fails to connect). Refuses (:class:`DestinationRefused`) a host any of
+    whose addresses is private, loopback or link-local."""
     if app_settings.CLICK_WEBHOOK_ALLOW_HTTP:
-        return
+        return None
     parts = urlsplit(url)
     host = parts.hostname or ""
     resolver: Resolver = import_string(app_settings.CLICK_WEBHOOK_RESOLVER)
     try:
         addresses = [host] if is_internal_address(host) else resolver(host, parts.port or 443)
     except OSError:
-        return
+        return None
     internal = [address for address in addresses if is_internal_address(address)]
     if internal:
         raise DestinationRefused(f"{host} resolves to {internal[0]}, a private address")
+    return addresses[0] if addresses else None
+
+
+def _pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The request to ``url`` sent to ``address``, the one just checked: so a name cannot
+    resolve to another address between the check and the connection (DNS rebinding). The
+    ``Host`` header and TLS (SNI and the certificate's name) keep the URL's host name."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return (
+        parts._replace(netloc=netloc).geturl(),
+        {"host": host},
+        {"sni_hostname": parts.hostname or ""},
+    )
 
 
 def verify(
@@ -204,8 +227,10 @@ def send_delivery(delivery: ClickWebhookDelivery, client: httpx.Client) -> str:
     }
     code: int | None = None
     try:
-        check_destination(webhook.url)
-        response = client.post(webhook.url, content=body, headers=headers)
+        url, host, extensions = _pinned(webhook.url, check_destination(webhook.url))
+        response = client.post(
+            url, content=body, headers={**headers, **host}, extensions=extensions
+        )
         code = response.status_code
         error = "" if 200 <= code < 300 else f"HTTP {code}"
         if response.is_redirect:

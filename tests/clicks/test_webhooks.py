@@ -20,7 +20,7 @@ from link_tracking_publisher.clicks.webhooks import deliver_due, new_secret, ver
 from link_tracking_publisher.models import ClickWebhook, ClickWebhookDelivery
 from link_tracking_publisher.signals import link_clicked
 
-from .conftest import T0, click, write_ndjson
+from .conftest import PUBLIC_ADDRESS, T0, click, write_ndjson
 
 pytestmark = pytest.mark.django_db
 Status = ClickWebhookDelivery.Status
@@ -106,7 +106,10 @@ def test_delivery_is_signed_and_recorded(tmp_path: Path, link: Any, webhook: Cli
     assert deliver_due(transport=httpx.MockTransport(handler)) == {"delivered": 1}
     assert deliver_due(transport=httpx.MockTransport(handler)) == {}  # never twice
     (request,) = requests
-    assert str(request.url) == webhook.url
+    # Sent to the address the host resolved to when it was checked, under the URL's host name.
+    assert str(request.url) == webhook.url.replace("hooks.example.com", PUBLIC_ADDRESS)
+    assert request.headers["host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
     assert verify(webhook.secret, request.headers, request.content)
     assert not verify(new_secret(), request.headers, request.content)
     assert not verify(webhook.secret, request.headers, request.content + b" ")
