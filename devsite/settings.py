@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import django
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
+    "axes",  # failed logins: lockout per user name and per client (below)
     "devsite.crm",
     "link_tracking_publisher",
 ]
@@ -67,7 +69,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout into axes' answer, 429 Too Many Requests (its documented place).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed logins (django-axes): the admin's login form and the API's HTTP Basic both go through
+# django.contrib.auth.authenticate, so both count failures and both are refused once locked.
+# AXES_FAILURE_LIMIT failures lock the user name (whoever tries it) and, separately, the client
+# address (whatever user names it tries), for AXES_COOLOFF_TIME; a successful login before then
+# resets the count. Locked out, even the right password is refused.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+
+# Messages stay on the server: the admin shows a new webhook secret in one (cookies would carry it).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "devsite.urls"
 TEMPLATES = [
@@ -132,7 +154,9 @@ LINK_TRACKING = {
 }
 
 # The REST API (link_tracking_publisher.api): authentication is the host's choice; the app
-# decides authorisation (LINK_TRACKING['ACCOUNT_ACCESS_POLICY']).
+# decides authorisation (LINK_TRACKING['ACCOUNT_ACCESS_POLICY']). HTTP Basic is for development
+# and the test suite only (failures count towards the lockout above); the production settings
+# take sessions and tokens instead.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -185,3 +209,8 @@ LOGGING = {
 from link_tracking_publisher.schedule import BEAT_SCHEDULE as LINK_TRACKING_BEAT_SCHEDULE  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {**LINK_TRACKING_BEAT_SCHEDULE}
+
+# The API's write throttles count in the default cache: every process must share it, or each
+# counts on its own. Development: one process's memory (Django's default), unless CACHE_URL says
+# otherwise; production: the database (devsite.settings_production).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -5,7 +5,13 @@ checked, and Django's deployment hardening on. ``python manage.py check --deploy
 Refused at start-up with ``ImproperlyConfigured`` naming the variable: a missing, development
 or too short ``DJANGO_SECRET_KEY`` (50 characters at least), ``DJANGO_SECRET_KEY_FALLBACKS`` or
 ``LINK_TRACKING_PRIVACY_HASH_KEY`` (32), an empty entry in a list of secrets, ``DEBUG`` on, no
-``ALLOWED_HOSTS``, no ``DATABASE_URL``. See docs/CONFIGURATION.md.
+``ALLOWED_HOSTS``, no ``DATABASE_URL``, a cache that is not shared by every process
+(``CACHE_URL``: the database cache by default; run ``manage.py createcachetable``). See
+docs/CONFIGURATION.md and docs/DEPLOYMENT.md.
+
+The API authenticates with sessions (the admin's login) and tokens (``Authorization: Token
+…``; ``manage.py drf_create_token <user>``), never HTTP Basic: a password is only ever typed into
+the admin's login form, where failed attempts lock out (django-axes, devsite.settings).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from devsite.secret_settings import secret, secret_list
 from devsite.settings import *  # noqa: F403
-from devsite.settings import LINK_TRACKING, _raw_list, env
+from devsite.settings import INSTALLED_APPS, LINK_TRACKING, REST_FRAMEWORK, _raw_list, env
 
 PRODUCTION = True
 
@@ -52,3 +58,26 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# The API: sessions and tokens, no HTTP Basic (a password per request, guessable at leisure).
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+}
+
+# One cache for every web process, so the API's throttles count per user, not per process:
+# the database's (run manage.py createcachetable once), or Redis/Memcached via CACHE_URL.
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://link_tracking_cache")}
+if CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in ("LocMemCache", "DummyCache"):
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache every process shares in production (dbcache://, "
+        "redis://, pymemcache://), not locmemcache:// or dummycache://."
+    )
+
+# Failed logins: the client's address is the one the load balancer appended to
+# X-Forwarded-For (REMOTE_ADDR is the load balancer's own, the same for everyone).
+AXES_CLIENT_IP_CALLABLE = "devsite.client_address.forwarded_client_address"

@@ -27,6 +27,7 @@ from link_tracking_runtime import applinks
 
 from . import outbox as outbox_state
 from .checks import unresolved_swappable_models
+from .clicks import webhooks as webhook_signing
 from .clicks.chart import click_summary_html
 from .clicks.webhooks import CANCELLED_REASON, retry_deliveries
 from .conf import app_settings
@@ -942,18 +943,41 @@ class LinkImportAdmin(admin.ModelAdmin):
 
 @admin.register(ClickWebhook)
 class ClickWebhookAdmin(admin.ModelAdmin):
+    """Click webhooks. The signing secret is shown once, in a message, when the webhook is
+    added or its secret rotated (the action); the change page shows only its hint."""
+
     list_display = ["url", "account", "include_bots", "active", "created_at"]
     list_filter = ["active", "include_bots"]
     search_fields = ["url", "description"]
-    readonly_fields = ["secret", "created_at", "updated_at"]
+    exclude = ["secret", "previous_secret", "previous_secret_expires_at"]
+    readonly_fields = ["signing_secret", "previous_secret_expires_at", "created_at", "updated_at"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["rotate_secret"]
+
+    @admin.display(description="Signing secret")
+    def signing_secret(self, obj: ClickWebhook) -> str:
+        return webhook_signing.secret_hint(obj.secret) or "made when the webhook is saved"
+
+    def _show_secret(self, request: HttpRequest, obj: ClickWebhook) -> None:
+        self.message_user(
+            request,
+            f"Signing secret of {obj.url}: {obj.secret} (shown only now: store it).",
+            messages.WARNING,
+        )
 
     def save_model(self, request: HttpRequest, obj: ClickWebhook, form: Any, change: bool) -> None:
-        if not obj.secret:
-            from .clicks.webhooks import new_secret
-
-            obj.secret = new_secret()
+        made = not obj.secret
+        if made:
+            obj.secret = webhook_signing.new_secret()
         super().save_model(request, obj, form, change)
+        if made:
+            self._show_secret(request, obj)
+
+    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[ClickWebhook]) -> None:
+        for webhook in queryset:
+            webhook_signing.rotate_secret(webhook)
+            self._show_secret(request, webhook)
 
 
 @admin.register(ClickWebhookDelivery)

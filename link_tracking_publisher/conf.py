@@ -179,6 +179,12 @@ DEFAULTS: dict[str, Any] = {
     "CLICK_WEBHOOK_BATCH_SIZE": 100,
     # A delivery left SENDING this long (worker killed mid-request) is sent again.
     "CLICK_WEBHOOK_STUCK_AFTER_SECONDS": 300,
+    # After a secret is rotated, deliveries are signed by the new and the previous secret for
+    # this long, so receivers can switch without refusing a delivery.
+    "CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS": 24 * 3600,
+    # A webhook's host name is resolved again before each attempt (a name may point at a
+    # private address later): a callable (host, port) -> addresses, by dotted path.
+    "CLICK_WEBHOOK_RESOLVER": "link_tracking_publisher.clicks.webhooks.resolve_host",
 }
 
 

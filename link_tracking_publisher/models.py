@@ -917,6 +917,10 @@ class ClickWebhook(models.Model):
     secret = models.CharField(
         max_length=128, help_text="Signing secret (whsec_…); the HMAC key is what follows whsec_."
     )
+    # The secret before the last rotation: deliveries carry its signature too until
+    # previous_secret_expires_at (CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS after the rotation).
+    previous_secret = models.CharField(max_length=128, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     include_bots = models.BooleanField(
         default=False, help_text="Also notify clicks classified as bots and link previews."
     )

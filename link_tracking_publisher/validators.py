@@ -240,24 +240,65 @@ def validate_routing_rules(value: Any) -> None:
             ) from None
 
 
+#: The only port a click webhook URL may name (HTTPS's); with ``CLICK_WEBHOOK_ALLOW_HTTP``
+#: (a local receiver in development) any port.
+WEBHOOK_PORTS = (443,)
+
+
+def is_internal_address(value: str) -> bool:
+    """``value`` is an IP address that is not globally routable (private, loopback,
+    link-local, reserved...), an IPv4-mapped IPv6 address judged as its IPv4 address.
+    ``False`` for anything that is not an IP address."""
+    try:
+        address = ipaddress.ip_address(value.split("%", 1)[0])  # an IPv6 zone id is no help
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return not address.ipv4_mapped.is_global
+    return not address.is_global
+
+
+def is_internal_host(host: str) -> bool:
+    """``host`` (a URL's host name) names the estate itself: ``localhost``, an internal
+    suffix or a non-global IP address."""
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
+        return True
+    return is_internal_address(host)
+
+
 def validate_webhook_url(value: str) -> None:
-    """A click webhook URL: HTTPS on a public host (``LINK_TRACKING['CLICK_WEBHOOK_ALLOW_HTTP']``
-    lifts both rules, for a local receiver in development). Webhooks are sent from inside the
-    estate, so never to ``localhost`` or a private, loopback or link-local address."""
+    """A click webhook URL: HTTPS on port 443 of a public host, with no user name, password or
+    backslash (``LINK_TRACKING['CLICK_WEBHOOK_ALLOW_HTTP']`` lifts the scheme, port and host
+    rules, for a local receiver in development). Webhooks are sent from inside the estate, so
+    never to ``localhost`` or a private, loopback or link-local address; the host name is
+    resolved again before each delivery (:mod:`.clicks.webhooks`)."""
     from .conf import app_settings
 
+    # The HTTP client reads a backslash as a path separator and the URL parser does not, so
+    # in https://127.0.0.1:443\@example.com/ they see different hosts.
+    if "\\" in value or any(ch in value for ch in " \r\n\t"):
+        raise ValidationError(
+            "Webhook URLs cannot contain backslashes or whitespace.", code="webhook_url"
+        )
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValidationError(
+            "Webhook URLs cannot carry a user name or password (user@host): verify the "
+            "webhook-signature header instead.",
+            code="webhook_credentials",
+        )
     if app_settings.CLICK_WEBHOOK_ALLOW_HTTP:
         return
-    if not value.lower().startswith("https://"):
+    if parts.scheme.lower() != "https":
         raise ValidationError("Use an https:// URL.", code="webhook_scheme")
-    host = (urlsplit(value).hostname or "").rstrip(".").lower()
     try:
-        address = ipaddress.ip_address(host)
+        port = parts.port
     except ValueError:
-        internal = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
-    else:
-        internal = not address.is_global
-    if internal:
+        port = -1
+    if port is not None and port not in WEBHOOK_PORTS:
+        raise ValidationError("Use HTTPS's port (443, or none in the URL).", code="webhook_port")
+    if is_internal_host(parts.hostname or ""):
         raise ValidationError("Use a public host, not a private address.", code="webhook_host")
 
 

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..clicks.stats import BREAKDOWNS, EARLIEST, INTERVALS, LATEST
+from ..clicks.webhooks import secret_hint
 from ..models import ClickWebhook, ClickWebhookDelivery, MessageClick
 from ..validators import validate_webhook_url
 from .fields import AccountField, StrictModelSerializer
@@ -15,6 +16,7 @@ from .fields import AccountField, StrictModelSerializer
 __all__ = [
     "ClickStatsSerializer",
     "ClickWebhookDeliverySerializer",
+    "ClickWebhookSecretSerializer",
     "ClickWebhookSerializer",
     "ClickWebhookUpdateSerializer",
     "MessageClickSerializer",
@@ -115,8 +117,15 @@ class MessageClickSerializer(StrictModelSerializer):
 
 
 class ClickWebhookSerializer(StrictModelSerializer):
+    """A click webhook as it is read: the signing secret only as a hint (it is shown once, by
+    :class:`ClickWebhookSecretSerializer`, on creation and rotation)."""
+
     account = AccountField()
     url = serializers.URLField(max_length=2048, help_text="HTTPS endpoint to POST clicks to.")
+    secret_hint = serializers.SerializerMethodField(
+        help_text="The signing secret's last characters, to tell secrets apart; the secret "
+        "itself is shown once, in the answer to the create and rotate-secret requests."
+    )
 
     class Meta:
         model = ClickWebhook
@@ -127,12 +136,14 @@ class ClickWebhookSerializer(StrictModelSerializer):
             "include_bots",
             "active",
             "description",
-            "secret",
+            "secret_hint",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "secret", "created_at", "updated_at"]
-        extra_kwargs = {"secret": {"help_text": "Verify each request's webhook-signature with it."}}
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_secret_hint(self, webhook: ClickWebhook) -> str:
+        return secret_hint(webhook.secret)
 
     def validate_url(self, value: str) -> str:
         try:
@@ -142,9 +153,22 @@ class ClickWebhookSerializer(StrictModelSerializer):
         return value
 
 
+class ClickWebhookSecretSerializer(ClickWebhookSerializer):
+    """The answer to creating a webhook or rotating its secret: the only time the signing
+    secret is shown."""
+
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="Verify each request's webhook-signature with it. Shown only now: store it.",
+    )
+
+    class Meta(ClickWebhookSerializer.Meta):
+        fields = [*ClickWebhookSerializer.Meta.fields, "secret"]
+
+
 class ClickWebhookUpdateSerializer(ClickWebhookSerializer):
     class Meta(ClickWebhookSerializer.Meta):
-        read_only_fields = ["id", "account", "secret", "created_at", "updated_at"]
+        read_only_fields = ["id", "account", "created_at", "updated_at"]
 
 
 class ClickWebhookDeliverySerializer(StrictModelSerializer):

@@ -21,8 +21,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..clicks import webhooks as click_webhooks
 from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
-from ..clicks.webhooks import CANCELLED_REASON, new_secret, retry_deliveries
+from ..clicks.webhooks import CANCELLED_REASON, retry_deliveries
 from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
 from ..services.link_csv import spreadsheet_safe
 from . import click_serializers as s
@@ -176,7 +177,7 @@ class MessageClickViewSet(LinkTrackingAPIMixin, mixins.ListModelMixin, viewsets.
 @extend_schema_view(
     create=extend_schema(
         request=s.ClickWebhookSerializer,
-        responses={201: s.ClickWebhookSerializer},
+        responses={201: s.ClickWebhookSecretSerializer},
         examples=examples.request("webhooks.create"),
     ),
     partial_update=extend_schema(
@@ -187,7 +188,8 @@ class MessageClickViewSet(LinkTrackingAPIMixin, mixins.ListModelMixin, viewsets.
 )
 class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     """Click webhooks: a signed HTTPS POST per click of the account's links (docs:
-    "Click webhooks"). The signing secret is generated on creation."""
+    "Click webhooks"). The signing secret is generated on creation and shown in that answer
+    and in rotate-secret's, never again."""
 
     permission_model = ClickWebhook
 
@@ -205,8 +207,14 @@ class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
             return s.ClickWebhookUpdateSerializer
         return s.ClickWebhookSerializer
 
-    def perform_create(self, serializer: Any) -> None:
-        serializer.save(secret=new_secret())
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        webhook = serializer.save(secret=click_webhooks.new_secret())
+        return Response(
+            s.ClickWebhookSecretSerializer(webhook, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         webhook = self.get_object()
@@ -219,16 +227,17 @@ class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: s.ClickWebhookSerializer},
-        description="A new signing secret; the old one stops working at once.",
+        responses={200: s.ClickWebhookSecretSerializer},
+        description="A new signing secret, shown only in this answer. For "
+        "CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS (24 hours by default) deliveries carry a "
+        "signature by the previous secret too, so receivers can switch without a refusal.",
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
         webhook = self.get_object()
-        webhook.secret = new_secret()
-        webhook.save(update_fields=["secret", "updated_at"])
+        click_webhooks.rotate_secret(webhook)
         return Response(
-            s.ClickWebhookSerializer(webhook, context=self.get_serializer_context()).data
+            s.ClickWebhookSecretSerializer(webhook, context=self.get_serializer_context()).data
         )
 
 

@@ -39,6 +39,7 @@ ACTION_PERMISSIONS = {
     "signed_url": "change",
     "verify": "change",
     "retry": "change",
+    "rotate_secret": "change",
 }
 METHOD_PERMISSIONS = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 

@@ -22,6 +22,7 @@ from drf_spectacular.plumbing import ResolvedComponent, safe_ref
 from drf_spectacular.settings import patched_settings, spectacular_settings
 from drf_spectacular.views import SCHEMA_KWARGS, SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ..models import ClickWebhookDelivery, Domain, LinkImport, PrivacyRequest, PublishOutbox
@@ -214,6 +215,8 @@ class SchemaView(SpectacularAPIView):
 
     generator_class = LinkTrackingSchemaGenerator
     custom_settings = SCHEMA_SETTINGS
+    # Like every other route of the API: a login (drf-spectacular's default is AllowAny).
+    permission_classes = [IsAuthenticated]
     # drf-spectacular's own views take DRF's DEFAULT_SCHEMA_CLASS: with DRF's default, a host's
     # schema generation (check --deploy) fails on them (drf_spectacular.E001).
     schema = LinkTrackingAutoSchema()
@@ -237,6 +240,7 @@ class SwaggerView(SpectacularSwaggerView):
 
     title = SCHEMA_SETTINGS["TITLE"]
     schema = LinkTrackingAutoSchema()
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(exclude=True)
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:

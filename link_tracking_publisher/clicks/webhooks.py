@@ -6,7 +6,21 @@ with its libraries or a few lines of code. Each POST carries:
 - ``webhook-id``: the click's ``event_id`` (the same on every retry: deduplicate on it);
 - ``webhook-timestamp``: Unix seconds when this attempt was signed (reject if too old);
 - ``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, f"{id}.{timestamp}.{body}")>``, where
-  the key is the base64-decoded part of the secret after ``whsec_``.
+  the key is the base64-decoded part of the secret after ``whsec_``. For
+  ``CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS`` after a rotation the header carries two
+  space-separated signatures, by the new secret and by the previous one, so a receiver still
+  holding the previous secret keeps verifying while it switches.
+
+A secret is shown once, when it is made (:func:`new_secret`, :func:`rotate_secret`); the API
+and the admin show only its :func:`secret_hint` afterwards.
+
+Before each attempt the URL's host name is resolved (``CLICK_WEBHOOK_RESOLVER``) and the
+attempt refused when any address is private, loopback or link-local
+(:func:`~..validators.is_internal_address`, the URL validator's rule): a name that pointed at a
+public address when the webhook was saved may not any more. The attempt then connects to the
+address that was checked, with the URL's host name in ``Host`` and TLS's SNI (so the
+certificate is still checked against the name), never to whatever a second lookup answers. ``CLICK_WEBHOOK_ALLOW_HTTP`` (a
+local receiver in development) lifts this as it lifts the validator's host rule.
 
 Delivery: 2xx is delivered; anything else (a redirect is not followed), a timeout or a
 connection error is retried with exponential backoff, up to ``CLICK_WEBHOOK_MAX_ATTEMPTS``
@@ -29,28 +43,39 @@ import hmac
 import json
 import logging
 import secrets
+import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from .. import dispatch
 from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
-from ..models import ClickWebhookDelivery
+from ..models import ClickWebhook, ClickWebhookDelivery
+from ..validators import is_internal_address
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CANCELLED_REASON",
+    "DestinationRefused",
     "RetryOutcome",
     "deliver_due",
     "new_secret",
+    "resolve_host",
     "retry_deliveries",
+    "rotate_secret",
+    "secret_hint",
     "send_delivery",
     "sign",
+    "signature_header",
+    "signing_secrets",
     "verify",
 ]
 
@@ -65,6 +90,34 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def secret_hint(secret: str) -> str:
+    """What may be shown of a secret after it was made: enough to tell two apart."""
+    return f"{SECRET_PREFIX}…{secret.rstrip('=')[-4:]}" if secret else ""
+
+
+def rotate_secret(webhook: ClickWebhook) -> str:
+    """Give ``webhook`` a new secret and return it; the one it replaces keeps signing too for
+    ``CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS``."""
+    overlap = timedelta(seconds=app_settings.CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS)
+    webhook.previous_secret = webhook.secret
+    webhook.previous_secret_expires_at = timezone.now() + overlap
+    webhook.secret = new_secret()
+    webhook.save(
+        update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+    )
+    return webhook.secret
+
+
+def signing_secrets(webhook: ClickWebhook, now: datetime | None = None) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one
+    while its overlap lasts."""
+    now = now or timezone.now()
+    expires = webhook.previous_secret_expires_at
+    if webhook.previous_secret and expires is not None and now < expires:
+        return [webhook.secret, webhook.previous_secret]
+    return [webhook.secret]
+
+
 def _key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
 
@@ -74,6 +127,62 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_header(secrets: list[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: one signature per secret, space-separated."""
+    return " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
+
+
+class DestinationRefused(Exception):
+    """A webhook's host resolves to an address webhooks are never sent to."""
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the default ``CLICK_WEBHOOK_RESOLVER``)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def check_destination(url: str) -> str | None:
+    """The address to send to: the first the URL's host resolves to now, or ``None`` to leave
+    resolving to the HTTP client (``CLICK_WEBHOOK_ALLOW_HTTP``, or a name that resolves to
+    nothing, which then fails to connect). Refuses (:class:`DestinationRefused`) a host any of
+    whose addresses is private, loopback or link-local."""
+    if app_settings.CLICK_WEBHOOK_ALLOW_HTTP:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    resolver: Resolver = import_string(app_settings.CLICK_WEBHOOK_RESOLVER)
+    try:
+        addresses = [host] if is_internal_address(host) else resolver(host, parts.port or 443)
+    except OSError:
+        return None
+    internal = [address for address in addresses if is_internal_address(address)]
+    if internal:
+        raise DestinationRefused(f"{host} resolves to {internal[0]}, a private address")
+    return addresses[0] if addresses else None
+
+
+def _pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The request to ``url`` sent to ``address``, the one just checked: so a name cannot
+    resolve to another address between the check and the connection (DNS rebinding). The
+    ``Host`` header and TLS (SNI and the certificate's name) keep the URL's host name."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return (
+        parts._replace(netloc=netloc).geturl(),
+        {"host": host},
+        {"sni_hostname": parts.hostname or ""},
+    )
 
 
 def verify(
@@ -125,11 +234,16 @@ def send_delivery(delivery: ClickWebhookDelivery, client: httpx.Client) -> str:
         "user-agent": "link-tracking-webhooks/1",
         "webhook-id": delivery.event_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(webhook.secret, delivery.event_id, timestamp, body),
+        "webhook-signature": signature_header(
+            signing_secrets(webhook), delivery.event_id, timestamp, body
+        ),
     }
     code: int | None = None
     try:
-        response = client.post(webhook.url, content=body, headers=headers)
+        url, host, extensions = _pinned(webhook.url, check_destination(webhook.url))
+        response = client.post(
+            url, content=body, headers={**headers, **host}, extensions=extensions
+        )
         code = response.status_code
         error = "" if 200 <= code < 300 else f"HTTP {code}"
         if response.is_redirect:
@@ -138,6 +252,8 @@ def send_delivery(delivery: ClickWebhookDelivery, client: httpx.Client) -> str:
         error = f"timeout: {type(exc).__name__}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
+    except DestinationRefused as exc:
+        error = f"refused: {exc}"[:500]
     attempts = delivery.attempts + 1
     now = timezone.now()
     changes: dict[str, Any] = {"attempts": attempts, "last_status_code": code, "updated_at": now}

@@ -23,9 +23,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def schema() -> dict[str, Any]:
+def client(django_user_model: Any) -> APIClient:
+    """A logged-in user: the schema and its page need a login (tests/security)."""
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user("reader"))
+    return client
+
+
+@pytest.fixture
+def schema(client: APIClient) -> dict[str, Any]:
     GENERATOR_STATS.reset()
-    response = APIClient().get(f"{API}/schema/", {"format": "json"})
+    response = client.get(f"{API}/schema/", {"format": "json"})
     assert response.status_code == 200
     return dict(response.json())
 
@@ -37,11 +45,11 @@ def test_the_schema_is_valid_openapi_3_and_generated_cleanly(schema: dict[str, A
 
 
 @override_settings(REST_FRAMEWORK={})
-def test_the_schema_needs_no_drf_or_spectacular_settings_of_the_host() -> None:
+def test_the_schema_needs_no_drf_or_spectacular_settings_of_the_host(client: APIClient) -> None:
     # DRF's own default schema class, and (devsite sets none) no SPECTACULAR_SETTINGS.
     assert api_settings.DEFAULT_SCHEMA_CLASS is DRFAutoSchema
     GENERATOR_STATS.reset()
-    response = APIClient().get(f"{API}/schema/", {"format": "json"})
+    response = client.get(f"{API}/schema/", {"format": "json"})
     assert response.status_code == 200
     validate_schema(response.json())
     assert not GENERATOR_STATS, "drf-spectacular reported warnings or errors"
@@ -60,10 +68,10 @@ def test_check_deploy_finds_nothing_in_the_host_wide_schema(rest_framework: dict
 
 
 def test_the_api_page_uses_the_sidecars_assets_whatever_the_host_says(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, client: APIClient
 ) -> None:
     monkeypatch.setattr(spectacular_settings, "SWAGGER_UI_DIST", "https://cdn.example/swagger")
-    response = APIClient().get(f"{API}/schema/swagger-ui/")
+    response = client.get(f"{API}/schema/swagger-ui/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page

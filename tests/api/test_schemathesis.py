@@ -132,7 +132,12 @@ def world(aws: None) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def api_schema(world: dict[str, Any], _fast_passwords: None) -> Any:
-    loaded = schemathesis.openapi.from_wsgi(f"{API}/schema/?format=json", application)
+    credentials = base64.b64encode(f"{REAL['user'].username}:pw".encode()).decode()
+    loaded = schemathesis.openapi.from_wsgi(
+        f"{API}/schema/?format=json",
+        application,
+        headers={"Authorization": f"Basic {credentials}"},  # the schema needs a login too
+    )
     loaded.hook(flatmap_path_parameters)
     loaded.hook(flatmap_body)
     return loaded

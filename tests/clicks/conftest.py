@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,27 @@ from tests.publisher.factories import (
     LinkCampaignFactory,
     LinkFactory,
 )
+
+#: The stub DNS of webhook deliveries (LINK_TRACKING['CLICK_WEBHOOK_RESOLVER']): host → addresses;
+#: a host not listed resolves to a public address, so no test asks a real nameserver.
+RESOLVED: dict[str, list[str]] = {}
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+def stub_resolver(host: str, port: int) -> list[str]:
+    return list(RESOLVED.get(host, [PUBLIC_ADDRESS]))
+
+
+@pytest.fixture(autouse=True)
+def webhook_dns(settings: Any) -> Iterator[dict[str, list[str]]]:
+    settings.LINK_TRACKING = {
+        **settings.LINK_TRACKING,
+        "CLICK_WEBHOOK_RESOLVER": "tests.clicks.conftest.stub_resolver",
+    }
+    RESOLVED.clear()
+    yield RESOLVED
+    RESOLVED.clear()
+
 
 #: 2026-11-02 10:00:00 UTC, a Monday: the events' clock in these tests.
 T0 = 1793613600.0

@@ -20,7 +20,7 @@ from link_tracking_publisher.clicks.webhooks import deliver_due, new_secret, ver
 from link_tracking_publisher.models import ClickWebhook, ClickWebhookDelivery
 from link_tracking_publisher.signals import link_clicked
 
-from .conftest import T0, click, write_ndjson
+from .conftest import PUBLIC_ADDRESS, T0, click, write_ndjson
 
 pytestmark = pytest.mark.django_db
 Status = ClickWebhookDelivery.Status
@@ -106,7 +106,10 @@ def test_delivery_is_signed_and_recorded(tmp_path: Path, link: Any, webhook: Cli
     assert deliver_due(transport=httpx.MockTransport(handler)) == {"delivered": 1}
     assert deliver_due(transport=httpx.MockTransport(handler)) == {}  # never twice
     (request,) = requests
-    assert str(request.url) == webhook.url
+    # Sent to the address the host resolved to when it was checked, under the URL's host name.
+    assert str(request.url) == webhook.url.replace("hooks.example.com", PUBLIC_ADDRESS)
+    assert request.headers["host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
     assert verify(webhook.secret, request.headers, request.content)
     assert not verify(new_secret(), request.headers, request.content)
     assert not verify(webhook.secret, request.headers, request.content + b" ")
@@ -187,8 +190,10 @@ def receiver() -> Iterator[str]:
 
 
 def test_a_real_endpoint_receives_a_verifiable_request(
-    tmp_path: Path, link: Any, account: Any, receiver: str
+    tmp_path: Path, link: Any, account: Any, receiver: str, settings: Any
 ) -> None:
+    # A local receiver, as in development: http and a loopback address are allowed.
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_WEBHOOK_ALLOW_HTTP": True}
     webhook = ClickWebhook.objects.create(account=account, url=receiver, secret=new_secret())
     ingest(tmp_path, [click(link)])
     assert deliver_due() == {"delivered": 1}

@@ -24,6 +24,7 @@ from tests.api.conftest import (  # noqa: F401  (shared fixtures)
     staff,
     staff_client,
 )
+from tests.clicks.conftest import webhook_dns  # noqa: F401  (the stub DNS of webhook deliveries)
 from tests.publisher.conftest import _aws_env, aws, table  # noqa: F401
 
 #: The stub DNS: name → TXT strings. The resolver seam (DOMAIN_VERIFICATION_RESOLVER) points at
