@@ -185,8 +185,21 @@ def moto_server_command(host: str, port: int, *, threads: int = 16) -> list[str]
 def runtime_command(
     host: str, port: int, *, app: str = "runtime_service.asgi:app", extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """The runtime as a development server: ``uvicorn runtime_service.asgi:app``."""
-    return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port), *extra_args]
+    """The runtime as a development server: ``uvicorn runtime_service.asgi:app``, without
+    uvicorn's access log, as production runs without gunicorn's: it would hold every visitor's
+    IP and query string (``sms_msg_id``, signatures), which docs/PRIVACY.md keeps out of logs."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        *extra_args,
+    ]
 
 
 @contextlib.contextmanager
