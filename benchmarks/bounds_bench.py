@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
 import tempfile
@@ -27,31 +26,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import import_bench  # noqa: E402
+
 API = "/api/link_tracking"
 
 
 def setup_django(var_dir: Path) -> None:
-    os.environ.update(
-        LINK_TRACKING_VAR_DIR=str(var_dir),
-        DJANGO_SETTINGS_MODULE="devsite.settings",
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "ERROR"),
-        CELERY_BROKER_URL="memory://",
-    )
-    os.environ.pop("DATABASE_URL", None)
-    import django
+    # Every round is sent by one user: the throttles would answer 429 instead.
+    import_bench.setup_django(var_dir, API_WRITE_THROTTLE_RATE=None, API_BULK_THROTTLE_RATE=None)
     from django.conf import settings
 
-    django.setup()
-    settings.LINK_TRACKING = {
-        **getattr(settings, "LINK_TRACKING", {}),
-        # Every round is sent by one user: the throttles would answer 429 instead.
-        "API_WRITE_THROTTLE_RATE": None,
-        "API_BULK_THROTTLE_RATE": None,
-    }
     settings.ALLOWED_HOSTS = ["*"]
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
     # Every answer here is a 400, which Django logs as a warning each time.
     logging.getLogger("django.request").setLevel(logging.ERROR)
 

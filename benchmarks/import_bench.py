@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def setup_django(var_dir: Path, batch: int, rows: int) -> None:
+def setup_django(var_dir: Path, **link_tracking: object) -> None:
+    """The devsite on a fresh SQLite database in ``var_dir`` (an in-memory broker, quiet logs),
+    migrated, with ``link_tracking`` over its LINK_TRACKING settings. The control-plane
+    benchmarks that run in process (this one, bounds_bench) start from it."""
     os.environ.update(
         LINK_TRACKING_VAR_DIR=str(var_dir),
         DJANGO_SETTINGS_MODULE="devsite.settings",
@@ -43,12 +46,7 @@ def setup_django(var_dir: Path, batch: int, rows: int) -> None:
     from django.conf import settings
 
     django.setup()
-    settings.LINK_TRACKING = {
-        **getattr(settings, "LINK_TRACKING", {}),
-        "IMPORT_MAX_ROWS": rows,
-        "IMPORT_ASYNC_MAX_ROWS": rows,
-        "IMPORT_BATCH_SIZE": batch,
-    }
+    settings.LINK_TRACKING = {**getattr(settings, "LINK_TRACKING", {}), **link_tracking}
     from django.core.management import call_command
 
     call_command("migrate", "--no-input", verbosity=0)
@@ -73,7 +71,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
-        setup_django(Path(tmp), args.batch, args.rows)
+        setup_django(
+            Path(tmp),
+            IMPORT_MAX_ROWS=args.rows,
+            IMPORT_ASYNC_MAX_ROWS=args.rows,
+            IMPORT_BATCH_SIZE=args.batch,
+        )
         from devsite.crm.models import Account
         from link_tracking_publisher.models import Domain, Link, LinkImport
         from link_tracking_publisher.services.import_jobs import create_import_job, run_import_job

@@ -9,6 +9,7 @@ from moto import mock_aws
 
 from link_tracking_publisher.conf import app_settings
 from link_tracking_runtime.table import create_table_kwargs
+from tests.support.dns import dns  # noqa: F401  (the stub DNS of verify_domain)
 
 from .factories import AccountFactory, DomainFactory, LinkCampaignFactory
 

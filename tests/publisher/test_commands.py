@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 from unittest import mock
@@ -127,25 +126,6 @@ def test_republish_campaign_now(table: Any, account: Any, campaign: Any, domain:
     for link in links:
         link.refresh_from_db()
         assert link.runtime_version == 2
-
-
-#: The stub DNS of the verify_domain tests: name → TXT strings (through the resolver seam).
-TXT: dict[str, list[str]] = {}
-
-
-def stub_txt_records(name: str) -> list[str]:
-    return list(TXT.get(name, []))
-
-
-@pytest.fixture
-def dns(settings: Any) -> Iterator[dict[str, list[str]]]:
-    settings.LINK_TRACKING = {
-        **settings.LINK_TRACKING,
-        "DOMAIN_VERIFICATION_RESOLVER": "tests.publisher.test_commands.stub_txt_records",
-    }
-    TXT.clear()
-    yield TXT
-    TXT.clear()
 
 
 @pytest.fixture

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
 from tests.api.conftest import (  # noqa: F401  (shared fixtures)
     _fast_passwords,
     account_a,
@@ -26,22 +21,4 @@ from tests.api.conftest import (  # noqa: F401  (shared fixtures)
 )
 from tests.clicks.conftest import webhook_dns  # noqa: F401  (the stub DNS of webhook deliveries)
 from tests.publisher.conftest import _aws_env, aws, table  # noqa: F401
-
-#: The stub DNS: name → TXT strings. The resolver seam (DOMAIN_VERIFICATION_RESOLVER) points at
-#: :func:`stub_txt_records`, so no test asks a real nameserver.
-TXT: dict[str, list[str]] = {}
-
-
-def stub_txt_records(name: str) -> list[str]:
-    return list(TXT.get(name, []))
-
-
-@pytest.fixture
-def dns(settings: Any) -> Iterator[dict[str, list[str]]]:
-    settings.LINK_TRACKING = {
-        **settings.LINK_TRACKING,
-        "DOMAIN_VERIFICATION_RESOLVER": "tests.security.conftest.stub_txt_records",
-    }
-    TXT.clear()
-    yield TXT
-    TXT.clear()
+from tests.support.dns import dns  # noqa: F401  (the stub DNS of domain ownership)
