@@ -142,11 +142,26 @@ def canonical_host(host: str) -> str:
             pass
         else:
             # Not a name if its encoding holds a bracket or a port's colon ("[:ä" encodes to
-            # "xn--[:-wia", which would lose its "port" the next time): kept as it is, so the
-            # canonical form stays canonical.
-            if not any(mark in encoded for mark in "[]:"):
+            # "xn--[:-wia", which would lose its "port" the next time), nor if a non-ASCII
+            # label came out as plain ASCII instead of punycode: the codec's compatibility
+            # mapping folded it ("¹²7.0.0.1" into "127.0.0.1", full-width letters into
+            # ASCII ones), so it would pose as another host. Either is kept as it is, matching
+            # no record, and the canonical form stays canonical.
+            if not any(mark in encoded for mark in "[]:") and not _folded(host, encoded):
                 host = encoded
     return host
+
+
+def _folded(host: str, encoded: str) -> bool:
+    """Whether encoding ``host`` turned a non-ASCII label into something other than its own
+    punycode label (or changed the labels themselves, as an ideographic full stop does)."""
+    labels, encoded_labels = host.split("."), encoded.split(".")
+    if len(labels) != len(encoded_labels):
+        return True
+    return any(
+        not label.isascii() and not encoded_label.startswith("xn--")
+        for label, encoded_label in zip(labels, encoded_labels, strict=True)
+    )
 
 
 def _trimmed(slug: str) -> str:

@@ -348,7 +348,13 @@ class RuntimeApp:
         if path == "/health":
             return self._health()
         # Raw names and values; as in a dict of the decoded ones, the last of a name wins.
-        raw: dict[bytes, bytes] = dict(scope["headers"])
+        headers = scope["headers"]
+        raw: dict[bytes, bytes] = dict(headers)
+        if len(raw) != len(headers) and [n for n, _ in headers].count(b"host") > 1:
+            # Two Host lines name two hosts: which one is meant is the client's secret (RFC 9112
+            # §3.2: answer 400), and a proxy in front may have read the other one.
+            self.metrics.count("BadRequest")
+            return _plain(400, b"Bad Request", _TEXT)
         if self._origin_secrets and not self._origin_ok(raw):
             self.metrics.count("OriginRejected")
             return _plain(403, b"Forbidden", _TEXT)
