@@ -117,6 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and django.VER
     # is committing: SQLite fails it at once with "database is locked", the busy timeout unused.
     # IMMEDIATE transactions take the write lock when they begin, so writers wait their turn.
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    # A writer waits this long for the lock (Python's default is 5 s) before "database is
+    # locked", which the API answers as a 503 with Retry-After: an import job's batch of a
+    # large file can hold it for longer than 5 s.
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"

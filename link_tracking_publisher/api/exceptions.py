@@ -13,6 +13,7 @@ service layer                                      API
 ``InvalidState``, ``PublishError``                 409 ``{"detail": ...}``
 ``ProtectedError`` / ``IntegrityError``            409 (still in use / conflicting write)
 ``ExternalServiceError``                           503 (AWS unavailable; try again)
+``OperationalError`` "database is locked"          503 with ``Retry-After`` (SQLite busy)
 =================================================  ==========================================
 """
 
@@ -23,7 +24,7 @@ from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -34,7 +35,13 @@ from ..errors import PublishError
 from ..services.bulk import BulkCreateError
 from ..services.errors import ExternalServiceError, InvalidState
 
-__all__ = ["Conflict", "ServiceUnavailable", "exception_handler", "to_drf_validation_error"]
+__all__ = [
+    "Conflict",
+    "DatabaseBusy",
+    "ServiceUnavailable",
+    "exception_handler",
+    "to_drf_validation_error",
+]
 
 
 class Conflict(exceptions.APIException):
@@ -47,6 +54,19 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A service this request needs is unavailable; try again later."
     default_code = "service_unavailable"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """SQLite's one writer is busy for longer than its timeout (a large import job's batch):
+    nothing was written; the same request can be sent again."""
+
+    default_detail = (
+        "The database is busy with another write (such as a large import job); nothing was "
+        "changed. Try again in a few seconds."
+    )
+    default_code = "database_busy"
+    #: Seconds the answer's Retry-After asks for.
+    retry_after = 5
 
 
 def to_drf_validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -86,6 +106,8 @@ def translate(exc: Exception) -> Exception:
         return Conflict("A concurrent change conflicts with this one; reload and try again.")
     if isinstance(exc, ExternalServiceError):
         return ServiceUnavailable(str(exc))
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+        return DatabaseBusy()
     return exc
 
 
@@ -97,4 +119,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if handler is exception_handler:
         handler = drf_exception_handler
     response: Response | None = handler(exc, context)
+    if response is not None and isinstance(exc, DatabaseBusy):
+        response["Retry-After"] = str(exc.retry_after)
     return response
