@@ -130,6 +130,14 @@ class AppLinkDocumentField(forms.JSONField):
         return super().prepare_value(value)
 
 
+def _past_the_depth_bound() -> list[Any]:
+    """A document one level deeper than the contract allows, built without recursion."""
+    document: list[Any] = []
+    for _ in range(applinks.DOCUMENT_MAX_DEPTH):
+        document = [document]
+    return document
+
+
 class DomainNameFilter(admin.RelatedFieldListFilter):
     """The changelist's domain filter, listing names only (:func:`domain_names`)."""
 
@@ -167,6 +175,19 @@ class DomainAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Domain]:
         # The list shows no document; the change page reads its own when its form asks.
         return super().get_queryset(request).defer(*Domain.APP_LINK_FIELDS)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        domain = super().get_object(request, object_id, from_field)
+        if domain is not None:
+            for name in Domain.APP_LINK_FIELDS:
+                try:
+                    getattr(domain, name)  # the deferred document, decoded
+                except RecursionError:
+                    # Stored nested deeper than the decoder can go at this stack depth (saved
+                    # before documents were bounded): shown as past the depth bound, which
+                    # AppLinkDocumentField notes and refuses to save, not a 500.
+                    domain.__dict__[name] = _past_the_depth_bound()
+        return domain
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Records are keyed by the domain name: it is fixed once links may use it.
