@@ -294,7 +294,7 @@ def test_compose_runs_the_local_stack(services):
     assert _command(services["worker"]) == "celery -A devsite worker -l info"
     assert _command(services["beat"]).startswith("celery -A devsite beat -l info")
     assert _command(services["runtime"]) == (
-        "uvicorn runtime_service.asgi:app --host 0.0.0.0 --port 8080"
+        "uvicorn runtime_service.asgi:app --host 0.0.0.0 --port 8080 --no-access-log"
     )
 
 
