@@ -142,10 +142,11 @@ def start_runtime(
     log_path: Path,
     *,
     port: int | None = None,
-    extra_args: Sequence[str] = ("--no-access-log",),
+    extra_args: Sequence[str] = (),
     app: str = "runtime_service.asgi:app",
 ) -> Iterator[RuntimeProcess]:
-    """``uvicorn runtime_service.asgi:app`` on 127.0.0.1, stopped (SIGTERM) on exit."""
+    """``uvicorn runtime_service.asgi:app`` on 127.0.0.1 (``runtime_command``: no access log),
+    stopped (SIGTERM) on exit."""
     port = port or free_port()
     process = start_process(
         runtime_command("127.0.0.1", port, app=app, extra_args=extra_args),
