@@ -77,4 +77,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
 # exec: gunicorn becomes PID 1 and receives ECS's SIGTERM for a graceful shutdown.
-CMD ["sh", "-c", "exec gunicorn -k uvicorn_worker.UvicornWorker -w ${WEB_CONCURRENCY:-2} -b 0.0.0.0:8000 runtime_service.asgi:app"]
+CMD ["sh", "-c", "exec gunicorn -k runtime_service.server.RuntimeWorker -w ${WEB_CONCURRENCY:-2} -b 0.0.0.0:8000 runtime_service.asgi:app"]

@@ -149,4 +149,4 @@ web: $(STAMP)
 # The redirect runtime on local defaults (ENVIRONMENT=development: click events to an NDJSON
 # file). Point it at a table with DYNAMODB_TABLE_NAME and AWS_ENDPOINT_URL.
 runtime: $(STAMP)
-	ENVIRONMENT=$${ENVIRONMENT:-development} $(PY) -m uvicorn runtime_service.asgi:app --host 127.0.0.1 --port $${RUNTIME_PORT:-8080} --no-access-log
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(PY) -m uvicorn runtime_service.asgi:app --http runtime_service.server:RuntimeHttpProtocol --host 127.0.0.1 --port $${RUNTIME_PORT:-8080} --no-access-log

@@ -70,7 +70,15 @@ USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "Mobile/15E148 Safari/604.1"
 )
-UVICORN_FLAGS = ("--no-access-log", "--log-level", "warning", "--workers", "1")
+UVICORN_FLAGS = (
+    "--http",
+    "runtime_service.server:RuntimeHttpProtocol",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+    "--workers",
+    "1",
+)
 MISS_LUA = """
 math.randomseed(os.time())
 request = function()

@@ -57,7 +57,7 @@ def _command(server: str, app: str, port: int) -> list[str]:
             "--workers",
             "1",
             "--worker-class",
-            "uvicorn_worker.UvicornWorker",
+            "runtime_service.server.RuntimeWorker",
             "--log-level",
             "warning",
         ]

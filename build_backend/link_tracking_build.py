@@ -33,8 +33,9 @@ MYPYC_REQUIRES = ("mypy[mypyc]==2.4.1",)
 COMPILED_PACKAGES = ("link_tracking_runtime", "runtime_service")
 #: Kept interpreted: ``app.py`` holds an async generator (``RuntimeApp.running``, an
 #: ``asynccontextmanager``), which mypyc cannot compile, and ``asgi.py`` only builds the app from
-#: the environment at import.
-INTERPRETED_MODULES = ("runtime_service.app", "runtime_service.asgi")
+#: the environment at import; ``server.py`` extends uvicorn's protocol class (mypyc compiles no
+#: subclass of an interpreted class).
+INTERPRETED_MODULES = ("runtime_service.app", "runtime_service.asgi", "runtime_service.server")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -182,10 +182,16 @@ def moto_server_command(host: str, port: int, *, threads: int = 16) -> list[str]
     ]
 
 
+#: The runtime's HTTP protocol for uvicorn: an absolute-form request target is answered for its
+#: own authority, not the Host line (RFC 9112 §3.2.2; see runtime_service/server.py).
+RUNTIME_HTTP_PROTOCOL = "runtime_service.server:RuntimeHttpProtocol"
+
+
 def runtime_command(
     host: str, port: int, *, app: str = "runtime_service.asgi:app", extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """The runtime as a development server: ``uvicorn runtime_service.asgi:app``, without
+    """The runtime as a development server: ``uvicorn runtime_service.asgi:app`` with the
+    runtime's HTTP protocol, without
     uvicorn's access log, as production runs without gunicorn's: it would hold every visitor's
     IP and query string (``sms_msg_id``, signatures), which docs/PRIVACY.md keeps out of logs."""
     return [
@@ -193,6 +199,8 @@ def runtime_command(
         "-m",
         "uvicorn",
         app,
+        "--http",
+        RUNTIME_HTTP_PROTOCOL,
         "--host",
         host,
         "--port",

@@ -1,7 +1,7 @@
 """runtime_service: the ASGI redirect runtime of link-tracking.
 
 Serve it with ``uvicorn runtime_service.asgi:app`` (development) or
-``gunicorn -k uvicorn_worker.UvicornWorker runtime_service.asgi:app`` (production); build it
+``gunicorn -k runtime_service.server.RuntimeWorker runtime_service.asgi:app`` (production); build it
 in tests and benchmarks with :func:`runtime_service.app.create_app`. Configuration is
 declared in :mod:`runtime_service.config` and documented in ``docs/RUNTIME.md``.
 """

@@ -3,8 +3,8 @@
 Reads the environment once, at import (each server worker imports it once). A bad setting
 stops start-up with a message naming the variable, and no traceback.
 
-    uvicorn runtime_service.asgi:app --host 127.0.0.1 --port 8080
-    gunicorn -k uvicorn_worker.UvicornWorker -w 2 -b 0.0.0.0:8000 runtime_service.asgi:app
+    uvicorn runtime_service.asgi:app --http runtime_service.server:RuntimeHttpProtocol --host 127.0.0.1 --port 8080
+    gunicorn -k runtime_service.server.RuntimeWorker -w 2 -b 0.0.0.0:8000 runtime_service.asgi:app
 """
 
 from __future__ import annotations

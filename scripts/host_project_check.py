@@ -607,6 +607,8 @@ def redirect(host: Host, ports: dict[str, int], created: dict[str, Any]) -> None
         "runtime",
         host.runtime_venv / "bin" / "uvicorn",
         "runtime_service.asgi:app",
+        "--http",
+        "runtime_service.server:RuntimeHttpProtocol",
         "--host",
         "127.0.0.1",
         "--port",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from devsite.processes import free_port, runtime_command, start_process, wait_for_http
 from link_tracking_runtime import Keyring, RuntimeRecord, SigningKey, sign_url
 from link_tracking_runtime.events import decode_event
 from tests.support.stack import LocalAws, RuntimeProcess, runtime_env, start_runtime
@@ -201,3 +204,58 @@ def test_firehose_missing_journals_every_event_and_nothing_is_lost(
     lines = [line for p in journal.iterdir() for line in p.read_bytes().splitlines() if line]
     assert len(lines) == 25
     assert len({decode_event(line).click_session_id for line in lines}) == 25
+
+
+def _raw_get(base_url: str, target: str, host: str) -> tuple[int, str]:
+    """One request written by hand (httpx always sends origin form): the status and Location."""
+    authority = urlsplit(base_url).netloc
+    address, port = authority.rsplit(":", 1)
+    with socket.create_connection((address, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {PHONE}\r\n"
+            "Connection: close\r\n\r\n".encode("latin-1")
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    location = next(
+        (line.split(":", 1)[1].strip() for line in head if line.lower().startswith("location:")),
+        "",
+    )
+    return int(head[0].split()[1]), location
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_an_absolute_form_target_is_answered_for_its_own_host(
+    server: str, local_aws: LocalAws, var_dir: Path, tmp_path: Path
+) -> None:
+    # RFC 9112 §3.2.2: an origin server answers an absolute-form target for the target's
+    # authority and ignores the Host line. Under both servers the project runs the runtime with:
+    # the development command (runtime_command) and the container's (gunicorn, RuntimeWorker).
+    table = local_aws.create_table()
+    local_aws.publish(table, [_record("ABS1")])
+    env = runtime_env(local_aws, table_name=table.name, var_dir=var_dir)
+    port = free_port()
+    args = runtime_command("127.0.0.1", port)
+    if server == "gunicorn":
+        args = [
+            sys.executable, "-m", "gunicorn", "-k", "runtime_service.server.RuntimeWorker",
+            "-w", "1", "-b", f"127.0.0.1:{port}", "runtime_service.asgi:app",
+        ]  # fmt: skip
+    process = start_process(args, env=env, log_path=tmp_path / "runtime.log")
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base_url}/health", timeout=30, proc=process.popen)
+        asked_right = _raw_get(base_url, f"http://{HOST}/ABS1", host="127.0.0.1")
+        host_right = _raw_get(base_url, "http://evil.example.net/ABS1", host=HOST)
+        with_port = _raw_get(base_url, f"http://{HOST.upper()}:80/abs1?x=1", host="evil.example")
+        origin_form = _raw_get(base_url, "/ABS1", host=HOST)
+        not_a_url = _raw_get(base_url, "http://[::1/ABS1", host=HOST)
+    finally:
+        process.stop()
+    assert asked_right[0] == 302 and asked_right[1].startswith("https://shop.example.com/abs1")
+    assert host_right == (302, FALLBACK)
+    assert with_port[0] == 302 and with_port[1].startswith("https://shop.example.com/abs1")
+    assert origin_form[0] == 302 and origin_form[1].startswith("https://shop.example.com/abs1")
+    assert not_a_url[0] == 400

@@ -146,8 +146,11 @@ def test_every_setting_is_documented_in_runtime_md() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "RUNTIME.md").read_text()
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in text, f"{setting.name} missing from docs/RUNTIME.md"
-    assert "uvicorn runtime_service.asgi:app --host 127.0.0.1 --port 8080" in text
     assert (
-        "gunicorn -k uvicorn_worker.UvicornWorker -w 2 -b 0.0.0.0:8000 runtime_service.asgi:app"
+        "uvicorn runtime_service.asgi:app --http runtime_service.server:RuntimeHttpProtocol --host 127.0.0.1 --port 8080"
+        in text
+    )
+    assert (
+        "gunicorn -k runtime_service.server.RuntimeWorker -w 2 -b 0.0.0.0:8000 runtime_service.asgi:app"
         in text
     )

@@ -37,6 +37,21 @@ def test_every_uvicorn_command_the_project_gives_turns_the_access_log_off(name: 
     ]
     assert commands, name
     assert all("--no-access-log" in line for line in commands), commands
+    # And with the runtime's HTTP protocol (an absolute-form target answered for its own host).
+    assert all("--http runtime_service.server:RuntimeHttpProtocol" in line for line in commands), (
+        commands
+    )
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/RUNTIME.md", "Dockerfile"])
+def test_every_gunicorn_command_the_project_gives_uses_the_runtimes_worker(name: str) -> None:
+    commands = [
+        line
+        for line in (ROOT / name).read_text().splitlines()
+        if re.search(r"\bgunicorn\b.*runtime_service\.asgi:app", line)
+    ]
+    assert commands, name
+    assert all("-k runtime_service.server.RuntimeWorker" in line for line in commands), commands
 
 
 @pytest.mark.e2e

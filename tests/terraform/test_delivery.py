@@ -32,7 +32,7 @@ CI_SCRIPT = ROOT / ".ci" / "run"
 CHECK_TERRAFORM = ROOT / "scripts" / "check-terraform"
 COMMANDS_DIR = ROOT / "link_tracking_publisher" / "management" / "commands"
 RUNTIME_COMMAND = (
-    "gunicorn -k uvicorn_worker.UvicornWorker -w ${WEB_CONCURRENCY:-2} -b 0.0.0.0:8000 "
+    "gunicorn -k runtime_service.server.RuntimeWorker -w ${WEB_CONCURRENCY:-2} -b 0.0.0.0:8000 "
     "runtime_service.asgi:app"
 )
 
@@ -294,7 +294,7 @@ def test_compose_runs_the_local_stack(services):
     assert _command(services["worker"]) == "celery -A devsite worker -l info"
     assert _command(services["beat"]).startswith("celery -A devsite beat -l info")
     assert _command(services["runtime"]) == (
-        "uvicorn runtime_service.asgi:app --host 0.0.0.0 --port 8080 --no-access-log"
+        "uvicorn runtime_service.asgi:app --http runtime_service.server:RuntimeHttpProtocol --host 0.0.0.0 --port 8080 --no-access-log"
     )
 
 
