@@ -33,6 +33,7 @@ from .record import (
     to_item,
 )
 from .routing import (
+    ACCEPT_LANGUAGE_HEADER,
     RoutingContext,
     RoutingDecision,
     compile_rules,
@@ -54,6 +55,7 @@ except PackageNotFoundError:
 
 __all__ = [
     "__version__",
+    "ACCEPT_LANGUAGE_HEADER",
     "ATTRIBUTE_TYPES",
     "CAMPAIGN_INDEX_NAME",
     "CLICK_EVENT_COLUMNS",

@@ -147,6 +147,8 @@ class ClickInput(NamedTuple):
     #: Milliseconds the runtime has spent on the request before deciding (the event's
     #: ``redirect_latency_ms``: what is left to do after the decision is well under 1 ms).
     latency_ms: int = 0
+    #: The request's ``Accept-Language`` (read by a ``language`` rule only; not an event column).
+    accept_language: str | None = None
 
 
 #: A link's own event columns: domain, slug, link_id, campaign_id, keyword, channel.
@@ -473,7 +475,7 @@ def event_columns(decision: Decision) -> dict[str, Any]:
     """The click event's columns of ``decision``, by name in table order (what
     :meth:`.events.ClickEvent.as_dict` gives)."""
     location, outcome, reason, variant, _, bot, _, _, click, base, country, requested = decision
-    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency = click
+    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency, _ = click
     values = _EVENT_COLUMNS.copy()
     (
         values["domain"],
@@ -511,7 +513,7 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     """
     # One call per click on every path of a busy runtime: written out, with few calls; the
     # plain case (no rules, a query of at most one pair) takes the shortest way through.
-    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, _ = click
+    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, _, languages = click
     if method == "HEAD":
         bot: BotKind | None = "head"
     elif purpose is not None and is_prefetch(purpose):
@@ -583,6 +585,7 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
                     visitor_key=visitor_key(requested.get(SMS_PARAM), ip_hash, user_agent),
                     geo_country=country,
                     user_agent=user_agent,
+                    accept_language=languages,
                 ),
             )
             destination = url or destination

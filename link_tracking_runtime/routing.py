@@ -46,6 +46,28 @@ A record's ``routing_rules`` is one rule, a JSON object with a ``type``:
   The device is read from the User-Agent (:func:`device_from_user_agent`): ``ios``,
   ``android``, ``desktop`` or ``other``; a device without a key goes to ``default``.
 
+``language``::
+
+    {"type": "language", "fr": "https://example.com/fr", "fr-CA": "https://example.com/qc",
+     "de": "https://example.com/de", "default": "https://example.com/en"}
+
+  Keys are language tags (BCP 47: a two- or three-letter language, then optional script,
+  region or variant subtags of 2-8 letters or digits; no extensions or private use), in any
+  case, at most :data:`MAX_LANGUAGES` of them, plus ``default``. The visitor's
+  ``Accept-Language`` is read as RFC 9110 says and matched by RFC 4647 *lookup* (section 3.4;
+  :func:`match_language`): the ranges are taken by descending ``q`` (equal ``q`` in header
+  order), and each is truncated from the end until it equals a key. So ``fr-CA``, ``fr-CH``
+  and ``fr-CA-x-sms`` all find a ``fr`` key, while a ``fr-CA`` key is found by ``fr-CA`` (or a
+  longer range) only, never by a bare ``fr``: lookup never widens what the visitor asked for
+  (key ``fr`` to catch every French speaker, ``fr-CA`` beside it for Canada). A key equal to a
+  range the visitor refuses (``q=0``) is never chosen: ``fr-CA, fr;q=0`` does not find a
+  ``fr`` key. The wildcard ``*`` names no language (lookup skips it). Malformed ranges (bad
+  syntax, a ``q`` that is not RFC 9110's ``qvalue``) are skipped; only the first
+  :data:`ACCEPT_LANGUAGE_MAX_RANGES` ranges are read, and a header longer than
+  :data:`ACCEPT_LANGUAGE_MAX_LENGTH` characters (no browser sends one) is ignored as a whole.
+  No matching range goes to ``default``. The reason is ``language:<key>`` (the key in lower
+  case) or ``language:default``.
+
 A rule that matches no key (and has no ``default``) sends the visitor to the record's
 ``destination_url``. A/B assignment is sticky per visitor, not per click: the variant is a
 pure function of the link id and a *visitor key* the caller supplies (the runtime uses the
@@ -72,8 +94,12 @@ from .errors import InvalidRoutingRules
 from .record import RuntimeRecord
 
 __all__ = [
+    "ACCEPT_LANGUAGE_HEADER",
+    "ACCEPT_LANGUAGE_MAX_LENGTH",
+    "ACCEPT_LANGUAGE_MAX_RANGES",
     "DEVICES",
     "EU_COUNTRIES",
+    "MAX_LANGUAGES",
     "MAX_VARIANTS",
     "RULE_TYPES",
     "CompiledRules",
@@ -85,13 +111,14 @@ __all__ = [
     "country_region",
     "decide",
     "device_from_user_agent",
+    "match_language",
     "route",
     "validate_routing_rules",
 ]
 
 Device = Literal["ios", "android", "desktop", "other"]
 DEVICES: Final[tuple[Device, ...]] = ("ios", "android", "desktop", "other")
-RULE_TYPES: Final = ("ab_test", "geo", "time", "device")
+RULE_TYPES: Final = ("ab_test", "geo", "time", "device", "language")
 
 #: Region ``eu``: the EU member states, plus GB (the spec's list has it).
 EU_COUNTRIES: Final = frozenset(
@@ -103,6 +130,26 @@ _VARIANT_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 #: The most variants an ab_test rule may have.
 MAX_VARIANTS: Final = 20
 _MAX_URL_LENGTH: Final = 4096
+#: The most language tags a language rule may have (besides ``default``).
+MAX_LANGUAGES: Final = 50
+#: The request header a language rule reads (lower case, as ASGI servers give names).
+ACCEPT_LANGUAGE_HEADER: Final = "accept-language"
+#: An ``Accept-Language`` longer than this is ignored as a whole: browsers send well under
+#: 200 characters, and reading a part of a longer one could cut a range in two.
+ACCEPT_LANGUAGE_MAX_LENGTH: Final = 1024
+#: Only the first ranges of an ``Accept-Language`` are read.
+ACCEPT_LANGUAGE_MAX_RANGES: Final = 32
+#: A rule's key: BCP 47 language, then script/region/variant subtags (ASCII only: str.lower
+#: folds some non-ASCII letters, such as the Kelvin sign, into ASCII ones).
+_LANGUAGE_TAG_RE: Final = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+#: RFC 5646's advice for the longest tag worth keeping.
+_LANGUAGE_TAG_MAX_LENGTH: Final = 35
+#: One ``Accept-Language`` element (RFC 9110 section 12.5.4: a basic language range of
+#: RFC 4647, an optional weight); the range and the qvalue are the groups.
+_LANGUAGE_RANGE_RE: Final = re.compile(
+    r"[ \t]*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)[ \t]*"
+    r"(?:;[ \t]*[qQ]=(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)[ \t]*)?"
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,6 +163,8 @@ class RoutingContext:
     #: ISO country code of the viewer (CloudFront-Viewer-Country), any case.
     geo_country: str | None = None
     user_agent: str | None = None
+    #: The request's ``Accept-Language`` header, as sent.
+    accept_language: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -162,6 +211,50 @@ def country_region(country: str | None) -> str:
     return "other"
 
 
+def match_language(languages: Mapping[str, str], accept_language: str | None) -> str | None:
+    """The key of ``languages`` (lower-case language tags) that RFC 4647 lookup finds for an
+    ``Accept-Language`` header, ``None`` when none does (see the module's ``language`` rule).
+
+    Never raises, and reads at most :data:`ACCEPT_LANGUAGE_MAX_RANGES` ranges of at most
+    :data:`ACCEPT_LANGUAGE_MAX_LENGTH` characters.
+    """
+    if not accept_language or len(accept_language) > ACCEPT_LANGUAGE_MAX_LENGTH:
+        return None
+    ranges: list[tuple[float, str]] = []
+    #: Ranges the visitor marks "not acceptable" (q=0): a key equal to one is never chosen.
+    refused: set[str] = set()
+    for part in accept_language.split(",", ACCEPT_LANGUAGE_MAX_RANGES)[:ACCEPT_LANGUAGE_MAX_RANGES]:
+        element = _LANGUAGE_RANGE_RE.fullmatch(part)
+        if element is None:
+            continue  # malformed, or an empty element ("fr,,de")
+        language_range, qvalue = element.groups()
+        if language_range == "*":
+            continue  # lookup skips the wildcard: it names no language
+        q = 1.0 if qvalue is None else float(qvalue)
+        if q:
+            ranges.append((q, language_range.lower()))
+        else:
+            refused.add(language_range.lower())
+    # A later range needs a higher q to win (equal q keep header order), so nothing is
+    # sorted and a q=1 match ends the search.
+    best: str | None = None
+    best_q = 0.0
+    for q, tag in ranges:
+        if q <= best_q:
+            continue
+        while tag:
+            if tag in languages and tag != "default" and tag not in refused:
+                best, best_q = tag, q
+                break
+            tag = tag.rpartition("-")[0]
+            # A singleton (an extension's or private use's "x") goes with the subtag after it.
+            if len(tag) > 2 and tag[-2] == "-":
+                tag = tag[:-2]
+        if best_q == 1.0:
+            break
+    return best
+
+
 def ab_bucket(link_id: str, visitor_key: str) -> float:
     """A number in [0, 1) fixed for one visitor of one link (so assignment is sticky), and
     independent between links. SHA-256, so every process and the preview agree."""
@@ -186,7 +279,7 @@ class CompiledRules:
     type: str
     #: ab_test: the variants, with cumulative weight bounds.
     variants: tuple[_Variant, ...] = ()
-    #: geo and device: key → URL; time: "business_hours"/"after_hours" → URL.
+    #: geo, device and language: key → URL; time: "business_hours"/"after_hours" → URL.
     targets: Mapping[str, str] = dataclasses.field(default_factory=dict)
     timezone: zoneinfo.ZoneInfo | None = None
     start_hour: int = 9
@@ -214,6 +307,11 @@ class CompiledRules:
             )
             slot = "business_hours" if open_now else "after_hours"
             return self.targets.get(slot), f"time:{slot}", None
+        if self.type == "language":
+            language = match_language(self.targets, context.accept_language)
+            if language is not None:
+                return self.targets[language], f"language:{language}", None
+            return self.targets.get("default"), "language:default", None
         # device
         device = device_from_user_agent(context.user_agent)
         if device in self.targets:
@@ -382,11 +480,36 @@ def _compile_device(rules: Mapping[str, Any]) -> CompiledRules:
     return CompiledRules("device", targets=targets)
 
 
+def _compile_language(rules: Mapping[str, Any]) -> CompiledRules:
+    # Counted before any URL is checked: a rule far past the bound costs no more than one at it.
+    if len(rules) - 1 - ("default" in rules) > MAX_LANGUAGES:
+        raise InvalidRoutingRules(f"language rule: at most {MAX_LANGUAGES} language tags")
+    targets: dict[str, str] = {}
+    for key, value in rules.items():
+        if key == "type":
+            continue
+        if key != "default" and (
+            len(key) > _LANGUAGE_TAG_MAX_LENGTH or not _LANGUAGE_TAG_RE.fullmatch(key)
+        ):
+            raise InvalidRoutingRules(
+                f"language rule: key {key[:40]!r} is neither a language tag (such as fr, "
+                "fr-CA, zh-Hant) nor default"
+            )
+        lowered = key.lower()
+        if lowered in targets:
+            raise InvalidRoutingRules(f"language rule: key {key!r} given twice")
+        targets[lowered] = _url(value, f"language rule: {key}")
+    if len(targets) - ("default" in targets) == 0:
+        raise InvalidRoutingRules("language rule: needs at least one language tag")
+    return CompiledRules("language", targets=targets)
+
+
 _COMPILERS: Final = {
     "ab_test": _compile_ab_test,
     "geo": _compile_geo,
     "time": _compile_time,
     "device": _compile_device,
+    "language": _compile_language,
 }
 
 

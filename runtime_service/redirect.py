@@ -25,6 +25,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from link_tracking_runtime import (
+    ACCEPT_LANGUAGE_HEADER,
     GEO_COUNTRY_HEADER,
     RESERVED_SLUGS,
     canonical_host,
@@ -55,6 +56,7 @@ __all__ = ["Redirector"]
 logger = logging.getLogger(__name__)
 
 _COUNTRY: Final = GEO_COUNTRY_HEADER.encode()
+_LANGUAGES: Final = ACCEPT_LANGUAGE_HEADER.encode()
 #: Request hosts and paths remembered with what they name.
 _ROUTES_MAX: Final = 65_536
 #: What a request's path names (:meth:`Redirector._route`).
@@ -131,6 +133,7 @@ class Redirector:
         user_agent = headers.get(b"user-agent")
         referer = headers.get(b"referer")
         country = headers.get(_COUNTRY)
+        languages = headers.get(_LANGUAGES)
         # The first of PURPOSE_HEADERS with a value.
         purpose = headers.get(_PURPOSE_0) or headers.get(_PURPOSE_1) or headers.get(_PURPOSE_2)
         click: ClickInput = _new_click(
@@ -146,6 +149,7 @@ class Redirector:
                 purpose.decode("latin-1") if purpose else None,
                 self._ip_hashes.get(ip) or self._ip_hasher(ip),
                 int((time.perf_counter() - started) * 1000) if started else 0,
+                None if languages is None else languages.decode("latin-1"),
             ),
         )
         if kind == _NOT_A_SLUG:

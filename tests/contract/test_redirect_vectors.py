@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from link_tracking_runtime import (
+    ACCEPT_LANGUAGE_HEADER,
     GEO_COUNTRY_HEADER,
     build_redirect_url,
     canonical_host,
@@ -85,6 +86,7 @@ def _click(vector: dict) -> ClickInput:
         user_agent=headers.get("user-agent"),
         country=headers.get(GEO_COUNTRY_HEADER),
         ip_hash=ip_hash,
+        accept_language=headers.get(ACCEPT_LANGUAGE_HEADER),
     )
 
 
@@ -137,7 +139,15 @@ def test_ab_vectors_key_visitors_by_sms_id_else_ip_hash_and_user_agent(vector: d
 
 def test_vectors_cover_the_click() -> None:
     reasons = {v["expected"].get("routing_reason") for v in vectors.load("redirect")}
-    assert {"ab_test", "geo:eu", "device:ios", "time:business_hours", "invalid_rules"} <= reasons
+    assert {
+        "ab_test",
+        "geo:eu",
+        "device:ios",
+        "time:business_hours",
+        "language:fr-ca",
+        "language:default",
+        "invalid_rules",
+    } <= reasons
     outcomes = {v["expected"]["outcome"] for v in vectors.load("redirect")}
     assert set(OUTCOMES) <= outcomes
     forms = {

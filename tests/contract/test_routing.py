@@ -6,6 +6,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from link_tracking_runtime import (
     InvalidRoutingRules,
@@ -19,7 +21,13 @@ from link_tracking_runtime import (
     validate_routing_rules,
     vectors,
 )
-from link_tracking_runtime.routing import ab_bucket, country_region
+from link_tracking_runtime.routing import (
+    ACCEPT_LANGUAGE_MAX_LENGTH,
+    ACCEPT_LANGUAGE_MAX_RANGES,
+    ab_bucket,
+    country_region,
+    match_language,
+)
 
 VECTORS = vectors.load("routing")
 
@@ -64,7 +72,7 @@ def test_validator_agrees_with_vector(vector: dict[str, Any]) -> None:
 
 def test_vectors_cover_every_rule_type_and_device() -> None:
     reasons = {v["expected"]["reason"].split(":")[0] for v in VECTORS}
-    assert {"default", "ab_test", "geo", "time", "device", "invalid_rules"} <= reasons
+    assert {"default", "ab_test", "geo", "time", "device", "language", "invalid_rules"} <= reasons
     devices = {
         v["expected"]["reason"] for v in VECTORS if v["expected"]["reason"].startswith("device")
     }
@@ -178,3 +186,58 @@ def test_numbers_too_large_for_a_float_are_invalid_rules_not_crashes() -> None:
     }
     with pytest.raises(InvalidRoutingRules, match="split"):
         validate_routing_rules(rules)
+
+
+LANGUAGES = compile_rules(
+    {
+        "type": "language",
+        "fr": "https://fr.example.com/",
+        "fr-CA": "https://qc.example.com/",
+        "default": "https://en.example.com/",
+    }
+).targets
+
+
+def test_accept_language_is_read_up_to_its_bound_and_ignored_past_it() -> None:
+    at_bound = "fr-CA," + "z" * (ACCEPT_LANGUAGE_MAX_LENGTH - len("fr-CA,"))
+    assert len(at_bound) == ACCEPT_LANGUAGE_MAX_LENGTH
+    assert match_language(LANGUAGES, at_bound) == "fr-ca"
+    assert match_language(LANGUAGES, at_bound + "z") is None
+
+
+def test_a_range_named_default_is_no_language() -> None:
+    assert match_language(LANGUAGES, "default") is None
+    assert match_language(LANGUAGES, "default, fr;q=0.1") == "fr"
+
+
+@given(st.text(max_size=ACCEPT_LANGUAGE_MAX_LENGTH + 8))
+def test_match_language_takes_any_header(header: str) -> None:
+    assert match_language(LANGUAGES, header) in {None, "fr", "fr-ca"}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["fr", "fr-CA", "fr-CH", "en", "*", "fr_CA", "de-CH-x-sms"]),
+            st.sampled_from(["", ";q=0", ";q=0.5", ";q=1", ";q=0.25", ";q=x", ";q=2"]),
+        ),
+        max_size=ACCEPT_LANGUAGE_MAX_RANGES,
+    )
+)
+def test_the_key_chosen_is_one_the_best_accepted_range_finds(
+    ranges: list[tuple[str, str]],
+) -> None:
+    """Against the rule written out plainly: each accepted range's lookup chain (its
+    truncations that are keys, longest first), minus refused keys; the highest q wins, the
+    first in the header among equals."""
+    header = ",".join(tag + weight for tag, weight in ranges)
+    weights = {"": 1.0, ";q=0.5": 0.5, ";q=1": 1.0, ";q=0.25": 0.25}
+    chains = {"fr": ["fr"], "fr-CA": ["fr-ca", "fr"], "fr-CH": ["fr"]}
+    refused = {tag.lower() for tag, weight in ranges if weight == ";q=0"}
+    candidates = []
+    for index, (tag, weight) in enumerate(ranges):
+        keys = [key for key in chains.get(tag, []) if key not in refused]
+        if weight in weights and keys:
+            candidates.append((-weights[weight], index, keys[0]))
+    expected = min(candidates)[2] if candidates else None
+    assert match_language(LANGUAGES, header) == expected
