@@ -212,8 +212,9 @@ def validate_utm_overrides(value: Any) -> None:
 
 
 def validate_routing_rules(value: Any) -> None:
-    """Routing rules in one of the contract's formats (ab_test, geo, time, device), checked
-    with the same code the runtime routes with. The model, the API and the admin all use it."""
+    """Routing rules in one of the contract's formats (ab_test, geo, time, device, language),
+    checked with the same code the runtime routes with. The model, the API and the admin all
+    use it."""
     try:
         contract_validate_routing_rules(value)
     except InvalidRoutingRules as exc:

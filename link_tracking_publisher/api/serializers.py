@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from link_tracking_runtime.events import OUTCOMES
 from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
+from link_tracking_runtime.routing import ACCEPT_LANGUAGE_MAX_LENGTH
 
 from .. import outbox
 from ..conf import app_settings
@@ -536,6 +537,14 @@ class PreviewQuerySerializer(serializers.Serializer):
         help_text="Viewer country, ISO 3166 alpha-2 (CloudFront-Viewer-Country).",
     )
     user_agent = serializers.CharField(required=False, max_length=1024, allow_blank=True)
+    accept_language = serializers.CharField(
+        required=False,
+        max_length=8192,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The visitor's Accept-Language header, for a language rule (a header over "
+        f"{ACCEPT_LANGUAGE_MAX_LENGTH} characters is ignored, as the runtime ignores it).",
+    )
     sms_msg_id = serializers.CharField(
         required=False, max_length=256, help_text="As the SMS flow sends it: ?sms_msg_id=."
     )

@@ -621,6 +621,7 @@ class LinkViewSet(
         click = SimulatedClick(
             country=params.get("country"),
             user_agent=params.get("user_agent") or None,
+            accept_language=params.get("accept_language") or None,
             sms_msg_id=params.get("sms_msg_id"),
             visitor_key=params.get("visitor_key"),
             at=at.timestamp() if at else None,

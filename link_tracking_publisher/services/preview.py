@@ -36,6 +36,8 @@ class SimulatedClick:
 
     country: str | None = None
     user_agent: str | None = None
+    #: The request's ``Accept-Language`` header, as a browser sends it.
+    accept_language: str | None = None
     sms_msg_id: str | None = None
     visitor_key: str | None = None
     at: float | None = None
@@ -83,6 +85,7 @@ def click_input(click: SimulatedClick, now: float, click_id: str) -> ClickInput:
         user_agent=click.user_agent,
         country=click.country,
         ip_hash=click.visitor_key or "",
+        accept_language=click.accept_language,
     )
 
 

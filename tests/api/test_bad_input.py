@@ -8,11 +8,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.models import Link
+from link_tracking_runtime.routing import MAX_LANGUAGES
 from tests.publisher.factories import LinkFactory
 
 from .conftest import API
 
 pytestmark = pytest.mark.django_db
+
+#: Second letters of language tags: three times these is one tag past the bound.
+TAGS = "abcdefghijklmnopq"[: MAX_LANGUAGES // 3 + 1]
 
 
 @pytest.fixture
@@ -90,6 +94,30 @@ def test_odd_routing_rules_are_field_errors(staff_client: APIClient, link: Link)
         f"{API}/links/{link.pk}/", {"routing_rules": rules}, format="json"
     )
     assert response.status_code == 400 and list(response.json()) == ["routing_rules"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ({"type": "language", "french": "https://fr.io/"}, "'french' is neither a language tag"),
+        ({"type": "language", "fr-x-sms": "https://fr.io/"}, "neither a language tag"),
+        ({"type": "language", "fr": "https://fr.io/", "FR": "https://fr.io/"}, "given twice"),
+        ({"type": "language", "default": "https://en.io/"}, "at least one language tag"),
+        (
+            {"type": "language", **{f"{a}{b}": "https://x.io/" for a in "abc" for b in TAGS}},
+            f"at most {MAX_LANGUAGES} language tags",
+        ),
+        ({"type": "language", "fr": "https://user:pw@fr.io/"}, "https://user:pw@fr.io/"),
+    ],
+)
+def test_bad_language_rules_are_field_errors(
+    staff_client: APIClient, link: Link, rules: dict[str, str], message: str
+) -> None:
+    response = staff_client.patch(
+        f"{API}/links/{link.pk}/", {"routing_rules": rules}, format="json"
+    )
+    assert response.status_code == 400 and list(response.json()) == ["routing_rules"]
+    assert message in " ".join(response.json()["routing_rules"])
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,7 @@ def test_an_inactive_or_expired_link_previews_its_fallback(
         ({"at": "yesterday"}, "at"),
         ({"sms_msg_id": "x" * 257}, "sms_msg_id"),
         ({"user_agent": "u" * 1025}, "user_agent"),
+        ({"accept_language": "fr," * 2731}, "accept_language"),
     ],
 )
 def test_bad_preview_params_are_field_errors(
@@ -158,3 +159,31 @@ def test_ab_preview_keys_visitors_as_the_runtime_does(
     ).json()
     key = f"ip:f00d\n{IPHONE}"
     assert data["ab_variant"] == ("a" if ab_bucket(str(link.pk), key) < 0.5 else "b")
+
+
+def test_language_preview_reads_the_accept_language_as_the_runtime_does(
+    staff_client: APIClient, account_a: Any, domain_a: Any, campaign_a: Any
+) -> None:
+    link = LinkFactory(
+        account=account_a,
+        domain=domain_a,
+        campaign=campaign_a,
+        routing_rules={
+            "type": "language",
+            "fr": "https://example.ca/fr",
+            "fr-CA": "https://example.ca/qc",
+            "default": "https://example.ca/en",
+        },
+    )
+    url = f"{API}/links/{link.pk}/preview/"
+    data = staff_client.get(url, {"accept_language": "en;q=0.4, fr-CH;q=0.8"}).json()
+    assert data["routing_reason"] == "language:fr"
+    assert data["redirect_url"].startswith("https://example.ca/fr?")
+    data = staff_client.get(url, {"accept_language": "fr-CA"}).json()
+    assert data["routing_reason"] == "language:fr-ca"
+    # No header, or one the runtime ignores (over its bound), is the default; never a 400.
+    for params in ({}, {"accept_language": "fr-CA," * 200}):
+        response = staff_client.get(url, params)
+        assert response.status_code == 200
+        assert response.json()["routing_reason"] == "language:default"
+        assert response.json()["redirect_url"].startswith("https://example.ca/en?")

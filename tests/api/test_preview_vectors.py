@@ -26,6 +26,7 @@ def simulated(vector: dict[str, Any]) -> SimulatedClick:
     return SimulatedClick(
         country=headers.get("cloudfront-viewer-country"),
         user_agent=headers.get("user-agent"),
+        accept_language=headers.get("accept-language"),
         sms_msg_id=parse_request_query(vector["request"]["query"]).get("sms_msg_id"),
         visitor_key=ip_hash,
         at=vector["now"],
