@@ -68,7 +68,7 @@ def main() -> None:
             IMPORT_MAX_REPORTED_ERRORS,
         )
         from link_tracking_runtime.applinks import DOCUMENT_MAX_DEPTH, DOCUMENT_MAX_NODES
-        from link_tracking_runtime.routing import MAX_VARIANTS
+        from link_tracking_runtime.routing import MAX_LANGUAGES, MAX_VARIANTS
 
         user = get_user_model().objects.create_superuser("bench", "bench@example.com", "pw")
         account = Account.objects.create(name="Bench")
@@ -113,6 +113,10 @@ def main() -> None:
             {"name": f"v{n}", "url": f"https://shop.example.com/{n}"}
             for n in range(10 * MAX_VARIANTS)
         ]
+        # Distinct two-letter language tags (676 of them), ten times the bound.
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        tags = [a + b for a in letters for b in letters][: 10 * MAX_LANGUAGES]
+        languages = {tag: f"https://shop.example.com/{tag}" for tag in tags}
         bulk_max = app_settings.BULK_CREATE_MAX_LINKS
         wide = ",".join(["destination_url"] + [f"c{n}" for n in range(10 * IMPORT_MAX_COLUMNS)])
         long_name = "destination_url," + "k" * (10 * IMPORT_MAX_HEADER_BYTES)
@@ -167,6 +171,12 @@ def main() -> None:
                 post_json(
                     "links/", {**link, "routing_rules": {"type": "ab_test", "variants": variants}}
                 ),
+            ),
+            (
+                "routing language tags",
+                f"{MAX_LANGUAGES} tags",
+                f"{10 * MAX_LANGUAGES} tags",
+                post_json("links/", {**link, "routing_rules": {"type": "language", **languages}}),
             ),
             (
                 "bulk create keywords",
