@@ -84,6 +84,15 @@ def test_links_redirect_and_every_click_reaches_firehose(
                     "default": "https://world.example.com/",
                 },
             ),
+            _record(
+                "LANG",
+                routing_rules={
+                    "type": "language",
+                    "fr": "https://fr.example.com/",
+                    "fr-CA": "https://qc.example.com/",
+                    "default": "https://en.example.com/",
+                },
+            ),
         ],
     )
     env = runtime_env(local_aws, table_name=table.name, stream_name=stream, var_dir=var_dir)
@@ -134,7 +143,15 @@ def test_links_redirect_and_every_click_reaches_firehose(
                 headers={"host": HOST, "user-agent": PHONE, "cloudfront-viewer-country": "DE"},
             )
             assert geo.headers["location"].startswith("https://de.example.com/")
-            redirects = 1 + 1 + 1 + len(limited) + 2 + 1
+            languages = [
+                client.get("/LANG", headers={"host": HOST, "accept-language": header})
+                for header in ("de-CH;q=0.5, fr-CH;q=0.9", "fr-CA," + "fr;q=0.5," * 1000)
+            ]
+            assert [r.headers["location"].split("?")[0] for r in languages] == [
+                "https://fr.example.com/",
+                "https://en.example.com/",
+            ]
+            redirects = 1 + 1 + 1 + len(limited) + 2 + 1 + len(languages)
             disabled = client.get("/disabled", headers={"host": HOST})
             assert disabled.status_code == 200 and "no longer available" in disabled.text
         _stop_gracefully(runtime)  # SIGTERM: lifespan shutdown flushes the buffer
@@ -151,6 +168,10 @@ def test_links_redirect_and_every_click_reaches_firehose(
     assert outcomes.count("signature_invalid") == 1
     assert outcomes.count("not_found") == 1 and outcomes.count("inactive") == 1
     assert [e.is_bot for e in events if e.user_agent == WHATSAPP] == [True]
+    assert sorted(e.routing_reason for e in events if e.link_id == "link-lang") == [
+        "language:default",
+        "language:fr",
+    ]
     assert all(e.ip_hash and "127.0.0.1" not in e.ip_hash for e in events)
     # Counts and latency went out as EMF lines on stdout.
     emf = [
