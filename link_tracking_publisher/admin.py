@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -55,7 +55,7 @@ from .services import links as link_service
 from .services import privacy as privacy_service
 from .services import qr
 from .services.errors import InvalidState
-from .services.import_jobs import import_or_queue
+from .services.import_jobs import start_import
 from .services.link_import import IMPORT_MAX_BYTES
 from .services.preview import preview_link
 from .validators import validate_routing_rules, validate_slug
@@ -229,10 +229,8 @@ class DomainAdmin(admin.ModelAdmin):
 
     @admin.action(description="Look for the ownership TXT record now")
     def check_dns_now(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        from .tasks import verify_domain_task
-
         for domain in queryset.filter(verified_at__isnull=True):
-            link_service.enqueue_on_commit(verify_domain_task, str(domain.pk))
+            domain_service.request_ownership_check(domain)
         self.message_user(request, "DNS checks enqueued.", messages.INFO)
 
 
@@ -669,22 +667,17 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         form = LinkImportForm(request.POST or None, request.FILES or None)
         result = None
         if request.method == "POST" and form.is_valid():
-            from .tasks.import_tasks import enqueue_link_import
-
             data = form.cleaned_data
-            with transaction.atomic():
-                outcome = import_or_queue(
-                    data["file"].read(),
-                    file_name=data["file"].name,
-                    account=data["account"],
-                    domain=data["domain"],
-                    user=request.user,
-                    reason=data["reason"] or "imported from CSV in the admin",
-                    dry_run=data["dry_run"],
-                    per_row=data["mode"] == LinkImport.Mode.PER_ROW,
-                )
-                if isinstance(outcome, LinkImport):
-                    enqueue_link_import(outcome.pk)
+            outcome = start_import(
+                data["file"].read(),
+                file_name=data["file"].name,
+                account=data["account"],
+                domain=data["domain"],
+                user=request.user,
+                reason=data["reason"] or "imported from CSV in the admin",
+                dry_run=data["dry_run"],
+                per_row=data["mode"] == LinkImport.Mode.PER_ROW,
+            )
             if isinstance(outcome, LinkImport):
                 self.message_user(
                     request,

@@ -26,6 +26,7 @@ from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
 from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
 from ..validators import validate_slug
+from .domain_claims import release_lapsed_claim
 from .errors import InvalidState
 from .publisher import PUBLISH_CHUNK, stage_republish
 from .slugs import generate_slug
@@ -320,8 +321,6 @@ def retry_failed_publish(entry: PublishOutbox) -> PublishOutbox:
 def create_domain(*, user: Any = None, **fields: Any) -> Domain:
     """Claim a short-link domain: it is ``pending`` until its owner proves control of the name
     (:mod:`.domains`). A lapsed unverified claim on the same name is released first."""
-    from .domains import release_lapsed_claim
-
     if fields.get("domain_name"):
         release_lapsed_claim(fields["domain_name"])
     domain = Domain(**fields)
