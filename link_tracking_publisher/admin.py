@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from link_tracking_runtime import applinks
+from link_tracking_runtime.record import canonical_slug
 
 from . import outbox as outbox_state
 from .checks import unresolved_swappable_models
@@ -406,7 +407,7 @@ class LinkAdminForm(forms.ModelForm):
         cleaned = self.cleaned_data
         slug, domain = cleaned.get("slug_original"), cleaned.get("domain")
         if self.instance._state.adding and slug and domain:
-            if Link.objects.filter(domain=domain, slug_canonical=slug.strip().upper()).exists():
+            if Link.objects.filter(domain=domain, slug_canonical=canonical_slug(slug)).exists():
                 self.add_error("slug_original", f"'{slug}' is already taken on {domain}.")
         return cleaned
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from django.utils import timezone
 
 from .. import dispatch
 from ..clicks import ingest, queue, webhooks
-from ..conf import app_settings
-from ..models import ClickWebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +52,4 @@ def cleanup_click_webhook_deliveries() -> dict[str, int]:
     """Trim the click webhook outbox as the publish outbox is trimmed: delivered rows after
     ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed and cancelled ones (their payloads redacted by
     an erasure) after ``OUTBOX_FAILED_RETENTION_DAYS``."""
-    now = timezone.now()
-    status = ClickWebhookDelivery.Status
-    delivered, _ = ClickWebhookDelivery.objects.filter(
-        status=status.DELIVERED,
-        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
-    ).delete()
-    failed, _ = ClickWebhookDelivery.objects.filter(
-        status__in=[status.FAILED, status.CANCELLED],
-        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
-    ).delete()
-    return {"delivered": delivered, "failed": failed}
+    return webhooks.delete_expired_deliveries()

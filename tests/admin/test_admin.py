@@ -145,9 +145,11 @@ def test_adding_a_link_goes_through_the_service_layer(
     assert created.publish_outbox.get().status == "pending"
 
 
-def test_a_taken_vanity_slug_is_a_form_error(client: Client, link: Link) -> None:
+@pytest.mark.parametrize("typed", ["sale", "/Sale/"])
+def test_a_taken_vanity_slug_is_a_form_error(client: Client, link: Link, typed: str) -> None:
+    # A slug is compared as keys use it (the contract's canonical_slug): "/Sale/" is "SALE".
     data = _form(link)
-    data.update(account=link.account_id, domain=link.domain_id, slug_original="sale")
+    data.update(account=link.account_id, domain=link.domain_id, slug_original=typed)
     response = client.post(_url(Link, "add"), data)
     assert response.status_code == 200
     assert "already taken" in str(response.context["adminform"].form.errors["slug_original"])
