@@ -564,34 +564,19 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             {"fields": ["account", "domain", "slug_original", "short_url", "qr_code", "preview"]},
         ),
         ("Clicks", {"fields": ["clicks"]}),
+        # The fields a change may touch (the service's list), where the link leads, then
+        # whether a click is served.
         (
             "Destination",
             {
                 "fields": [
-                    "campaign",
-                    "keyword",
-                    "channel",
-                    "destination_url",
-                    "fallback_url",
-                    "append_query_params",
-                    "utm_overrides",
-                    "dynamic_param_allowlist",
-                    "routing_rules",
+                    name
+                    for name in link_service.EDITABLE_FIELDS
+                    if name not in link_service.POLICY_FIELDS
                 ]
             },
         ),
-        (
-            "Policy",
-            {
-                "fields": [
-                    "active",
-                    "expires_at",
-                    "max_clicks",
-                    "signature_required",
-                    "signature_secret_ref",
-                ]
-            },
-        ),
+        ("Policy", {"fields": list(link_service.POLICY_FIELDS)}),
         (
             "Publishing",
             {

@@ -33,6 +33,7 @@ from .slugs import generate_slug
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "POLICY_FIELDS",
     "create_campaign",
     "create_domain",
     "create_link",
@@ -49,6 +50,16 @@ __all__ = [
     "update_link",
 ]
 
+#: The editable fields that decide whether a click is served at all (the admin shows them
+#: apart from where the link leads).
+POLICY_FIELDS = (
+    "active",
+    "expires_at",
+    "max_clicks",
+    "signature_required",
+    "signature_secret_ref",
+)
+
 #: Link fields a change may touch. Domain and slug are the record's key: they cannot change
 #: (create a new link instead), so a published key never goes stale.
 EDITABLE_FIELDS = (
@@ -60,11 +71,7 @@ EDITABLE_FIELDS = (
     "append_query_params",
     "utm_overrides",
     "dynamic_param_allowlist",
-    "active",
-    "expires_at",
-    "max_clicks",
-    "signature_required",
-    "signature_secret_ref",
+    *POLICY_FIELDS,
     "routing_rules",
 )
 

@@ -22,6 +22,7 @@ from link_tracking_publisher.models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from link_tracking_publisher.services.links import EDITABLE_FIELDS, POLICY_FIELDS
 from link_tracking_publisher.services.publisher import LinkPublisher
 from tests.publisher.factories import (
     AccountFactory,
@@ -476,3 +477,13 @@ def test_a_swappable_setting_naming_no_model_takes_the_apps_pages_off_the_admin(
     app_admin._withdraw_when_unresolved(other)
     assert not [m for m in other._registry if m._meta.app_label == "link_tracking"]
     assert Group in other._registry  # the host's own pages stay
+
+
+def test_the_link_form_shows_each_field_a_change_may_touch_once() -> None:
+    """The fieldsets follow the service's ``EDITABLE_FIELDS``: a field added there is on the
+    form (destination or policy), and none is shown twice."""
+    fieldsets = dict(site._registry[Link].fieldsets)
+    shown = [name for options in fieldsets.values() for name in options["fields"]]
+    assert len(shown) == len(set(shown))
+    assert set(EDITABLE_FIELDS) <= set(shown)
+    assert fieldsets["Policy"]["fields"] == list(POLICY_FIELDS)
