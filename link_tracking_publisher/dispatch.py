@@ -1,10 +1,11 @@
 """Sending Celery tasks after commit, by name.
 
 The service layer records work in the database (a :class:`~.models.PublishOutbox` row, a
-:class:`~.models.PrivacyRequest`) and then asks for it to be done now. It names the task
-rather than importing it, so ``services/`` never depends on ``tasks/`` (the tasks call the
-services, not the other way round; ``tests/test_layering.py`` checks it). The names are
-declared here once and the tasks are registered under them.
+:class:`~.models.PrivacyRequest`, a click webhook delivery, an import job) and then asks for it
+to be done now. It names the task rather than importing it, so ``services/``, ``clicks/``, the
+API and the admin never depend on ``tasks/`` (the tasks call the services, not the other way
+round; ``tests/test_layering.py`` checks it). Every task's name is declared here once
+(:data:`TASK_NAMES`), and the tasks and the beat schedule use these constants.
 
 A send looks the name up in the Celery app's task registry (the app registers the tasks when
 Django starts, :meth:`~.apps.LinkTrackingConfig.ready`) and sends it with the task's own
