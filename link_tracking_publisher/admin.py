@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from link_tracking_runtime import applinks
+from link_tracking_runtime.record import canonical_slug
 
 from . import outbox as outbox_state
 from .checks import unresolved_swappable_models
@@ -55,7 +56,7 @@ from .services import links as link_service
 from .services import privacy as privacy_service
 from .services import qr
 from .services.errors import InvalidState
-from .services.import_jobs import import_or_queue
+from .services.import_jobs import start_import
 from .services.link_import import IMPORT_MAX_BYTES
 from .services.preview import preview_link
 from .validators import validate_routing_rules, validate_slug
@@ -229,10 +230,8 @@ class DomainAdmin(admin.ModelAdmin):
 
     @admin.action(description="Look for the ownership TXT record now")
     def check_dns_now(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        from .tasks import verify_domain_task
-
         for domain in queryset.filter(verified_at__isnull=True):
-            link_service.enqueue_on_commit(verify_domain_task, str(domain.pk))
+            domain_service.request_ownership_check(domain)
         self.message_user(request, "DNS checks enqueued.", messages.INFO)
 
 
@@ -408,7 +407,7 @@ class LinkAdminForm(forms.ModelForm):
         cleaned = self.cleaned_data
         slug, domain = cleaned.get("slug_original"), cleaned.get("domain")
         if self.instance._state.adding and slug and domain:
-            if Link.objects.filter(domain=domain, slug_canonical=slug.strip().upper()).exists():
+            if Link.objects.filter(domain=domain, slug_canonical=canonical_slug(slug)).exists():
                 self.add_error("slug_original", f"'{slug}' is already taken on {domain}.")
         return cleaned
 
@@ -565,34 +564,19 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             {"fields": ["account", "domain", "slug_original", "short_url", "qr_code", "preview"]},
         ),
         ("Clicks", {"fields": ["clicks"]}),
+        # The fields a change may touch (the service's list), where the link leads, then
+        # whether a click is served.
         (
             "Destination",
             {
                 "fields": [
-                    "campaign",
-                    "keyword",
-                    "channel",
-                    "destination_url",
-                    "fallback_url",
-                    "append_query_params",
-                    "utm_overrides",
-                    "dynamic_param_allowlist",
-                    "routing_rules",
+                    name
+                    for name in link_service.EDITABLE_FIELDS
+                    if name not in link_service.POLICY_FIELDS
                 ]
             },
         ),
-        (
-            "Policy",
-            {
-                "fields": [
-                    "active",
-                    "expires_at",
-                    "max_clicks",
-                    "signature_required",
-                    "signature_secret_ref",
-                ]
-            },
-        ),
+        ("Policy", {"fields": list(link_service.POLICY_FIELDS)}),
         (
             "Publishing",
             {
@@ -669,22 +653,17 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         form = LinkImportForm(request.POST or None, request.FILES or None)
         result = None
         if request.method == "POST" and form.is_valid():
-            from .tasks.import_tasks import enqueue_link_import
-
             data = form.cleaned_data
-            with transaction.atomic():
-                outcome = import_or_queue(
-                    data["file"].read(),
-                    file_name=data["file"].name,
-                    account=data["account"],
-                    domain=data["domain"],
-                    user=request.user,
-                    reason=data["reason"] or "imported from CSV in the admin",
-                    dry_run=data["dry_run"],
-                    per_row=data["mode"] == LinkImport.Mode.PER_ROW,
-                )
-                if isinstance(outcome, LinkImport):
-                    enqueue_link_import(outcome.pk)
+            outcome = start_import(
+                data["file"].read(),
+                file_name=data["file"].name,
+                account=data["account"],
+                domain=data["domain"],
+                user=request.user,
+                reason=data["reason"] or "imported from CSV in the admin",
+                dry_run=data["dry_run"],
+                per_row=data["mode"] == LinkImport.Mode.PER_ROW,
+            )
             if isinstance(outcome, LinkImport):
                 self.message_user(
                     request,

@@ -8,6 +8,8 @@ class LinkTrackingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: both import the models, which Django
+        # cannot load while it is still importing the apps.
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             tasks,  # noqa: F401  (registers the tasks dispatch sends by name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Min, Q
@@ -28,6 +29,7 @@ __all__ = [
     "idempotency_key",
     "backlog",
     "delete_expired",
+    "delete_past_retention",
     "entry_key",
     "mark_complete",
     "mark_complete_many",
@@ -231,18 +233,30 @@ def claim_stuck(limit: int | None = None) -> list[PublishOutbox]:
     return rows
 
 
-def delete_expired() -> tuple[int, int]:
-    """Delete COMPLETE rows past their retention, and FAILED ones past theirs."""
+def delete_past_retention(
+    model: Any, *, done: str, done_at: str, failed: Sequence[str]
+) -> tuple[int, int]:
+    """The outboxes' retention, for any outbox ``model`` (the publish outbox, the click webhook
+    deliveries): rows in status ``done`` whose ``done_at`` is older than
+    ``OUTBOX_COMPLETED_RETENTION_DAYS`` are deleted, and rows in a ``failed`` status last
+    updated longer ago than ``OUTBOX_FAILED_RETENTION_DAYS``. Returns both counts."""
     now = timezone.now()
-    completed, _ = PublishOutbox.objects.filter(
-        status=Status.COMPLETE,
-        completed_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
+    completed_before = now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS)
+    completed, _ = model.objects.filter(
+        status=done, **{f"{done_at}__lt": completed_before}
     ).delete()
-    failed, _ = PublishOutbox.objects.filter(
-        status=Status.FAILED,
+    failed_count, _ = model.objects.filter(
+        status__in=list(failed),
         updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
     ).delete()
-    return completed, failed
+    return completed, failed_count
+
+
+def delete_expired() -> tuple[int, int]:
+    """Delete COMPLETE rows past their retention, and FAILED ones past theirs."""
+    return delete_past_retention(
+        PublishOutbox, done=Status.COMPLETE, done_at="completed_at", failed=[Status.FAILED]
+    )
 
 
 def backlog() -> dict[str, float]:

@@ -32,6 +32,8 @@ from link_tracking_runtime.routing import (
 )
 from link_tracking_runtime.signing import is_keyring_name
 
+from .conf import app_settings
+
 #: Variables a UTM template may use (``${name}``), filled in at publish time.
 UTM_TEMPLATE_VARIABLES = (
     "slug",
@@ -87,8 +89,6 @@ def validate_redirect_url(value: str) -> None:
 def validate_signature_secret_ref(value: str) -> None:
     """A signing keyring's Secrets Manager *name* under ``SIGNING_KEYRING_PREFIX``: any other
     secret (a database password, the IP-hash key) must never become a signing key."""
-    from .conf import app_settings
-
     prefix = app_settings.SIGNING_KEYRING_PREFIX
     if not is_keyring_name(value, prefix):
         raise ValidationError(
@@ -274,8 +274,6 @@ def validate_webhook_url(value: str) -> None:
     rules, for a local receiver in development). Webhooks are sent from inside the estate, so
     never to ``localhost`` or a private, loopback or link-local address; the host name is
     resolved again before each delivery (:mod:`.clicks.webhooks`)."""
-    from .conf import app_settings
-
     # The HTTP client reads a backslash as a path separator and the URL parser does not, so
     # in https://127.0.0.1:443\@example.com/ they see different hosts.
     if "\\" in value or any(ch in value for ch in " \r\n\t"):

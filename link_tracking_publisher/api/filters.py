@@ -10,6 +10,8 @@ from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from link_tracking_runtime.record import canonical_slug
+
 from ..models import (
     Channel,
     Domain,
@@ -77,7 +79,7 @@ class LinkFilter(_AccountFilterSet):
         fields = ["account", "domain", "campaign", "channel", "active", "keyword"]
 
     def filter_slug(self, queryset: QuerySet[Link], name: str, value: str) -> QuerySet[Link]:
-        return queryset.filter(slug_canonical=value.strip().upper())
+        return queryset.filter(slug_canonical=canonical_slug(value))
 
 
 class PublishOutboxFilter(django_filters.FilterSet):

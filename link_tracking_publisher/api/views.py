@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -40,13 +39,14 @@ from ..models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from ..services import domains as domain_service
 from ..services import link_csv
 from ..services import links as link_service
 from ..services import privacy as privacy_service
 from ..services import qr as qr_service
 from ..services.bulk import bulk_create_links
 from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
-from ..services.import_jobs import import_or_queue
+from ..services.import_jobs import start_import
 from ..services.preview import SimulatedClick, preview_link
 from ..services.signed_urls import signed_url
 from . import examples
@@ -181,11 +181,8 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str | None = None) -> Response:
-        from ..tasks import verify_domain_task
-
         domain = self.get_object()
-        if not domain.is_verified:
-            link_service.enqueue_on_commit(verify_domain_task, str(domain.pk))
+        domain_service.request_ownership_check(domain)
         return _respond(s.DomainSerializer, domain, self, status.HTTP_202_ACCEPTED)
 
 
@@ -537,26 +534,21 @@ class LinkViewSet(
         pagination_class=None,
     )
     def import_csv(self, request: Request) -> Response:
-        from ..tasks.import_tasks import enqueue_link_import
-
         serializer = s.LinkImportSerializer(
             data=request.data, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        with transaction.atomic():
-            outcome = import_or_queue(
-                data["file"].read(),
-                file_name=data["file"].name,
-                account=data["account"],
-                domain=data.get("domain"),
-                user=request.user,
-                reason=data.get("reason", "") or "imported from CSV through the API",
-                dry_run=data["dry_run"],
-                per_row=data["mode"] == LinkImport.Mode.PER_ROW,
-            )
-            if isinstance(outcome, LinkImport):
-                enqueue_link_import(outcome.pk)
+        outcome = start_import(
+            data["file"].read(),
+            file_name=data["file"].name,
+            account=data["account"],
+            domain=data.get("domain"),
+            user=request.user,
+            reason=data.get("reason", "") or "imported from CSV through the API",
+            dry_run=data["dry_run"],
+            per_row=data["mode"] == LinkImport.Mode.PER_ROW,
+        )
         if isinstance(outcome, LinkImport):
             response = _respond(s.LinkImportJobSerializer, outcome, self, status.HTTP_202_ACCEPTED)
             response["Location"] = request.build_absolute_uri(

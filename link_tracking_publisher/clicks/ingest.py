@@ -42,6 +42,7 @@ from msgspec.structs import astuple
 
 from link_tracking_runtime.events import OUTCOMES
 
+from .. import dispatch
 from ..conf import app_settings
 from ..models import (
     ClickEventKey,
@@ -428,10 +429,7 @@ def ingest_objects(
         if not obj.growing:  # S3 objects are immutable: done once read to the end
             ClickIngestCheckpoint.objects.filter(pk=checkpoint.pk).update(completed=True)
     if report.new_deliveries:
-        from ..services.links import enqueue_on_commit
-        from ..tasks.click_tasks import deliver_click_webhooks
-
-        enqueue_on_commit(deliver_click_webhooks)
+        dispatch.enqueue_on_commit(dispatch.DELIVER_CLICK_WEBHOOKS)
     return report
 
 

@@ -54,7 +54,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .. import dispatch
+from .. import dispatch, outbox
 from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
 from ..models import ClickWebhook, ClickWebhookDelivery
@@ -66,6 +66,7 @@ __all__ = [
     "CANCELLED_REASON",
     "DestinationRefused",
     "RetryOutcome",
+    "delete_expired_deliveries",
     "deliver_due",
     "new_secret",
     "resolve_host",
@@ -324,3 +325,17 @@ def retry_deliveries(deliveries: QuerySet[ClickWebhookDelivery]) -> RetryOutcome
     if queued:
         enqueue_on_commit(dispatch.DELIVER_CLICK_WEBHOOKS)
     return RetryOutcome(queued=queued, cancelled=cancelled, other=selected - queued - cancelled)
+
+
+def delete_expired_deliveries() -> dict[str, int]:
+    """Trim the click webhook outbox as the publish outbox is trimmed
+    (:func:`~..outbox.delete_past_retention`): delivered rows after
+    ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed and cancelled ones (their payloads redacted by
+    an erasure) after ``OUTBOX_FAILED_RETENTION_DAYS``."""
+    delivered, failed = outbox.delete_past_retention(
+        ClickWebhookDelivery,
+        done=Status.DELIVERED,
+        done_at="updated_at",
+        failed=[Status.FAILED, Status.CANCELLED],
+    )
+    return {"delivered": delivered, "failed": failed}

@@ -1,0 +1,72 @@
+"""The control plane's Python API: what a host project calls to change links, domains and
+campaigns the way the API and the admin do (versioned, outboxed, published after commit).
+
+Each name below is re-exported from the module of its aggregate, where it is documented; the
+modules' other names are the app's own. ``docs/INTEGRATION.md`` ("The Python API") lists them.
+"""
+
+from __future__ import annotations
+
+from .bulk import BulkCreateError, bulk_create_links
+from .crm_mappings import create_mapping, delete_mapping, update_mapping
+from .domains import (
+    DnsLookupError,
+    check_domain_ownership,
+    expire_domain_claims,
+    request_ownership_check,
+    verify_domain_by_hand,
+)
+from .errors import ExternalServiceError, InvalidState
+from .import_jobs import start_import
+from .link_import import ImportResult, RowError, import_links
+from .links import (
+    create_campaign,
+    create_domain,
+    create_link,
+    republish_link,
+    retry_failed_publish,
+    set_link_active,
+    update_campaign,
+    update_domain,
+    update_global_utm_policy,
+    update_link,
+)
+from .preview import SimulatedClick, preview_link
+from .privacy import create_privacy_request, retry_privacy_request
+from .qr import link_qr_code
+from .signed_urls import signed_url
+
+__all__ = [
+    "BulkCreateError",
+    "DnsLookupError",
+    "ExternalServiceError",
+    "ImportResult",
+    "InvalidState",
+    "RowError",
+    "SimulatedClick",
+    "bulk_create_links",
+    "check_domain_ownership",
+    "create_campaign",
+    "create_domain",
+    "create_link",
+    "create_mapping",
+    "create_privacy_request",
+    "delete_mapping",
+    "expire_domain_claims",
+    "import_links",
+    "link_qr_code",
+    "preview_link",
+    "republish_link",
+    "request_ownership_check",
+    "retry_failed_publish",
+    "retry_privacy_request",
+    "set_link_active",
+    "signed_url",
+    "start_import",
+    "update_campaign",
+    "update_domain",
+    "update_global_utm_policy",
+    "update_link",
+    "update_mapping",
+    "verify_domain_by_hand",
+]

@@ -44,4 +44,5 @@ def update_mapping(
 
 
 def delete_mapping(mapping: LinkCampaignCrmCampaignMapping, *, user: Any = None) -> None:
+    """Remove a mapping (attribution only: no record changes, nothing is published)."""
     mapping.delete()

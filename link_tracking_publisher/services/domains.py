@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -35,10 +35,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .. import dispatch
 from ..conf import app_settings
 from ..errors import LinkTrackingError
-from ..models import Domain, Link
+from ..models import Domain
 from . import links as link_service
+from .domain_claims import expire_domain_claims, release_lapsed_claim
 
 __all__ = [
     "BY_HAND_MESSAGE",
@@ -49,6 +51,7 @@ __all__ = [
     "expire_domain_claims",
     "get_resolver",
     "release_lapsed_claim",
+    "request_ownership_check",
     "verify_domain_by_hand",
 ]
 
@@ -66,6 +69,7 @@ def dns_txt_records(name: str) -> list[str]:
     """The TXT strings at ``name``, through the system's resolvers (dnspython). A name without
     TXT records, or that does not exist, has none; a lookup that could not be made raises
     :class:`DnsLookupError`."""
+    # Imported here: dnspython takes about 0.1 s to import, and only a DNS check needs it.
     import dns.exception
     import dns.resolver
 
@@ -176,30 +180,11 @@ def verify_domain_by_hand(domain: Domain, *, user: Any) -> Domain:
     return current
 
 
-def _lapsed(now: datetime) -> Any:
-    cutoff = now - timedelta(seconds=app_settings.DOMAIN_CLAIM_TTL_SECONDS)
-    return Domain.objects.filter(verified_at__isnull=True, created_at__lte=cutoff)
-
-
-def _delete_claims(domains: Any) -> int:
-    count = 0
-    for domain in domains.select_for_update():
-        # Links on an unverified domain were never published: nothing to remove from DynamoDB.
-        Link.objects.filter(domain=domain).delete()
-        domain.delete()
-        logger.info("unverified claim on %s lapsed and was released", domain.domain_name)
-        count += 1
-    return count
-
-
-def expire_domain_claims(*, now: datetime | None = None) -> int:
-    """Delete domains left unverified longer than ``DOMAIN_CLAIM_TTL_SECONDS``, with their
-    links. Returns how many claims were released."""
-    with transaction.atomic():
-        return _delete_claims(_lapsed(now or timezone.now()))
-
-
-def release_lapsed_claim(domain_name: str) -> bool:
-    """Release a lapsed unverified claim on ``domain_name`` (before a new claim on the name)."""
-    with transaction.atomic():
-        return bool(_delete_claims(_lapsed(timezone.now()).filter(domain_name=domain_name)))
+def request_ownership_check(domain: Domain) -> bool:
+    """Ask for a look at ``domain``'s TXT record now (``link_tracking.verify_domain``, sent
+    after commit), as the admin action and ``POST domains/{id}/verify/`` do. A domain verified
+    already needs none: returns whether a check was asked for."""
+    if domain.is_verified:
+        return False
+    link_service.enqueue_on_commit(dispatch.VERIFY_DOMAIN, str(domain.pk))
+    return True

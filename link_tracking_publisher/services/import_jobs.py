@@ -19,8 +19,9 @@ all-or-nothing import holds the job's row, so a job taken over by another attemp
 sweeper's, after ``IMPORT_JOB_STUCK_AFTER_SECONDS`` without progress) can never be applied
 twice: the old attempt's next write fails and its transaction is rolled back.
 
-This module enqueues nothing: the calling layer (the API view, the admin, the beat task)
-sends ``link_tracking.run_link_import`` after commit.
+:func:`start_import` is what the API and the admin call: the file imported now, or stored as
+a job that is sent (``link_tracking.run_link_import``, by name through
+:mod:`~link_tracking_publisher.dispatch`) once the job's row is committed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .. import dispatch
 from ..conf import app_settings
 from ..models import Domain, Link, LinkImport
 from .link_import import ImportResult, RowError, import_links, read_import_file
@@ -42,10 +44,12 @@ __all__ = [
     "claim_import_job",
     "cleanup_import_jobs",
     "create_import_job",
+    "enqueue_link_import",
     "fail_import_job",
     "import_or_queue",
     "run_import_job",
     "stale_import_jobs",
+    "start_import",
 ]
 
 logger = logging.getLogger(__name__)
@@ -112,6 +116,23 @@ def import_or_queue(
     if not parsed.errors and len(parsed.rows) > app_settings.IMPORT_MAX_ROWS:
         return create_import_job(data, file_name=file_name, rows=len(parsed.rows), **arguments)
     return import_links(data, max_rows=largest, **arguments)
+
+
+def enqueue_link_import(job_id: Any) -> None:
+    """Send the job to a worker once the current transaction commits. A broker that is down
+    then is logged, not raised: the job is stored, and ``resume_link_imports`` sends it later."""
+    dispatch.enqueue_on_commit(dispatch.RUN_LINK_IMPORT, str(job_id))
+
+
+def start_import(data: bytes, **options: Any) -> ImportResult | LinkImport:
+    """A CSV import as the API and the admin start it: :func:`import_or_queue` (with its
+    keyword arguments, ``options``) in one transaction, and a job it stores sent to a worker
+    after that transaction commits."""
+    with transaction.atomic():
+        outcome = import_or_queue(data, **options)
+        if isinstance(outcome, LinkImport):
+            enqueue_link_import(outcome.pk)
+    return outcome
 
 
 def claim_import_job(job_id: Any) -> LinkImport | None:

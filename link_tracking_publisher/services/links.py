@@ -26,12 +26,14 @@ from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
 from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
 from ..validators import validate_slug
+from .domain_claims import release_lapsed_claim
 from .errors import InvalidState
 from .publisher import PUBLISH_CHUNK, stage_republish
 from .slugs import generate_slug
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "POLICY_FIELDS",
     "create_campaign",
     "create_domain",
     "create_link",
@@ -48,6 +50,16 @@ __all__ = [
     "update_link",
 ]
 
+#: The editable fields that decide whether a click is served at all (the admin shows them
+#: apart from where the link leads).
+POLICY_FIELDS = (
+    "active",
+    "expires_at",
+    "max_clicks",
+    "signature_required",
+    "signature_secret_ref",
+)
+
 #: Link fields a change may touch. Domain and slug are the record's key: they cannot change
 #: (create a new link instead), so a published key never goes stale.
 EDITABLE_FIELDS = (
@@ -59,11 +71,7 @@ EDITABLE_FIELDS = (
     "append_query_params",
     "utm_overrides",
     "dynamic_param_allowlist",
-    "active",
-    "expires_at",
-    "max_clicks",
-    "signature_required",
-    "signature_secret_ref",
+    *POLICY_FIELDS,
     "routing_rules",
 )
 
@@ -320,8 +328,6 @@ def retry_failed_publish(entry: PublishOutbox) -> PublishOutbox:
 def create_domain(*, user: Any = None, **fields: Any) -> Domain:
     """Claim a short-link domain: it is ``pending`` until its owner proves control of the name
     (:mod:`.domains`). A lapsed unverified claim on the same name is released first."""
-    from .domains import release_lapsed_claim
-
     if fields.get("domain_name"):
         release_lapsed_claim(fields["domain_name"])
     domain = Domain(**fields)

@@ -10,10 +10,11 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PublishError
+from ..models import GlobalUTMPolicy
 from ..validators import UTM_TEMPLATE_VARIABLES
 
 if TYPE_CHECKING:
-    from ..models import GlobalUTMPolicy, Link
+    from ..models import Link
 
 __all__ = ["UTMResolver"]
 
@@ -32,8 +33,6 @@ class UTMResolver:
     @property
     def policy(self) -> GlobalUTMPolicy:
         if self._policy is None:
-            from ..models import GlobalUTMPolicy
-
             self._policy = GlobalUTMPolicy.load()
         return self._policy
 

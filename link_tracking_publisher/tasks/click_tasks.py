@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from .. import dispatch
+from ..clicks import ingest, queue, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -19,26 +20,22 @@ __all__ = [
 ]
 
 
-@shared_task(name="link_tracking.ingest_click_events", acks_late=True, ignore_result=True)
+@shared_task(name=dispatch.INGEST_CLICK_EVENTS, acks_late=True, ignore_result=True)
 def ingest_click_events() -> dict[str, Any]:
     """Ingest what is new: from the SQS queue of S3 notifications when
     ``CLICK_EVENTS_QUEUE_URL`` is set, else from the local ``CLICK_EVENTS_SOURCE``."""
-    from ..clicks.queue import ingest_new_click_events
-
-    report = ingest_new_click_events()
+    report = queue.ingest_new_click_events()
     if report is None:
         return {}
     logger.info("click events ingested: %s", report.as_dict())
     return report.as_dict()
 
 
-@shared_task(name="link_tracking.prune_click_event_keys", ignore_result=True)
+@shared_task(name=dispatch.PRUNE_CLICK_EVENT_KEYS, ignore_result=True)
 def prune_click_event_keys() -> dict[str, int]:
     """Delete click dedupe keys older than ``CLICK_DEDUPE_HORIZON_DAYS`` (events that old are
     skipped as ``too_old``, so their keys are never looked up again)."""
-    from ..clicks.ingest import prune_event_keys
-
-    deleted = prune_event_keys()
+    deleted = ingest.prune_event_keys()
     logger.info("click dedupe keys pruned: %d", deleted)
     return {"deleted": deleted}
 
@@ -47,31 +44,12 @@ def prune_click_event_keys() -> dict[str, int]:
 def deliver_click_webhooks() -> dict[str, int]:
     """Send the click webhook deliveries that are due (also on the beat schedule, which
     picks up retries whose backoff has passed)."""
-    from ..clicks.webhooks import deliver_due
-
-    return deliver_due()
+    return webhooks.deliver_due()
 
 
-@shared_task(name="link_tracking.cleanup_click_webhook_deliveries", ignore_result=True)
+@shared_task(name=dispatch.CLEANUP_CLICK_WEBHOOK_DELIVERIES, ignore_result=True)
 def cleanup_click_webhook_deliveries() -> dict[str, int]:
     """Trim the click webhook outbox as the publish outbox is trimmed: delivered rows after
     ``OUTBOX_COMPLETED_RETENTION_DAYS``, failed and cancelled ones (their payloads redacted by
     an erasure) after ``OUTBOX_FAILED_RETENTION_DAYS``."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ..conf import app_settings
-    from ..models import ClickWebhookDelivery
-
-    now = timezone.now()
-    status = ClickWebhookDelivery.Status
-    delivered, _ = ClickWebhookDelivery.objects.filter(
-        status=status.DELIVERED,
-        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_COMPLETED_RETENTION_DAYS),
-    ).delete()
-    failed, _ = ClickWebhookDelivery.objects.filter(
-        status__in=[status.FAILED, status.CANCELLED],
-        updated_at__lt=now - timedelta(days=app_settings.OUTBOX_FAILED_RETENTION_DAYS),
-    ).delete()
-    return {"delivered": delivered, "failed": failed}
+    return webhooks.delete_expired_deliveries()

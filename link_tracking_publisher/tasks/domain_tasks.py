@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from .. import dispatch
 from ..models import Domain
 from ..services.domains import DnsLookupError, check_domain_ownership, expire_domain_claims
 
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     bind=True,
-    name="link_tracking.verify_domain",
+    name=dispatch.VERIFY_DOMAIN,
     acks_late=True,
     autoretry_for=(DnsLookupError,),
     retry_backoff=30,
@@ -30,7 +31,7 @@ def verify_domain_task(self: Any, domain_pk: str) -> bool:
     return check_domain_ownership(domain_pk)
 
 
-@shared_task(name="link_tracking.verify_pending_domains", acks_late=True)
+@shared_task(name=dispatch.VERIFY_PENDING_DOMAINS, acks_late=True)
 def verify_pending_domains() -> dict[str, int]:
     """Check every unverified claim that has not lapsed (beat, every few minutes)."""
     counts = {"checked": 0, "verified": 0, "errors": 0}
@@ -45,7 +46,7 @@ def verify_pending_domains() -> dict[str, int]:
     return counts
 
 
-@shared_task(name="link_tracking.expire_domain_claims", acks_late=True)
+@shared_task(name=dispatch.EXPIRE_DOMAIN_CLAIMS, acks_late=True)
 def expire_domain_claims_task() -> int:
     """Release unverified claims older than ``DOMAIN_CLAIM_TTL_SECONDS``."""
     return expire_domain_claims(now=timezone.now())

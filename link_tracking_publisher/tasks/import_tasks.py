@@ -4,7 +4,6 @@ the beat task that resumes the ones whose worker died or whose message was lost.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -12,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from .. import dispatch
 from ..services.import_jobs import (
     cleanup_import_jobs,
+    enqueue_link_import,
     fail_import_job,
     run_import_job,
     stale_import_jobs,
@@ -27,7 +27,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="link_tracking.run_link_import", acks_late=True, ignore_result=True)
+@shared_task(name=dispatch.RUN_LINK_IMPORT, acks_late=True, ignore_result=True)
 def run_link_import_task(job_id: str) -> str:
     """Run one import job to its end; a second delivery of the same job does nothing."""
     try:
@@ -43,7 +43,7 @@ def run_link_import_task(job_id: str) -> str:
         return "failed"
 
 
-@shared_task(name="link_tracking.resume_link_imports", ignore_result=True)
+@shared_task(name=dispatch.RESUME_LINK_IMPORTS, ignore_result=True)
 def resume_link_imports() -> list[str]:
     """Send again the jobs without progress for ``IMPORT_JOB_STUCK_AFTER_SECONDS``."""
     job_ids = stale_import_jobs()
@@ -53,13 +53,7 @@ def resume_link_imports() -> list[str]:
     return job_ids
 
 
-@shared_task(name="link_tracking.cleanup_link_imports", ignore_result=True)
+@shared_task(name=dispatch.CLEANUP_LINK_IMPORTS, ignore_result=True)
 def cleanup_link_imports() -> int:
     """Delete import jobs finished more than ``IMPORT_JOB_RETENTION_DAYS`` ago."""
     return cleanup_import_jobs()
-
-
-def enqueue_link_import(job_id: Any) -> None:
-    """Send the job to a worker once the current transaction commits. A broker that is down
-    then is logged, not raised: the job is stored, and resume_link_imports sends it later."""
-    dispatch.enqueue_on_commit(run_link_import_task, str(job_id))

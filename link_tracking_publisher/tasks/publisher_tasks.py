@@ -21,11 +21,12 @@ from django.db import InterfaceError, OperationalError
 
 from .. import dispatch
 from .. import outbox as outbox_state
-from ..aws import is_transient
+from ..aws import cloudwatch_client, is_transient
 from ..conf import app_settings
 from ..models import Domain, Link, PublishOutbox
 from ..schedule import BEAT_SCHEDULE
 from ..services.publisher import PUBLISH_CHUNK, BulkPublishResult, LinkPublisher
+from ..services.reconcile import reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def _publish(task: Any, entry: PublishOutbox, run: Callable[[], str], what: str)
         return code
 
 
-@shared_task(name="link_tracking.republish_campaign", acks_late=True)
+@shared_task(name=dispatch.REPUBLISH_CAMPAIGN, acks_late=True)
 def republish_campaign_task(campaign_id: str) -> dict[str, Any]:
     """Republish every active link whose ``campaign_identifier`` is ``campaign_id``."""
     return _summary(LinkPublisher().bulk_republish_campaign(campaign_id))
@@ -162,25 +163,25 @@ def publish_outbox_task(outbox_ids: list[int]) -> dict[str, Any]:
 # so a message an earlier release left on the broker is still carried out, and for operators.
 
 
-@shared_task(name="link_tracking.republish_link_campaign", acks_late=True)
+@shared_task(name=dispatch.REPUBLISH_LINK_CAMPAIGN, acks_late=True)
 def republish_link_campaign_task(link_campaign_pk: str) -> dict[str, Any]:
     """Republish every link of one LinkCampaign (by primary key; campaign_id may be null)."""
     return _bulk(Link.objects.filter(campaign_id=uuid.UUID(str(link_campaign_pk))))
 
 
-@shared_task(name="link_tracking.republish_domain", acks_late=True)
+@shared_task(name=dispatch.REPUBLISH_DOMAIN, acks_late=True)
 def republish_domain_task(domain_pk: str) -> dict[str, Any]:
     """Republish every link on one domain."""
     return _bulk(Link.objects.filter(domain_id=domain_pk))
 
 
-@shared_task(name="link_tracking.republish_all_links", acks_late=True)
+@shared_task(name=dispatch.REPUBLISH_ALL_LINKS, acks_late=True)
 def republish_all_links_task() -> dict[str, Any]:
     """Republish every link."""
     return _bulk(Link.objects.all())
 
 
-@shared_task(name="link_tracking.retry_pending_outbox", acks_late=True)
+@shared_task(name=dispatch.RETRY_PENDING_OUTBOX, acks_late=True)
 def retry_pending_outbox() -> int:
     """Send again the outbox rows that have been PENDING (or PROCESSING: a worker died) for
     longer than ``OUTBOX_STUCK_AFTER_SECONDS``, as ``publish_outbox`` batches (one message per
@@ -199,16 +200,14 @@ def retry_pending_outbox() -> int:
     return len(rows)
 
 
-@shared_task(name="link_tracking.reconcile_runtime", acks_late=True)
+@shared_task(name=dispatch.RECONCILE_RUNTIME, acks_late=True)
 def reconcile_runtime_task(fix: bool = True) -> dict[str, int]:
     """Periodic drift check (off by default: add ``RECONCILE_SCHEDULE`` to the beat schedule)."""
-    from ..services.reconcile import reconcile
-
     report = reconcile(fix=fix)
     return {"checked": report.checked, "fixed": report.fixed, **report.counts()}
 
 
-@shared_task(name="link_tracking.publish_outbox_metrics")
+@shared_task(name=dispatch.PUBLISH_OUTBOX_METRICS)
 def publish_outbox_metrics() -> dict[str, float]:
     """Send the outbox backlog to CloudWatch (the alarms of terraform/monitoring.tf watch it).
     One PutMetricData a minute from beat, never on a request path. Sent only when
@@ -217,8 +216,6 @@ def publish_outbox_metrics() -> dict[str, float]:
     logger.info("outbox backlog %s", values, extra={"outbox": values})
     environment = app_settings.METRICS_ENVIRONMENT
     if environment:
-        from ..aws import cloudwatch_client
-
         cloudwatch_client().put_metric_data(
             Namespace=app_settings.METRICS_NAMESPACE,
             MetricData=[
@@ -234,7 +231,7 @@ def publish_outbox_metrics() -> dict[str, float]:
     return values
 
 
-@shared_task(name="link_tracking.cleanup_old_outbox_entries", acks_late=True)
+@shared_task(name=dispatch.CLEANUP_OLD_OUTBOX_ENTRIES, acks_late=True)
 def cleanup_old_outbox_entries() -> dict[str, int]:
     """Delete COMPLETE rows older than 7 days and FAILED rows older than 30 (configurable)."""
     completed, failed = outbox_state.delete_expired()

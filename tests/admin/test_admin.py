@@ -22,6 +22,7 @@ from link_tracking_publisher.models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from link_tracking_publisher.services.links import EDITABLE_FIELDS, POLICY_FIELDS
 from link_tracking_publisher.services.publisher import LinkPublisher
 from tests.publisher.factories import (
     AccountFactory,
@@ -145,9 +146,11 @@ def test_adding_a_link_goes_through_the_service_layer(
     assert created.publish_outbox.get().status == "pending"
 
 
-def test_a_taken_vanity_slug_is_a_form_error(client: Client, link: Link) -> None:
+@pytest.mark.parametrize("typed", ["sale", "/Sale/"])
+def test_a_taken_vanity_slug_is_a_form_error(client: Client, link: Link, typed: str) -> None:
+    # A slug is compared as keys use it (the contract's canonical_slug): "/Sale/" is "SALE".
     data = _form(link)
-    data.update(account=link.account_id, domain=link.domain_id, slug_original="sale")
+    data.update(account=link.account_id, domain=link.domain_id, slug_original=typed)
     response = client.post(_url(Link, "add"), data)
     assert response.status_code == 200
     assert "already taken" in str(response.context["adminform"].form.errors["slug_original"])
@@ -474,3 +477,13 @@ def test_a_swappable_setting_naming_no_model_takes_the_apps_pages_off_the_admin(
     app_admin._withdraw_when_unresolved(other)
     assert not [m for m in other._registry if m._meta.app_label == "link_tracking"]
     assert Group in other._registry  # the host's own pages stay
+
+
+def test_the_link_form_shows_each_field_a_change_may_touch_once() -> None:
+    """The fieldsets follow the service's ``EDITABLE_FIELDS``: a field added there is on the
+    form (destination or policy), and none is shown twice."""
+    fieldsets = dict(site._registry[Link].fieldsets)
+    shown = [name for options in fieldsets.values() for name in options["fields"]]
+    assert len(shown) == len(set(shown))
+    assert set(EDITABLE_FIELDS) <= set(shown)
+    assert fieldsets["Policy"]["fields"] == list(POLICY_FIELDS)

@@ -286,6 +286,7 @@ def many_links(account_a: Any, domain_a: Any, campaign_a: Any) -> list[Link]:
         ({"campaign": "{campaign}"}, [0]),
         ({"domain": "{other}"}, [2, 3]),
         ({"slug": "vanity"}, [3]),
+        ({"slug": " /Vanity/ "}, [3]),
         ({"search": "special.example"}, [3]),
         ({"search": "LAW"}, [1]),
     ],

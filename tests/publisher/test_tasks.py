@@ -222,3 +222,17 @@ def test_outbox_metrics_are_sent_for_the_alarms(
         "OutboxFailedCount",
     }
     assert all(m["Dimensions"] == [{"Name": "Environment", "Value": "prod"}] for m in sent)
+
+
+def test_dispatch_names_every_task_the_app_registers() -> None:
+    """A layer that sends a task names it with a constant of ``dispatch``: each one is a task
+    the app registers, and the app registers no task without one."""
+    from celery import current_app
+
+    from link_tracking_publisher import dispatch
+    from link_tracking_publisher.tasks import verify_domain_task
+
+    registered = {name for name in current_app.tasks if name.startswith("link_tracking.")}
+    assert registered == dispatch.TASK_NAMES
+    assert len(dispatch.TASK_NAMES) == 22
+    assert verify_domain_task.name == dispatch.VERIFY_DOMAIN

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.dispatch import PUBLISH_OUTBOX
+from link_tracking_publisher.dispatch import PUBLISH_OUTBOX, VERIFY_DOMAIN
 from link_tracking_publisher.models import Domain, Link, PublishOutbox
 from link_tracking_publisher.services import domains as domain_service
 from link_tracking_publisher.services.links import create_domain, create_link
@@ -132,12 +132,10 @@ def test_a_dns_txt_record_verifies_the_domain_and_publishes_its_links(
 def test_the_api_asks_for_a_check_now(
     alice_client: APIClient, account_a: Any, enqueued: mock.MagicMock
 ) -> None:
-    from link_tracking_publisher.tasks import verify_domain_task
-
     created = _claim(alice_client, account_a)
     response = alice_client.post(f"{API}/domains/{created['id']}/verify/", format="json")
     assert response.status_code == 202
-    enqueued.assert_called_with(verify_domain_task, created["id"])
+    enqueued.assert_called_with(VERIFY_DOMAIN, created["id"])
 
 
 def test_another_tenant_cannot_verify_or_see_a_claim(

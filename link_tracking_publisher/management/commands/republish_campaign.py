@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...models import Link, LinkCampaign
+from ...tasks import republish_campaign_task
 
 
 class Command(BaseCommand):
@@ -43,8 +44,6 @@ class Command(BaseCommand):
             )
             raise CommandError(f"No campaign has campaign_id {campaign_id!r}.{hint}")
         count = Link.objects.filter(campaign_identifier=campaign_id, active=True).count()
-        from ...tasks import republish_campaign_task
-
         if now:
             summary = republish_campaign_task.apply(args=[campaign_id]).get()
             self.stdout.write(
