@@ -128,7 +128,12 @@ def read_chunks(
     """The records of one local file from ``position`` on, NDJSON or Parquet by content."""
     with path.open("rb") as handle:
         magic = handle.read(4)
-    if magic == PARQUET_MAGIC:
+        # A Parquet file starts and ends with the magic around at least a 4-byte footer length
+        # (12 bytes); a short text that merely begins with it is an NDJSON line.
+        size = handle.seek(0, 2)
+        handle.seek(max(size - 4, 0))
+        tail = handle.read(4)
+    if magic == PARQUET_MAGIC and tail == PARQUET_MAGIC and size >= 12:
         yield from _parquet_chunks(path, position, chunk_size)
     else:
         yield from _ndjson_chunks(path, position, chunk_size, growing=growing)

@@ -82,3 +82,12 @@ def test_blocks_read_as_lines_do(
             for c in read_chunks(path, position, size, growing=growing)
         ]
     assert got == expected
+
+
+def test_a_short_text_that_begins_like_parquet_is_an_ndjson_line(tmp_path: Any) -> None:
+    # Parquet is told by its magic at both ends (12 bytes at least), not by the first four.
+    path = tmp_path / "e.ndjson"
+    path.write_bytes(b"PAR1")
+    expected = list(line_by_line(path, 0, 1, False))
+    got = [(c.records, c.position, c.errors) for c in read_chunks(path, 0, 1, growing=False)]
+    assert got == expected and got[0][1] == 4
