@@ -58,5 +58,5 @@ class RuntimeWorker(UvicornWorker):  # type: ignore[misc]
 
     CONFIG_KWARGS = {
         **UvicornWorker.CONFIG_KWARGS,
-        "http": "runtime_service.server:RuntimeHttpProtocol",
+        "http": f"{__name__}:{RuntimeHttpProtocol.__qualname__}",
     }

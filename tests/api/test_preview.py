@@ -130,18 +130,27 @@ def test_a_preview_writes_nothing(staff_client: APIClient, link: Any) -> None:
     assert (link.runtime_version, link.versions.count(), link.publish_outbox.count()) == before
 
 
+@pytest.fixture
+def routed_link(account_a: Any, domain_a: Any, campaign_a: Any) -> Any:
+    """A factory of links of account A's campaign with the given routing rules."""
+
+    def make(routing_rules: dict[str, str]) -> Any:
+        return LinkFactory(
+            account=account_a, domain=domain_a, campaign=campaign_a, routing_rules=routing_rules
+        )
+
+    return make
+
+
 def test_ab_preview_keys_visitors_as_the_runtime_does(
-    staff_client: APIClient, account_a: Any, domain_a: Any, campaign_a: Any
+    staff_client: APIClient, routed_link: Any
 ) -> None:
-    link = LinkFactory(
-        account=account_a,
-        domain=domain_a,
-        campaign=campaign_a,
-        routing_rules={
+    link = routed_link(
+        {
             "type": "ab_test",
             "variant_a": "https://a.example.com/",
             "variant_b": "https://b.example.com/",
-        },
+        }
     )
     seen = set()
     for index in range(40):
@@ -162,18 +171,15 @@ def test_ab_preview_keys_visitors_as_the_runtime_does(
 
 
 def test_language_preview_reads_the_accept_language_as_the_runtime_does(
-    staff_client: APIClient, account_a: Any, domain_a: Any, campaign_a: Any
+    staff_client: APIClient, routed_link: Any
 ) -> None:
-    link = LinkFactory(
-        account=account_a,
-        domain=domain_a,
-        campaign=campaign_a,
-        routing_rules={
+    link = routed_link(
+        {
             "type": "language",
             "fr": "https://example.ca/fr",
             "fr-CA": "https://example.ca/qc",
             "default": "https://example.ca/en",
-        },
+        }
     )
     url = f"{API}/links/{link.pk}/preview/"
     data = staff_client.get(url, {"accept_language": "en;q=0.4, fr-CH;q=0.8"}).json()

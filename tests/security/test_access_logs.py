@@ -28,14 +28,16 @@ DOCUMENTED = [
 ]
 
 
+def _command_lines(name: str, pattern: str) -> list[str]:
+    """The lines of the project's file ``name`` that ``pattern`` finds (at least one)."""
+    commands = [line for line in (ROOT / name).read_text().splitlines() if re.search(pattern, line)]
+    assert commands, name
+    return commands
+
+
 @pytest.mark.parametrize("name", DOCUMENTED)
 def test_every_uvicorn_command_the_project_gives_turns_the_access_log_off(name: str) -> None:
-    commands = [
-        line
-        for line in (ROOT / name).read_text().splitlines()
-        if re.search(r"\buvicorn runtime_service\.asgi:app\b", line)
-    ]
-    assert commands, name
+    commands = _command_lines(name, r"\buvicorn runtime_service\.asgi:app\b")
     assert all("--no-access-log" in line for line in commands), commands
     # And with the runtime's HTTP protocol (an absolute-form target answered for its own host).
     assert all("--http runtime_service.server:RuntimeHttpProtocol" in line for line in commands), (
@@ -45,12 +47,7 @@ def test_every_uvicorn_command_the_project_gives_turns_the_access_log_off(name: 
 
 @pytest.mark.parametrize("name", ["README.md", "docs/RUNTIME.md", "Dockerfile"])
 def test_every_gunicorn_command_the_project_gives_uses_the_runtimes_worker(name: str) -> None:
-    commands = [
-        line
-        for line in (ROOT / name).read_text().splitlines()
-        if re.search(r"\bgunicorn\b.*runtime_service\.asgi:app", line)
-    ]
-    assert commands, name
+    commands = _command_lines(name, r"\bgunicorn\b.*runtime_service\.asgi:app")
     assert all("-k runtime_service.server.RuntimeWorker" in line for line in commands), commands
 
 
