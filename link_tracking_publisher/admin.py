@@ -53,12 +53,13 @@ from .models import (
 from .services import crm_mappings as mapping_service
 from .services import domains as domain_service
 from .services import links as link_service
+from .services import preview as preview_service
 from .services import privacy as privacy_service
 from .services import qr
 from .services.errors import InvalidState
 from .services.import_jobs import start_import
 from .services.link_import import IMPORT_MAX_BYTES
-from .services.preview import preview_link
+from .services.preview import SimulatedClick, preview_link
 from .validators import validate_routing_rules, validate_slug
 
 
@@ -479,6 +480,51 @@ def _report(
         modeladmin.message_user(request, message, messages.WARNING)
 
 
+class LinkPreviewForm(forms.Form):
+    """The click a link's preview page simulates: the API's ``GET links/{id}/preview/`` query,
+    with its bounds (:mod:`.services.preview`)."""
+
+    country = forms.RegexField(
+        r"^[A-Za-z]{2}$", required=False, help_text="ISO 3166 alpha-2 (CloudFront-Viewer-Country)."
+    )
+    user_agent = forms.CharField(
+        required=False,
+        max_length=preview_service.USER_AGENT_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Empty: no User-Agent.",
+    )
+    accept_language = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=preview_service.ACCEPT_LANGUAGE_INPUT_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="As a browser sends it, e.g. <code>fr-CA,fr;q=0.9,en;q=0.5</code>: for a "
+        "language rule.",
+    )
+    sms_msg_id = forms.CharField(required=False, max_length=preview_service.ID_MAX_LENGTH)
+    visitor_key = forms.CharField(
+        required=False,
+        max_length=preview_service.ID_MAX_LENGTH,
+        help_text="The visitor's ip_hash: with the User-Agent, fixes an A/B assignment.",
+    )
+    at = forms.DateTimeField(
+        required=False, help_text="Click time, e.g. 2026-12-24 18:00; default now."
+    )
+    scan = forms.BooleanField(required=False, help_text="A QR code's scan.")
+
+    def simulated_click(self) -> SimulatedClick:
+        data = self.cleaned_data
+        return SimulatedClick(
+            country=data["country"].upper() or None,
+            user_agent=data["user_agent"] or None,
+            accept_language=data["accept_language"] or None,
+            sms_msg_id=data["sms_msg_id"] or None,
+            visitor_key=data["visitor_key"] or None,
+            at=data["at"].timestamp() if data["at"] else None,
+            scan=data["scan"],
+        )
+
+
 class LinkImportForm(forms.Form):
     file = forms.FileField(help_text="CSV, UTF-8; at most 10 MB.")
     account: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None)  # in __init__
@@ -642,6 +688,11 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         return [
             path("import/", import_view, name=name),
             path("<path:object_id>/qr/<str:fmt>/", qr_view, name=self._qr_url_name),
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name=self._preview_url_name,
+            ),
             *super().get_urls(),
         ]
 
@@ -692,6 +743,37 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
     def _changelist_url_name(self) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_changelist"
 
+    @property
+    def _preview_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_preview"
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A simulated click on the link as it is now (country, User-Agent, Accept-Language,
+        message id, time, scan), decided as the API's preview and the runtime decide it."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404
+        form = LinkPreviewForm(request.GET or None)
+        result = None
+        if not form.is_bound:
+            result = preview_link(obj)  # a plain click until the form says otherwise
+        elif form.is_valid():
+            result = preview_link(obj, form.simulated_click())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview a click on {obj.get_full_url()}",
+            "opts": self.opts,
+            "original": obj,
+            "form": form,
+            "result": result,
+            "change_url": reverse(f"admin:{self._change_url_name}", args=[obj.pk]),
+        }
+        return TemplateResponse(request, "admin/link_tracking/link_preview.html", context)
+
+    @property
+    def _change_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_change"
+
     def qr_view(self, request: HttpRequest, object_id: str, fmt: str) -> HttpResponse:
         """The link's QR code as the API draws it by default (PNG large enough for slides)."""
         obj = self.get_object(request, object_id)
@@ -735,11 +817,14 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         return format_html(
             "<div>policy: <strong>{}</strong></div>"
             "<div>redirects to: <a href='{}' rel='noopener noreferrer'>{}</a></div>"
-            "<div>resolved UTM params:<ul>{}</ul></div>",
+            "<div>resolved UTM params:<ul>{}</ul></div>"
+            "<div><a href='{}'>Simulate a click</a> (country, device, language, time, "
+            "message id)</div>",
             result.policy,
             result.redirect_url,
             result.redirect_url,
             rows or mark_safe("<li>none</li>"),  # noqa: S308  (a literal)
+            reverse(f"admin:{self._preview_url_name}", args=[obj.pk]),
         )
 
     def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:

@@ -34,7 +34,7 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
-from ..services import qr
+from ..services import preview, qr
 from ..services.link_import import IMPORT_MAX_BYTES
 from ..services.links import EDITABLE_FIELDS
 from ..validators import (
@@ -536,21 +536,25 @@ class PreviewQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Viewer country, ISO 3166 alpha-2 (CloudFront-Viewer-Country).",
     )
-    user_agent = serializers.CharField(required=False, max_length=1024, allow_blank=True)
+    user_agent = serializers.CharField(
+        required=False, max_length=preview.USER_AGENT_MAX_LENGTH, allow_blank=True
+    )
     accept_language = serializers.CharField(
         required=False,
-        max_length=8192,
+        max_length=preview.ACCEPT_LANGUAGE_INPUT_MAX_LENGTH,
         allow_blank=True,
         trim_whitespace=False,
         help_text="The visitor's Accept-Language header, for a language rule (a header over "
         f"{ACCEPT_LANGUAGE_MAX_LENGTH} characters is ignored, as the runtime ignores it).",
     )
     sms_msg_id = serializers.CharField(
-        required=False, max_length=256, help_text="As the SMS flow sends it: ?sms_msg_id=."
+        required=False,
+        max_length=preview.ID_MAX_LENGTH,
+        help_text="As the SMS flow sends it: ?sms_msg_id=.",
     )
     visitor_key = serializers.CharField(
         required=False,
-        max_length=256,
+        max_length=preview.ID_MAX_LENGTH,
         help_text="The visitor's ip_hash as its click events show it: with user_agent, fixes "
         "the A/B assignment of a click without sms_msg_id, as the runtime keys that visitor.",
     )
