@@ -50,12 +50,13 @@ from .models import (
     PublishOutbox,
     get_account_model,
 )
+from .services import campaigns as campaign_service
 from .services import crm_mappings as mapping_service
 from .services import domains as domain_service
 from .services import links as link_service
 from .services import preview as preview_service
 from .services import privacy as privacy_service
-from .services import qr
+from .services import publishing, qr, utm_policy
 from .services.errors import InvalidState
 from .services.import_jobs import start_import
 from .services.link_import import IMPORT_MAX_BYTES
@@ -209,11 +210,11 @@ class DomainAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
         if change:
             editable = [f.name for f in Domain._meta.fields if f.editable]
-            link_service.update_domain(obj, user=request.user, **_changes(form, editable))
+            domain_service.update_domain(obj, user=request.user, **_changes(form, editable))
             obj.refresh_from_db()
         else:
             data = {f: form.cleaned_data[f] for f in form.cleaned_data}
-            created = link_service.create_domain(user=request.user, **data)
+            created = domain_service.create_domain(user=request.user, **data)
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
@@ -266,7 +267,7 @@ class LinkCampaignAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: LinkCampaign, form: Any, change: bool) -> None:
         if change:
             editable = [f.name for f in LinkCampaign._meta.fields if f.editable]
-            link_service.update_campaign(obj, user=request.user, **_changes(form, editable))
+            campaign_service.update_campaign(obj, user=request.user, **_changes(form, editable))
             obj.refresh_from_db()
         else:
             data = {
@@ -274,7 +275,7 @@ class LinkCampaignAdmin(admin.ModelAdmin):
                 for f, v in form.cleaned_data.items()
                 if f in {x.name for x in LinkCampaign._meta.fields}
             }
-            created = link_service.create_campaign(user=request.user, **data)
+            created = campaign_service.create_campaign(user=request.user, **data)
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
@@ -361,7 +362,7 @@ class GlobalUTMPolicyAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: GlobalUTMPolicy, form: Any, change: bool
     ) -> None:
-        saved = link_service.update_global_utm_policy(
+        saved = utm_policy.update_global_utm_policy(
             form.cleaned_data["default_utm_params"], user=request.user
         )
         obj.pk = saved.pk
@@ -916,7 +917,7 @@ class PublishOutboxAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAd
 
     @admin.action(description="Retry selected failed publishes")
     def retry(self, request: HttpRequest, queryset: QuerySet[PublishOutbox]) -> None:
-        _report(self, request, queryset, link_service.retry_failed_publish, "Retried")
+        _report(self, request, queryset, publishing.retry_failed_publish, "Retried")
 
 
 class PrivacyRequestAdminForm(forms.ModelForm):

@@ -39,8 +39,9 @@ from ..models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from ..services import campaigns as campaign_service
 from ..services import domains as domain_service
-from ..services import link_csv
+from ..services import link_csv, publishing, utm_policy
 from ..services import links as link_service
 from ..services import privacy as privacy_service
 from ..services import qr as qr_service
@@ -160,14 +161,16 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
             raise ValidationError(
                 {"account": ["Choose one of your accounts; only staff add shared domains."]}
             )
-        domain = link_service.create_domain(user=request.user, **data)
+        domain = domain_service.create_domain(user=request.user, **data)
         return _respond(s.DomainSerializer, domain, self, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         domain = self.get_object()
         serializer = self.get_serializer(domain, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        domain = link_service.update_domain(domain, user=request.user, **serializer.validated_data)
+        domain = domain_service.update_domain(
+            domain, user=request.user, **serializer.validated_data
+        )
         return _respond(s.DomainSerializer, domain, self, status.HTTP_200_OK)
 
     def perform_destroy(self, instance: Domain) -> None:
@@ -228,14 +231,14 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        campaign = link_service.create_campaign(user=request.user, **serializer.validated_data)
+        campaign = campaign_service.create_campaign(user=request.user, **serializer.validated_data)
         return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 201)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         campaign = self.get_object()
         serializer = self.get_serializer(campaign, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        link_service.update_campaign(campaign, user=request.user, **serializer.validated_data)
+        campaign_service.update_campaign(campaign, user=request.user, **serializer.validated_data)
         return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 200)
 
     def perform_destroy(self, instance: LinkCampaign) -> None:
@@ -358,7 +361,7 @@ class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
         serializer = self.get_serializer(policy, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data.get("default_utm_params", policy.default_utm_params)
-        policy = link_service.update_global_utm_policy(params, user=request.user)
+        policy = utm_policy.update_global_utm_policy(params, user=request.user)
         return _respond(s.UTMPolicySerializer, policy, self, status.HTTP_200_OK)
 
 
@@ -744,7 +747,7 @@ class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
-        entry = link_service.retry_failed_publish(self.get_object())
+        entry = publishing.retry_failed_publish(self.get_object())
         return _respond(s.PublishOutboxSerializer, entry, self, status.HTTP_202_ACCEPTED)
 
 

@@ -12,7 +12,7 @@ when found, marks the domain verified and publishes its links. Staff may verify 
 Links on an unverified domain are **not published at all**: their outbox rows are parked
 ``waiting_for_domain`` (not complete, with the reason shown in the API and the admin), and
 nothing about a name the tenant has not proved reaches DynamoDB. Verifying the domain, by any
-path, sends the parked rows after commit (:func:`~.links.publish_waiting_entries`). A claim
+path, sends the parked rows after commit (:func:`~.publishing.publish_waiting_entries`). A claim
 left unverified for ``DOMAIN_CLAIM_TTL_SECONDS`` lapses: :func:`expire_domain_claims` deletes
 the domain and its (never published) links, and a new claim on the same name releases a lapsed
 one at once, so nobody can hold a name hostage.
@@ -39,11 +39,13 @@ from .. import dispatch
 from ..conf import app_settings
 from ..errors import LinkTrackingError
 from ..models import Domain
-from . import links as link_service
 from .domain_claims import expire_domain_claims, release_lapsed_claim
+from .publishing import new_app_links_version, publish_waiting_entries, republish_links_on_commit
 
 __all__ = [
     "BY_HAND_MESSAGE",
+    "create_domain",
+    "update_domain",
     "DnsLookupError",
     "TxtResolver",
     "check_domain_ownership",
@@ -97,7 +99,7 @@ def get_resolver() -> TxtResolver:
 
 
 def _publish_links(domain: Domain) -> None:
-    link_service.publish_waiting_entries(domain)
+    publish_waiting_entries(domain)
 
 
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
@@ -186,5 +188,42 @@ def request_ownership_check(domain: Domain) -> bool:
     already needs none: returns whether a check was asked for."""
     if domain.is_verified:
         return False
-    link_service.enqueue_on_commit(dispatch.VERIFY_DOMAIN, str(domain.pk))
+    dispatch.enqueue_on_commit(dispatch.VERIFY_DOMAIN, str(domain.pk))
     return True
+
+
+def create_domain(*, user: Any = None, **fields: Any) -> Domain:
+    """Claim a short-link domain: it is ``pending`` until its owner proves control of the name
+    (this module). A lapsed unverified claim on the same name is released first."""
+    if fields.get("domain_name"):
+        release_lapsed_claim(fields["domain_name"])
+    domain = Domain(**fields)
+    domain.full_clean()
+    with transaction.atomic():
+        domain.save(force_insert=True)
+        if domain.has_app_links:
+            new_app_links_version(domain)
+    return domain
+
+
+def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
+    """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
+    staff), every link on it is republished (a record is active only while both its link and
+    its domain are), with :func:`republish_links_on_commit`. When its app-link documents
+    change, or its serving state does while it has app links, its app-links record is published
+    under a new version."""
+    with transaction.atomic():
+        current = Domain.objects.select_for_update().get(pk=domain.pk)
+        was_serving = current.serves_links
+        documents = [getattr(current, name) for name in Domain.APP_LINK_FIELDS]
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        current.save()
+        serving_changed = current.serves_links != was_serving
+        if serving_changed:
+            republish_links_on_commit(current.links.all())
+        documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
+        if documents_changed or (serving_changed and current.has_app_links):
+            new_app_links_version(current)
+    return current
