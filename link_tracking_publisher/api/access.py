@@ -22,12 +22,10 @@ This module imports no REST framework code, so a policy can be used outside the 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import Model, QuerySet
-from django.utils.module_loading import import_string
 
 from ..conf import app_settings
 from ..models import get_account_model, get_crm_campaign_model
@@ -93,15 +91,12 @@ class StaffAccountAccessPolicy(AccountAccessPolicy):
         return manager.none()
 
 
-@lru_cache(maxsize=8)
-def _load(path: str) -> AccountAccessPolicy:
-    policy = import_string(path)
-    instance = policy() if isinstance(policy, type) else policy
-    if not isinstance(instance, AccountAccessPolicy):
-        raise TypeError(f"{path} is not an AccountAccessPolicy")
-    return instance
-
-
 def get_access_policy() -> AccountAccessPolicy:
     """The configured policy (imported and instantiated once per dotted path)."""
-    return _load(app_settings.ACCOUNT_ACCESS_POLICY)
+    policy = app_settings.imported("ACCOUNT_ACCESS_POLICY")
+    if not isinstance(policy, AccountAccessPolicy):
+        raise ImproperlyConfigured(
+            f"LINK_TRACKING['ACCOUNT_ACCESS_POLICY'] = {app_settings.ACCOUNT_ACCESS_POLICY!r} is "
+            "not an AccountAccessPolicy."
+        )
+    return policy

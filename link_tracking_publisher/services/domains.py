@@ -27,13 +27,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .. import dispatch
 from ..conf import app_settings
@@ -87,15 +85,10 @@ def dns_txt_records(name: str) -> list[str]:
     return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
 
 
-@lru_cache(maxsize=8)
-def _load(path: str) -> TxtResolver:
-    resolver: TxtResolver = import_string(path)
-    return resolver
-
-
 def get_resolver() -> TxtResolver:
     """The configured TXT resolver."""
-    return _load(app_settings.DOMAIN_VERIFICATION_RESOLVER)
+    resolver: TxtResolver = app_settings.imported("DOMAIN_VERIFICATION_RESOLVER")
+    return resolver
 
 
 def _publish_links(domain: Domain) -> None:

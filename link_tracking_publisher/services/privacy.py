@@ -42,7 +42,6 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -51,7 +50,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .. import dispatch
 from ..aws import service_client
@@ -158,16 +156,10 @@ def event_matches(subject: Subject, event: Mapping[str, Any]) -> bool:
 # --- requests ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _load(path: str) -> PrivacyRequestProcessor:
-    target = import_string(path)
-    processor: PrivacyRequestProcessor = target() if isinstance(target, type) else target
-    return processor
-
-
 def get_processor() -> PrivacyRequestProcessor:
     """The configured processor (imported once per dotted path)."""
-    return _load(app_settings.PRIVACY_REQUEST_PROCESSOR)
+    processor: PrivacyRequestProcessor = app_settings.imported("PRIVACY_REQUEST_PROCESSOR")
+    return processor
 
 
 def _enqueue(request: PrivacyRequest) -> None:
@@ -760,7 +752,7 @@ def covered_fields() -> dict[str, str]:
     (``"app_label.Model.field"``), with the store's name."""
     return {
         field: store.name
-        for store in map(import_string, app_settings.PRIVACY_STORES)
+        for store in app_settings.imported("PRIVACY_STORES")
         for field in getattr(store, "fields", ())
     }
 
@@ -793,9 +785,10 @@ class StoresProcessor:
     not done (and what is left there), which makes the request ``partial``."""
 
     def stores(self) -> list[Callable[[PrivacyRequest, Subject], StoreReport]]:
-        stores: list[Any] = [import_string(path)() for path in app_settings.PRIVACY_STORES]
-        if app_settings.PRIVACY_HOST_PROCESSOR:
-            stores.append(HostStore(import_string(app_settings.PRIVACY_HOST_PROCESSOR)))
+        stores: list[Any] = [store() for store in app_settings.imported("PRIVACY_STORES")]
+        hook = app_settings.imported("PRIVACY_HOST_PROCESSOR")
+        if hook is not None:
+            stores.append(HostStore(hook))
         return stores
 
     def __call__(self, request: PrivacyRequest) -> dict[str, Any]:
