@@ -35,6 +35,7 @@ from link_tracking_runtime import (
 )
 from link_tracking_runtime.bots import PURPOSE_HEADERS
 from link_tracking_runtime.click import (
+    VIEWER_ASN_HEADER,
     ClickInput,
     CompiledLink,
     Decision,
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 _COUNTRY: Final = GEO_COUNTRY_HEADER.encode()
 _LANGUAGES: Final = ACCEPT_LANGUAGE_HEADER.encode()
+_ASN: Final = VIEWER_ASN_HEADER.encode()
 #: Request hosts and paths remembered with what they name.
 _ROUTES_MAX: Final = 65_536
 #: What a request's path names (:meth:`Redirector._route`).
@@ -134,6 +136,7 @@ class Redirector:
         referer = headers.get(b"referer")
         country = headers.get(_COUNTRY)
         languages = headers.get(_LANGUAGES)
+        asn = headers.get(_ASN)
         # The first of PURPOSE_HEADERS with a value.
         purpose = headers.get(_PURPOSE_0) or headers.get(_PURPOSE_1) or headers.get(_PURPOSE_2)
         click: ClickInput = _new_click(
@@ -150,6 +153,7 @@ class Redirector:
                 self._ip_hashes.get(ip) or self._ip_hasher(ip),
                 int((time.perf_counter() - started) * 1000) if started else 0,
                 None if languages is None else languages.decode("latin-1"),
+                None if asn is None else asn.decode("latin-1"),
             ),
         )
         if kind == _NOT_A_SLUG:

@@ -270,6 +270,11 @@ resource "aws_glue_catalog_table" "click_events" {
       name = "forwarded_params"
       type = "map<string,string>"
     }
+
+    columns {
+      name = "viewer_asn"
+      type = "bigint"
+    }
   }
 }
 

@@ -34,6 +34,7 @@ _DUCKDB_TYPES = {
     "double": "DOUBLE",
     "boolean": "BOOLEAN",
     "int": "INTEGER",
+    "bigint": "BIGINT",
     "map<string,string>": "MAP(VARCHAR, VARCHAR)",
 }
 
