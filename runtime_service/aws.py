@@ -396,12 +396,16 @@ class AwsServices:
     """Opens the clients the runtime needs, for the life of the app.
 
     ``async with AwsServices(settings) as aws:`` gives ``aws.table``, ``aws.firehose`` (``None``
-    when no stream is configured) and ``aws.secrets``.
+    when no stream is configured), ``aws.secrets`` and ``aws.fallback_reads``: ``GetItem`` on
+    the replica in ``DYNAMODB_FALLBACK_REGION`` (``None`` when it is not set), a second
+    :class:`DynamoGetItem` with its own connection pool, endpoint and region, sharing the
+    credentials.
     """
 
     table: DynamoTable
     firehose: FirehoseStream | None
     secrets: SecretsManager
+    fallback_reads: DynamoGetItem | None
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -436,24 +440,21 @@ class AwsServices:
             # GetItem on a cache miss: the client's endpoint and region, its timeouts and pool
             # (64 connections, aiobotocore's 12 s keep-alive), one retry: a slow DynamoDB costs
             # at most about two timeouts on a miss, never on a hit.
-            reads_http = await self._stack.enter_async_context(
-                aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(
-                        sock_connect=settings.dynamodb_timeout_seconds,
-                        sock_read=settings.dynamodb_timeout_seconds,
-                    ),
-                    connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=12),
-                )
-            )
-            reads = DynamoGetItem(
-                reads_http,
-                credentials,
-                dynamodb.meta.endpoint_url,
-                dynamodb.meta.region_name,
-                settings.dynamodb_table_name,
-                dynamodb.meta.service_model.operation_model("GetItem"),
-            )
+            reads = await self._reads(dynamodb, credentials)
             self.table = DynamoTable(dynamodb, settings.dynamodb_table_name, reads)
+            self.fallback_reads = None
+            if settings.dynamodb_fallback_region:
+                # A client only to resolve the other region's endpoint as every client does
+                # (unless one is given), and to sign for that region.
+                fallback = await self._stack.enter_async_context(
+                    session.create_client(
+                        "dynamodb",
+                        region_name=settings.dynamodb_fallback_region,
+                        endpoint_url=settings.dynamodb_fallback_endpoint_url or None,
+                        config=dynamo_config,
+                    )
+                )
+                self.fallback_reads = await self._reads(fallback, credentials)
             self.secrets = SecretsManager(secrets)
             self.firehose = None
             if settings.firehose_stream_name:
@@ -478,6 +479,26 @@ class AwsServices:
             await self._stack.aclose()
             raise
         return self
+
+    async def _reads(self, client: Any, credentials: Any) -> DynamoGetItem:
+        """``GetItem`` on the runtime table at ``client``'s endpoint and region, with its own
+        pool (64 connections, aiobotocore's 12 s keep-alive) and the read deadline as its
+        connect and read timeouts."""
+        timeout = self._settings.dynamodb_timeout_seconds
+        http = await self._stack.enter_async_context(
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=12),
+            )
+        )
+        return DynamoGetItem(
+            http,
+            credentials,
+            client.meta.endpoint_url,
+            client.meta.region_name,
+            self._settings.dynamodb_table_name,
+            client.meta.service_model.operation_model("GetItem"),
+        )
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
