@@ -56,6 +56,7 @@ from link_tracking_runtime.wire import decode_item
 from .config import Settings
 
 __all__ = [
+    "OWN_READ_ATTEMPTS_WITH_FALLBACK",
     "AwsServices",
     "ClickCounter",
     "DynamoGetItem",
@@ -392,6 +393,13 @@ class SecretsManager:
         return secret
 
 
+#: Attempts of the own region's ``GetItem`` when a fallback region is configured: one. The
+#: read in the other region is the retry; standard mode's backoff before a second attempt in
+#: the same region (up to a second, jittered) would spend the whole deadline on a refused
+#: connection (``benchmarks/fallback_read_bench.py``).
+OWN_READ_ATTEMPTS_WITH_FALLBACK: Final = 1
+
+
 class AwsServices:
     """Opens the clients the runtime needs, for the life of the app.
 
@@ -440,7 +448,11 @@ class AwsServices:
             # GetItem on a cache miss: the client's endpoint and region, its timeouts and pool
             # (64 connections, aiobotocore's 12 s keep-alive), one retry: a slow DynamoDB costs
             # at most about two timeouts on a miss, never on a hit.
-            reads = await self._reads(dynamodb, credentials)
+            reads = await self._reads(
+                dynamodb,
+                credentials,
+                OWN_READ_ATTEMPTS_WITH_FALLBACK if settings.dynamodb_fallback_region else 2,
+            )
             self.table = DynamoTable(dynamodb, settings.dynamodb_table_name, reads)
             self.fallback_reads = None
             if settings.dynamodb_fallback_region:
@@ -480,10 +492,10 @@ class AwsServices:
             raise
         return self
 
-    async def _reads(self, client: Any, credentials: Any) -> DynamoGetItem:
+    async def _reads(self, client: Any, credentials: Any, max_attempts: int = 2) -> DynamoGetItem:
         """``GetItem`` on the runtime table at ``client``'s endpoint and region, with its own
-        pool (64 connections, aiobotocore's 12 s keep-alive) and the read deadline as its
-        connect and read timeouts."""
+        pool (64 connections, aiobotocore's 12 s keep-alive), the read deadline as its
+        connect and read timeouts, and ``max_attempts``."""
         timeout = self._settings.dynamodb_timeout_seconds
         http = await self._stack.enter_async_context(
             aiohttp.ClientSession(
@@ -498,6 +510,7 @@ class AwsServices:
             client.meta.region_name,
             self._settings.dynamodb_table_name,
             client.meta.service_model.operation_model("GetItem"),
+            max_attempts=max_attempts,
         )
 
     async def __aexit__(self, *exc_info: object) -> None:

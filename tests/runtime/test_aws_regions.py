@@ -11,12 +11,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from devsite.processes import free_port
 from link_tracking_runtime import from_item, item_key
 from runtime_service.aws import AwsServices
 from runtime_service.config import Settings
+from tests.support.fault_proxy import fault_proxy
 from tests.support.records import HOST, record
 from tests.support.stack import LocalAws
 
@@ -88,3 +90,29 @@ def test_one_region_opens_no_fallback_reads(moto_aws: LocalAws) -> None:
             assert aws.fallback_reads is None
 
     asyncio.run(scenario())
+
+
+def test_with_a_fallback_region_the_own_region_is_tried_once(
+    moto_aws: LocalAws, other_region: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read in the other region is the retry: a second attempt in the own region would wait
+    # for standard mode's backoff (up to a second) inside the request's deadline.
+    name = f"link-runtime-{uuid.uuid4().hex[:8]}"
+    LocalAws.publish(moto_aws.create_table(name), [record("ABC123")])
+    settings = Settings(
+        dynamodb_table_name=name,
+        dynamodb_fallback_region=OTHER_REGION,
+        dynamodb_fallback_endpoint_url=other_region.endpoint_url,
+    )
+    with fault_proxy(moto_aws.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+
+        async def scenario() -> None:
+            async with AwsServices(settings) as aws:
+                proxy.throttle_next = 1
+                with pytest.raises(ClientError):
+                    await aws.table.get_item(item_key(HOST, "ABC123"))
+                assert (proxy.stats["throttled"], proxy.stats["pass"]) == (1, 0)
+                assert await aws.table.get_item(item_key(HOST, "ABC123")) is not None
+
+        asyncio.run(scenario())
