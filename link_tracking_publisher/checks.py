@@ -118,6 +118,7 @@ def _check_rules(valid: dict[str, Any]) -> list[CheckMessage]:
                     id="link_tracking.W001",
                 )
             )
+    errors.extend(_check_regions(valid))
     smallest, largest = valid.get("IMPORT_MAX_ROWS"), valid.get("IMPORT_ASYNC_MAX_ROWS")
     if smallest is not None and largest is not None and largest < smallest:
         errors.append(
@@ -129,3 +130,32 @@ def _check_rules(valid: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def _check_regions(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E013: the secondary replica's settings contradict ``AWS_REGION`` or each other."""
+    region = valid.get("SECONDARY_REGION")
+    problems: list[tuple[str, str]] = []
+    if region and region == valid.get("AWS_REGION"):
+        problems.append(
+            (
+                f"LINK_TRACKING['SECONDARY_REGION'] is AWS_REGION itself ({region!r}).",
+                "Name the region of the runtime table's other replica, or '' for one region.",
+            )
+        )
+    if valid.get("SECONDARY_DYNAMODB_ENDPOINT_URL") and region == "":
+        problems.append(
+            (
+                "LINK_TRACKING['SECONDARY_DYNAMODB_ENDPOINT_URL'] is set without SECONDARY_REGION.",
+                "Name the secondary replica's region too.",
+            )
+        )
+    if valid.get("PUBLISH_TO_SECONDARY") and region == "":
+        problems.append(
+            (
+                "LINK_TRACKING['PUBLISH_TO_SECONDARY'] is on without SECONDARY_REGION.",
+                "Name the secondary replica's region, or turn it off (the outbox then holds "
+                "writes the primary cannot take).",
+            )
+        )
+    return [Error(message, hint=hint, id="link_tracking.E013") for message, hint in problems]

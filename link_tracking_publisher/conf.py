@@ -184,6 +184,29 @@ def import_paths() -> Parser:
     return parse
 
 
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+
+
+def aws_region(*, empty: bool = False) -> Parser:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or not (_REGION.fullmatch(value) or (empty and value == "")):
+            raise ValueError(
+                "must be an AWS region name such as 'eu-central-1'" + (", or ''" if empty else "")
+            )
+        return value
+
+    return parse
+
+
+def endpoint_url() -> Parser:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or (value and not value.startswith(("http://", "https://"))):
+            raise ValueError("must be an http(s) URL, or '' for AWS's endpoint of the region")
+        return value
+
+    return parse
+
+
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
 
 
@@ -255,6 +278,14 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("PUBLISH_RETRY_BACKOFF_SECONDS", 2, seconds(0)),
     Setting("PUBLISH_RETRY_BACKOFF_MAX_SECONDS", 600, seconds(0)),
     Setting("BULK_PUBLISH_CONCURRENCY", 8, integer(1), "link_tracking.E006"),
+    # Two regions (docs/CONFIGURATION.md, "Two regions"): the region of the runtime table's
+    # second replica (the global table's other region; empty: one region), its DynamoDB
+    # endpoint (empty: the standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, or AWS's),
+    # and whether a write the primary replica cannot take goes to the secondary at once
+    # (False: it waits in the outbox for the primary, as with one region).
+    Setting("SECONDARY_REGION", "", aws_region(empty=True), "link_tracking.E013"),
+    Setting("SECONDARY_DYNAMODB_ENDPOINT_URL", "", endpoint_url(), "link_tracking.E013"),
+    Setting("PUBLISH_TO_SECONDARY", False, boolean(), "link_tracking.E013"),
     # Outbox sweeping.
     Setting("OUTBOX_STUCK_AFTER_SECONDS", 300, integer(1), "link_tracking.E006"),
     Setting("OUTBOX_SWEEP_BATCH_SIZE", 500, integer(1)),
