@@ -1080,6 +1080,8 @@ class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["event_id", "webhook__url"]
     list_select_related = ["webhook"]
+    # Keyed hashes for privacy requests only: nothing an operator reads.
+    exclude = ["subject_hashes"]
     actions = ["retry"]
 
     @admin.action(description="Send the selected failed deliveries again")

@@ -955,6 +955,10 @@ class ClickWebhookDelivery(models.Model):
     )
     event_id = models.CharField(max_length=64)
     payload = models.JSONField()
+    #: The keyed hashes (``services.privacy.subject_hash``) of the click's identifiers that
+    #: the payload does not carry (its ``ip_hash`` and click id), so that an erasure or access
+    #: request by either finds the delivery; never sent, emptied by an erasure.
+    subject_hashes = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
