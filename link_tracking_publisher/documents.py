@@ -56,7 +56,7 @@ class _StoredText(json.JSONEncoder):
         return super().encode(o)
 
 
-class AppLinkDocumentField(models.JSONField):  # type: ignore[type-arg]
+class AppLinkDocumentField(models.JSONField):
     """A JSON field whose too-deep stored values load as :class:`UndecodedDocument`."""
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:

@@ -227,8 +227,7 @@ class DomainSerializer(StrictModelSerializer):
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_app_link_problems(self, domain: Domain) -> dict[str, str]:
         problems = {
-            name: stored_document_problems(getattr(domain, name))
-            for name in Domain.APP_LINK_FIELDS
+            name: stored_document_problems(getattr(domain, name)) for name in Domain.APP_LINK_FIELDS
         }
         return {name: " ".join(found) for name, found in problems.items() if found}
 

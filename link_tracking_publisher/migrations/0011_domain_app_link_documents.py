@@ -6,20 +6,29 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('link_tracking', '0010_webhook_delivery_subject_hashes'),
+        ("link_tracking", "0010_webhook_delivery_subject_hashes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='domain',
-            name='apple_app_site_association',
-            field=link_tracking_publisher.documents.AppLinkDocumentField(blank=True, help_text='Apple App Site Association document (iOS universal links), served at /.well-known/apple-app-site-association; empty: none (404).', null=True, validators=[link_tracking_publisher.validators.validate_apple_app_site_association]),
+            model_name="domain",
+            name="apple_app_site_association",
+            field=link_tracking_publisher.documents.AppLinkDocumentField(
+                blank=True,
+                help_text="Apple App Site Association document (iOS universal links), served at /.well-known/apple-app-site-association; empty: none (404).",
+                null=True,
+                validators=[link_tracking_publisher.validators.validate_apple_app_site_association],
+            ),
         ),
         migrations.AlterField(
-            model_name='domain',
-            name='assetlinks',
-            field=link_tracking_publisher.documents.AppLinkDocumentField(blank=True, help_text='Digital Asset Links statements (Android app links), served at /.well-known/assetlinks.json; empty: none (404).', null=True, validators=[link_tracking_publisher.validators.validate_assetlinks]),
+            model_name="domain",
+            name="assetlinks",
+            field=link_tracking_publisher.documents.AppLinkDocumentField(
+                blank=True,
+                help_text="Digital Asset Links statements (Android app links), served at /.well-known/assetlinks.json; empty: none (404).",
+                null=True,
+                validators=[link_tracking_publisher.validators.validate_assetlinks],
+            ),
         ),
     ]

@@ -24,7 +24,11 @@ from rest_framework.test import APIClient
 
 from link_tracking_publisher.documents import UndecodedDocument
 from link_tracking_publisher.models import Domain
-from link_tracking_runtime.applinks import DOCUMENT_MAX_BYTES, DOCUMENT_MAX_DEPTH, DOCUMENT_MAX_NODES
+from link_tracking_runtime.applinks import (
+    DOCUMENT_MAX_BYTES,
+    DOCUMENT_MAX_DEPTH,
+    DOCUMENT_MAX_NODES,
+)
 from tests.api.conftest import API
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +52,10 @@ STORED = {
         {"applinks": list(range(5 * DOCUMENT_MAX_NODES))},
         f"More than {DOCUMENT_MAX_NODES} values; at most {DOCUMENT_MAX_NODES}.",
     ),
-    "large": ({"applinks": ["x" * 1000] * 1000}, f"bytes as compact JSON; at most {DOCUMENT_MAX_BYTES}."),
+    "large": (
+        {"applinks": ["x" * 1000] * 1000},
+        f"bytes as compact JSON; at most {DOCUMENT_MAX_BYTES}.",
+    ),
 }
 
 
@@ -57,7 +64,9 @@ def test_the_api_lists_and_shows_a_stored_document_past_the_bounds(
     alice_client: APIClient, domain_a: Any, case: str
 ) -> None:
     document, problem = STORED[case]
-    Domain.objects.filter(pk=domain_a.pk).update(apple_app_site_association=document, assetlinks=None)
+    Domain.objects.filter(pk=domain_a.pk).update(
+        apple_app_site_association=document, assetlinks=None
+    )
     listed = alice_client.get(f"{API}/domains/")
     one = alice_client.get(f"{API}/domains/{domain_a.pk}/")
     assert (listed.status_code, one.status_code) == (200, 200)
@@ -111,9 +120,7 @@ def test_a_document_too_deep_for_any_decoder_is_kept_and_flagged(
     (row,) = listed.json()["results"]
     assert row["apple_app_site_association"] is None
     assert row["app_link_problems"] == {"apple_app_site_association": DEPTH}
-    patched = alice_client.patch(
-        f"{API}/domains/{domain_a.pk}/", {"active": False}, format="json"
-    )
+    patched = alice_client.patch(f"{API}/domains/{domain_a.pk}/", {"active": False}, format="json")
     assert patched.status_code == 400, patched.content[:500]
     assert patched.json() == {"apple_app_site_association": [DEPTH]}
     replaced = alice_client.patch(
@@ -133,10 +140,13 @@ def operator_client() -> Client:
     return client
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("[" * 2000 + "]" * 2000, DEPTH),
-    (json.dumps({"applinks": ["x" * 1000] * 1000}), f"at most {DOCUMENT_MAX_BYTES}"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 2000 + "]" * 2000, DEPTH),
+        (json.dumps({"applinks": ["x" * 1000] * 1000}), f"at most {DOCUMENT_MAX_BYTES}"),
+    ],
+)
 def test_the_admin_domain_pages_flag_it_too(
     operator_client: Client, domain_a: Any, text: str, problem: str
 ) -> None:

@@ -34,14 +34,14 @@ LIMIT = 5  # AXES_FAILURE_LIMIT's documented default
 BULK_LIMIT = 30  # API_BULK_THROTTLE_RATE's default, 30/minute
 
 #: What one process runs: each step is a request; it prints the status codes as JSON.
-WORKER = """
+WORKER = f"""
 import json, os
 from django.test import Client
 steps = json.loads(os.environ["STEPS"])
 codes = []
 for step in steps:
     client = Client(
-        HTTP_HOST="{host}", HTTP_X_FORWARDED_PROTO="https",
+        HTTP_HOST="{HOST}", HTTP_X_FORWARDED_PROTO="https",
         HTTP_X_FORWARDED_FOR="10.0.0.1, " + step["client"],
     )
     if step["kind"] == "login":
@@ -56,7 +56,7 @@ for step in steps:
         )
     codes.append(response.status_code)
 print("CODES " + json.dumps(codes))
-""".format(host=HOST)
+"""
 
 SETUP = """
 from django.contrib.auth import get_user_model
