@@ -799,7 +799,7 @@ def covered_subject_types() -> dict[str, frozenset[str]]:
     every = frozenset(PrivacyRequest.SubjectType.values)
     return {
         field: frozenset(getattr(store, "subject_types", every))
-        for store in map(import_string, app_settings.PRIVACY_STORES)
+        for store in app_settings.imported("PRIVACY_STORES")
         for field in getattr(store, "fields", ())
     }
 
