@@ -40,6 +40,7 @@ from link_tracking_publisher.clicks import webhooks
 from link_tracking_publisher.clicks.webhooks import deliver_due, new_secret, verify
 from link_tracking_publisher.models import ClickWebhook, ClickWebhookDelivery
 from link_tracking_publisher.validators import is_internal_address
+from tests.clicks.conftest import stub_resolver
 
 pytestmark = pytest.mark.django_db
 
@@ -257,23 +258,29 @@ def test_a_delivery_pinned_to_another_server_is_refused_by_the_handshake(
     assert servers["receiver"].requests == []
 
 
+#: Every name the counting resolver was asked for.
+LOOKUPS: list[str] = []
+
+
+def counting_resolver(host: str, port: int) -> list[str]:
+    LOOKUPS.append(host)
+    return stub_resolver(host, port)
+
+
 def test_the_pin_is_the_checked_address_not_a_second_lookup(
     public_loopback: None,
     webhook_dns: dict[str, list[str]],
     servers: dict[str, Server],
     delivery: ClickWebhookDelivery,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
 ) -> None:
     """The name is resolved once, by the check: were the client to resolve it again (the
     system resolver, which knows no ``.invalid`` name) the delivery could not connect."""
-    lookups: list[str] = []
-    resolve = webhooks.import_string
-
-    def counting(path: str) -> Any:
-        resolver = resolve(path)
-        return lambda host, port: lookups.append(host) or resolver(host, port)
-
-    monkeypatch.setattr(webhooks, "import_string", counting)
+    settings.LINK_TRACKING = {
+        **settings.LINK_TRACKING,
+        "CLICK_WEBHOOK_RESOLVER": f"{__name__}.counting_resolver",
+    }
+    LOOKUPS.clear()
     webhook_dns[HOST] = [RECEIVER]
     assert deliver_due() == {"delivered": 1}
-    assert lookups == [HOST]
+    assert LOOKUPS == [HOST]
