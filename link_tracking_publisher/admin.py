@@ -23,7 +23,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from link_tracking_runtime import applinks
 from link_tracking_runtime.record import canonical_slug
 
 from . import outbox as outbox_state
@@ -32,6 +31,7 @@ from .clicks import webhooks as webhook_signing
 from .clicks.chart import click_summary_html
 from .clicks.webhooks import CANCELLED_REASON, retry_deliveries
 from .conf import app_settings
+from .documents import stored_document_problems
 from .models import (
     Account,
     ClickIngestCheckpoint,
@@ -122,23 +122,16 @@ class DomainNamesOnlyMixin:
 
 class AppLinkDocumentField(forms.JSONField):
     """A domain's app-link document as JSON text; a stored one past the contract's bounds (saved
-    before they were checked) is shown as a note instead, which refuses to save unchanged:
-    encoding it would exhaust the recursion limit."""
+    before they were checked, or too deep to decode) is shown as a note instead
+    (:func:`~..documents.stored_document_problems`, the API's rule too), which refuses to save
+    unchanged: encoding it could exhaust the recursion limit."""
 
     def prepare_value(self, value: Any) -> Any:
         if not isinstance(value, forms.fields.InvalidJSONInput):
-            problems = applinks.bound_errors(value)
+            problems = stored_document_problems(value)
             if problems:
                 return f"The stored document is refused ({' '.join(problems)}); replace it."
         return super().prepare_value(value)
-
-
-def _past_the_depth_bound() -> list[Any]:
-    """A document one level deeper than the contract allows, built without recursion."""
-    document: list[Any] = []
-    for _ in range(applinks.DOCUMENT_MAX_DEPTH):
-        document = [document]
-    return document
 
 
 class DomainNameFilter(admin.RelatedFieldListFilter):
@@ -178,19 +171,6 @@ class DomainAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Domain]:
         # The list shows no document; the change page reads its own when its form asks.
         return super().get_queryset(request).defer(*Domain.APP_LINK_FIELDS)
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
-        domain = super().get_object(request, object_id, from_field)
-        if domain is not None:
-            for name in Domain.APP_LINK_FIELDS:
-                try:
-                    getattr(domain, name)  # the deferred document, decoded
-                except RecursionError:
-                    # Stored nested deeper than the decoder can go at this stack depth (saved
-                    # before documents were bounded): shown as past the depth bound, which
-                    # AppLinkDocumentField notes and refuses to save, not a 500.
-                    domain.__dict__[name] = _past_the_depth_bound()
-        return domain
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Records are keyed by the domain name: it is fixed once links may use it.
@@ -1080,6 +1060,8 @@ class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["event_id", "webhook__url"]
     list_select_related = ["webhook"]
+    # Keyed hashes for privacy requests only: nothing an operator reads.
+    exclude = ["subject_hashes"]
     actions = ["retry"]
 
     @admin.action(description="Send the selected failed deliveries again")

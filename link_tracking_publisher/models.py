@@ -35,6 +35,7 @@ from .conf import (
     CRM_CAMPAIGN_MODEL_SETTING,
     app_settings,
 )
+from .documents import AppLinkDocumentField
 from .validators import (
     MAX_URL_LENGTH,
     validate_apple_app_site_association,
@@ -208,14 +209,14 @@ class Domain(models.Model):
     verification_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     verification_error = models.CharField(max_length=500, blank=True, editable=False)
     # App links: served by the runtime at /.well-known/ from the domain's app-links record.
-    apple_app_site_association = models.JSONField(
+    apple_app_site_association = AppLinkDocumentField(
         null=True,
         blank=True,
         validators=[validate_apple_app_site_association],
         help_text="Apple App Site Association document (iOS universal links), served at "
         "/.well-known/apple-app-site-association; empty: none (404).",
     )
-    assetlinks = models.JSONField(
+    assetlinks = AppLinkDocumentField(
         null=True,
         blank=True,
         validators=[validate_assetlinks],
@@ -955,6 +956,10 @@ class ClickWebhookDelivery(models.Model):
     )
     event_id = models.CharField(max_length=64)
     payload = models.JSONField()
+    #: The keyed hashes (``services.privacy.subject_hash``) of the click's identifiers that
+    #: the payload does not carry (its ``ip_hash`` and click id), so that an erasure or access
+    #: request by either finds the delivery; never sent, emptied by an erasure.
+    subject_hashes = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )

@@ -22,6 +22,7 @@ from link_tracking_runtime.routing import ACCEPT_LANGUAGE_MAX_LENGTH
 
 from .. import outbox
 from ..conf import app_settings
+from ..documents import stored_document_problems
 from ..models import (
     Domain,
     GlobalUTMPolicy,
@@ -150,7 +151,15 @@ class DomainVerificationSerializer(serializers.Serializer):
 
 class JSONDocumentField(serializers.JSONField):
     """A JSON document: the JSON value itself, or (as a file's contents often arrive) a string
-    holding it, parsed here; a string that is not JSON is a field error."""
+    holding it, parsed here; a string that is not JSON is a field error. A stored document past
+    the contract's bounds (saved before they were checked) is shown as ``null``, and what it is
+    past in the serializer's ``app_link_problems``: encoding it could exhaust the recursion
+    limit, and a page of domains would carry it whole."""
+
+    def to_representation(self, value: Any) -> Any:
+        if stored_document_problems(value):
+            return None
+        return super().to_representation(value)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):
@@ -168,6 +177,11 @@ class DomainSerializer(StrictModelSerializer):
         help_text="Owner; null for a domain shared by every account (staff only).",
     )
     verification = serializers.SerializerMethodField()
+    app_link_problems = serializers.SerializerMethodField(
+        help_text="Each stored app-link document past the bounds (at most 20 levels deep, "
+        "10,000 values, 128 KB as compact JSON), saved before they were checked: its field "
+        "shows null and this names the bound. Replace the document to clear it.",
+    )
     apple_app_site_association = JSONDocumentField(
         required=False,
         allow_null=True,
@@ -195,13 +209,27 @@ class DomainSerializer(StrictModelSerializer):
             "active",
             "apple_app_site_association",
             "assetlinks",
+            "app_link_problems",
             *DOMAIN_PLATFORM_FIELDS,
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", *DOMAIN_PLATFORM_FIELDS, "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "app_link_problems",
+            *DOMAIN_PLATFORM_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
         validators: list[Any] = []  # uniqueness is the service layer's (full_clean)
         extra_kwargs = {"domain_name": {"validators": [validate_domain_name]}}
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_app_link_problems(self, domain: Domain) -> dict[str, str]:
+        problems = {
+            name: stored_document_problems(getattr(domain, name)) for name in Domain.APP_LINK_FIELDS
+        }
+        return {name: " ".join(found) for name, found in problems.items() if found}
 
     @extend_schema_field(DomainVerificationSerializer)
     def get_verification(self, domain: Domain) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from ..models import (
     Link,
     MessageClick,
 )
+from ..services.privacy import delivery_subject_hashes
 from ..signals import link_clicked
 from .devices import device_of
 from .sources import Chunk, SourceObject, read_chunks
@@ -131,6 +132,7 @@ class _Click(NamedTuple):
     device: str
     sms_msg_id: str | None
     ip_hash: str
+    click_session_id: str
 
 
 class _Context:
@@ -260,6 +262,9 @@ _Record = msgspec.defstruct(
                 "user_agent",
             )
         ),
+        # Not stored in a column (no length limit): a webhook delivery keeps only its keyed
+        # hash, for privacy requests by click id.
+        ("click_session_id", str | None, None),
     ],
     gc=False,
 )
@@ -293,7 +298,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
     if not events:
         return columns
     ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
-    link_ids, ips, channels, countries, variants, sms, agents = texts
+    link_ids, ips, channels, countries, variants, sms, agents, sessions = texts
     distinct_links = set(link_ids)
     context.resolve_links(filter(None, distinct_links))
     links = context.links
@@ -325,6 +330,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
             variants,
             sms,
             agents,
+            sessions,
         ) = (tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts))
     # Normalised once per distinct value (a campaign has few), then mapped in C.
     country_of = {c: c.upper() if c else "" for c in set(countries)}
@@ -341,6 +347,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
         list(map(device.__getitem__, agents)),
         [m or None for m in sms] if "" in sms else list(sms),
         [ip or "" for ip in ips] if None in ips else list(ips),
+        [s or "" for s in sessions] if None in sessions else list(sessions),
     ]
 
 
@@ -612,7 +619,7 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
     """Count the new clicks (columns in :class:`_Click` order) into the rollups. Written
     column-wise: counting, masking and first/last are map/zip/compress/Counter/dict calls
     that run in C, with a Python step per distinct cell, never per click."""
-    _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips = new
+    _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips, _ = new
     links = list(map(operator.attrgetter("db_pk"), infos))
     hours = list(map(operator.sub, stamps, map(operator.mod, stamps, repeat(3600.0))))
     # Each click's (link, hour, is_bot) as a small integer: the counts per dimension hash
@@ -778,6 +785,9 @@ def _write_deliveries(clicks: list[_Click], context: _Context) -> int:
                     webhook_id=webhook_pk,
                     event_id=click.event_id,
                     payload=click_payload(click),
+                    subject_hashes=delivery_subject_hashes(
+                        ip_hash=click.ip_hash, click_id=click.click_session_id
+                    ),
                     next_attempt_at=now,
                 )
             )
