@@ -163,6 +163,7 @@ LINK_TRACKING = {
 # take sessions and tokens instead.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],

@@ -137,6 +137,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "IMPORT_JOB_RETENTION_DAYS",
         "SIGNED_URL_DEFAULT_TTL_SECONDS",
         "SIGNED_URL_MAX_TTL_SECONDS",
+        "API_KEY_LAST_USED_INTERVAL_SECONDS",
     ):
         value = getattr(app_settings, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -165,11 +166,50 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     id="link_tracking.E012",
                 )
             )
+    errors.extend(_api_key_errors())
     if app_settings.SHORT_URL_SCHEME not in ("http", "https"):
         errors.append(
             Error(
                 "LINK_TRACKING['SHORT_URL_SCHEME'] must be 'http' or 'https'.",
                 id="link_tracking.E009",
+            )
+        )
+    return errors
+
+
+def _api_key_errors() -> list[CheckMessage]:
+    """API_KEY_THROTTLE_RATES maps scopes to rates; API_KEY_PEPPER, when set, is long enough."""
+    errors: list[CheckMessage] = []
+    scopes = apps.get_model("link_tracking", "ApiKey").Scope.values
+    rates = app_settings.API_KEY_THROTTLE_RATES
+    if not isinstance(rates, dict):
+        rates = {None: rates}
+    for scope, rate in rates.items():
+        if scope not in scopes:
+            errors.append(
+                Error(
+                    f"LINK_TRACKING['API_KEY_THROTTLE_RATES'] names {scope!r}, not a scope.",
+                    hint=f"A dict of scopes ({', '.join(scopes)}) to rates or None.",
+                    id="link_tracking.E012",
+                )
+            )
+        elif rate is not None and not _valid_rate(rate):
+            errors.append(
+                Error(
+                    f"LINK_TRACKING['API_KEY_THROTTLE_RATES'][{scope!r}] = {rate!r} is not a "
+                    "throttle rate.",
+                    hint="'<number>/<second|minute|hour|day>', e.g. '600/minute', or None.",
+                    id="link_tracking.E012",
+                )
+            )
+    pepper = app_settings.API_KEY_PEPPER
+    if pepper is not None and (not isinstance(pepper, str) or len(pepper) < 32):
+        errors.append(
+            Error(
+                "LINK_TRACKING['API_KEY_PEPPER'] must be a string of at least 32 characters.",
+                hint="e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))', or "
+                "None to derive one from SECRET_KEY.",
+                id="link_tracking.E013",
             )
         )
     return errors

@@ -110,6 +110,21 @@ DEFAULTS: dict[str, Any] = {
     # Counted in Django's cache: share one cache between web processes in production.
     "API_WRITE_THROTTLE_RATE": "600/minute",
     "API_BULK_THROTTLE_RATE": "30/minute",
+    # API keys (docs/INTEGRATION.md, "API keys"): the HMAC-SHA256 key their hashes are made
+    # with (None: derived from SECRET_KEY, so rotating SECRET_KEY invalidates every API key;
+    # set a dedicated secret in production), and how often a key's last_used_at is written
+    # at most (one write per key per interval, not one per request).
+    "API_KEY_PEPPER": None,
+    "API_KEY_LAST_USED_INTERVAL_SECONDS": 60,
+    # Per-key throttles by the scope a request needs (DRF rate strings; a scope absent or
+    # None is not throttled per key). Counted in Django's cache, keyed by the key's id.
+    "API_KEY_THROTTLE_RATES": {
+        "links:read": "1200/minute",
+        "links:write": "300/minute",
+        "stats:read": "1200/minute",
+        "webhooks:manage": "60/minute",
+        "import": "30/minute",
+    },
     # The most links one bulk create (POST links/bulk/) may make; all or nothing.
     "BULK_CREATE_MAX_LINKS": 100,
     # The most data rows one CSV import (POST links/import/) may carry; all or nothing.

@@ -40,6 +40,7 @@ from ..conf import app_settings
 from ..errors import LinkTrackingError
 from ..models import Domain
 from . import links as link_service
+from .api_keys import acting_user
 from .domain_claims import expire_domain_claims, release_lapsed_claim
 
 __all__ = [
@@ -103,7 +104,7 @@ def _publish_links(domain: Domain) -> None:
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
     domain.verified_at = now
     domain.verification_method = method
-    domain.verified_by = user if getattr(user, "is_authenticated", False) else None
+    domain.verified_by = acting_user(user)
     domain.verification_error = ""
     if domain.status == Domain.Status.PENDING:
         domain.status = Domain.Status.ACTIVE
@@ -151,7 +152,7 @@ def _audit(domain: Domain, user: Any, message: str) -> None:
     """Record ``message`` about ``domain`` by ``user`` in the admin's log (``LogEntry``), the
     audit trail staff read on the domain's history page; skipped without a user, or in a host
     without ``django.contrib.admin``."""
-    if not getattr(user, "is_authenticated", False) or not apps.is_installed(
+    if acting_user(user) is None or not apps.is_installed(
         "django.contrib.admin"
     ):
         return

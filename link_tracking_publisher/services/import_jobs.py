@@ -37,6 +37,7 @@ from django.utils import timezone
 from .. import dispatch
 from ..conf import app_settings
 from ..models import Domain, Link, LinkImport
+from .api_keys import acting_user
 from .link_import import ImportResult, RowError, import_links, read_import_file
 
 __all__ = [
@@ -77,7 +78,7 @@ def create_import_job(
     return LinkImport.objects.create(
         account=account,
         domain=domain,
-        requested_by=user if getattr(user, "pk", None) else None,
+        requested_by=acting_user(user),
         reason=reason,
         file_name=file_name[:255],
         file_size=len(data),

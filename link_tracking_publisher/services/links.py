@@ -26,6 +26,7 @@ from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
 from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
 from ..validators import validate_slug
+from .api_keys import acting_api_key, acting_user
 from .domain_claims import release_lapsed_claim
 from .errors import InvalidState
 from .publisher import PUBLISH_CHUNK, stage_republish
@@ -177,7 +178,8 @@ def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: st
         routing_rules=link.routing_rules,
         active=link.active,
         changes=dict(changes),
-        changed_by=user if getattr(user, "is_authenticated", False) else None,
+        changed_by=acting_user(user),
+        changed_by_api_key=acting_api_key(user),
         change_reason=reason,
     )
     entry = outbox.create_entry(link)
@@ -209,8 +211,7 @@ def create_link(
     if unknown:
         raise TypeError(f"create_link() got unexpected fields: {', '.join(sorted(unknown))}")
     link = Link(account=account, domain=domain, destination_url=destination_url, **fields)
-    if user is not None and getattr(user, "is_authenticated", False):
-        link.created_by = user
+    link.created_by = acting_user(user)
     if slug:
         try:
             validate_slug(slug)
@@ -402,7 +403,7 @@ def update_global_utm_policy(
         )
         changed = policy.default_utm_params != dict(default_utm_params)
         policy.default_utm_params = dict(default_utm_params)
-        if getattr(user, "is_authenticated", False):
+        if acting_user(user) is not None:
             policy.updated_by = user
         policy.full_clean()
         policy.save()
