@@ -1192,10 +1192,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoked(self, obj: ApiKey) -> bool:
         return obj.revoked_at is not None
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         return self.fields if obj is None else self.view_fields
 
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         return [] if obj is None else self.view_fields
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:

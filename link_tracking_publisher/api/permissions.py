@@ -112,7 +112,9 @@ def required_scope(request: Request, view: Any) -> str | None:
     ``None`` when it declares none (keys may not use the view)."""
     scopes: Mapping[str, str] = getattr(view, "api_key_scopes", None) or {}
     action = getattr(view, "action", None)
-    scope = scopes.get(action or "") or scopes.get("read" if request.method in SAFE_METHODS else "write")
+    scope = scopes.get(action or "") or scopes.get(
+        "read" if request.method in SAFE_METHODS else "write"
+    )
     return None if scope is None else str(scope)
 
 

@@ -40,6 +40,7 @@ from ..models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from ..services import api_keys as api_key_service
 from ..services import domains as domain_service
 from ..services import link_csv
 from ..services import links as link_service
@@ -52,7 +53,6 @@ from ..services.preview import SimulatedClick, preview_link
 from ..services.signed_urls import signed_url
 from . import examples
 from . import serializers as s
-from ..services import api_keys as api_key_service
 from .access import AccountAccessPolicy, get_access_policy
 from .authentication import ApiKeyAuthentication, presents_api_key
 from .exceptions import exception_handler
@@ -123,19 +123,18 @@ class LinkTrackingAPIMixin(_APIViewBase):
     def get_exception_handler(self) -> Any:
         return exception_handler
 
-    def get_authenticate_header(self, request: Request) -> str | None:
+    def get_authenticate_header(self, request: Request) -> str:
         # A refused API key is a 401 with its scheme's challenge, wherever the host listed
         # ApiKeyAuthentication (DRF asks the first class only).
         if presents_api_key(request):
-            for authenticator in request.authenticators:
+            for authenticator in request.authenticators or ():
                 if isinstance(authenticator, ApiKeyAuthentication):
                     return authenticator.authenticate_header(request)
-        header: str | None = super().get_authenticate_header(request)
-        return header
+        return super().get_authenticate_header(request)
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         if isinstance(request, Request):
             api_key_service.record_request(

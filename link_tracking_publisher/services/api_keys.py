@@ -234,11 +234,11 @@ def authenticate(raw_key: str, *, now: datetime | None = None) -> ApiKey:
     if len(raw_key) > MAX_KEY_LENGTH or raw_key[PREFIX_LENGTH : PREFIX_LENGTH + 1] != "_":
         raise InvalidApiKey
     presented = key_hash(raw_key)
-    key = (
-        ApiKey.objects.select_related("account")
-        .filter(prefix=raw_key[:PREFIX_LENGTH])
-        .first()
-    )
+    key: ApiKey | None
+    try:  # the prefix is unique: one indexed row, no ordering
+        key = ApiKey.objects.select_related("account").get(prefix=raw_key[:PREFIX_LENGTH])
+    except ApiKey.DoesNotExist:
+        key = None
     stored = key.secret_hash if key is not None else ""
     if not hmac.compare_digest(presented, stored) or key is None:
         raise InvalidApiKey

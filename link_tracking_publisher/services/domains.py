@@ -152,9 +152,7 @@ def _audit(domain: Domain, user: Any, message: str) -> None:
     """Record ``message`` about ``domain`` by ``user`` in the admin's log (``LogEntry``), the
     audit trail staff read on the domain's history page; skipped without a user, or in a host
     without ``django.contrib.admin``."""
-    if acting_user(user) is None or not apps.is_installed(
-        "django.contrib.admin"
-    ):
+    if acting_user(user) is None or not apps.is_installed("django.contrib.admin"):
         return
     # Imported here: the admin is optional, and its models cannot be imported without it.
     from django.contrib.admin.models import CHANGE, LogEntry

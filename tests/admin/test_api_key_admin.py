@@ -71,9 +71,18 @@ def test_bad_input_is_a_form_error(client: Client) -> None:
     account = AccountFactory()
     response = client.post(
         _url("add"),
-        {"account": account.pk, "name": "x", "scopes": ["links:read"], "expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"},
+        {
+            "account": account.pk,
+            "name": "x",
+            "scopes": ["links:read"],
+            "expires_at_0": "2001-01-01",
+            "expires_at_1": "00:00:00",
+        },
     )
-    assert response.status_code == 200 and "The expiry must be in the future." in response.content.decode()
+    assert (
+        response.status_code == 200
+        and "The expiry must be in the future." in response.content.decode()
+    )
     response = client.post(_url("add"), {"account": account.pk, "name": "x"})
     assert response.status_code == 200 and not ApiKey.objects.exists()
 

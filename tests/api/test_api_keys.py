@@ -91,7 +91,10 @@ def test_create_shows_the_key_once_and_the_list_never(
         ({"name": "x", "scopes": "links:read"}, "scopes"),
         ({"name": "", "scopes": ["links:read"]}, "name"),
         ({"name": "x" * 101, "scopes": ["links:read"]}, "name"),
-        ({"name": "x", "scopes": ["links:read"], "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        (
+            {"name": "x", "scopes": ["links:read"], "expires_at": "2001-01-01T00:00:00Z"},
+            "expires_at",
+        ),
     ],
 )
 def test_bad_input_is_a_field_level_400(
@@ -112,7 +115,8 @@ def test_keys_of_another_account_do_not_exist(
     assert bob_client.get(f"{API}/api-keys/{key.pk}/").status_code == 404
     assert bob_client.post(f"{API}/api-keys/{key.pk}/revoke/").status_code == 404
     response = bob_client.post(
-        f"{API}/api-keys/", {"account": account_a.pk, "name": "x", "scopes": ["import"]},
+        f"{API}/api-keys/",
+        {"account": account_a.pk, "name": "x", "scopes": ["import"]},
         format="json",
     )
     assert response.status_code == 400 and "account" in response.json()
@@ -170,7 +174,10 @@ def test_a_key_changes_nothing_shared(make_key: Any, shared_domain: Any) -> None
     _, raw = make_key()
     client = key_client(raw)
     assert client.get(f"{API}/utm-policy/").status_code == 200
-    assert client.put(f"{API}/utm-policy/", {"default_utm_params": {}}, format="json").status_code == 403
+    assert (
+        client.put(f"{API}/utm-policy/", {"default_utm_params": {}}, format="json").status_code
+        == 403
+    )
     response = client.post(f"{API}/domains/", {"domain_name": "new.example.com"}, format="json")
     assert response.status_code == 400 and "account" in response.json()
 
@@ -234,7 +241,9 @@ def test_unknown_revoked_expired_and_rotated_keys_get_the_same_401(
     answers = []
     for raw in presented:
         response = key_client(raw).get(f"{API}/links/")
-        answers.append((response.status_code, response.json(), response.headers.get("WWW-Authenticate")))
+        answers.append(
+            (response.status_code, response.json(), response.headers.get("WWW-Authenticate"))
+        )
     assert answers == [(401, {"detail": "Invalid API key."}, 'Bearer realm="api"')] * len(presented)
     assert key_client(new_raw).get(f"{API}/links/").status_code == 200
     assert new_raw.startswith(rotated.prefix + "_")
@@ -274,9 +283,7 @@ def test_last_used_is_written_at_most_once_a_minute(make_key: Any) -> None:
 # --- throttles ----------------------------------------------------------------------------
 
 
-def test_throttles_count_per_key_and_scope(
-    settings: Any, make_key: Any, account_a: Any
-) -> None:
+def test_throttles_count_per_key_and_scope(settings: Any, make_key: Any, account_a: Any) -> None:
     settings.LINK_TRACKING = {
         **settings.LINK_TRACKING,
         "API_KEY_THROTTLE_RATES": {"links:read": "2/minute", "stats:read": None},
@@ -323,7 +330,10 @@ def test_a_key_only_client_creates_a_link_and_reads_its_message_clicks(
     created = client.post(f"{API}/links/", link_body, format="json")
     assert created.status_code == 201, created.json()
     link = Link.objects.get(pk=created.json()["id"])
-    events = [click(link, at=T0 + 60, sms_msg_id="m-42"), click(link, at=T0 + 90, sms_msg_id="m-42")]
+    events = [
+        click(link, at=T0 + 60, sms_msg_id="m-42"),
+        click(link, at=T0 + 90, sms_msg_id="m-42"),
+    ]
     ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 3600)
     body = client.get(f"{API}/message-clicks/", {"sms_msg_id": "m-42"}).json()
     assert [(row["link"], row["human_clicks"]) for row in body["results"]] == [(str(link.pk), 2)]
