@@ -70,7 +70,7 @@ def main() -> None:
         account = AccountFactory()
         LinkFactory(account=account, domain=DomainFactory(account=account))
         user = get_user_model().objects.create_user("bench", password="pw", is_staff=True)
-        _, raw_key = api_keys.create_key(account=account, name="bench", scopes=["links:read"])
+        _, raw_key = api_keys.create_api_key(account=account, name="bench", scopes=["links:read"])
 
         session_client = Client()
         session_client.force_login(user)

@@ -1209,7 +1209,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:  # nothing is edited in place; revoke and rotate are actions
             return
-        key, raw = api_key_service.create_key(
+        key, raw = api_key_service.create_api_key(
             account=form.cleaned_data["account"],
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
@@ -1224,14 +1224,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_service.revoke_key(key, user=request.user)
+            api_key_service.revoke_api_key(key, user=request.user)
         self.message_user(request, f"Revoked: {queryset.count()}.", messages.SUCCESS)
 
     @admin.action(description="Rotate the selected API keys (new secrets)", permissions=["change"])
     def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             try:
-                rotated, raw = api_key_service.rotate_key(key, user=request.user)
+                rotated, raw = api_key_service.rotate_api_key(key, user=request.user)
             except InvalidState as exc:
                 self.message_user(request, f"{key}: {exc}", messages.ERROR)
                 continue

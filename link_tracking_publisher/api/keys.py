@@ -121,7 +121,7 @@ class ApiKeyViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key, raw = api_key_service.create_key(user=request.user, **serializer.validated_data)
+        key, raw = api_key_service.create_api_key(user=request.user, **serializer.validated_data)
         return self._with_secret(key, raw, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -131,7 +131,7 @@ class ApiKeyViewSet(
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        key = api_key_service.revoke_key(self.get_object(), user=request.user)
+        key = api_key_service.revoke_api_key(self.get_object(), user=request.user)
         return Response(ApiKeySerializer(key, context=self.get_serializer_context()).data)
 
     @extend_schema(
@@ -142,5 +142,5 @@ class ApiKeyViewSet(
     )
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, pk: str | None = None) -> Response:
-        key, raw = api_key_service.rotate_key(self.get_object(), user=request.user)
+        key, raw = api_key_service.rotate_api_key(self.get_object(), user=request.user)
         return self._with_secret(key, raw, status.HTTP_200_OK)

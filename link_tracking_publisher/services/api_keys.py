@@ -44,11 +44,11 @@ __all__ = [
     "acting_user",
     "authenticate",
     "clean_key_fields",
-    "create_key",
+    "create_api_key",
     "key_hash",
     "record_request",
-    "revoke_key",
-    "rotate_key",
+    "revoke_api_key",
+    "rotate_api_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def clean_key_fields(name: str, scopes: Iterable[str], expires_at: datetime | No
     return sorted(chosen, key=SCOPES.index)
 
 
-def create_key(
+def create_api_key(
     *,
     account: Any,
     name: str,
@@ -200,7 +200,7 @@ def create_key(
     raise InvalidState("Could not draw an unused key prefix; try again.")
 
 
-def rotate_key(key: ApiKey, *, user: Any = None) -> tuple[ApiKey, str]:
+def rotate_api_key(key: ApiKey, *, user: Any = None) -> tuple[ApiKey, str]:
     """A new secret for ``key`` (same prefix, scopes and expiry): the old one stops working
     now. Returns the row and the new key, shown this once. A revoked key cannot be rotated."""
     with transaction.atomic():
@@ -215,7 +215,7 @@ def rotate_key(key: ApiKey, *, user: Any = None) -> tuple[ApiKey, str]:
     return current, raw
 
 
-def revoke_key(key: ApiKey, *, user: Any = None) -> ApiKey:
+def revoke_api_key(key: ApiKey, *, user: Any = None) -> ApiKey:
     """Revoke ``key`` now (for good; revoking a revoked key changes nothing)."""
     updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()

@@ -88,7 +88,7 @@ def test_bad_input_is_a_form_error(client: Client) -> None:
 
 
 def test_revoke_and_rotate_are_actions(client: Client) -> None:
-    key, raw = api_key_service.create_key(
+    key, raw = api_key_service.create_api_key(
         account=AccountFactory(), name="crm", scopes=["links:write"]
     )
     response = client.post(
@@ -108,6 +108,6 @@ def test_revoke_and_rotate_are_actions(client: Client) -> None:
 
 
 def test_keys_are_not_deleted(client: Client) -> None:
-    key, _ = api_key_service.create_key(account=AccountFactory(), name="crm", scopes=["import"])
+    key, _ = api_key_service.create_api_key(account=AccountFactory(), name="crm", scopes=["import"])
     assert client.get(_url("delete", key.pk)).status_code == 403
     assert ApiKey.objects.filter(pk=key.pk).exists()

@@ -37,7 +37,7 @@ def key_client(raw: str) -> APIClient:
 @pytest.fixture
 def make_key(account_a: Any) -> Callable[..., tuple[ApiKey, str]]:
     def make(*scopes: str, account: Any = None, **fields: Any) -> tuple[ApiKey, str]:
-        return api_key_service.create_key(
+        return api_key_service.create_api_key(
             account=account or account_a, name="crm", scopes=scopes or ALL_SCOPES, **fields
         )
 
