@@ -720,6 +720,11 @@ class LinkImport(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The API key the job was started with (requested_by is then empty): its links' versions
+    # name the key, as a synchronous import's do.
+    requested_by_api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(max_length=255, blank=True)
     file_name = models.CharField(max_length=255)
     file_size = models.PositiveIntegerField(help_text="Bytes.")

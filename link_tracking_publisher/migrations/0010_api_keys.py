@@ -38,6 +38,11 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.AddField(
+            model_name='linkimport',
+            name='requested_by_api_key',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='link_tracking.apikey'),
+        ),
+        migrations.AddField(
             model_name='linkversion',
             name='changed_by_api_key',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='link_tracking.apikey'),

@@ -10,13 +10,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.clicks.ingest import ingest_objects
 from link_tracking_publisher.clicks.sources import local_objects
-from link_tracking_publisher.models import ApiKey, Link, LinkVersion
+from link_tracking_publisher.models import ApiKey, Link, LinkImport, LinkVersion
 from link_tracking_publisher.services import api_keys as api_key_service
+from link_tracking_publisher.tasks import publish_link_task
+from link_tracking_publisher.tasks.import_tasks import run_link_import_task
 from tests.clicks.conftest import T0, click, write_ndjson
 from tests.publisher.factories import LinkFactory
 
@@ -150,6 +153,36 @@ def test_a_key_creates_a_link_for_its_account_and_the_audit_trail_names_it(
     assert [r.getMessage() for r in audit] == [
         f"api key {key.prefix} (crm) (account {key.account_id}): POST {API}/links/ -> 201"
     ]
+
+
+def test_an_import_job_started_with_a_key_names_it_in_every_version(
+    settings: Any,
+    make_key: Any,
+    account_a: Any,
+    domain_a: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.LINK_TRACKING = {**settings.LINK_TRACKING, "IMPORT_MAX_ROWS": 1}
+    key, raw = make_key("import")
+    csv = b"slug,destination_url\nk1,https://shop.example.com/1\nk2,https://shop.example.com/2\n"
+    body = {
+        "file": SimpleUploadedFile("keys.csv", csv, content_type="text/csv"),
+        "account": account_a.pk,
+        "domain": str(domain_a.pk),
+    }
+    with (
+        mock.patch.object(run_link_import_task, "delay"),
+        mock.patch.object(publish_link_task, "delay"),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = key_client(raw).post(f"{API}/links/import/", body, format="multipart")
+        assert response.status_code == 202, response.json()
+        job = LinkImport.objects.get(pk=response.json()["id"])
+        assert (job.requested_by, job.requested_by_api_key) == (None, key)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert run_link_import_task(str(job.pk)) == "succeeded"
+    versions = LinkVersion.objects.filter(link__account=account_a)
+    assert [v.changed_by_api_key for v in versions] == [key, key]
 
 
 def test_a_key_never_sees_another_accounts_objects(
