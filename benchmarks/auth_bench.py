@@ -18,6 +18,9 @@ Each round measures, interleaved, per call:
 * **request, session** / **request, key**: a whole ``GET links/`` through the Django test
   client (middleware, view, access policy, one link serialised).
 
+Then the hash alone: ``key_hash`` (HMAC-SHA256) against ``check_password`` with the project's
+first password hasher (PBKDF2 by default), what a slow hash would have cost per request.
+
 Reports the median microseconds per call over the rounds and the key's ratio to the session,
 whole and above the floor.
 Not a test: nothing here asserts a time.
@@ -119,6 +122,15 @@ def main() -> None:
                 calls = args.calls if name.startswith("auth") else max(args.calls // 10, 50)
                 results[name].append(per_call_us(case, calls))
 
+        # The hash alone: the one chosen, and the password hasher it is not (settings' first).
+        from django.contrib.auth.hashers import check_password, make_password
+
+        encoded = make_password(raw_key)
+        hashes = {
+            "hash, HMAC-SHA256": [per_call_us(lambda: api_keys.key_hash(raw_key), args.calls)],
+            "hash, password hasher": [per_call_us(lambda: check_password(raw_key, encoded), 3)],
+        }
+
     medians = {name: statistics.median(values) for name, values in results.items()}
     print(
         f"rounds: {args.rounds}, calls per round: {args.calls} (auth), "
@@ -127,6 +139,8 @@ def main() -> None:
     print(f"{'case':<18} {'median µs/call':>15} {'min':>9} {'max':>9}")
     for name, values in results.items():
         print(f"{name:<18} {medians[name]:>15.1f} {min(values):>9.1f} {max(values):>9.1f}")
+    for name, values in hashes.items():
+        print(f"{name:<22} {values[0]:>11.1f} µs/call")
     for kind in ("auth", "request"):
         ratio = medians[f"{kind}, key"] / medians[f"{kind}, session"]
         print(f"{kind}: key / session = {ratio:.2f}")
