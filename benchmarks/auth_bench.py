@@ -2,17 +2,17 @@
 
     python benchmarks/auth_bench.py                 # --calls 2000 --rounds 5
 
-One process, a fresh SQLite database (the devsite's settings: ApiKeyAuthentication, then
-SessionAuthentication, then Basic). A user (staff) and an API key of one account with one link.
+One process, a fresh SQLite database (the devsite's settings: SessionAuthentication, then
+Basic, then ApiKeyAuthentication). A user (staff) and an API key of one account with one link.
 Each round measures, interleaved, per call:
 
 * **auth, floor**: the same for a request with no credentials (anonymous): building the
   request, the middleware and DRF's ``Request``, the baseline the two below add to;
 * **auth, session**: what DRF does to find ``request.user`` for a request carrying a session
   cookie: the session middleware's lazy user, then the configured authenticators in order
-  (the key class first declines, then the session's user is loaded: a session row and a user
-  row, CSRF checked);
-* **auth, key**: the same for ``Authorization: Bearer lt_…``: one ``ApiKey`` row by prefix
+  (the session's user is loaded: a session row and a user row, CSRF checked);
+* **auth, key**: the same for ``Authorization: Bearer lt_…`` (session and Basic decline
+  first): one ``ApiKey`` row by prefix
   (with its account), HMAC-SHA256 and a constant-time compare; ``last_used_at`` is written at
   most once a minute, so not in the loop;
 * **request, session** / **request, key**: a whole ``GET links/`` through the Django test

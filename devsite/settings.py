@@ -163,9 +163,11 @@ LINK_TRACKING = {
 # take sessions and tokens instead.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
+        # Last: the first class's challenge decides 401 or 403 for everything else (unchanged);
+        # the app's views answer a refused key with 401 and its Bearer challenge themselves.
+        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }

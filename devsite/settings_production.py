@@ -64,9 +64,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
     ],
 }
 

@@ -1,6 +1,7 @@
 """API-key authentication for DRF: ``Authorization: Bearer lt_<prefix>_<secret>``.
 
-The host adds it with one line to ``REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']``::
+The host adds it with one line to ``REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']``
+(anywhere; last leaves the host's other 401/403 answers as they are)::
 
     "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
 

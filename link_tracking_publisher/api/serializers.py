@@ -745,7 +745,7 @@ class LinkVersionSerializer(StrictModelSerializer):
     changes = serializers.DictField(child=serializers.ListField(), help_text="Field → [old, new].")
     changed_by_api_key: serializers.StringRelatedField[Any] = serializers.StringRelatedField(
         allow_null=True,
-        help_text='The API key the change was made with ("api key <prefix> (<name>)"), if any.'
+        help_text='The API key the change was made with ("api key <prefix> (<name>)"), if any.',
     )
 
     class Meta:
