@@ -34,6 +34,7 @@ from .conf import app_settings
 from .documents import stored_document_problems
 from .models import (
     Account,
+    ApiKey,
     ClickIngestCheckpoint,
     ClickWebhook,
     ClickWebhookDelivery,
@@ -50,6 +51,7 @@ from .models import (
     PublishOutbox,
     get_account_model,
 )
+from .services import api_keys as api_key_service
 from .services import campaigns as campaign_service
 from .services import crm_mappings as mapping_service
 from .services import domains as domain_service
@@ -870,10 +872,18 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
 @admin.register(LinkVersion)
 class LinkVersionAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     domain_paths = ("link__domain",)
-    list_display = ["link", "version", "active", "changed_by", "change_reason", "created_at"]
+    list_display = [
+        "link",
+        "version",
+        "active",
+        "changed_by",
+        "changed_by_api_key",
+        "change_reason",
+        "created_at",
+    ]
     list_filter = ["active"]
-    search_fields = ["link__slug_canonical", "change_reason"]
-    list_select_related = ["link__domain", "changed_by"]
+    search_fields = ["link__slug_canonical", "change_reason", "changed_by_api_key__prefix"]
+    list_select_related = ["link__domain", "changed_by", "changed_by_api_key"]
 
 
 @admin.register(PublishOutbox)
@@ -1096,6 +1106,119 @@ class ClickIngestCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["source", "position", "completed", "error", "updated_at"]
     list_filter = ["completed"]
     search_fields = ["source"]
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["account", "name", "scopes", "expires_at"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                data["scopes"] = api_key_service.clean_key_fields(
+                    data.get("name", ""), data.get("scopes", []), data.get("expires_at")
+                )
+            except ValidationError as exc:
+                for field, messages_ in exc.message_dict.items():
+                    self.add_error(field, messages_)
+        return data
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys. The key is shown once, in a message, when it is added or rotated (the action);
+    lists show its prefix. Keys are revoked, not deleted: the audit trail names them."""
+
+    form = ApiKeyAdminForm
+    list_display = [
+        "name",
+        "prefix",
+        "account",
+        "scope_list",
+        "expires_at",
+        "last_used_at",
+        "revoked",
+        "created_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["account"]
+    actions = ["revoke", "rotate"]
+    fields = ["account", "name", "scopes", "expires_at"]
+    view_fields = [
+        "account",
+        "name",
+        "prefix",
+        "scope_list",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "rotated_at",
+        "created_by",
+        "created_at",
+    ]
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    @admin.display(description="Revoked", boolean=True)
+    def revoked(self, obj: ApiKey) -> bool:
+        return obj.revoked_at is not None
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return self.fields if obj is None else self.view_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return [] if obj is None else self.view_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    def _show_key(self, request: HttpRequest, key: ApiKey, raw: str) -> None:
+        self.message_user(
+            request, f"The key {key}: {raw} (shown only now: store it).", messages.WARNING
+        )
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:  # nothing is edited in place; revoke and rotate are actions
+            return
+        key, raw = api_key_service.create_api_key(
+            account=form.cleaned_data["account"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            user=request.user,
+        )
+        for field in ApiKey._meta.concrete_fields:  # the admin goes on with ``obj``
+            setattr(obj, field.attname, getattr(key, field.attname))
+        obj._state = key._state
+        self._show_key(request, key, raw)
+
+    @admin.action(description="Revoke the selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            api_key_service.revoke_api_key(key, user=request.user)
+        self.message_user(request, f"Revoked: {queryset.count()}.", messages.SUCCESS)
+
+    @admin.action(description="Rotate the selected API keys (new secrets)", permissions=["change"])
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            try:
+                rotated, raw = api_key_service.rotate_api_key(key, user=request.user)
+            except InvalidState as exc:
+                self.message_user(request, f"{key}: {exc}", messages.ERROR)
+                continue
+            self._show_key(request, rotated, raw)
 
 
 def _withdraw_when_unresolved(site: admin.AdminSite) -> None:

@@ -119,6 +119,7 @@ def _check_rules(valid: dict[str, Any]) -> list[CheckMessage]:
                 )
             )
     errors.extend(_check_regions(valid))
+    errors.extend(_check_api_key_scopes(valid))
     smallest, largest = valid.get("IMPORT_MAX_ROWS"), valid.get("IMPORT_ASYNC_MAX_ROWS")
     if smallest is not None and largest is not None and largest < smallest:
         errors.append(
@@ -159,3 +160,18 @@ def _check_regions(valid: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return [Error(message, hint=hint, id="link_tracking.E013") for message, hint in problems]
+
+
+def _check_api_key_scopes(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E012: ``API_KEY_THROTTLE_RATES`` names only scopes an API key can hold."""
+    rates = valid.get("API_KEY_THROTTLE_RATES") or {}
+    scopes = apps.get_model("link_tracking", "ApiKey").Scope.values
+    return [
+        Error(
+            f"LINK_TRACKING['API_KEY_THROTTLE_RATES'] names {scope!r}, not a scope.",
+            hint=f"A dict of scopes ({', '.join(scopes)}) to rates or None.",
+            id="link_tracking.E012",
+        )
+        for scope in rates
+        if scope not in scopes
+    ]

@@ -111,12 +111,14 @@ def boolean() -> Parser:
     return parse
 
 
-def text(*, empty: bool = True) -> Parser:
+def text(*, empty: bool = True, min_length: int = 0) -> Parser:
     def parse(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be a string")
         if not empty and not value:
             raise ValueError("must not be empty")
+        if len(value) < min_length:
+            raise ValueError(f"must be a string of at least {min_length} characters")
         return value
 
     return parse
@@ -160,6 +162,18 @@ def throttle_rate() -> Parser:
                 "'600/minute', or None"
             )
         return value
+
+    return parse
+
+
+def throttle_rates() -> Parser:
+    """A dict of names (scopes) to throttle rates or ``None``."""
+    rate = optional(throttle_rate())
+
+    def parse(value: Any) -> dict[str, str | None]:
+        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+            raise ValueError("must be a dict of scopes to throttle rates or None")
+        return {key: rate(item) for key, item in value.items()}
 
     return parse
 
@@ -336,6 +350,26 @@ DECLARATIONS: tuple[Setting, ...] = (
         "API_WRITE_THROTTLE_RATE", "600/minute", optional(throttle_rate()), "link_tracking.E012"
     ),
     Setting("API_BULK_THROTTLE_RATE", "30/minute", optional(throttle_rate()), "link_tracking.E012"),
+    # API keys (docs/INTEGRATION.md, "API keys"): the HMAC-SHA256 key their hashes are made
+    # with (None: derived from SECRET_KEY, so rotating SECRET_KEY invalidates every API key;
+    # set a dedicated secret in production), and how often a key's last_used_at is written
+    # at most (one write per key per interval, not one per request).
+    Setting("API_KEY_PEPPER", None, optional(text(min_length=32)), "link_tracking.E014"),
+    Setting("API_KEY_LAST_USED_INTERVAL_SECONDS", 60, integer(1)),
+    # Per-key throttles by the scope a request needs (DRF rate strings; a scope absent or
+    # None is not throttled per key). Counted in Django's cache, keyed by the key's id.
+    Setting(
+        "API_KEY_THROTTLE_RATES",
+        {
+            "links:read": "1200/minute",
+            "links:write": "300/minute",
+            "stats:read": "1200/minute",
+            "webhooks:manage": "60/minute",
+            "import": "30/minute",
+        },
+        throttle_rates(),
+        "link_tracking.E012",
+    ),
     # The most links one bulk create (POST links/bulk/) may make; all or nothing.
     Setting("BULK_CREATE_MAX_LINKS", 100, integer(1)),
     # The most data rows one CSV import (POST links/import/) may carry; all or nothing.

@@ -617,6 +617,10 @@ class LinkVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     change_reason = models.TextField(blank=True)
+    # The API key the change was made with (changed_by is then empty: a key is no user).
+    changed_by_api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -716,6 +720,11 @@ class LinkImport(models.Model):
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The API key the job was started with (requested_by is then empty): its links' versions
+    # name the key, as a synchronous import's do.
+    requested_by_api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.CharField(max_length=255, blank=True)
     file_name = models.CharField(max_length=255)
@@ -982,3 +991,42 @@ class ClickWebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.webhook_id} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A credential a machine client uses with the API, for one account and some scopes.
+
+    The client holds ``<prefix>_<secret>``; only :attr:`prefix` (shown in lists, the lookup
+    key) and :attr:`secret_hash` are stored: HMAC-SHA256 of the whole key under
+    ``LINK_TRACKING['API_KEY_PEPPER']``. The secret is 256 random bits, so a fast keyed hash
+    is as strong as a slow one and costs microseconds per request (a password KDF is for
+    guessable secrets). Create, rotate and revoke through
+    :mod:`link_tracking_publisher.services.api_keys`."""
+
+    class Scope(models.TextChoices):
+        LINKS_READ = "links:read", "Read links, domains and campaigns"
+        LINKS_WRITE = "links:write", "Create and change links, domains and campaigns"
+        STATS_READ = "stats:read", "Read click statistics and message clicks"
+        WEBHOOKS_MANAGE = "webhooks:manage", "Manage click webhooks and their deliveries"
+        IMPORT = "import", "Import links from CSV"
+
+    account = models.ForeignKey(ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"api key {self.prefix} ({self.name})"

@@ -24,13 +24,22 @@ from rest_framework.response import Response
 from ..clicks import webhooks as click_webhooks
 from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
 from ..clicks.webhooks import CANCELLED_REASON, retry_deliveries
-from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
+from ..models import (
+    ApiKey,
+    ClickWebhook,
+    ClickWebhookDelivery,
+    Link,
+    LinkCampaign,
+    MessageClick,
+)
 from ..services.link_csv import spreadsheet_safe
 from . import click_serializers as s
 from . import examples
 from .exceptions import Conflict
 from .schema import extend_schema
 from .views import LinkTrackingAPIMixin
+
+Scope = ApiKey.Scope
 
 __all__ = [
     "CampaignStatsView",
@@ -123,6 +132,7 @@ class LinkStatsView(_StatsView):
     """Click statistics of one link."""
 
     permission_model = Link  # read-only: any other method is a 405
+    api_key_scopes = {"read": Scope.STATS_READ}
 
     def scoped(self) -> QuerySet[Any]:
         return Link.objects.filter(account__in=self.accounts())
@@ -140,6 +150,7 @@ class CampaignStatsView(_StatsView):
     """Click statistics of a campaign: all its links together."""
 
     permission_model = LinkCampaign  # read-only: any other method is a 405
+    api_key_scopes = {"read": Scope.STATS_READ}
 
     def scoped(self) -> QuerySet[Any]:
         return LinkCampaign.objects.filter(account__in=self.accounts())
@@ -163,6 +174,7 @@ class MessageClickViewSet(LinkTrackingAPIMixin, mixins.ListModelMixin, viewsets.
     clicks, the first human click and the last click. Exact."""
 
     permission_model = MessageClick
+    api_key_scopes = {"read": Scope.STATS_READ}
 
     serializer_class = s.MessageClickSerializer
     filterset_class = MessageClickFilter
@@ -192,6 +204,7 @@ class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     and in rotate-secret's, never again."""
 
     permission_model = ClickWebhook
+    api_key_scopes = {"read": Scope.WEBHOOKS_MANAGE, "write": Scope.WEBHOOKS_MANAGE}
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     serializer_class = s.ClickWebhookSerializer
@@ -254,6 +267,7 @@ class ClickWebhookDeliveryViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelVi
     """The click webhook outbox: each notification's status, attempts and last error."""
 
     permission_model = ClickWebhookDelivery
+    api_key_scopes = {"read": Scope.WEBHOOKS_MANAGE, "write": Scope.WEBHOOKS_MANAGE}
 
     serializer_class = s.ClickWebhookDeliverySerializer
     filterset_class = DeliveryFilter

@@ -771,6 +771,10 @@ class LinkVersionSerializer(StrictModelSerializer):
     utm_overrides = serializers.DictField(child=serializers.CharField(allow_null=True))
     routing_rules = RoutingRulesField(read_only=True, allow_null=True)
     changes = serializers.DictField(child=serializers.ListField(), help_text="Field → [old, new].")
+    changed_by_api_key: serializers.StringRelatedField[Any] = serializers.StringRelatedField(
+        allow_null=True,
+        help_text='The API key the change was made with ("api key <prefix> (<name>)"), if any.',
+    )
 
     class Meta:
         model = LinkVersion
@@ -783,6 +787,7 @@ class LinkVersionSerializer(StrictModelSerializer):
             "active",
             "changes",
             "changed_by",
+            "changed_by_api_key",
             "change_reason",
             "created_at",
         ]

@@ -7,6 +7,7 @@ modules' other names are the app's own. ``docs/INTEGRATION.md`` ("The Python API
 
 from __future__ import annotations
 
+from .api_keys import create_api_key, revoke_api_key, rotate_api_key
 from .bulk import BulkCreateError, bulk_create_links
 from .campaigns import create_campaign, update_campaign
 from .crm_mappings import create_mapping, delete_mapping, update_mapping
@@ -40,6 +41,7 @@ __all__ = [
     "SimulatedClick",
     "bulk_create_links",
     "check_domain_ownership",
+    "create_api_key",
     "create_campaign",
     "create_domain",
     "create_link",
@@ -54,6 +56,8 @@ __all__ = [
     "request_ownership_check",
     "retry_failed_publish",
     "retry_privacy_request",
+    "revoke_api_key",
+    "rotate_api_key",
     "set_link_active",
     "signed_url",
     "start_import",

@@ -37,6 +37,7 @@ from .. import dispatch
 from ..conf import app_settings
 from ..errors import LinkTrackingError
 from ..models import Domain
+from .api_keys import acting_user
 from .domain_claims import expire_domain_claims, release_lapsed_claim
 from .publishing import new_app_links_version, publish_waiting_entries, republish_links_on_commit
 
@@ -98,7 +99,7 @@ def _publish_links(domain: Domain) -> None:
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
     domain.verified_at = now
     domain.verification_method = method
-    domain.verified_by = user if getattr(user, "is_authenticated", False) else None
+    domain.verified_by = acting_user(user)
     domain.verification_error = ""
     if domain.status == Domain.Status.PENDING:
         domain.status = Domain.Status.ACTIVE
@@ -146,9 +147,7 @@ def _audit(domain: Domain, user: Any, message: str) -> None:
     """Record ``message`` about ``domain`` by ``user`` in the admin's log (``LogEntry``), the
     audit trail staff read on the domain's history page; skipped without a user, or in a host
     without ``django.contrib.admin``."""
-    if not getattr(user, "is_authenticated", False) or not apps.is_installed(
-        "django.contrib.admin"
-    ):
+    if acting_user(user) is None or not apps.is_installed("django.contrib.admin"):
         return
     # Imported here: the admin is optional, and its models cannot be imported without it.
     from django.contrib.admin.models import CHANGE, LogEntry

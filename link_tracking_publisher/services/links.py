@@ -23,6 +23,7 @@ from .. import outbox
 from ..conf import app_settings
 from ..models import Link, LinkVersion, PublishOutbox
 from ..validators import validate_slug
+from .api_keys import acting_api_key, acting_user
 from .publishing import enqueue_link_publish
 from .slugs import generate_slug
 
@@ -86,7 +87,8 @@ def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: st
         routing_rules=link.routing_rules,
         active=link.active,
         changes=dict(changes),
-        changed_by=user if getattr(user, "is_authenticated", False) else None,
+        changed_by=acting_user(user),
+        changed_by_api_key=acting_api_key(user),
         change_reason=reason,
     )
     entry = outbox.create_entry(link)
@@ -118,8 +120,7 @@ def create_link(
     if unknown:
         raise TypeError(f"create_link() got unexpected fields: {', '.join(sorted(unknown))}")
     link = Link(account=account, domain=domain, destination_url=destination_url, **fields)
-    if user is not None and getattr(user, "is_authenticated", False):
-        link.created_by = user
+    link.created_by = acting_user(user)
     if slug:
         try:
             validate_slug(slug)

@@ -67,6 +67,7 @@ from ..models import (
     MessageClick,
     PrivacyRequest,
 )
+from .api_keys import acting_user
 from .errors import InvalidState
 
 __all__ = [
@@ -201,7 +202,7 @@ def create_privacy_request(
         request_type=request_type,
         subject_type=subject_type,
         subject_hash=subject_hash(subject_type, value),
-        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        requested_by=acting_user(user),
     )
     request.full_clean()
     with transaction.atomic():

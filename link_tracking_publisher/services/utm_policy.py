@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from ..models import GlobalUTMPolicy, Link
+from .api_keys import acting_user
 from .publishing import republish_links_on_commit
 
 __all__ = ["update_global_utm_policy"]
@@ -28,7 +29,7 @@ def update_global_utm_policy(
         )
         changed = policy.default_utm_params != dict(default_utm_params)
         policy.default_utm_params = dict(default_utm_params)
-        if getattr(user, "is_authenticated", False):
+        if acting_user(user) is not None:
             policy.updated_by = user
         policy.full_clean()
         policy.save()

@@ -105,9 +105,9 @@ def test_a_dotted_path_is_imported_once_and_again_when_it_changes(settings: Any)
     from link_tracking_publisher.api.access import StaffAccountAccessPolicy, get_access_policy
 
     first = get_access_policy()
-    assert isinstance(first, StaffAccountAccessPolicy) and get_access_policy() is first
+    assert isinstance(first.policy, StaffAccountAccessPolicy) and get_access_policy() is first
     settings.LINK_TRACKING = {"ACCOUNT_ACCESS_POLICY": "tests.api.policies.GroupMembershipPolicy"}
-    assert type(get_access_policy()).__name__ == "GroupMembershipPolicy"
+    assert type(get_access_policy().policy).__name__ == "GroupMembershipPolicy"
     settings.LINK_TRACKING = {"ACCOUNT_ACCESS_POLICY": "link_tracking_publisher.models.Link"}
     with pytest.raises(ImproperlyConfigured, match="not an AccountAccessPolicy"):
         get_access_policy()
