@@ -87,8 +87,8 @@ resource "aws_lb_listener_rule" "from_cloudfront" {
 
   condition {
     http_header {
-      http_header_name = local.origin_verify_header
-      values           = local.origin_verify_values
+      http_header_name = var.origin_verify_header
+      values           = var.origin_verify_values
     }
   }
 
