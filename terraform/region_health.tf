@@ -49,7 +49,7 @@ resource "aws_cloudwatch_metric_alarm" "region_unhealthy" {
   provider = aws.us_east_1
 
   alarm_name          = "${local.name}-region-unhealthy-${each.key}"
-  alarm_description   = "${each.key} is not serving redirects (no healthy runtime task, or its CloudWatch cannot be read): CloudFront sends its clicks to the other region. Runbook: ${local.runbooks}/region-lost.md"
+  alarm_description   = "${each.key} is not serving redirects (no healthy runtime task, or its CloudWatch cannot be read): CloudFront sends its clicks to the other region. Runbook: ${local.runbooks}/region-lost.md (back to OK: ${local.runbooks}/region-back.md)"
   namespace           = "AWS/Route53"
   metric_name         = "HealthCheckStatus"
   dimensions          = { HealthCheckId = each.value.id }

@@ -157,9 +157,7 @@ class Configuration:
         if "origin" in body:
             return list(body["origin"])
         return [
-            block["origin"]["content"][0]
-            for block in body.get("dynamic", [])
-            if "origin" in block
+            block["origin"]["content"][0] for block in body.get("dynamic", []) if "origin" in block
         ]
 
     def resource(self, resource_type: str, name: str) -> dict[str, Any]:

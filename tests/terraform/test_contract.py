@@ -280,7 +280,9 @@ def test_settings_point_at_the_estates_resources(task_environment, task_secrets)
     assert primary["origin_verify_secret_arn"] == expression(
         "aws_secretsmanager_secret.origin_verify.arn"
     )
-    assert primary["ip_hash_key_secret_arn"] == expression("aws_secretsmanager_secret.ip_hash_key.arn")
+    assert primary["ip_hash_key_secret_arn"] == expression(
+        "aws_secretsmanager_secret.ip_hash_key.arn"
+    )
 
 
 def test_client_ip_is_read_behind_cloudfront_and_the_alb(task_environment):
@@ -289,9 +291,7 @@ def test_client_ip_is_read_behind_cloudfront_and_the_alb(task_environment):
 
 
 def test_origin_header_name_is_the_one_cloudfront_adds(config, task_environment):
-    assert task_environment["ORIGIN_VERIFY_HEADER"] == expression(
-        "lower(var.origin_verify_header)"
-    )
+    assert task_environment["ORIGIN_VERIFY_HEADER"] == expression("lower(var.origin_verify_header)")
     assert tf.load().modules["primary"]["origin_verify_header"] == expression(
         "local.origin_verify_header"
     )

@@ -133,7 +133,7 @@ resource "aws_cloudwatch_metric_alarm" "region_failover" {
   count = var.serves_failover ? 1 : 0
 
   alarm_name          = "${local.name}-region-failover"
-  alarm_description   = "CloudFront is failing over to ${var.aws_region}: over ${var.failover_requests_threshold} requests a minute reach the secondary region's ALB. Runbook: ${local.runbooks}/region-lost.md"
+  alarm_description   = "CloudFront is failing over to ${var.aws_region}: over ${var.failover_requests_threshold} requests a minute reach the secondary region's ALB. Runbook: ${local.runbooks}/region-lost.md (back to OK: ${local.runbooks}/region-back.md)"
   namespace           = "AWS/ApplicationELB"
   metric_name         = "RequestCount"
   dimensions          = local.alb_dimensions
