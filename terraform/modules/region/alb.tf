@@ -1,6 +1,8 @@
 resource "aws_lb" "runtime" {
   #checkov:skip=CKV2_AWS_28:The WAF is on CloudFront (scope CLOUDFRONT); the ALB accepts only CloudFront's addresses and forwards only requests carrying the origin-verify secret, so nothing reaches it around the WAF.
-  name               = "${local.name}-alb"
+  # ALB names are at most 32 characters: the secondary's "-2" can take the longest project
+  # names over (a cut name stays unique: the region's suffix comes before the cut).
+  name               = substr("${local.name}-alb", 0, 32)
   internal           = false
   load_balancer_type = "application"
   security_groups    = [aws_security_group.alb.id]
