@@ -47,6 +47,7 @@ resource "aws_cloudfront_origin_request_policy" "redirects" {
         "Referer",
         "Accept-Language",
         "CloudFront-Viewer-Country",
+        "CloudFront-Viewer-ASN",
       ]
     }
   }

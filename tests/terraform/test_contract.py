@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from link_tracking_runtime import events, record, table, urls
+from link_tracking_runtime.click import VIEWER_ASN_HEADER
 
 from . import terraform_config as tf
 from .terraform_config import expression
@@ -320,8 +321,16 @@ def test_cloudfront_forwards_the_viewer_headers_the_runtime_reads(config):
     (headers,) = policy["headers_config"]
     forwarded = {name.lower() for name in headers["headers"][0]["items"]}
     # Host picks the domain's records; the country drives geo routing; the user agent drives
-    # bot detection and device routing; the referer goes into the click event.
-    assert {"host", urls.GEO_COUNTRY_HEADER, "user-agent", "referer"} <= forwarded
+    # bot detection and device routing; the referer, the language and the viewer's network go
+    # into the click event (and the language drives language routing).
+    assert {
+        "host",
+        urls.GEO_COUNTRY_HEADER,
+        "user-agent",
+        "referer",
+        "accept-language",
+        VIEWER_ASN_HEADER.lower(),
+    } <= forwarded
 
 
 # --- Runtime metrics the alarms and the dashboard watch --------------------------------------
