@@ -501,6 +501,8 @@ class Link(models.Model):
             models.Index(fields=["account", "-created_at"], name="link_account_created_idx"),
         ]
 
+    _loaded_campaign_id: Any
+
     @classmethod
     def from_db(cls, db: Any, field_names: Any, values: Any) -> Link:
         link = super().from_db(db, field_names, values)

@@ -48,11 +48,11 @@ from link_tracking_runtime.scan import SCAN_CHANNEL as _SCAN_CHANNEL
 from .. import dispatch
 from ..conf import app_settings
 from ..models import (
-    ClickEventKey,
-    ClickIngestCheckpoint,
     CampaignClickTotals,
     CampaignDayBreakdown,
     CampaignHourClicks,
+    ClickEventKey,
+    ClickIngestCheckpoint,
     ClickVisitor,
     ClickWebhook,
     ClickWebhookDelivery,
@@ -809,9 +809,8 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
         for info in (info_of[ref],)
     }
     # Each click's (link, day, is_bot) as a small integer, then a Counter per dimension.
-    day_keys = list(
-        zip(refs, map(operator.sub, hours, map(operator.mod, hours, repeat(86400.0))), bots)
-    )
+    days = map(operator.sub, hours, map(operator.mod, hours, repeat(86400.0)))
+    day_keys = list(zip(refs, days, bots, strict=True))
     day_of = {key: i for i, key in enumerate(dict.fromkeys(day_keys))}
     day_ids = list(map(day_of.__getitem__, day_keys))
     day_list = list(day_of)

@@ -23,10 +23,9 @@ from link_tracking_runtime.events import (
     CLICK_EVENT_PARTITION_COLUMN,
     CLICK_EVENT_PARTITION_FORMAT,
 )
-
-from .devices import device_sql
 from link_tracking_runtime.scan import SCAN_CHANNEL
 
+from .devices import device_sql
 from .stats import BREAKDOWNS, INTERVALS, breakdown_days
 
 __all__ = ["StatsQuery", "duckdb_columns", "install_trino_functions", "run_duckdb", "stats_sql"]

@@ -16,6 +16,7 @@ from django.db.models.signals import post_delete, post_save
 from link_tracking_runtime.scan import SCAN_CHANNEL
 
 from ..models import (
+    _UNKNOWN,
     CampaignClickTotals,
     CampaignDayBreakdown,
     CampaignHourClicks,
@@ -24,7 +25,6 @@ from ..models import (
     LinkCampaign,
     LinkDayBreakdown,
     LinkHourClicks,
-    _UNKNOWN,
 )
 from .ingest import Counts, rollup_context, write_rollups
 
@@ -81,7 +81,7 @@ def _link_saved(sender: Any, instance: Link, created: bool, **kwargs: Any) -> No
     # nothing to compare with.
     if not created and loaded is not _UNKNOWN and loaded != instance.campaign_id:
         rebuild_campaigns([loaded, instance.campaign_id])
-    instance._loaded_campaign_id = instance.campaign_id  # type: ignore[attr-defined]
+    instance._loaded_campaign_id = instance.campaign_id
 
 
 def _link_deleted(sender: Any, instance: Link, **kwargs: Any) -> None:
@@ -128,7 +128,7 @@ def move_legacy_rollups(link_pk: Any) -> int:
             cell[1] += bot
             if dimension == ClickRollup.Dimension.OUTCOME:
                 counts = hours.get((key, campaign, at))
-                span = [first.timestamp(), last.timestamp()]
+                span = [(first or hour).timestamp(), (last or hour).timestamp()]
                 if counts is None:
                     hours[(key, campaign, at)] = [human, bot, 0, 0, *span]
                 else:

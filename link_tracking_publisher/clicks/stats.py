@@ -193,9 +193,7 @@ def unique_visitors(
     return int(visitors.aggregate(n=Count("visitor", distinct=True))["n"])
 
 
-def _series(
-    tables: _Tables, start: datetime, end: datetime, interval: str
-) -> list[dict[str, Any]]:
+def _series(tables: _Tables, start: datetime, end: datetime, interval: str) -> list[dict[str, Any]]:
     """The zero-filled series over the hours ``[start, end)``. By hour: the hour rows. By
     day: the days wholly inside the range from the day breakdown's outcome rows (a row per
     day and outcome), the partial days at either end from their hour rows."""

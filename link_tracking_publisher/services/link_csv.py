@@ -61,6 +61,7 @@ EXPORT_COLUMNS = [
     "bot_clicks",
 ]
 
+
 def with_click_counts(links: QuerySet[Link]) -> QuerySet[Link]:
     """``links`` with ``export_human_clicks`` and ``export_bot_clicks`` (all time, from each
     link's totals row: one join, whatever the number of clicks)."""

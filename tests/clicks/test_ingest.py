@@ -19,9 +19,8 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 
 from link_tracking_publisher.clicks import ingest as ingest_module
-from link_tracking_publisher.clicks.ingest import ingest_objects
+from link_tracking_publisher.clicks.ingest import _COUNT_FIELDS, ingest_objects
 from link_tracking_publisher.clicks.sources import local_objects
-from link_tracking_publisher.clicks.ingest import _COUNT_FIELDS
 from link_tracking_publisher.models import (
     CampaignClickTotals,
     CampaignDayBreakdown,
@@ -348,7 +347,9 @@ def _counted_rows() -> dict[str, list[tuple[Any, ...]]]:
     counts = (*_COUNT_FIELDS,)
     return {
         "hours": sorted(LinkHourClicks.objects.values_list("link", "hour", *counts)),
-        "campaign_hours": sorted(CampaignHourClicks.objects.values_list("campaign", "hour", *counts)),
+        "campaign_hours": sorted(
+            CampaignHourClicks.objects.values_list("campaign", "hour", *counts)
+        ),
         "totals": sorted(LinkClickTotals.objects.values_list("link", *counts)),
         "campaign_totals": sorted(CampaignClickTotals.objects.values_list("campaign", *counts)),
         "days": sorted(
