@@ -702,6 +702,15 @@ def write_rollups(
         if campaign is not None:
             _add_counts(campaign_hours, (campaign, hour), counts)
             _add_counts(campaign_totals, campaign, counts)
+    if campaign_totals and connection.features.has_select_for_update:
+        # Each campaign's row locked before its counts are added: a rebuild of the campaign
+        # (clicks.rollups.rebuild_campaigns, which locks it too) runs wholly before or after.
+        list(
+            LinkCampaign.objects.select_for_update()
+            .filter(pk__in=sorted(campaign_totals, key=str))
+            .order_by("pk")
+            .values_list("pk")
+        )
     campaign_days: dict[Any, list[int]] = {}
     for (_, campaign, day, dimension, value), (human, bot) in days.items():
         if campaign is not None:

@@ -42,7 +42,13 @@ def rebuild_campaigns(campaign_pks: Iterable[Any]) -> None:
     if not pks:
         return
     with transaction.atomic():
-        list(LinkCampaign.objects.select_for_update().filter(pk__in=pks).values_list("pk"))
+        # Ingestion locks the campaigns it counts into the same way (clicks.ingest).
+        list(
+            LinkCampaign.objects.select_for_update()
+            .filter(pk__in=pks)
+            .order_by("pk")
+            .values_list("pk")
+        )
         for pk in pks:
             links = Link.objects.filter(campaign_id=pk).values("pk")
             CampaignHourClicks.objects.filter(campaign_id=pk).delete()
