@@ -22,7 +22,9 @@ that server instead):
   page, the links export; p50, p95 and the queries of one request;
 * counts the rows of each click table, and the database's size.
 
-Prints a table per tree and the 10x/1x ratio of each figure. Not a test: nothing asserts a time.
+Prints a table per tree and the 10x/1x ratio of each figure; the databases are kept, and
+``--split VAR_DIR`` then times ``click_stats`` in process on one of this tree's, with and
+without its distinct-visitor count. Not a test: nothing asserts a time.
 """
 
 from __future__ import annotations
@@ -262,6 +264,55 @@ def worker(
     }
 
 
+def split(var_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """In process, on a database a worker of this tree left: ``click_stats`` p50 with the
+    distinct visitors, the visitors alone, and the rest (visitors stubbed out)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(
+        LINK_TRACKING_VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="devsite.settings",
+        LOG_LEVEL="ERROR",
+        DEBUG="false",
+    )
+    import django
+
+    django.setup()
+    from datetime import UTC, datetime
+
+    from link_tracking_publisher.clicks import stats
+    from link_tracking_publisher.models import Link, LinkCampaign
+
+    campaign = LinkCampaign.objects.get(pk=campaign_id(0))
+    link = Link.objects.get(pk=link_id(0))
+    since, until = datetime(2026, 5, 6, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+    cases = {
+        "link, default range": lambda: stats.click_stats(link),
+        "campaign, default range": lambda: stats.click_stats(campaign),
+        "campaign, 180 days by day": lambda: stats.click_stats(campaign, since=since, until=until),
+        "campaign, 180 days by hour": lambda: stats.click_stats(
+            campaign, since=since, until=until, interval="hour"
+        ),
+    }
+
+    def p50(call: Any) -> float:
+        call()
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times)
+
+    visitors = stats.unique_visitors
+    out: dict[str, dict[str, float]] = {name: {"all_ms": p50(call)} for name, call in cases.items()}
+    out["link, default range"]["visitors_ms"] = p50(lambda: visitors(link))
+    out["campaign, default range"]["visitors_ms"] = p50(lambda: visitors(campaign))
+    stats.unique_visitors = lambda *args, **kwargs: 0  # type: ignore[assignment]
+    for name, call in cases.items():
+        out[name]["without_visitors_ms"] = p50(call)
+    return out
+
+
 def run_worker(python: str, root: Path, *args: str) -> dict[str, Any]:
     out = subprocess.run(
         [python, __file__, "--worker", str(root), *args],
@@ -316,8 +367,20 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per endpoint")
     parser.add_argument("--baseline", type=Path, help="another checkout to measure the same way")
     parser.add_argument("--postgres", metavar="URL", default="", help="PostgreSQL server URL")
+    parser.add_argument(
+        "--split",
+        type=Path,
+        metavar="VAR_DIR",
+        help="only time click_stats in process on the database a run of this tree left in "
+        "VAR_DIR (e.g. /tmp/stats-bench-…/this-tree-10x): with, without and only the "
+        "distinct visitors",
+    )
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.split:
+        for name, figures in split(args.split, args.repeat).items():
+            print(name, {key: round(value, 1) for key, value in figures.items()})
+        return 0
     if args.worker:
         root, path, var_dir, links, campaigns, repeat, *postgres = args.worker
         print(
