@@ -244,7 +244,7 @@ class LinkCampaignAdmin(admin.ModelAdmin):
     def clicks(self, obj: LinkCampaign) -> str:
         if obj._state.adding:
             return "-"
-        return click_summary_html(Link.objects.filter(campaign=obj).values("pk"))
+        return click_summary_html(obj)
 
     def save_model(self, request: HttpRequest, obj: LinkCampaign, form: Any, change: bool) -> None:
         if change:
@@ -641,7 +641,7 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
     def clicks(self, obj: Link) -> str:
         if obj._state.adding:
             return "-"
-        return click_summary_html(Link.objects.filter(pk=obj.pk).values("pk"))
+        return click_summary_html(obj)
 
     @admin.display(description="short URL")
     def short_url(self, obj: Link) -> str:

@@ -421,6 +421,9 @@ class GlobalUTMPolicy(models.Model):
         return policy
 
 
+_UNKNOWN = object()
+
+
 class Link(models.Model):
     """A short link: ``https://{domain}/{slug}`` → ``destination_url``."""
 
@@ -498,6 +501,16 @@ class Link(models.Model):
             models.Index(fields=["campaign_identifier", "active"], name="link_campaign_ident_idx"),
             models.Index(fields=["account", "-created_at"], name="link_account_created_idx"),
         ]
+
+    _loaded_campaign_id: Any
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Link:
+        link = super().from_db(db, field_names, values)
+        # The campaign it was loaded with: a save that moves the link to another campaign
+        # rebuilds both campaigns' statistics (clicks.rollups).
+        link._loaded_campaign_id = link.__dict__.get("campaign_id", _UNKNOWN)
+        return link
 
     def __str__(self) -> str:
         return f"{self.domain_id and self.domain.domain_name}/{self.slug_canonical}"
@@ -806,10 +819,11 @@ class ClickEventKey(models.Model):
 
 
 class ClickRollup(models.Model):
-    """Clicks of one link in one UTC hour, human or bot, with one value of one breakdown
-    dimension (``outcome``, ``channel``, ``country``, ``device``, ``variant``; ``""`` for
-    unknown). Every click adds one to one row per dimension, so each dimension's rows sum to
-    the same totals, and the table grows with the values seen, not with their combinations."""
+    """The former grain of the statistics, no longer written: clicks of one link in one UTC
+    hour, human or bot, with one value of one breakdown dimension. ``rebuild_click_rollups``
+    moves each link's rows into :class:`LinkHourClicks`, :class:`LinkDayBreakdown`, the
+    campaign tables and the totals (deleting them as it goes); the statistics read only those.
+    Its ``Dimension`` choices are the breakdown dimensions of the new tables."""
 
     class Dimension(models.TextChoices):
         OUTCOME = "outcome", "Outcome"
@@ -844,6 +858,145 @@ class ClickRollup(models.Model):
         return (
             f"{self.link_id} {self.hour:%Y-%m-%d %H}h {self.dimension}={self.value}: {self.clicks}"
         )
+
+
+class _ClickCounts(models.Model):
+    """Clicks counted once each, human and bot apart, with the QR code scans among them
+    (the events whose channel is the contract's ``SCAN_CHANNEL``) and the first and last
+    click's time."""
+
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+    human_scans = models.PositiveBigIntegerField(default=0)
+    bot_scans = models.PositiveBigIntegerField(default=0)
+    first_click_at = models.DateTimeField(null=True, blank=True)
+    last_click_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class LinkHourClicks(_ClickCounts):
+    """The clicks of one link in one UTC hour: the totals and the time series of a link's
+    statistics. One row per link and hour with clicks, whatever the clicks' breakdowns."""
+
+    # Indexed by the unique constraint that starts with it: one index less to write per row.
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="hour_clicks", db_index=False
+    )
+    hour = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "link hour clicks"
+        constraints = [
+            models.UniqueConstraint(fields=["link", "hour"], name="link_hour_clicks_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class CampaignHourClicks(_ClickCounts):
+    """The clicks of one campaign's links in one UTC hour, counted at ingestion (and rebuilt
+    from :class:`LinkHourClicks` when a link joins, leaves or is deleted, so a campaign's
+    figures are those of its links now)."""
+
+    campaign = models.ForeignKey(
+        LinkCampaign, on_delete=models.CASCADE, related_name="hour_clicks", db_index=False
+    )
+    hour = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "campaign hour clicks"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "hour"], name="campaign_hour_clicks_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class LinkClickTotals(_ClickCounts):
+    """A link's all-time counts: what the link export and the admin read in one row."""
+
+    link = models.OneToOneField(
+        Link, on_delete=models.CASCADE, primary_key=True, related_name="click_totals"
+    )
+
+    class Meta:
+        verbose_name_plural = "link click totals"
+
+    def __str__(self) -> str:
+        return f"{self.link_id}: {self.human_clicks + self.bot_clicks}"
+
+
+class CampaignClickTotals(_ClickCounts):
+    """A campaign's all-time counts (of its links now, as :class:`CampaignHourClicks`)."""
+
+    campaign = models.OneToOneField(
+        LinkCampaign, on_delete=models.CASCADE, primary_key=True, related_name="click_totals"
+    )
+
+    class Meta:
+        verbose_name_plural = "campaign click totals"
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.human_clicks + self.bot_clicks}"
+
+
+class _DayBreakdown(models.Model):
+    """Clicks of one UTC day with one value of one breakdown dimension (``outcome``,
+    ``channel``, ``country``, ``device``, ``variant``; ``""`` for unknown), human and bot
+    apart. Every click adds one to one row per dimension, so each dimension's rows of a day
+    sum to the day's totals."""
+
+    day = models.DateTimeField(help_text="Midnight UTC that starts the day.")
+    dimension = models.CharField(max_length=8, choices=ClickRollup.Dimension.choices)
+    value = models.CharField(max_length=64, blank=True)
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class LinkDayBreakdown(_DayBreakdown):
+    """A link's breakdowns per UTC day (see :class:`_DayBreakdown`)."""
+
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="day_breakdowns", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "day", "dimension", "value"], name="link_day_breakdown_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.day:%Y-%m-%d} {self.dimension}={self.value}"
+
+
+class CampaignDayBreakdown(_DayBreakdown):
+    """A campaign's breakdowns per UTC day (of its links now, as :class:`CampaignHourClicks`)."""
+
+    campaign = models.ForeignKey(
+        LinkCampaign, on_delete=models.CASCADE, related_name="day_breakdowns", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "day", "dimension", "value"],
+                name="campaign_day_breakdown_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day:%Y-%m-%d} {self.dimension}={self.value}"
 
 
 class ClickVisitor(models.Model):

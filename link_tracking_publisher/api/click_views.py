@@ -90,36 +90,30 @@ class _StatsView(LinkTrackingAPIMixin, generics.GenericAPIView):
     def scoped(self) -> QuerySet[Any]:
         raise NotImplementedError
 
-    def link_ids(self, obj: Any) -> QuerySet[Any]:
-        raise NotImplementedError
-
     def get(self, request: Request, id: str) -> Response:
         try:
             pk = uuid.UUID(id)
         except ValueError:
             raise Http404 from None
-        obj = get_object_or_404(self.scoped(), pk=pk)
+        # The range is checked first: a refused one never reaches the database.
         query = s.StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
+        obj = get_object_or_404(self.scoped(), pk=pk)
         try:
             stats = click_stats(
-                self.link_ids(obj),
-                since=params.get("from"),
-                until=params.get("to"),
-                interval=params["interval"],
+                obj, since=params.get("from"), until=params.get("to"), interval=params["interval"]
             )
-        except RangeTooLong as exc:
-            raise ValidationError(
-                {"interval": [f"Too many points ({exc}); use interval=day or a shorter range."]}
-            ) from None
+        except RangeTooLong as exc:  # no "from": the range is known once the data is read
+            raise ValidationError({"interval": [s.too_many_points(exc)]}) from None
         return Response(s.ClickStatsSerializer(stats).data)
 
 
 _STATS_DOC = (
     "Clicks (human and bot apart), distinct human visitors, first and last click, a time "
     "series and breakdowns by country, device, A/B variant, outcome and channel, over whole "
-    "UTC hours in [from, to). ?format=csv for the same as CSV."
+    "UTC hours in [from, to) (the breakdowns over the whole UTC days the range touches: "
+    "breakdowns_from, breakdowns_to). ?format=csv for the same as CSV."
 )
 
 
@@ -137,9 +131,6 @@ class LinkStatsView(_StatsView):
     def scoped(self) -> QuerySet[Any]:
         return Link.objects.filter(account__in=self.accounts())
 
-    def link_ids(self, obj: Any) -> QuerySet[Any]:
-        return Link.objects.filter(pk=obj.pk).values("pk")
-
 
 @extend_schema(
     parameters=[_ID, s.StatsQuerySerializer],
@@ -154,9 +145,6 @@ class CampaignStatsView(_StatsView):
 
     def scoped(self) -> QuerySet[Any]:
         return LinkCampaign.objects.filter(account__in=self.accounts())
-
-    def link_ids(self, obj: Any) -> QuerySet[Any]:
-        return Link.objects.filter(campaign=obj).values("pk")
 
 
 class MessageClickFilter(django_filters.FilterSet):
