@@ -8,8 +8,9 @@ class LinkTrackingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imported once the app registry is ready: both import the models, which Django
-        # cannot load while it is still importing the apps.
+        # Imported once the app registry is ready: all three import the models, which Django
+        # cannot load while it is still importing the apps (the roll-ups connect the signals
+        # that rebuild a campaign's statistics when a link moves or goes).
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             tasks,  # noqa: F401  (registers the tasks dispatch sends by name)

@@ -215,7 +215,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 #: The publisher's imports inside functions of its own modules, each for a reason: the app's
 #: ``ready()`` imports what registers the checks and the tasks (both import the models, which
 #: cannot be loaded while Django imports the apps).
-ALLOWED_LOCAL_IMPORTS = {f"{PACKAGE}.apps": {f"{PACKAGE}.checks", f"{PACKAGE}.tasks"}}
+ALLOWED_LOCAL_IMPORTS = {
+    f"{PACKAGE}.apps": {f"{PACKAGE}.checks", f"{PACKAGE}.tasks", f"{PACKAGE}.clicks.rollups"}
+}
 
 
 def _local_imports(root: Path) -> dict[str, set[str]]:

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.terraform_config import Configuration, load, strings, var_files
+from tests.terraform.terraform_config import Configuration, estate as whole_estate, strings, var_files
 
 SHORT_DAYS = 30
 
 
 @pytest.fixture(scope="module")
 def estate() -> Configuration:
-    return load()
+    return whole_estate()  # the root module and modules/region (the per-region resources)
 
 
 def _blocks(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -33,9 +33,11 @@ def test_access_log_retention_is_a_short_variable(estate: Configuration) -> None
     assert _blocks(rule, "expiration")[0]["days"] == "${var.access_log_retention_days}"
     # Expired versions do not linger for a week.
     assert _blocks(rule, "noncurrent_version_expiration")[0]["noncurrent_days"] <= 1
-    # CloudFront and ALB both log into that bucket.
+    # CloudFront (through the primary region's output) and ALB both log into that bucket.
     cloudfront = " ".join(strings(estate.of_type("aws_cloudfront_distribution")))
-    assert "aws_s3_bucket.logs" in cloudfront
+    assert "module.primary.logs_bucket_domain_name" in cloudfront
+    output = estate.outputs["logs_bucket_domain_name"]
+    assert "aws_s3_bucket.logs" in " ".join(strings(output))
     alb = " ".join(strings(estate.of_type("aws_lb")))
     assert "aws_s3_bucket.logs" in alb
 
