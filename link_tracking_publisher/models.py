@@ -884,10 +884,8 @@ class MessageClick(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["link", "sms_msg_id"], name="message_click_unique"),
         ]
-        # The API's cursor in ?ordering=-last_click_at (the latest clicks first): one range
-        # scan instead of a sort of every row per page. Ingestion moves a row's entry on each
-        # click (benchmarks/ingest_bench.py --before 0009 measures the cost).
-        indexes = [models.Index(fields=["last_click_at", "id"], name="message_click_last_click")]
+        # No index on last_click_at for the API's ?ordering=-last_click_at: ingestion would
+        # move the row's entry on every click, 6 to 11% of its CPU (ingest_bench.py --before).
 
     def __str__(self) -> str:
         return f"{self.sms_msg_id} → {self.link_id}"

@@ -14,8 +14,4 @@ class Migration(migrations.Migration):
             model_name='clickwebhookdelivery',
             index=models.Index(fields=['created_at', 'id'], name='click_webhook_delivery_newest'),
         ),
-        migrations.AddIndex(
-            model_name='messageclick',
-            index=models.Index(fields=['last_click_at', 'id'], name='message_click_last_click'),
-        ),
     ]
