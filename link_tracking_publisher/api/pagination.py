@@ -19,7 +19,13 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Field, Func, Model, QuerySet, Value
-from django.db.models.lookups import GreaterThan, LessThan
+from django.db.models.lookups import (
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    Lookup,
+)
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
@@ -52,6 +58,14 @@ class _RowValue(Func):
     output_field = Field()
 
 
+#: The comparison of the row with the cursor's position, by (descending, inclusive).
+_AFTER: dict[tuple[bool, bool], type[Lookup]] = {
+    (True, False): LessThan,
+    (True, True): LessThanOrEqual,
+    (False, False): GreaterThan,
+    (False, True): GreaterThanOrEqual,
+}
+
 #: Salt of the cursors' signature: a cursor is only ever one this API signed.
 _CURSOR_SALT = "link_tracking.api.cursor"
 #: The longest cursor read (about 60 bytes per ordering column): bounded before decoding.
@@ -71,10 +85,21 @@ PAGE_REFUSED = (
 )
 
 
-def encode_cursor(ordering: Sequence[str], position: Sequence[Any], reverse: bool = False) -> str:
+def encode_cursor(
+    ordering: Sequence[str],
+    position: Sequence[Any],
+    reverse: bool = False,
+    inclusive: bool = False,
+) -> str:
     """The signed ``?cursor=`` of the page after (or with ``reverse``, before) the row at
-    ``position`` (its values of the columns of ``ordering``, the key included)."""
-    payload = {"o": list(ordering), "p": [_to_json(value) for value in position], "r": reverse}
+    ``position`` (its values of the columns of ``ordering``, the key included); with
+    ``inclusive``, from that row on."""
+    payload = {
+        "o": list(ordering),
+        "p": [_to_json(value) for value in position],
+        "r": reverse,
+        "i": inclusive,
+    }
     return signing.dumps(payload, salt=_CURSOR_SALT, compress=True)
 
 
@@ -170,7 +195,7 @@ class LinkTrackingCursorPagination(CursorPagination):
         self.size = self.get_page_size(request)
         self.keys = self.keyset(request, queryset, view)
         self.model = queryset.model
-        self.position, self.reverse = self.read_cursor(request)
+        self.position, self.reverse, inclusive = self.read_cursor(request)
 
         names = [name.lstrip("-") for name in self.keys]
         # Scanning backwards (a previous link) reads the ordering the other way round.
@@ -184,7 +209,7 @@ class LinkTrackingCursorPagination(CursorPagination):
                     for name, value in zip(names, self.position, strict=True)
                 ]
             )
-            page = page.filter(LessThan(key, bound) if descending else GreaterThan(key, bound))
+            page = page.filter(_AFTER[descending, inclusive](key, bound))
         rows = list(page[: self.size + 1])
         self.more = len(rows) > self.size
         rows = rows[: self.size]
@@ -198,22 +223,24 @@ class LinkTrackingCursorPagination(CursorPagination):
             getattr(row, self.model._meta.get_field(name.lstrip("-")).attname) for name in self.keys
         ]
 
-    def _link(self, position: list[Any], reverse: bool) -> str:
-        cursor = encode_cursor(self.keys, position, reverse)
+    def _link(self, position: list[Any], reverse: bool, inclusive: bool = False) -> str:
+        cursor = encode_cursor(self.keys, position, reverse, inclusive)
         return replace_query_param(self.base_url or "", self.cursor_query_param, cursor)
 
     def get_next_link(self) -> str | None:
         if self.page and (self.more or self.reverse):
             return self._link(self._position_of(self.page[-1]), False)
         if not self.page and self.reverse and self.position is not None:
-            return self._link(self.position, False)
+            # Nothing before the position any more: the next page starts with its row again.
+            return self._link(self.position, False, inclusive=True)
         return None
 
     def get_previous_link(self) -> str | None:
         if self.page and (self.more if self.reverse else self.position is not None):
             return self._link(self._position_of(self.page[0]), True)
         if not self.page and not self.reverse and self.position is not None:
-            return self._link(self.position, True)
+            # Nothing after the position any more: the previous page ends with its row.
+            return self._link(self.position, True, inclusive=True)
         return None
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -223,17 +250,19 @@ class LinkTrackingCursorPagination(CursorPagination):
 
     # --- the cursor ----------------------------------------------------------------------
 
-    def read_cursor(self, request: Request) -> tuple[list[Any] | None, bool]:
-        """The position (typed as the columns are) and direction the ``?cursor=`` names;
-        a 400 on ``cursor`` for anything this API did not give for this ordering."""
+    def read_cursor(self, request: Request) -> tuple[list[Any] | None, bool, bool]:
+        """The position (typed as the columns are), direction and inclusiveness the
+        ``?cursor=`` names; a 400 on ``cursor`` for anything this API did not give for this
+        ordering."""
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is None:
-            return None, False
+            return None, False, False
         if len(encoded) > MAX_CURSOR_LENGTH:
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]})
         try:
             payload = signing.loads(encoded, salt=_CURSOR_SALT)
-            given, position, reverse = payload["o"], payload["p"], payload["r"]
+            given, position = payload["o"], payload["p"]
+            reverse, inclusive = payload["r"], payload["i"]
         except (signing.BadSignature, TypeError, KeyError, ValueError):
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
         if given != list(self.keys):
@@ -254,7 +283,7 @@ class LinkTrackingCursorPagination(CursorPagination):
             ]
         except (DjangoValidationError, TypeError, ValueError):
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        return typed, bool(reverse)
+        return typed, bool(reverse), bool(inclusive)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)

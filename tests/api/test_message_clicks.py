@@ -138,6 +138,20 @@ def test_previous_goes_back_over_the_same_pages(alice_client: Any, links: list[A
     assert back[::-1] == pages and len(pages) == 5
 
 
+def test_back_from_an_empty_page_shows_the_last_row_again(
+    alice_client: Any, links: list[Any]
+) -> None:
+    """The rows after a page were deleted: its next page is empty, and going back from there
+    ends with the row the cursor was at."""
+    add_messages(links[:1], [f"m{i:02}" for i in range(20)])
+    first = alice_client.get(f"{API}/message-clicks/", {"page_size": 7}).json()
+    MessageClick.objects.filter(sms_msg_id__gt="m06").delete()
+    empty = alice_client.get(first["next"]).json()
+    assert empty["results"] == [] and empty["next"] is None
+    back = alice_client.get(empty["previous"]).json()
+    assert back["results"] == first["results"]
+
+
 def test_filters_and_account_scope_still_apply(
     alice_client: Any, bob_client: Any, links: list[Any], account_b: Any, domain_b: Any
 ) -> None:
@@ -174,9 +188,10 @@ def test_a_tampered_or_stale_cursor_is_a_field_level_400(
         "",
         "x" * (MAX_CURSOR_LENGTH + 1),
         stale,
-        _forged({"o": order, "p": ["not-a-uuid", "m1"], "r": False}),
-        _forged({"o": order, "p": [str(links[0].pk)], "r": False}),
-        _forged({"o": order, "p": "m1", "r": False}),
+        _forged({"o": order, "p": ["not-a-uuid", "m1"], "r": False, "i": False}),
+        _forged({"o": order, "p": [str(links[0].pk)], "r": False, "i": False}),
+        _forged({"o": order, "p": "m1", "r": False, "i": False}),
+        _forged({"o": order, "p": [str(links[0].pk), "m1"], "r": False}),
         _forged(["not", "a", "dict"]),
     ]:
         response = alice_client.get(f"{API}/message-clicks/", {"cursor": cursor})
