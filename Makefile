@@ -14,7 +14,7 @@ RUNTIME_REQUIREMENTS := requirements/runtime.txt
 MYPYC_REQUIREMENTS := requirements/mypyc.txt
 UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON=$(PY) UV_PYTHON_DOWNLOADS=never
 
-.PHONY: install lock lock-upgrade check-lock dev dev-once test test-fast test-shifted test-host lint check-terraform \
+.PHONY: install lock lock-upgrade check-lock dev dev-once test bot-patterns check-bot-patterns test-fast test-shifted test-host lint check-terraform \
 	compiled test-compiled bench bench-publish bench-runtime bench-soak moto worker beat runtime web
 
 # Build .venv from the lock (again whenever pyproject.toml or uv.lock changes).
@@ -49,6 +49,16 @@ lock-upgrade: $(STAMP)
 # (CI runs it).
 check-lock: $(STAMP)
 	@$(PY) scripts/check_lock.py
+
+# The contract's bot patterns (link_tracking_runtime/bot_patterns.py), generated from the dev
+# extra's pinned crawler-user-agents and isbot's list in scripts/bot_sources/isbot.json (to move
+# isbot: npm pack isbot@VERSION, then make bot-patterns ISBOT_TARBALL=isbot-VERSION.tgz). Commit it.
+bot-patterns: $(STAMP)
+	$(PY) scripts/bot_patterns.py $(if $(ISBOT_TARBALL),--isbot-tarball $(ISBOT_TARBALL))
+
+# Fails when the committed bot patterns differ from what their sources generate (CI runs it).
+check-bot-patterns: $(STAMP)
+	@$(PY) scripts/bot_patterns.py --check
 
 # The whole thing locally on embedded defaults: moto server, SQLite, filesystem broker, a real
 # Celery worker, the control plane (admin, API) and the runtime. Ctrl-C stops it.

@@ -1,7 +1,7 @@
 """Click ingestion benchmark: ingest_click_events' path against a naive ORM loop, same run.
 
     python benchmarks/ingest_bench.py                  # 1,000,000 events; --events, --sample
-    python benchmarks/ingest_bench.py --before 0009    # also bulk without the later migrations
+    python benchmarks/ingest_bench.py --before 0013    # also bulk without the later migrations
 
 Generates NDJSON click events as the runtime writes them (the contract's ``encode_event``):
 10% duplicates (redelivered event ids), 20% bots, 100,000 distinct ``sms_msg_id`` values over
@@ -11,8 +11,8 @@ Generates NDJSON click events as the runtime writes them (the contract's ``encod
   ``event_id``, roll up, checkpoint), timed end to end, CPU time and peak RSS reported; run at
   a quarter of the input and at all of it, so a flat memory profile shows as equal peaks;
 * **naive**: the same outcome one event at a time through the ORM (``get_or_create`` of the
-  event key, then of the five rollup cells, the visitor and the message row, and an ``F()``
-  update of each),
+  event key, then of the link's and the campaign's hour cell and totals, the five day
+  breakdown cells of each, the visitor and the message row, and an ``F()`` update of each),
   over the first ``--sample`` events, in transactions of the same batch size as bulk (so
   per-row ORM work is measured, not one fsync per event); extrapolated per event.
 
@@ -170,11 +170,31 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
     from link_tracking_publisher.clicks.devices import device_of
     from link_tracking_publisher.clicks.ingest import event_key, visitor_key
     from link_tracking_publisher.models import (
+        CampaignClickTotals,
+        CampaignDayBreakdown,
+        CampaignHourClicks,
         ClickEventKey,
-        ClickRollup,
         ClickVisitor,
+        Link,
+        LinkClickTotals,
+        LinkDayBreakdown,
+        LinkHourClicks,
         MessageClick,
     )
+
+    campaigns = dict(Link.objects.values_list("pk", "campaign_id"))
+
+    def count(model: type, at: datetime, human: bool, scan: bool, **key: object) -> None:
+        clicks = "human_clicks" if human else "bot_clicks"
+        scans = "human_scans" if human else "bot_scans"
+        cell, created = model.objects.get_or_create(  # type: ignore[attr-defined]
+            **key,
+            defaults={clicks: 1, scans: int(scan), "first_click_at": at, "last_click_at": at},
+        )
+        if not created:
+            model.objects.filter(pk=cell.pk).update(  # type: ignore[attr-defined]
+                **{clicks: F(clicks) + 1, scans: F(scans) + int(scan)}, last_click_at=at
+            )
 
     def save(raw: dict[str, object]) -> None:
         _, new = ClickEventKey.objects.get_or_create(
@@ -192,19 +212,26 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
             "device": device_of(raw["user_agent"]),  # type: ignore[arg-type]
             "variant": raw["ab_variant"] or "",
         }
+        human, scan = not raw["is_bot"], raw["channel"] == "qr"
+        campaign = campaigns[uuid.UUID(raw["link_id"])]  # type: ignore[arg-type]
+        count(LinkHourClicks, at, human, scan, link_id=raw["link_id"], hour=hour)
+        count(CampaignHourClicks, at, human, scan, campaign_id=campaign, hour=hour)
+        count(LinkClickTotals, at, human, scan, link_id=raw["link_id"])
+        count(CampaignClickTotals, at, human, scan, campaign_id=campaign)
+        clicks = "human_clicks" if human else "bot_clicks"
+        day = hour.replace(hour=0)
         for dimension, value in dimensions.items():
-            cell, created = ClickRollup.objects.get_or_create(
-                link_id=raw["link_id"],
-                hour=hour,
-                dimension=dimension,
-                is_bot=raw["is_bot"],
-                value=value,
-                defaults={"clicks": 1, "first_click_at": at, "last_click_at": at},
-            )
-            if not created:
-                ClickRollup.objects.filter(pk=cell.pk).update(
-                    clicks=F("clicks") + 1, last_click_at=at
+            for model, owner in (
+                (LinkDayBreakdown, {"link_id": raw["link_id"]}),
+                (CampaignDayBreakdown, {"campaign_id": campaign}),
+            ):
+                cell, created = model.objects.get_or_create(  # type: ignore[attr-defined]
+                    **owner, day=day, dimension=dimension, value=value, defaults={clicks: 1}
                 )
+                if not created:
+                    model.objects.filter(pk=cell.pk).update(  # type: ignore[attr-defined]
+                        **{clicks: F(clicks) + 1}
+                    )
         if not raw["is_bot"]:
             ClickVisitor.objects.get_or_create(
                 link_id=raw["link_id"], hour=hour, visitor=visitor_key(raw["ip_hash"])

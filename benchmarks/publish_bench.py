@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from devsite.crm.models import Account
     from link_tracking_publisher.dispatch import PUBLISH_OUTBOX
     from link_tracking_publisher.models import Domain, Link, LinkCampaign, PublishOutbox
-    from link_tracking_publisher.services.links import republish_link, update_campaign
+    from link_tracking_publisher.services import republish_link, update_campaign
     from link_tracking_publisher.services.publisher import LinkPublisher
     from link_tracking_publisher.services.slugs import generate_slug
 

@@ -165,6 +165,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
+        # Last: the first class's challenge decides 401 or 403 for everything else (unchanged);
+        # the app's views answer a refused key with 401 and its Bearer challenge themselves.
+        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }

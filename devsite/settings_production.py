@@ -59,13 +59,14 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# The API: sessions and tokens, no HTTP Basic (a password per request, guessable at leisure).
+# The API: API keys, sessions and tokens, no HTTP Basic (a password per request, guessable at leisure).
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "link_tracking_publisher.api.authentication.ApiKeyAuthentication",
     ],
 }
 

@@ -23,7 +23,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from link_tracking_runtime import applinks
 from link_tracking_runtime.record import canonical_slug
 
 from . import outbox as outbox_state
@@ -32,8 +31,10 @@ from .clicks import webhooks as webhook_signing
 from .clicks.chart import click_summary_html
 from .clicks.webhooks import CANCELLED_REASON, retry_deliveries
 from .conf import app_settings
+from .documents import stored_document_problems
 from .models import (
     Account,
+    ApiKey,
     ClickIngestCheckpoint,
     ClickWebhook,
     ClickWebhookDelivery,
@@ -50,15 +51,18 @@ from .models import (
     PublishOutbox,
     get_account_model,
 )
+from .services import api_keys as api_key_service
+from .services import campaigns as campaign_service
 from .services import crm_mappings as mapping_service
 from .services import domains as domain_service
 from .services import links as link_service
+from .services import preview as preview_service
 from .services import privacy as privacy_service
-from .services import qr
+from .services import publishing, qr, utm_policy
 from .services.errors import InvalidState
 from .services.import_jobs import start_import
 from .services.link_import import IMPORT_MAX_BYTES
-from .services.preview import preview_link
+from .services.preview import SimulatedClick, preview_link
 from .validators import validate_routing_rules, validate_slug
 
 
@@ -120,23 +124,16 @@ class DomainNamesOnlyMixin:
 
 class AppLinkDocumentField(forms.JSONField):
     """A domain's app-link document as JSON text; a stored one past the contract's bounds (saved
-    before they were checked) is shown as a note instead, which refuses to save unchanged:
-    encoding it would exhaust the recursion limit."""
+    before they were checked, or too deep to decode) is shown as a note instead
+    (:func:`~..documents.stored_document_problems`, the API's rule too), which refuses to save
+    unchanged: encoding it could exhaust the recursion limit."""
 
     def prepare_value(self, value: Any) -> Any:
         if not isinstance(value, forms.fields.InvalidJSONInput):
-            problems = applinks.bound_errors(value)
+            problems = stored_document_problems(value)
             if problems:
                 return f"The stored document is refused ({' '.join(problems)}); replace it."
         return super().prepare_value(value)
-
-
-def _past_the_depth_bound() -> list[Any]:
-    """A document one level deeper than the contract allows, built without recursion."""
-    document: list[Any] = []
-    for _ in range(applinks.DOCUMENT_MAX_DEPTH):
-        document = [document]
-    return document
 
 
 class DomainNameFilter(admin.RelatedFieldListFilter):
@@ -177,19 +174,6 @@ class DomainAdmin(admin.ModelAdmin):
         # The list shows no document; the change page reads its own when its form asks.
         return super().get_queryset(request).defer(*Domain.APP_LINK_FIELDS)
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
-        domain = super().get_object(request, object_id, from_field)
-        if domain is not None:
-            for name in Domain.APP_LINK_FIELDS:
-                try:
-                    getattr(domain, name)  # the deferred document, decoded
-                except RecursionError:
-                    # Stored nested deeper than the decoder can go at this stack depth (saved
-                    # before documents were bounded): shown as past the depth bound, which
-                    # AppLinkDocumentField notes and refuses to save, not a 500.
-                    domain.__dict__[name] = _past_the_depth_bound()
-        return domain
-
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Records are keyed by the domain name: it is fixed once links may use it.
         fixed = ["domain_name", "account"] if obj is not None else []
@@ -208,11 +192,11 @@ class DomainAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
         if change:
             editable = [f.name for f in Domain._meta.fields if f.editable]
-            link_service.update_domain(obj, user=request.user, **_changes(form, editable))
+            domain_service.update_domain(obj, user=request.user, **_changes(form, editable))
             obj.refresh_from_db()
         else:
             data = {f: form.cleaned_data[f] for f in form.cleaned_data}
-            created = link_service.create_domain(user=request.user, **data)
+            created = domain_service.create_domain(user=request.user, **data)
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
@@ -260,12 +244,12 @@ class LinkCampaignAdmin(admin.ModelAdmin):
     def clicks(self, obj: LinkCampaign) -> str:
         if obj._state.adding:
             return "-"
-        return click_summary_html(Link.objects.filter(campaign=obj).values("pk"))
+        return click_summary_html(obj)
 
     def save_model(self, request: HttpRequest, obj: LinkCampaign, form: Any, change: bool) -> None:
         if change:
             editable = [f.name for f in LinkCampaign._meta.fields if f.editable]
-            link_service.update_campaign(obj, user=request.user, **_changes(form, editable))
+            campaign_service.update_campaign(obj, user=request.user, **_changes(form, editable))
             obj.refresh_from_db()
         else:
             data = {
@@ -273,7 +257,7 @@ class LinkCampaignAdmin(admin.ModelAdmin):
                 for f, v in form.cleaned_data.items()
                 if f in {x.name for x in LinkCampaign._meta.fields}
             }
-            created = link_service.create_campaign(user=request.user, **data)
+            created = campaign_service.create_campaign(user=request.user, **data)
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
@@ -360,7 +344,7 @@ class GlobalUTMPolicyAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: GlobalUTMPolicy, form: Any, change: bool
     ) -> None:
-        saved = link_service.update_global_utm_policy(
+        saved = utm_policy.update_global_utm_policy(
             form.cleaned_data["default_utm_params"], user=request.user
         )
         obj.pk = saved.pk
@@ -477,6 +461,51 @@ def _report(
         modeladmin.message_user(request, f"{verb}: {done}.", messages.SUCCESS)
     for message in refused:
         modeladmin.message_user(request, message, messages.WARNING)
+
+
+class LinkPreviewForm(forms.Form):
+    """The click a link's preview page simulates: the API's ``GET links/{id}/preview/`` query,
+    with its bounds (:mod:`.services.preview`)."""
+
+    country = forms.RegexField(
+        r"^[A-Za-z]{2}$", required=False, help_text="ISO 3166 alpha-2 (CloudFront-Viewer-Country)."
+    )
+    user_agent = forms.CharField(
+        required=False,
+        max_length=preview_service.USER_AGENT_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Empty: no User-Agent.",
+    )
+    accept_language = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=preview_service.ACCEPT_LANGUAGE_INPUT_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="As a browser sends it, e.g. <code>fr-CA,fr;q=0.9,en;q=0.5</code>: for a "
+        "language rule.",
+    )
+    sms_msg_id = forms.CharField(required=False, max_length=preview_service.ID_MAX_LENGTH)
+    visitor_key = forms.CharField(
+        required=False,
+        max_length=preview_service.ID_MAX_LENGTH,
+        help_text="The visitor's ip_hash: with the User-Agent, fixes an A/B assignment.",
+    )
+    at = forms.DateTimeField(
+        required=False, help_text="Click time, e.g. 2026-12-24 18:00; default now."
+    )
+    scan = forms.BooleanField(required=False, help_text="A QR code's scan.")
+
+    def simulated_click(self) -> SimulatedClick:
+        data = self.cleaned_data
+        return SimulatedClick(
+            country=data["country"].upper() or None,
+            user_agent=data["user_agent"] or None,
+            accept_language=data["accept_language"] or None,
+            sms_msg_id=data["sms_msg_id"] or None,
+            visitor_key=data["visitor_key"] or None,
+            at=data["at"].timestamp() if data["at"] else None,
+            scan=data["scan"],
+        )
 
 
 class LinkImportForm(forms.Form):
@@ -612,7 +641,7 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
     def clicks(self, obj: Link) -> str:
         if obj._state.adding:
             return "-"
-        return click_summary_html(Link.objects.filter(pk=obj.pk).values("pk"))
+        return click_summary_html(obj)
 
     @admin.display(description="short URL")
     def short_url(self, obj: Link) -> str:
@@ -642,6 +671,11 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         return [
             path("import/", import_view, name=name),
             path("<path:object_id>/qr/<str:fmt>/", qr_view, name=self._qr_url_name),
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name=self._preview_url_name,
+            ),
             *super().get_urls(),
         ]
 
@@ -692,6 +726,37 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
     def _changelist_url_name(self) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_changelist"
 
+    @property
+    def _preview_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_preview"
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A simulated click on the link as it is now (country, User-Agent, Accept-Language,
+        message id, time, scan), decided as the API's preview and the runtime decide it."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404
+        form = LinkPreviewForm(request.GET or None)
+        result = None
+        if not form.is_bound:
+            result = preview_link(obj)  # a plain click until the form says otherwise
+        elif form.is_valid():
+            result = preview_link(obj, form.simulated_click())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview a click on {obj.get_full_url()}",
+            "opts": self.opts,
+            "original": obj,
+            "form": form,
+            "result": result,
+            "change_url": reverse(f"admin:{self._change_url_name}", args=[obj.pk]),
+        }
+        return TemplateResponse(request, "admin/link_tracking/link_preview.html", context)
+
+    @property
+    def _change_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_change"
+
     def qr_view(self, request: HttpRequest, object_id: str, fmt: str) -> HttpResponse:
         """The link's QR code as the API draws it by default (PNG large enough for slides)."""
         obj = self.get_object(request, object_id)
@@ -735,11 +800,14 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         return format_html(
             "<div>policy: <strong>{}</strong></div>"
             "<div>redirects to: <a href='{}' rel='noopener noreferrer'>{}</a></div>"
-            "<div>resolved UTM params:<ul>{}</ul></div>",
+            "<div>resolved UTM params:<ul>{}</ul></div>"
+            "<div><a href='{}'>Simulate a click</a> (country, device, language, time, "
+            "message id)</div>",
             result.policy,
             result.redirect_url,
             result.redirect_url,
             rows or mark_safe("<li>none</li>"),  # noqa: S308  (a literal)
+            reverse(f"admin:{self._preview_url_name}", args=[obj.pk]),
         )
 
     def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:
@@ -804,10 +872,18 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
 @admin.register(LinkVersion)
 class LinkVersionAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     domain_paths = ("link__domain",)
-    list_display = ["link", "version", "active", "changed_by", "change_reason", "created_at"]
+    list_display = [
+        "link",
+        "version",
+        "active",
+        "changed_by",
+        "changed_by_api_key",
+        "change_reason",
+        "created_at",
+    ]
     list_filter = ["active"]
-    search_fields = ["link__slug_canonical", "change_reason"]
-    list_select_related = ["link__domain", "changed_by"]
+    search_fields = ["link__slug_canonical", "change_reason", "changed_by_api_key__prefix"]
+    list_select_related = ["link__domain", "changed_by", "changed_by_api_key"]
 
 
 @admin.register(PublishOutbox)
@@ -831,7 +907,7 @@ class PublishOutboxAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAd
 
     @admin.action(description="Retry selected failed publishes")
     def retry(self, request: HttpRequest, queryset: QuerySet[PublishOutbox]) -> None:
-        _report(self, request, queryset, link_service.retry_failed_publish, "Retried")
+        _report(self, request, queryset, publishing.retry_failed_publish, "Retried")
 
 
 class PrivacyRequestAdminForm(forms.ModelForm):
@@ -994,6 +1070,8 @@ class ClickWebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["event_id", "webhook__url"]
     list_select_related = ["webhook"]
+    # Keyed hashes for privacy requests only: nothing an operator reads.
+    exclude = ["subject_hashes"]
     actions = ["retry"]
 
     @admin.action(description="Send the selected failed deliveries again")
@@ -1028,6 +1106,119 @@ class ClickIngestCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["source", "position", "completed", "error", "updated_at"]
     list_filter = ["completed"]
     search_fields = ["source"]
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["account", "name", "scopes", "expires_at"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                data["scopes"] = api_key_service.clean_key_fields(
+                    data.get("name", ""), data.get("scopes", []), data.get("expires_at")
+                )
+            except ValidationError as exc:
+                for field, messages_ in exc.message_dict.items():
+                    self.add_error(field, messages_)
+        return data
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys. The key is shown once, in a message, when it is added or rotated (the action);
+    lists show its prefix. Keys are revoked, not deleted: the audit trail names them."""
+
+    form = ApiKeyAdminForm
+    list_display = [
+        "name",
+        "prefix",
+        "account",
+        "scope_list",
+        "expires_at",
+        "last_used_at",
+        "revoked",
+        "created_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["account"]
+    actions = ["revoke", "rotate"]
+    fields = ["account", "name", "scopes", "expires_at"]
+    view_fields = [
+        "account",
+        "name",
+        "prefix",
+        "scope_list",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "rotated_at",
+        "created_by",
+        "created_at",
+    ]
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    @admin.display(description="Revoked", boolean=True)
+    def revoked(self, obj: ApiKey) -> bool:
+        return obj.revoked_at is not None
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return self.fields if obj is None else self.view_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return [] if obj is None else self.view_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    def _show_key(self, request: HttpRequest, key: ApiKey, raw: str) -> None:
+        self.message_user(
+            request, f"The key {key}: {raw} (shown only now: store it).", messages.WARNING
+        )
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:  # nothing is edited in place; revoke and rotate are actions
+            return
+        key, raw = api_key_service.create_api_key(
+            account=form.cleaned_data["account"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            user=request.user,
+        )
+        for field in ApiKey._meta.concrete_fields:  # the admin goes on with ``obj``
+            setattr(obj, field.attname, getattr(key, field.attname))
+        obj._state = key._state
+        self._show_key(request, key, raw)
+
+    @admin.action(description="Revoke the selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            api_key_service.revoke_api_key(key, user=request.user)
+        self.message_user(request, f"Revoked: {queryset.count()}.", messages.SUCCESS)
+
+    @admin.action(description="Rotate the selected API keys (new secrets)", permissions=["change"])
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            try:
+                rotated, raw = api_key_service.rotate_api_key(key, user=request.user)
+            except InvalidState as exc:
+                self.message_user(request, f"{key}: {exc}", messages.ERROR)
+                continue
+            self._show_key(request, rotated, raw)
 
 
 def _withdraw_when_unresolved(site: admin.AdminSite) -> None:

@@ -14,3 +14,6 @@ class LinkTrackingConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             tasks,  # noqa: F401  (registers the tasks dispatch sends by name)
         )
+        from .clicks.rollups import connect_signals
+
+        connect_signals()

@@ -22,10 +22,13 @@ from .conf import app_settings
 
 __all__ = [
     "TRANSIENT_ERROR_CODES",
+    "UNREACHABLE_ERROR_CODES",
     "cloudwatch_client",
     "dynamodb_client",
     "is_transient",
+    "is_unreachable",
     "runtime_table",
+    "secondary_runtime_table",
 ]
 
 #: DynamoDB error codes worth retrying: capacity, throttling and service-side trouble.
@@ -57,9 +60,29 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _config() -> Config:
+#: Errors that say a replica cannot be reached at all (no answer, or DynamoDB's own "service
+#: unavailable"): the only ones for which a write may go to the secondary replica. Throttling
+#: and capacity errors are not an outage; the outbox retries them as before.
+UNREACHABLE_ERROR_CODES = frozenset(
+    {"InternalServerError", "InternalFailure", "ServiceUnavailable"}
+)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the replica could not be reached (see ``PUBLISH_TO_SECONDARY``)."""
+    if isinstance(
+        exc,
+        EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError,
+    ):
+        return True
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in UNREACHABLE_ERROR_CODES
+    return False
+
+
+def _config(region: str | None = None) -> Config:
     return Config(
-        region_name=app_settings.AWS_REGION,
+        region_name=region or app_settings.AWS_REGION,
         connect_timeout=app_settings.AWS_CONNECT_TIMEOUT_SECONDS,
         read_timeout=app_settings.AWS_READ_TIMEOUT_SECONDS,
         retries={"mode": "standard", "max_attempts": 3},
@@ -80,15 +103,24 @@ def _endpoint() -> str | None:
 _cache = threading.local()
 
 
-def _cached(kind: str, service: str, build: Callable[[], Any]) -> Any:
+def _cached(
+    kind: str,
+    service: str,
+    build: Callable[[], Any],
+    *,
+    region: str | None = None,
+    endpoint: str | None = None,
+) -> Any:
     key = (
         kind,
         service,
-        app_settings.AWS_REGION,
+        region or app_settings.AWS_REGION,
         app_settings.AWS_CONNECT_TIMEOUT_SECONDS,
         app_settings.AWS_READ_TIMEOUT_SECONDS,
         app_settings.BULK_PUBLISH_CONCURRENCY,
-        os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL"),
+        endpoint
+        or os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+        or os.environ.get("AWS_ENDPOINT_URL"),
         os.environ.get("AWS_ACCESS_KEY_ID"),
         os.environ.get("AWS_PROFILE"),
     )
@@ -98,26 +130,53 @@ def _cached(kind: str, service: str, build: Callable[[], Any]) -> Any:
     return objects[key]
 
 
-def dynamodb_client() -> Any:
+def _replica(secondary: bool) -> tuple[str | None, str | None]:
+    """Region and endpoint of the primary replica (``None, None``: the defaults) or of the
+    secondary one (``SECONDARY_REGION``, ``SECONDARY_DYNAMODB_ENDPOINT_URL`` or, empty, the
+    standard endpoint variables)."""
+    if not secondary:
+        return None, _endpoint()
+    return (
+        app_settings.SECONDARY_REGION,
+        app_settings.SECONDARY_DYNAMODB_ENDPOINT_URL or _endpoint(),
+    )
+
+
+def dynamodb_client(*, secondary: bool = False) -> Any:
+    """A DynamoDB client on the primary replica's region, or the secondary's."""
+    region, endpoint = _replica(secondary)
     return _cached(
         "client",
         "dynamodb",
         lambda: boto3.session.Session().client(
-            "dynamodb", config=_config(), endpoint_url=_endpoint()
+            "dynamodb", config=_config(region), endpoint_url=endpoint
         ),
+        region=region,
+        endpoint=endpoint,
     )
 
 
-def runtime_table(table_name: str | None = None) -> Any:
-    """The runtime table as a boto3 resource ``Table``."""
+def runtime_table(table_name: str | None = None, *, secondary: bool = False) -> Any:
+    """The runtime table as a boto3 resource ``Table``: its primary replica, or the one in
+    ``SECONDARY_REGION`` (the global table's other replica)."""
+    region, endpoint = _replica(secondary)
     resource = _cached(
         "resource",
         "dynamodb",
         lambda: boto3.session.Session().resource(
-            "dynamodb", config=_config(), endpoint_url=_endpoint()
+            "dynamodb", config=_config(region), endpoint_url=endpoint
         ),
+        region=region,
+        endpoint=endpoint,
     )
     return resource.Table(table_name or app_settings.RUNTIME_TABLE_NAME)
+
+
+def secondary_runtime_table(table_name: str | None = None) -> Any:
+    """The secondary replica's ``Table``, or ``None`` when ``SECONDARY_REGION`` is empty."""
+    if not app_settings.SECONDARY_REGION:
+        return None
+    return runtime_table(table_name, secondary=True)
 
 
 def cloudwatch_client() -> Any:

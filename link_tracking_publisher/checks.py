@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.apps import apps
@@ -10,17 +9,9 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, SWAPPABLE_MODELS, app_settings, swappable_model
+from .conf import DEFAULTS, SETTINGS, SWAPPABLE_MODELS, Setting, raw_value, swappable_model
 
-_TABLE_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
 _AMBIGUOUS = set("0O1IL")
-
-
-def _valid_rate(rate: Any) -> bool:
-    if not isinstance(rate, str) or "/" not in rate:
-        return False
-    number, period = rate.split("/", 1)
-    return number.isdigit() and int(number) > 0 and period[:1] in ("s", "m", "h", "d")
 
 
 def unresolved_swappable_models() -> dict[str, str]:
@@ -50,18 +41,9 @@ def check_swappable_models() -> list[CheckMessage]:
 
 @register("link_tracking")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every declared setting through its parser (:data:`~.conf.DECLARATIONS`), the code the
+    dotted paths name, and the rules between settings."""
     errors: list[CheckMessage] = []
-    table = app_settings.RUNTIME_TABLE_NAME
-    if not isinstance(table, str) or not _TABLE_NAME_RE.fullmatch(table):
-        errors.append(
-            Error(
-                f"LINK_RUNTIME_TABLE_NAME {table!r} is not a valid DynamoDB table name.",
-                hint="3-255 characters: letters, digits, '_', '-', '.'.",
-                id="link_tracking.E001",
-            )
-        )
-    if not app_settings.AWS_REGION:
-        errors.append(Error("AWS_REGION is empty.", hint="e.g. us-east-1", id="link_tracking.E002"))
     unknown = set(getattr(settings, "LINK_TRACKING", {})) - set(DEFAULTS)
     if unknown:
         errors.append(
@@ -71,82 +53,75 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="link_tracking.E003",
             )
         )
-    alphabet = app_settings.SLUG_ALPHABET
-    if (
-        not isinstance(alphabet, str)
-        or len(set(alphabet)) != len(alphabet)
-        or alphabet != alphabet.upper()
-        or not alphabet.isalnum()
-        or len(alphabet) < 16
-    ):
-        errors.append(
-            Error(
-                "LINK_TRACKING['SLUG_ALPHABET'] must be at least 16 distinct upper-case letters "
-                "or digits (the runtime upper-cases slugs).",
-                id="link_tracking.E004",
-            )
-        )
-    elif _AMBIGUOUS & set(alphabet):
-        errors.append(
-            Warning(
-                "LINK_TRACKING['SLUG_ALPHABET'] contains characters people confuse "
-                f"({''.join(sorted(_AMBIGUOUS & set(alphabet)))}).",
-                id="link_tracking.W001",
-            )
-        )
-    length = app_settings.SLUG_LENGTH
-    if not isinstance(length, int) or not 5 <= length <= 32:
-        errors.append(
-            Error(
-                "LINK_TRACKING['SLUG_LENGTH'] must be an integer from 5 to 32.",
-                id="link_tracking.E005",
-            )
-        )
-    for key in ("BULK_PUBLISH_CONCURRENCY", "PUBLISH_MAX_RETRIES", "OUTBOX_STUCK_AFTER_SECONDS"):
-        value = getattr(app_settings, key)
-        if not isinstance(value, int) or value < (0 if key == "PUBLISH_MAX_RETRIES" else 1):
+    valid: dict[str, Any] = {}
+    for setting in SETTINGS.values():
+        value = raw_value(setting)
+        try:
+            valid[setting.key] = setting.parse(value)
+        except ValueError as exc:
             errors.append(
                 Error(
-                    f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E006"
+                    f"{setting.label} = {value!r} {exc}.",
+                    hint=f"The default is {setting.default!r} (docs/CONFIGURATION.md).",
+                    id=setting.check_id,
                 )
             )
+            continue
+        if setting.imports:
+            errors.extend(_check_imports(setting, valid[setting.key]))
     errors.extend(check_swappable_models())
-    for key in ("ACCOUNT_ACCESS_POLICY", "PRIVACY_REQUEST_PROCESSOR"):
-        path = getattr(app_settings, key)
+    errors.extend(_check_rules(valid))
+    return errors
+
+
+def _check_imports(setting: Setting, value: Any) -> list[CheckMessage]:
+    paths = value if isinstance(value, list) else [] if value is None else [value]
+    errors: list[CheckMessage] = []
+    for path in paths:
         try:
             import_string(path)
         except (ImportError, TypeError, ValueError) as exc:
             errors.append(
                 Error(
-                    f"LINK_TRACKING['{key}'] = {path!r} cannot be imported: {exc}",
+                    f"{setting.label} = {path!r} cannot be imported: {exc}",
                     hint="A dotted path to a class or callable, e.g. the default "
-                    f"{DEFAULTS[key]!r}.",
-                    id="link_tracking.E010",
+                    f"{setting.default!r}.",
+                    id=setting.check_id,
                 )
             )
-    for key in (
-        "API_PAGE_SIZE",
-        "API_MAX_PAGE_SIZE",
-        "BULK_CREATE_MAX_LINKS",
-        "IMPORT_MAX_ROWS",
-        "IMPORT_ASYNC_MAX_ROWS",
-        "IMPORT_BATCH_SIZE",
-        "IMPORT_JOB_MAX_ERRORS",
-        "IMPORT_JOB_STUCK_AFTER_SECONDS",
-        "IMPORT_JOB_MAX_ATTEMPTS",
-        "IMPORT_JOB_RETENTION_DAYS",
-        "SIGNED_URL_DEFAULT_TTL_SECONDS",
-        "SIGNED_URL_MAX_TTL_SECONDS",
-    ):
-        value = getattr(app_settings, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    return errors
+
+
+def _check_rules(valid: dict[str, Any]) -> list[CheckMessage]:
+    """What no single setting's parser can see: the slug alphabet, and bounds between two."""
+    errors: list[CheckMessage] = []
+    alphabet = valid.get("SLUG_ALPHABET")
+    if isinstance(alphabet, str):
+        if (
+            len(set(alphabet)) != len(alphabet)
+            or alphabet != alphabet.upper()
+            or not alphabet.isalnum()
+            or len(alphabet) < 16
+        ):
             errors.append(
                 Error(
-                    f"LINK_TRACKING['{key}'] must be a positive integer.", id="link_tracking.E011"
+                    "LINK_TRACKING['SLUG_ALPHABET'] must be at least 16 distinct upper-case "
+                    "letters or digits (the runtime upper-cases slugs).",
+                    id="link_tracking.E004",
                 )
             )
-    smallest, largest = app_settings.IMPORT_MAX_ROWS, app_settings.IMPORT_ASYNC_MAX_ROWS
-    if isinstance(smallest, int) and isinstance(largest, int) and largest < smallest:
+        elif _AMBIGUOUS & set(alphabet):
+            errors.append(
+                Warning(
+                    "LINK_TRACKING['SLUG_ALPHABET'] contains characters people confuse "
+                    f"({''.join(sorted(_AMBIGUOUS & set(alphabet)))}).",
+                    id="link_tracking.W001",
+                )
+            )
+    errors.extend(_check_regions(valid))
+    errors.extend(_check_api_key_scopes(valid))
+    smallest, largest = valid.get("IMPORT_MAX_ROWS"), valid.get("IMPORT_ASYNC_MAX_ROWS")
+    if smallest is not None and largest is not None and largest < smallest:
         errors.append(
             Error(
                 f"LINK_TRACKING['IMPORT_ASYNC_MAX_ROWS'] ({largest}) is smaller than "
@@ -155,21 +130,48 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="link_tracking.E011",
             )
         )
-    for key in ("API_WRITE_THROTTLE_RATE", "API_BULK_THROTTLE_RATE"):
-        rate = getattr(app_settings, key)
-        if rate is not None and not _valid_rate(rate):
-            errors.append(
-                Error(
-                    f"LINK_TRACKING['{key}'] = {rate!r} is not a throttle rate.",
-                    hint="'<number>/<second|minute|hour|day>', e.g. '600/minute', or None.",
-                    id="link_tracking.E012",
-                )
-            )
-    if app_settings.SHORT_URL_SCHEME not in ("http", "https"):
-        errors.append(
-            Error(
-                "LINK_TRACKING['SHORT_URL_SCHEME'] must be 'http' or 'https'.",
-                id="link_tracking.E009",
+    return errors
+
+
+def _check_regions(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E013: the secondary replica's settings contradict ``AWS_REGION`` or each other."""
+    region = valid.get("SECONDARY_REGION")
+    problems: list[tuple[str, str]] = []
+    if region and region == valid.get("AWS_REGION"):
+        problems.append(
+            (
+                f"LINK_TRACKING['SECONDARY_REGION'] is AWS_REGION itself ({region!r}).",
+                "Name the region of the runtime table's other replica, or '' for one region.",
             )
         )
-    return errors
+    if valid.get("SECONDARY_DYNAMODB_ENDPOINT_URL") and region == "":
+        problems.append(
+            (
+                "LINK_TRACKING['SECONDARY_DYNAMODB_ENDPOINT_URL'] is set without SECONDARY_REGION.",
+                "Name the secondary replica's region too.",
+            )
+        )
+    if valid.get("PUBLISH_TO_SECONDARY") and region == "":
+        problems.append(
+            (
+                "LINK_TRACKING['PUBLISH_TO_SECONDARY'] is on without SECONDARY_REGION.",
+                "Name the secondary replica's region, or turn it off (the outbox then holds "
+                "writes the primary cannot take).",
+            )
+        )
+    return [Error(message, hint=hint, id="link_tracking.E013") for message, hint in problems]
+
+
+def _check_api_key_scopes(valid: dict[str, Any]) -> list[CheckMessage]:
+    """E012: ``API_KEY_THROTTLE_RATES`` names only scopes an API key can hold."""
+    rates = valid.get("API_KEY_THROTTLE_RATES") or {}
+    scopes = apps.get_model("link_tracking", "ApiKey").Scope.values
+    return [
+        Error(
+            f"LINK_TRACKING['API_KEY_THROTTLE_RATES'] names {scope!r}, not a scope.",
+            hint=f"A dict of scopes ({', '.join(scopes)}) to rates or None.",
+            id="link_tracking.E012",
+        )
+        for scope in rates
+        if scope not in scopes
+    ]

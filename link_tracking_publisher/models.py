@@ -35,6 +35,7 @@ from .conf import (
     CRM_CAMPAIGN_MODEL_SETTING,
     app_settings,
 )
+from .documents import AppLinkDocumentField
 from .validators import (
     MAX_URL_LENGTH,
     validate_apple_app_site_association,
@@ -208,14 +209,14 @@ class Domain(models.Model):
     verification_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     verification_error = models.CharField(max_length=500, blank=True, editable=False)
     # App links: served by the runtime at /.well-known/ from the domain's app-links record.
-    apple_app_site_association = models.JSONField(
+    apple_app_site_association = AppLinkDocumentField(
         null=True,
         blank=True,
         validators=[validate_apple_app_site_association],
         help_text="Apple App Site Association document (iOS universal links), served at "
         "/.well-known/apple-app-site-association; empty: none (404).",
     )
-    assetlinks = models.JSONField(
+    assetlinks = AppLinkDocumentField(
         null=True,
         blank=True,
         validators=[validate_assetlinks],
@@ -420,6 +421,9 @@ class GlobalUTMPolicy(models.Model):
         return policy
 
 
+_UNKNOWN = object()
+
+
 class Link(models.Model):
     """A short link: ``https://{domain}/{slug}`` → ``destination_url``."""
 
@@ -497,6 +501,16 @@ class Link(models.Model):
             models.Index(fields=["campaign_identifier", "active"], name="link_campaign_ident_idx"),
             models.Index(fields=["account", "-created_at"], name="link_account_created_idx"),
         ]
+
+    _loaded_campaign_id: Any
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Link:
+        link = super().from_db(db, field_names, values)
+        # The campaign it was loaded with: a save that moves the link to another campaign
+        # rebuilds both campaigns' statistics (clicks.rollups).
+        link._loaded_campaign_id = link.__dict__.get("campaign_id", _UNKNOWN)
+        return link
 
     def __str__(self) -> str:
         return f"{self.domain_id and self.domain.domain_name}/{self.slug_canonical}"
@@ -616,6 +630,10 @@ class LinkVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     change_reason = models.TextField(blank=True)
+    # The API key the change was made with (changed_by is then empty: a key is no user).
+    changed_by_api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -716,6 +734,11 @@ class LinkImport(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The API key the job was started with (requested_by is then empty): its links' versions
+    # name the key, as a synchronous import's do.
+    requested_by_api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(max_length=255, blank=True)
     file_name = models.CharField(max_length=255)
     file_size = models.PositiveIntegerField(help_text="Bytes.")
@@ -796,10 +819,11 @@ class ClickEventKey(models.Model):
 
 
 class ClickRollup(models.Model):
-    """Clicks of one link in one UTC hour, human or bot, with one value of one breakdown
-    dimension (``outcome``, ``channel``, ``country``, ``device``, ``variant``; ``""`` for
-    unknown). Every click adds one to one row per dimension, so each dimension's rows sum to
-    the same totals, and the table grows with the values seen, not with their combinations."""
+    """The former grain of the statistics, no longer written: clicks of one link in one UTC
+    hour, human or bot, with one value of one breakdown dimension. ``rebuild_click_rollups``
+    moves each link's rows into :class:`LinkHourClicks`, :class:`LinkDayBreakdown`, the
+    campaign tables and the totals (deleting them as it goes); the statistics read only those.
+    Its ``Dimension`` choices are the breakdown dimensions of the new tables."""
 
     class Dimension(models.TextChoices):
         OUTCOME = "outcome", "Outcome"
@@ -834,6 +858,145 @@ class ClickRollup(models.Model):
         return (
             f"{self.link_id} {self.hour:%Y-%m-%d %H}h {self.dimension}={self.value}: {self.clicks}"
         )
+
+
+class _ClickCounts(models.Model):
+    """Clicks counted once each, human and bot apart, with the QR code scans among them
+    (the events whose channel is the contract's ``SCAN_CHANNEL``) and the first and last
+    click's time."""
+
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+    human_scans = models.PositiveBigIntegerField(default=0)
+    bot_scans = models.PositiveBigIntegerField(default=0)
+    first_click_at = models.DateTimeField(null=True, blank=True)
+    last_click_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class LinkHourClicks(_ClickCounts):
+    """The clicks of one link in one UTC hour: the totals and the time series of a link's
+    statistics. One row per link and hour with clicks, whatever the clicks' breakdowns."""
+
+    # Indexed by the unique constraint that starts with it: one index less to write per row.
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="hour_clicks", db_index=False
+    )
+    hour = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "link hour clicks"
+        constraints = [
+            models.UniqueConstraint(fields=["link", "hour"], name="link_hour_clicks_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class CampaignHourClicks(_ClickCounts):
+    """The clicks of one campaign's links in one UTC hour, counted at ingestion (and rebuilt
+    from :class:`LinkHourClicks` when a link joins, leaves or is deleted, so a campaign's
+    figures are those of its links now)."""
+
+    campaign = models.ForeignKey(
+        LinkCampaign, on_delete=models.CASCADE, related_name="hour_clicks", db_index=False
+    )
+    hour = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "campaign hour clicks"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "hour"], name="campaign_hour_clicks_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class LinkClickTotals(_ClickCounts):
+    """A link's all-time counts: what the link export and the admin read in one row."""
+
+    link = models.OneToOneField(
+        Link, on_delete=models.CASCADE, primary_key=True, related_name="click_totals"
+    )
+
+    class Meta:
+        verbose_name_plural = "link click totals"
+
+    def __str__(self) -> str:
+        return f"{self.link_id}: {self.human_clicks + self.bot_clicks}"
+
+
+class CampaignClickTotals(_ClickCounts):
+    """A campaign's all-time counts (of its links now, as :class:`CampaignHourClicks`)."""
+
+    campaign = models.OneToOneField(
+        LinkCampaign, on_delete=models.CASCADE, primary_key=True, related_name="click_totals"
+    )
+
+    class Meta:
+        verbose_name_plural = "campaign click totals"
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.human_clicks + self.bot_clicks}"
+
+
+class _DayBreakdown(models.Model):
+    """Clicks of one UTC day with one value of one breakdown dimension (``outcome``,
+    ``channel``, ``country``, ``device``, ``variant``; ``""`` for unknown), human and bot
+    apart. Every click adds one to one row per dimension, so each dimension's rows of a day
+    sum to the day's totals."""
+
+    day = models.DateTimeField(help_text="Midnight UTC that starts the day.")
+    dimension = models.CharField(max_length=8, choices=ClickRollup.Dimension.choices)
+    value = models.CharField(max_length=64, blank=True)
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class LinkDayBreakdown(_DayBreakdown):
+    """A link's breakdowns per UTC day (see :class:`_DayBreakdown`)."""
+
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="day_breakdowns", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "day", "dimension", "value"], name="link_day_breakdown_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.day:%Y-%m-%d} {self.dimension}={self.value}"
+
+
+class CampaignDayBreakdown(_DayBreakdown):
+    """A campaign's breakdowns per UTC day (of its links now, as :class:`CampaignHourClicks`)."""
+
+    campaign = models.ForeignKey(
+        LinkCampaign, on_delete=models.CASCADE, related_name="day_breakdowns", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "day", "dimension", "value"],
+                name="campaign_day_breakdown_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day:%Y-%m-%d} {self.dimension}={self.value}"
 
 
 class ClickVisitor(models.Model):
@@ -957,6 +1120,10 @@ class ClickWebhookDelivery(models.Model):
     )
     event_id = models.CharField(max_length=64)
     payload = models.JSONField()
+    #: The keyed hashes (``services.privacy.subject_hash``) of the click's identifiers that
+    #: the payload does not carry (its ``ip_hash`` and click id), so that an erasure or access
+    #: request by either finds the delivery; never sent, emptied by an erasure.
+    subject_hashes = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -981,3 +1148,42 @@ class ClickWebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.webhook_id} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A credential a machine client uses with the API, for one account and some scopes.
+
+    The client holds ``<prefix>_<secret>``; only :attr:`prefix` (shown in lists, the lookup
+    key) and :attr:`secret_hash` are stored: HMAC-SHA256 of the whole key under
+    ``LINK_TRACKING['API_KEY_PEPPER']``. The secret is 256 random bits, so a fast keyed hash
+    is as strong as a slow one and costs microseconds per request (a password KDF is for
+    guessable secrets). Create, rotate and revoke through
+    :mod:`link_tracking_publisher.services.api_keys`."""
+
+    class Scope(models.TextChoices):
+        LINKS_READ = "links:read", "Read links, domains and campaigns"
+        LINKS_WRITE = "links:write", "Create and change links, domains and campaigns"
+        STATS_READ = "stats:read", "Read click statistics and message clicks"
+        WEBHOOKS_MANAGE = "webhooks:manage", "Manage click webhooks and their deliveries"
+        IMPORT = "import", "Import links from CSV"
+
+    account = models.ForeignKey(ACCOUNT_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"api key {self.prefix} ({self.name})"

@@ -33,6 +33,7 @@ from link_tracking_runtime.routing import (
 from link_tracking_runtime.signing import is_keyring_name
 
 from .conf import app_settings
+from .documents import UndecodedDocument, stored_document_problems
 
 #: Variables a UTM template may use (``${name}``), filled in at publish time.
 UTM_TEMPLATE_VARIABLES = (
@@ -306,7 +307,11 @@ def validate_apple_app_site_association(value: Any) -> None:
     :func:`~link_tracking_runtime.applinks.validate_apple_app_site_association`)."""
     if value is None:
         return
-    errors = applinks.validate_apple_app_site_association(value)
+    errors = (
+        stored_document_problems(value)
+        if isinstance(value, UndecodedDocument)
+        else applinks.validate_apple_app_site_association(value)
+    )
     if errors:
         raise ValidationError(errors, code="invalid_apple_app_site_association")
 
@@ -316,6 +321,10 @@ def validate_assetlinks(value: Any) -> None:
     format (the contract's :func:`~link_tracking_runtime.applinks.validate_assetlinks`)."""
     if value is None:
         return
-    errors = applinks.validate_assetlinks(value)
+    errors = (
+        stored_document_problems(value)
+        if isinstance(value, UndecodedDocument)
+        else applinks.validate_assetlinks(value)
+    )
     if errors:
         raise ValidationError(errors, code="invalid_assetlinks")

@@ -183,6 +183,12 @@ def bound_errors(document: Any) -> list[str]:
     return []
 
 
+def limit_errors(document: Any) -> list[str]:
+    """What is past any of the document bounds (depth, values, bytes; ``[]``: nothing), safe on
+    any parsed JSON: the size is measured only once the depth and the values are bounded."""
+    return bound_errors(document) or _size_error(document)
+
+
 def _size_error(document: Any) -> list[str]:
     size = len(document_text(document).encode("utf-8"))
     if size > DOCUMENT_MAX_BYTES:

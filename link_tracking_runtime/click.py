@@ -51,7 +51,9 @@ from .urls import (
 )
 
 __all__ = [
+    "ASN_MAX",
     "SMS_PARAM",
+    "VIEWER_ASN_HEADER",
     "WITHHELD",
     "ClickInput",
     "CompiledLink",
@@ -60,6 +62,7 @@ __all__ = [
     "decide",
     "decide_without_link",
     "event_columns",
+    "normal_asn",
     "normal_country",
     "request_forwarded",
     "visitor_key",
@@ -72,6 +75,11 @@ WITHHELD: Final = "withheld"
 #: The event keeps at most this much of the User-Agent and Referer headers.
 USER_AGENT_MAX: Final = 512
 REFERER_MAX: Final = 1024
+#: The largest autonomous system number (32 bits).
+ASN_MAX: Final = 2**32 - 1
+#: The header CloudFront sets with the viewer's autonomous system number (lower-case, as ASGI
+#: has it).
+VIEWER_ASN_HEADER: Final = "cloudfront-viewer-asn"
 #: Location templates one compiled link keeps (destinations × shapes of click; far more than
 #: any record has, a bound only against a malformed one).
 _TEMPLATES_MAX: Final = 256
@@ -113,6 +121,18 @@ def normal_country(raw: str | None) -> str | None:
     return raw.strip().upper()[:8] or None
 
 
+def normal_asn(raw: str | None) -> int | None:
+    """CloudFront-Viewer-ASN as the event's ``viewer_asn`` holds it: the autonomous system
+    number, ``None`` when absent or not one (not 1-10 digits, or above 2³² - 1)."""
+    if not raw:
+        return None
+    raw = raw.strip()
+    if not (0 < len(raw) <= 10 and raw.isascii() and raw.isdigit()):
+        return None
+    number = int(raw)
+    return number if number <= ASN_MAX else None
+
+
 def request_forwarded(query: str) -> dict[str, str]:
     """Every forward-from-request param a query string has an acceptable value for (the
     click event records them whether or not the link forwards them)."""
@@ -149,6 +169,8 @@ class ClickInput(NamedTuple):
     latency_ms: int = 0
     #: The request's ``Accept-Language`` (read by a ``language`` rule only; not an event column).
     accept_language: str | None = None
+    #: CloudFront-Viewer-ASN, as sent (:func:`normal_asn` makes the event's ``viewer_asn``).
+    asn: str | None = None
 
 
 #: A link's own event columns: domain, slug, link_id, campaign_id, keyword, channel.
@@ -475,7 +497,7 @@ def event_columns(decision: Decision) -> dict[str, Any]:
     """The click event's columns of ``decision``, by name in table order (what
     :meth:`.events.ClickEvent.as_dict` gives)."""
     location, outcome, reason, variant, _, bot, _, _, click, base, country, requested = decision
-    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency, _ = click
+    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency, _, asn = click
     values = _EVENT_COLUMNS.copy()
     (
         values["domain"],
@@ -500,6 +522,8 @@ def event_columns(decision: Decision) -> dict[str, Any]:
     values["ab_variant"] = variant
     values["outcome"] = outcome
     values["forwarded_params"] = requested
+    if asn:
+        values["viewer_asn"] = normal_asn(asn)
     return values
 
 
@@ -513,7 +537,7 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     """
     # One call per click on every path of a busy runtime: written out, with few calls; the
     # plain case (no rules, a query of at most one pair) takes the shortest way through.
-    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, _, languages = click
+    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, _, languages, _ = click
     if method == "HEAD":
         bot: BotKind | None = "head"
     elif purpose is not None and is_prefetch(purpose):

@@ -3,7 +3,8 @@
 :data:`CLICK_EVENT_COLUMNS` is the Glue table's column list, in order, with Hive types; the
 ``terraform/`` Glue table is checked against it. Every field of the spec's table is here, plus
 ``sms_msg_id`` (SMS journey tracking), ``ab_variant``, ``outcome`` (why the visitor went where
-they went) and ``forwarded_params`` (every allowlisted param forwarded from the request).
+they went), ``forwarded_params`` (every allowlisted param forwarded from the request) and
+``viewer_asn`` (the viewer's network, as CloudFront names it: a scanner's cloud or a carrier).
 New fields are only ever added at the end, with a default.
 """
 
@@ -80,6 +81,7 @@ CLICK_EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("ab_variant", "string"),
     ("outcome", "string"),
     ("forwarded_params", "map<string,string>"),
+    ("viewer_asn", "bigint"),
 )
 
 
@@ -110,6 +112,8 @@ class ClickEvent:
     ab_variant: str | None = None
     forwarded_params: Mapping[str, str] = dataclasses.field(default_factory=dict)
     event_type: str = EVENT_TYPE_CLICK
+    #: The viewer's network (CloudFront-Viewer-ASN), ``None`` where CloudFront did not say.
+    viewer_asn: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, in column order, with every column present."""

@@ -11,7 +11,10 @@ then the CloudFront origin-secret check (403), the per-IP rate limit (429 + Retr
 its app-links record, 404 without one; no redirect, no click event), other reserved names and
 ``/.well-known/`` paths (404), and ``GET``/``HEAD`` ``/{slug}``.
 An unexpected error anywhere in a redirect is answered with a redirect to
-``DEFAULT_FALLBACK_URL``; a traceback only ever reaches the log.
+``DEFAULT_FALLBACK_URL``; a traceback only ever reaches the log. With a fallback region, a link
+that neither region's replica could read is answered ``503`` (CloudFront's origin group then
+asks the other region); ``/health`` shows each region's replica as a background probe last
+found it, and stays ``200`` (it is the ALB's and ECS's liveness check).
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ from . import __version__
 from .aws import AwsServices, ClickCounter, RecordBatchWriter, RecordReader, SecretReader
 from .config import Settings
 from .emitter import ClickEmitter, EventSink, FileSink, FirehoseSink
+from .errors import StoreUnavailable
 from .journal import Journal
 from .logs import configure_logging
 from .metrics import Metrics
 from .ratelimit import RateLimiter, rate_key
 from .redirect import Redirector
 from .signatures import SignatureVerifier
-from .store import AppLinksStore, RecordStore
+from .store import AppLinksStore, RecordStore, StoreProbe
 from .visitor import IpHasher, forwarded_ip
 
 __all__ = ["Backends", "RuntimeApp", "create_app", "new_click_id"]
@@ -91,13 +95,15 @@ _DISABLED_PAGE: Final = (
 class Backends:
     """The AWS seams the app uses; built from aiobotocore when not given (see :mod:`.aws`).
 
-    ``firehose`` ``None`` means click events go to ``CLICK_EVENTS_FILE``.
+    ``firehose`` ``None`` means click events go to ``CLICK_EVENTS_FILE``; ``fallback_records``
+    reads the replica in ``DYNAMODB_FALLBACK_REGION`` (``None``: one region).
     """
 
     records: RecordReader
     counter: ClickCounter
     secrets: SecretReader
     firehose: RecordBatchWriter | None = None
+    fallback_records: RecordReader | None = None
 
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -125,6 +131,8 @@ _TEXT: Final = b"text/plain; charset=utf-8"
 #: App-link files are public and change rarely; Apple's CDN and Android's verifier fetch them.
 APP_LINKS_CACHE_CONTROL: Final = b"public, max-age=3600"
 _NOT_FOUND: Final = b"Not Found"
+#: A link neither region's replica could read (:class:`~.errors.StoreUnavailable`).
+_UNAVAILABLE: Final = _plain(503, b"Service Unavailable", _TEXT, (b"retry-after", b"5"))
 #: Deadline of the DynamoDB read made once at startup (:meth:`RecordStore.warm_up`).
 _WARM_UP_SECONDS: Final = 5.0
 
@@ -159,6 +167,7 @@ class RuntimeApp:
         self.emitter: ClickEmitter | None = None
         self.store: RecordStore | None = None
         self.app_links: AppLinksStore | None = None
+        self.probe: StoreProbe | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._metrics_task: asyncio.Task[None] | None = None
 
@@ -172,7 +181,9 @@ class RuntimeApp:
             backends = self._backends
             if backends is None:
                 aws = await stack.enter_async_context(AwsServices(settings))
-                backends = Backends(aws.table, aws.table, aws.secrets, aws.firehose)
+                backends = Backends(
+                    aws.table, aws.table, aws.secrets, aws.firehose, aws.fallback_reads
+                )
             sink = self._event_sink
             if sink is None:
                 sink = (
@@ -191,8 +202,15 @@ class RuntimeApp:
                 "default_fallback_url": settings.default_fallback_url,
                 "timeout": settings.dynamodb_timeout_seconds,
             }
+            cache_options["fallback"] = backends.fallback_records
             self.store = RecordStore(backends.records, **cache_options)
             self.app_links = AppLinksStore(backends.records, **cache_options)
+            readers = {settings.aws_region: backends.records}
+            if backends.fallback_records is not None:
+                readers[settings.dynamodb_fallback_region or "fallback"] = backends.fallback_records
+            self.probe = StoreProbe(
+                readers, clock=self._clock, timeout=settings.dynamodb_timeout_seconds
+            )
             self.emitter = ClickEmitter(
                 sink,
                 self.journal,
@@ -260,6 +278,8 @@ class RuntimeApp:
                 await self._metrics_task
             self._metrics_task = None
         self.metrics.flush()
+        if self.probe is not None:
+            await self.probe.close()
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
@@ -303,6 +323,10 @@ class RuntimeApp:
                         status, headers, body = _WITHHELD
                 else:  # a whole response
                     status, headers, body = cast(Response, answer)
+            except StoreUnavailable:
+                # Neither region's replica answered: CloudFront's origin group fails over on
+                # this status to the other region, which serves (and counts) the click.
+                status, headers, body = _UNAVAILABLE
             except Exception:
                 # Never a 500, never a traceback in a response: whatever broke, the visitor is
                 # sent somewhere safe and the traceback goes to the log.
@@ -444,6 +468,8 @@ class RuntimeApp:
             "status": "ok",
             "version": __version__,
             "events_held": self.emitter.held if self.emitter is not None else 0,
+            "region": self.settings.aws_region,
+            "store": self.probe.state() if self.probe is not None else {},
         }
         return _plain(200, json.dumps(body).encode(), b"application/json")
 

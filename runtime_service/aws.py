@@ -56,6 +56,7 @@ from link_tracking_runtime.wire import decode_item
 from .config import Settings
 
 __all__ = [
+    "OWN_READ_ATTEMPTS_WITH_FALLBACK",
     "AwsServices",
     "ClickCounter",
     "DynamoGetItem",
@@ -392,16 +393,27 @@ class SecretsManager:
         return secret
 
 
+#: Attempts of the own region's ``GetItem`` when a fallback region is configured: one. The
+#: read in the other region is the retry; standard mode's backoff before a second attempt in
+#: the same region (up to a second, jittered) would spend the whole deadline on a refused
+#: connection (``benchmarks/fallback_read_bench.py``).
+OWN_READ_ATTEMPTS_WITH_FALLBACK: Final = 1
+
+
 class AwsServices:
     """Opens the clients the runtime needs, for the life of the app.
 
     ``async with AwsServices(settings) as aws:`` gives ``aws.table``, ``aws.firehose`` (``None``
-    when no stream is configured) and ``aws.secrets``.
+    when no stream is configured), ``aws.secrets`` and ``aws.fallback_reads``: ``GetItem`` on
+    the replica in ``DYNAMODB_FALLBACK_REGION`` (``None`` when it is not set), a second
+    :class:`DynamoGetItem` with its own connection pool, endpoint and region, sharing the
+    credentials.
     """
 
     table: DynamoTable
     firehose: FirehoseStream | None
     secrets: SecretsManager
+    fallback_reads: DynamoGetItem | None
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -436,24 +448,25 @@ class AwsServices:
             # GetItem on a cache miss: the client's endpoint and region, its timeouts and pool
             # (64 connections, aiobotocore's 12 s keep-alive), one retry: a slow DynamoDB costs
             # at most about two timeouts on a miss, never on a hit.
-            reads_http = await self._stack.enter_async_context(
-                aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(
-                        sock_connect=settings.dynamodb_timeout_seconds,
-                        sock_read=settings.dynamodb_timeout_seconds,
-                    ),
-                    connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=12),
-                )
-            )
-            reads = DynamoGetItem(
-                reads_http,
+            reads = await self._reads(
+                dynamodb,
                 credentials,
-                dynamodb.meta.endpoint_url,
-                dynamodb.meta.region_name,
-                settings.dynamodb_table_name,
-                dynamodb.meta.service_model.operation_model("GetItem"),
+                OWN_READ_ATTEMPTS_WITH_FALLBACK if settings.dynamodb_fallback_region else 2,
             )
             self.table = DynamoTable(dynamodb, settings.dynamodb_table_name, reads)
+            self.fallback_reads = None
+            if settings.dynamodb_fallback_region:
+                # A client only to resolve the other region's endpoint as every client does
+                # (unless one is given), and to sign for that region.
+                fallback = await self._stack.enter_async_context(
+                    session.create_client(
+                        "dynamodb",
+                        region_name=settings.dynamodb_fallback_region,
+                        endpoint_url=settings.dynamodb_fallback_endpoint_url or None,
+                        config=dynamo_config,
+                    )
+                )
+                self.fallback_reads = await self._reads(fallback, credentials)
             self.secrets = SecretsManager(secrets)
             self.firehose = None
             if settings.firehose_stream_name:
@@ -478,6 +491,27 @@ class AwsServices:
             await self._stack.aclose()
             raise
         return self
+
+    async def _reads(self, client: Any, credentials: Any, max_attempts: int = 2) -> DynamoGetItem:
+        """``GetItem`` on the runtime table at ``client``'s endpoint and region, with its own
+        pool (64 connections, aiobotocore's 12 s keep-alive), the read deadline as its
+        connect and read timeouts, and ``max_attempts``."""
+        timeout = self._settings.dynamodb_timeout_seconds
+        http = await self._stack.enter_async_context(
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=12),
+            )
+        )
+        return DynamoGetItem(
+            http,
+            credentials,
+            client.meta.endpoint_url,
+            client.meta.region_name,
+            self._settings.dynamodb_table_name,
+            client.meta.service_model.operation_model("GetItem"),
+            max_attempts=max_attempts,
+        )
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()

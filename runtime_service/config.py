@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -138,6 +139,20 @@ def _absolute_url(value: str) -> str:
         raise ValueError("must be an absolute http(s) URL")
     if not value.isascii() or not value.isprintable():
         raise ValueError("must be ASCII without spaces or control characters (percent-encode it)")
+    return value
+
+
+def _optional_url(value: str) -> str:
+    return _absolute_url(value) if value.strip() else ""
+
+
+_REGION: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+
+
+def _optional_region(value: str) -> str:
+    value = value.strip()
+    if value and not _REGION.fullmatch(value):
+        raise ValueError("must be an AWS region name such as eu-west-1, or empty")
     return value
 
 
@@ -363,6 +378,26 @@ class Settings:
         default="0.5",
         parse=_float(0.05, 30.0),
     )
+    dynamodb_fallback_region: str = _setting(
+        "DYNAMODB_FALLBACK_REGION",
+        "Region of the table's other replica (a two-region deployment sets it: the global "
+        "table's second region). When a read from AWS_REGION's replica fails or misses "
+        "DYNAMODB_TIMEOUT_SECONDS, the same key is read from this region's replica, under its "
+        "own deadline; when both fail, a link with no last good record is answered 503 so "
+        "that CloudFront's origin group retries the other region. Empty: one region (a "
+        "failed read redirects to DEFAULT_FALLBACK_URL). Must differ from AWS_REGION.",
+        default="",
+        parse=_optional_region,
+    )
+    dynamodb_fallback_endpoint_url: str = _setting(
+        "DYNAMODB_FALLBACK_ENDPOINT_URL",
+        "Endpoint of the fallback region's DynamoDB. Empty: botocore resolves it for "
+        "DYNAMODB_FALLBACK_REGION as for any client (AWS_ENDPOINT_URL_DYNAMODB and "
+        "AWS_ENDPOINT_URL included, so locally both regions would reach one moto server: set "
+        "it to the second region's moto server).",
+        default="",
+        parse=_optional_url,
+    )
     signing_key_cache_ttl_seconds: float = _setting(
         "SIGNING_KEY_CACHE_TTL_SECONDS",
         "How long a signing keyring read from Secrets Manager is cached.",
@@ -520,7 +555,24 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         except ValueError as exc:
             shown = "<secret>" if setting.secret else repr(raw)
             raise ImproperlyConfigured(f"{setting.name}={shown}: {exc}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_combination(settings)
+    return settings
+
+
+def _check_combination(settings: Settings) -> None:
+    """Refuse settings that parse one by one but contradict each other."""
+    fallback = settings.dynamodb_fallback_region
+    if fallback and fallback == settings.aws_region:
+        raise ImproperlyConfigured(
+            f"DYNAMODB_FALLBACK_REGION={fallback!r}: is AWS_REGION itself; name the region "
+            "of the table's other replica, or leave it empty for one region"
+        )
+    if settings.dynamodb_fallback_endpoint_url and not fallback:
+        raise ImproperlyConfigured(
+            "DYNAMODB_FALLBACK_ENDPOINT_URL is set but DYNAMODB_FALLBACK_REGION is not: "
+            "name the fallback region too"
+        )
 
 
 def _read(environ: Mapping[str, str], setting: Setting) -> str | None:

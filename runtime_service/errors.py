@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ImproperlyConfigured", "RuntimeServiceError"]
+__all__ = ["ImproperlyConfigured", "RuntimeServiceError", "StoreUnavailable"]
 
 
 class RuntimeServiceError(Exception):
@@ -14,3 +14,10 @@ class ImproperlyConfigured(RuntimeServiceError):
 
     The message names the environment variable, so a person can fix it.
     """
+
+
+class StoreUnavailable(RuntimeServiceError):
+    """Neither region's replica could be read and no last good record is cached: the app
+    answers ``503`` so that CloudFront's origin group retries the other region (raised only
+    when a fallback region is configured; with one region the visitor is redirected to
+    ``DEFAULT_FALLBACK_URL`` instead)."""

@@ -5,7 +5,10 @@ host + slug → compiled link (the record store's cache; DynamoDB on a miss) →
 event emitted → the ``Location``. Every outcome is a redirect: to the destination, to the
 record's fallback, or to ``DEFAULT_FALLBACK_URL`` (or, for a bot on a link that keeps its
 destination secret, the neutral page: an empty ``Location``), and every answer emits exactly
-one click event saying which (``outcome``).
+one click event saying which (``outcome``). The one exception: with a fallback region
+configured, a link that neither region's replica could read (and that has no last good record)
+raises :class:`~.errors.StoreUnavailable`, which the app answers ``503`` with no click event, so
+that CloudFront's origin group sends the request to the other region.
 
 What a click does is decided in the contract only (:mod:`link_tracking_runtime.click`): the
 runtime adds the record store, the signing keyrings, the ``max_clicks`` counter and the
@@ -35,6 +38,7 @@ from link_tracking_runtime import (
 )
 from link_tracking_runtime.bots import PURPOSE_HEADERS
 from link_tracking_runtime.click import (
+    VIEWER_ASN_HEADER,
     ClickInput,
     CompiledLink,
     Decision,
@@ -46,6 +50,7 @@ from link_tracking_runtime.events import OUTCOMES
 
 from .aws import ClickCounter
 from .emitter import ClickEmitter
+from .errors import StoreUnavailable
 from .metrics import Metrics
 from .signatures import SignatureVerifier
 from .store import RecordStore
@@ -57,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 _COUNTRY: Final = GEO_COUNTRY_HEADER.encode()
 _LANGUAGES: Final = ACCEPT_LANGUAGE_HEADER.encode()
+_ASN: Final = VIEWER_ASN_HEADER.encode()
 #: Request hosts and paths remembered with what they name.
 _ROUTES_MAX: Final = 65_536
 #: What a request's path names (:meth:`Redirector._route`).
@@ -134,6 +140,7 @@ class Redirector:
         referer = headers.get(b"referer")
         country = headers.get(_COUNTRY)
         languages = headers.get(_LANGUAGES)
+        asn = headers.get(_ASN)
         # The first of PURPOSE_HEADERS with a value.
         purpose = headers.get(_PURPOSE_0) or headers.get(_PURPOSE_1) or headers.get(_PURPOSE_2)
         click: ClickInput = _new_click(
@@ -150,6 +157,7 @@ class Redirector:
                 self._ip_hashes.get(ip) or self._ip_hasher(ip),
                 int((time.perf_counter() - started) * 1000) if started else 0,
                 None if languages is None else languages.decode("latin-1"),
+                None if asn is None else asn.decode("latin-1"),
             ),
         )
         if kind == _NOT_A_SLUG:
@@ -187,6 +195,12 @@ class Redirector:
             lookup = await self._store.get(host, slug)
             link = lookup.link
             if link is None:
+                if lookup.source == "error" and self._store.has_fallback:
+                    # Both regions' replicas failed: a fallback redirect would lose the click
+                    # and the visitor; a 503 has CloudFront retry the other region's origin,
+                    # whose runtime emits the click event (none is emitted here).
+                    self._metrics.count("StoreUnavailable")
+                    raise StoreUnavailable(f"no replica answered for {host}/{slug}")
                 outcome = "error" if lookup.source == "error" else "not_found"
                 click = _waited(click, started)
                 return self._answer(

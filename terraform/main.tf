@@ -10,11 +10,6 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
-  # The runtime container: its name and port are referenced by the service, the target group
-  # and deploy.sh.
-  container_name = "runtime"
-  container_port = 8000
-
   # CloudFront adds this header to every origin request; the ALB forwards only requests that
   # carry it and the runtime checks it again (ORIGIN_VERIFY_SECRET), so nobody can reach the
   # runtime around the WAF by calling the ALB directly.
@@ -24,5 +19,3 @@ locals {
 data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
-
-data "aws_region" "current" {}

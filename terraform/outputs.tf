@@ -10,37 +10,37 @@ output "cloudfront_domain_name" {
 
 output "alb_dns_name" {
   description = "ALB DNS name (answers 403 to anything that did not come through CloudFront)."
-  value       = aws_lb.runtime.dns_name
+  value       = module.primary.alb_dns_name
 }
 
 output "ecr_repository_url" {
   description = "Repository deploy.sh pushes runtime images to."
-  value       = aws_ecr_repository.runtime.repository_url
+  value       = module.primary.ecr_repository_url
 }
 
 output "ecs_cluster_name" {
   description = "ECS cluster of the runtime service."
-  value       = aws_ecs_cluster.runtime.name
+  value       = module.primary.ecs_cluster_name
 }
 
 output "ecs_service_name" {
   description = "ECS service deploy.sh updates."
-  value       = aws_ecs_service.runtime.name
+  value       = module.primary.ecs_service_name
 }
 
 output "ecs_task_family" {
   description = "Task definition family deploy.sh registers revisions of."
-  value       = aws_ecs_task_definition.runtime.family
+  value       = module.primary.ecs_task_family
 }
 
 output "ecs_container_name" {
   description = "Name of the runtime container in the task definition."
-  value       = local.container_name
+  value       = module.primary.ecs_container_name
 }
 
 output "runtime_log_group" {
   description = "CloudWatch log group of the runtime tasks."
-  value       = aws_cloudwatch_log_group.runtime.name
+  value       = module.primary.runtime_log_group
 }
 
 output "dynamodb_table_name" {
@@ -50,17 +50,17 @@ output "dynamodb_table_name" {
 
 output "firehose_stream_name" {
   description = "Click-event delivery stream."
-  value       = aws_kinesis_firehose_delivery_stream.click_events.name
+  value       = module.primary.firehose_stream_name
 }
 
 output "click_events_bucket" {
   description = "Bucket of the Parquet click events."
-  value       = aws_s3_bucket.click_events.id
+  value       = module.primary.click_events_bucket
 }
 
 output "glue_click_events_table" {
   description = "Glue database.table describing the click events."
-  value       = "${aws_glue_catalog_database.analytics.name}.${aws_glue_catalog_table.click_events.name}"
+  value       = module.primary.glue_click_events_table
 }
 
 output "waf_web_acl_arn" {
@@ -70,7 +70,7 @@ output "waf_web_acl_arn" {
 
 output "sns_alerts_topic_arn" {
   description = "Topic every alarm publishes to."
-  value       = aws_sns_topic.alerts.arn
+  value       = module.primary.sns_alerts_topic_arn
 }
 
 output "publisher_policy_arn" {
@@ -95,7 +95,7 @@ output "ip_hash_key_secret_arn" {
 
 output "kms_key_arn" {
   description = "Customer-managed key of the estate's data at rest."
-  value       = aws_kms_key.main.arn
+  value       = module.primary.kms_key_arn
 }
 
 output "health_check_url" {
@@ -105,5 +105,34 @@ output "health_check_url" {
 
 output "click_objects_queue_url" {
   description = "SQS queue of new click-event objects: the control plane's LINK_TRACKING[\"CLICK_EVENTS_QUEUE_URL\"]."
-  value       = aws_sqs_queue.click_objects.id
+  value       = module.primary.click_objects_queue_url
+}
+
+output "regions" {
+  description = "Regions holding a replica of the runtime table, the primary first."
+  value       = local.replica_regions
+}
+
+output "secondary" {
+  description = "The secondary region's estate (null in a one-region estate): what deploy.sh and the control plane need there. Its images come from the primary's repository by replication."
+  value = local.two_regions ? {
+    region                  = local.secondary_region
+    alb_dns_name            = module.secondary[0].alb_dns_name
+    ecr_repository_url      = module.secondary[0].ecr_repository_url
+    ecs_cluster_name        = module.secondary[0].ecs_cluster_name
+    ecs_service_name        = module.secondary[0].ecs_service_name
+    ecs_task_family         = module.secondary[0].ecs_task_family
+    runtime_log_group       = module.secondary[0].runtime_log_group
+    firehose_stream_name    = module.secondary[0].firehose_stream_name
+    click_events_bucket     = module.secondary[0].click_events_bucket
+    click_objects_queue_url = module.secondary[0].click_objects_queue_url
+    glue_click_events_table = module.secondary[0].glue_click_events_table
+    sns_alerts_topic_arn    = module.secondary[0].sns_alerts_topic_arn
+    kms_key_arn             = module.secondary[0].kms_key_arn
+  } : null
+}
+
+output "edge_alerts_topic_arn" {
+  description = "Topic (us-east-1) of the alarms that watch each region from outside it (null in a one-region estate)."
+  value       = local.two_regions ? aws_sns_topic.edge_alerts[0].arn : null
 }

@@ -1,4 +1,8 @@
-# Secrets. Terraform creates each secret and its first value; rotations afterwards are made
+# Secrets. With a secondary region each secret is replicated there (encrypted with that region's
+# key): its tasks read their own region's copy, under the same name and the same ARN but for the
+# region, and a rotation (put-secret-value on the primary) reaches the replica by itself.
+#
+# Terraform creates each secret and its first value; rotations afterwards are made
 # with `aws secretsmanager put-secret-value` (docs/DEPLOYMENT.md), so every version resource
 # ignores later changes to the value and to its staging labels: a plan never reverts a rotation.
 #
@@ -28,8 +32,17 @@ resource "aws_secretsmanager_secret" "origin_verify" {
   #checkov:skip=CKV2_AWS_57:Rotation must move CloudFront, the ALB rule (a Terraform apply) and the runtime (a redeploy) in order; a rotation Lambda cannot. Manual three-step rotation: docs/DEPLOYMENT.md.
   name                    = "${local.name}/origin-verify"
   description             = "Value of the ${local.origin_verify_header} header CloudFront adds to origin requests; the runtime rejects requests without it."
-  kms_key_id              = aws_kms_key.main.arn
+  kms_key_id              = module.primary.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_days
+
+  dynamic "replica" {
+    for_each = (local.two_regions ? [module.secondary[0].kms_key_arn] : [])
+
+    content {
+      region     = local.secondary_region
+      kms_key_id = replica.value
+    }
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "origin_verify" {
@@ -64,8 +77,17 @@ resource "aws_secretsmanager_secret" "ip_hash_key" {
   #checkov:skip=CKV2_AWS_57:Rotating the key breaks the continuity of ip_hash in click events and IP-based A/B stickiness, so it is rotated deliberately (docs/DEPLOYMENT.md), not on a schedule.
   name                    = "${local.name}/ip-hash-key"
   description             = "HMAC key the runtime hashes visitor IP addresses with."
-  kms_key_id              = aws_kms_key.main.arn
+  kms_key_id              = module.primary.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_days
+
+  dynamic "replica" {
+    for_each = (local.two_regions ? [module.secondary[0].kms_key_arn] : [])
+
+    content {
+      region     = local.secondary_region
+      kms_key_id = replica.value
+    }
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "ip_hash_key" {
@@ -85,8 +107,17 @@ resource "aws_secretsmanager_secret" "signing" {
 
   name                    = "${var.signing_secret_prefix}${each.key}"
   description             = "Link-signing keyring {\"current\": {\"kid\", \"secret\"}, \"previous\": [...]}."
-  kms_key_id              = aws_kms_key.main.arn
+  kms_key_id              = module.primary.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_days
+
+  dynamic "replica" {
+    for_each = (local.two_regions ? [module.secondary[0].kms_key_arn] : [])
+
+    content {
+      region     = local.secondary_region
+      kms_key_id = replica.value
+    }
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "signing" {

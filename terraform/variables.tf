@@ -3,9 +3,64 @@
 # ---------------------------------------------------------------------------------------------
 
 variable "aws_region" {
-  description = "Region of the estate (CloudFront's WAF and certificate are in us-east-1 regardless)."
+  description = "Primary region of the estate: the runtime table's primary replica, the control plane's writes, the secrets (CloudFront's WAF and certificate are in us-east-1 regardless)."
   type        = string
   default     = "us-east-1"
+}
+
+variable "secondary" {
+  description = <<-EOT
+    A second region running its own copy of the runtime estate (null, the default: one region).
+    It gets a replica of the runtime table (a DynamoDB global table), replicas of the secrets, its
+    own ALB, ECS service, Firehose, click-events bucket and ingest queue, and is CloudFront's
+    failover origin. Its network and the ALB certificate (ACM, in that region) are its own.
+  EOT
+  type = object({
+    region                  = string
+    vpc_id                  = string
+    public_subnet_ids       = list(string)
+    private_subnet_ids      = list(string)
+    private_route_table_ids = optional(list(string), [])
+    alb_certificate_arn     = string
+  })
+  default = null
+
+  validation {
+    condition     = var.secondary == null || try(var.secondary.region != var.aws_region, true)
+    error_message = "secondary.region must differ from aws_region (the primary region): a replica in the primary's own region protects nothing against losing that region."
+  }
+
+  validation {
+    condition     = var.secondary == null || try(can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.secondary.region)), true)
+    error_message = "secondary.region is an AWS region name such as \"us-west-2\"."
+  }
+
+  validation {
+    condition     = var.secondary == null || try(length(var.secondary.public_subnet_ids) >= 2 && length(var.secondary.private_subnet_ids) >= 1, true)
+    error_message = "The secondary region needs public subnets in at least two availability zones (its ALB) and at least one private subnet (its tasks)."
+  }
+
+  validation {
+    condition     = var.secondary == null || try(can(regex("^arn:aws[a-z-]*:acm:${var.secondary.region}:", var.secondary.alb_certificate_arn)), true)
+    error_message = "secondary.alb_certificate_arn must be an ACM certificate in secondary.region: an ALB only takes certificates from its own region."
+  }
+}
+
+variable "origin_failover" {
+  description = "Put both regions' ALBs in a CloudFront origin group that fails over on connection errors, timeouts and 5xx. null (the default): on exactly when secondary is set."
+  type        = bool
+  default     = null
+
+  validation {
+    condition     = var.origin_failover != true || var.secondary != null
+    error_message = "origin_failover needs secondary: a CloudFront origin group needs two origins, and with one region there is only one ALB."
+  }
+}
+
+variable "failover_requests_threshold" {
+  description = "Requests a minute reaching the secondary region (CloudFront failed over to it) that raise the region-failover alarm."
+  type        = number
+  default     = 10
 }
 
 variable "environment" {
@@ -101,7 +156,7 @@ variable "cloudfront_certificate_arn" {
 }
 
 variable "alb_certificate_arn" {
-  description = "ACM certificate in aws_region covering every domain in domain_names (for the ALB: CloudFront forwards Host and validates the origin certificate against it)."
+  description = "ACM certificate in aws_region (the primary; the secondary region's is secondary.alb_certificate_arn) covering every domain in domain_names (for the ALB: CloudFront forwards Host and validates the origin certificate against it)."
   type        = string
 }
 
@@ -213,6 +268,23 @@ variable "runtime_environment_overrides" {
       !contains(["ORIGIN_VERIFY_SECRET", "IP_HASH_KEY"], name)
     ])
     error_message = "Secrets are injected from Secrets Manager, never as plain environment variables."
+  }
+
+  # Terraform sets DYNAMODB_FALLBACK_REGION on each region's runtime to the other region, which
+  # holds the other replica. The overrides apply to every region, so the only value they may
+  # give it is "" (no fallback read); a region without a replica would turn every fallback read
+  # into an error, and a region with one would make one of the runtimes fall back to itself.
+  validation {
+    condition = !contains(keys(var.runtime_environment_overrides), "DYNAMODB_FALLBACK_REGION") || contains(
+      concat([""], [var.aws_region], var.secondary == null ? [] : [var.secondary.region]),
+      lookup(var.runtime_environment_overrides, "DYNAMODB_FALLBACK_REGION", "")
+    )
+    error_message = "DYNAMODB_FALLBACK_REGION = \"${lookup(var.runtime_environment_overrides, "DYNAMODB_FALLBACK_REGION", "")}\" names a region without a replica of the runtime table (replicas: ${join(", ", concat([var.aws_region], var.secondary == null ? [] : [var.secondary.region]))}). Add that region as secondary, or leave the variable out: Terraform sets it on each region's runtime to the other region."
+  }
+
+  validation {
+    condition     = lookup(var.runtime_environment_overrides, "DYNAMODB_FALLBACK_REGION", "") == ""
+    error_message = "DYNAMODB_FALLBACK_REGION is set by Terraform on each region's runtime to the other region; an override applies to both runtimes and would make one of them fall back to its own replica. Leave it out, or give \"\" to turn the fallback read off."
   }
 }
 

@@ -17,6 +17,12 @@ model permission for the action (``add_link``, ``change_globalutmpolicy``…), a
 links; only users for whom :meth:`AccountAccessPolicy.may_manage_shared` is true (staff, by
 default) may create or change them, or change the global UTM policy.
 
+A request made with an API key has an :class:`~link_tracking_publisher.services.api_keys.
+ApiKeyPrincipal` as its user, and the configured policy is never asked about it:
+:func:`get_access_policy` answers for it that it reaches exactly its key's account, may write
+there (its scopes decide what: :class:`~link_tracking_publisher.api.permissions.HasApiKeyScope`)
+and manages nothing shared.
+
 This module imports no REST framework code, so a policy can be used outside the API too.
 """
 
@@ -25,14 +31,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import Model, QuerySet
-from django.utils.module_loading import import_string
 
 from ..conf import app_settings
 from ..models import get_account_model, get_crm_campaign_model
+from ..services.api_keys import ApiKeyPrincipal
 
-__all__ = ["AccountAccessPolicy", "StaffAccountAccessPolicy", "get_access_policy"]
+__all__ = [
+    "AccountAccessPolicy",
+    "ApiKeyAwarePolicy",
+    "StaffAccountAccessPolicy",
+    "get_access_policy",
+]
 
 
 def _active(user: Any) -> bool:
@@ -93,15 +104,50 @@ class StaffAccountAccessPolicy(AccountAccessPolicy):
         return manager.none()
 
 
+class ApiKeyAwarePolicy(AccountAccessPolicy):
+    """The configured policy, with API keys answered for: a key's principal reaches its own
+    account only, may write there (within its scopes) and never manages shared objects.
+    Everyone else is the configured policy's to decide."""
+
+    def __init__(self, policy: AccountAccessPolicy) -> None:
+        self.policy = policy
+
+    def accounts(self, user: Any) -> QuerySet[Model]:
+        if isinstance(user, ApiKeyPrincipal):
+            return get_account_model()._default_manager.filter(pk=user.account_id)
+        return self.policy.accounts(user)
+
+    def is_authorised(self, user: Any) -> bool:
+        if isinstance(user, ApiKeyPrincipal):
+            return True  # authenticated as a live key of an existing account
+        return self.policy.is_authorised(user)
+
+    def may_manage_shared(self, user: Any) -> bool:
+        if isinstance(user, ApiKeyPrincipal):
+            return False
+        return self.policy.may_manage_shared(user)
+
+    def may_write(self, user: Any, model: type[Model], action: str) -> bool:
+        if isinstance(user, ApiKeyPrincipal):
+            return True  # what it may write is its scopes' to say (HasApiKeyScope)
+        return self.policy.may_write(user, model, action)
+
+    def crm_campaigns(self, user: Any, account: Any) -> QuerySet[Model]:
+        return self.policy.crm_campaigns(user, account)
+
+
 @lru_cache(maxsize=8)
-def _load(path: str) -> AccountAccessPolicy:
-    policy = import_string(path)
-    instance = policy() if isinstance(policy, type) else policy
-    if not isinstance(instance, AccountAccessPolicy):
-        raise TypeError(f"{path} is not an AccountAccessPolicy")
-    return instance
+def _answering_for_keys(policy: AccountAccessPolicy) -> ApiKeyAwarePolicy:
+    return ApiKeyAwarePolicy(policy)
 
 
 def get_access_policy() -> AccountAccessPolicy:
-    """The configured policy (imported and instantiated once per dotted path)."""
-    return _load(app_settings.ACCOUNT_ACCESS_POLICY)
+    """The configured policy (imported and instantiated once per dotted path), answering for
+    API keys itself (:class:`ApiKeyAwarePolicy`)."""
+    policy = app_settings.imported("ACCOUNT_ACCESS_POLICY")
+    if not isinstance(policy, AccountAccessPolicy):
+        raise ImproperlyConfigured(
+            f"LINK_TRACKING['ACCOUNT_ACCESS_POLICY'] = {app_settings.ACCOUNT_ACCESS_POLICY!r} is "
+            "not an AccountAccessPolicy."
+        )
+    return _answering_for_keys(policy)

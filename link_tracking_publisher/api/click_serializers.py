@@ -8,7 +8,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..clicks.messages import FORMATS as MESSAGE_EXPORT_FORMATS
-from ..clicks.stats import BREAKDOWNS, EARLIEST, INTERVALS, LATEST
+from ..clicks.stats import (
+    BREAKDOWNS,
+    EARLIEST,
+    INTERVALS,
+    LATEST,
+    MAX_POINTS,
+    RangeTooLong,
+    check_range,
+)
 from ..clicks.webhooks import secret_hint
 from ..models import ClickWebhook, ClickWebhookDelivery, MessageClick
 from ..validators import validate_webhook_url
@@ -23,17 +31,29 @@ __all__ = [
     "MessageClickExportQuerySerializer",
     "MessageClickSerializer",
     "StatsQuerySerializer",
+    "too_many_points",
 ]
 
 
+def too_many_points(error: RangeTooLong) -> str:
+    return f"Too many points ({error}); use interval=day or a shorter range."
+
+
 class StatsQuerySerializer(serializers.Serializer):
-    """``from``/``to`` (ISO 8601; whole UTC hours are selected) and the series interval."""
+    """``from``/``to`` (ISO 8601; whole UTC hours are selected) and the series interval, all
+    checked here, before any query: each end between :data:`EARLIEST` and :data:`LATEST`,
+    ``to`` after ``from``, at most :data:`MAX_POINTS` points (a range without ``to`` runs
+    to now)."""
 
     to = serializers.DateTimeField(
         required=False, help_text="End (exclusive); hours starting before it are counted."
     )
     interval = serializers.ChoiceField(
-        choices=list(INTERVALS), default="day", help_text="Time series step."
+        choices=list(INTERVALS),
+        default="day",
+        help_text="Time series step; at most "
+        + ", ".join(f"{n} points by {name}" for name, n in MAX_POINTS.items())
+        + ".",
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -53,6 +73,10 @@ class StatsQuerySerializer(serializers.Serializer):
                 )
         if start is not None and end is not None and end <= start:
             raise serializers.ValidationError({"to": ["Must be later than from."]})
+        try:
+            check_range(start, end, attrs["interval"])
+        except RangeTooLong as exc:
+            raise serializers.ValidationError({"interval": [too_many_points(exc)]}) from None
         return attrs
 
 
@@ -92,6 +116,14 @@ class ClickStatsSerializer(_CountsSerializer):
     first_click_at = serializers.DateTimeField(allow_null=True)
     last_click_at = serializers.DateTimeField(allow_null=True)
     series = _PointSerializer(many=True, help_text="Every period of the range, zeros included.")
+    breakdowns_from = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Breakdowns are kept per UTC day: they count the whole days from this "
+        "midnight (null: from the first click).",
+    )
+    breakdowns_to = serializers.DateTimeField(
+        allow_null=True, help_text="… to this midnight, exclusive (null: to the last click)."
+    )
     breakdowns = _BreakdownsSerializer()
 
     def get_fields(self) -> dict[str, serializers.Field]:

@@ -25,7 +25,14 @@ from ..clicks import messages as message_export
 from ..clicks import webhooks as click_webhooks
 from ..clicks.stats import RangeTooLong, click_stats, stats_csv_rows
 from ..clicks.webhooks import CANCELLED_REASON, retry_deliveries
-from ..models import ClickWebhook, ClickWebhookDelivery, Link, LinkCampaign, MessageClick
+from ..models import (
+    ApiKey,
+    ClickWebhook,
+    ClickWebhookDelivery,
+    Link,
+    LinkCampaign,
+    MessageClick,
+)
 from ..services.link_csv import spreadsheet_safe
 from . import click_serializers as s
 from . import examples
@@ -33,6 +40,8 @@ from .exceptions import Conflict
 from .pagination import LinkTrackingCursorPagination
 from .schema import extend_schema
 from .views import JSONErrorsNegotiation, LinkTrackingAPIMixin
+
+Scope = ApiKey.Scope
 
 __all__ = [
     "CampaignStatsView",
@@ -84,36 +93,30 @@ class _StatsView(LinkTrackingAPIMixin, generics.GenericAPIView):
     def scoped(self) -> QuerySet[Any]:
         raise NotImplementedError
 
-    def link_ids(self, obj: Any) -> QuerySet[Any]:
-        raise NotImplementedError
-
     def get(self, request: Request, id: str) -> Response:
         try:
             pk = uuid.UUID(id)
         except ValueError:
             raise Http404 from None
-        obj = get_object_or_404(self.scoped(), pk=pk)
+        # The range is checked first: a refused one never reaches the database.
         query = s.StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
+        obj = get_object_or_404(self.scoped(), pk=pk)
         try:
             stats = click_stats(
-                self.link_ids(obj),
-                since=params.get("from"),
-                until=params.get("to"),
-                interval=params["interval"],
+                obj, since=params.get("from"), until=params.get("to"), interval=params["interval"]
             )
-        except RangeTooLong as exc:
-            raise ValidationError(
-                {"interval": [f"Too many points ({exc}); use interval=day or a shorter range."]}
-            ) from None
+        except RangeTooLong as exc:  # no "from": the range is known once the data is read
+            raise ValidationError({"interval": [s.too_many_points(exc)]}) from None
         return Response(s.ClickStatsSerializer(stats).data)
 
 
 _STATS_DOC = (
     "Clicks (human and bot apart), distinct human visitors, first and last click, a time "
     "series and breakdowns by country, device, A/B variant, outcome and channel, over whole "
-    "UTC hours in [from, to). ?format=csv for the same as CSV."
+    "UTC hours in [from, to) (the breakdowns over the whole UTC days the range touches: "
+    "breakdowns_from, breakdowns_to). ?format=csv for the same as CSV."
 )
 
 
@@ -126,12 +129,10 @@ class LinkStatsView(_StatsView):
     """Click statistics of one link."""
 
     permission_model = Link  # read-only: any other method is a 405
+    api_key_scopes = {"read": Scope.STATS_READ}
 
     def scoped(self) -> QuerySet[Any]:
         return Link.objects.filter(account__in=self.accounts())
-
-    def link_ids(self, obj: Any) -> QuerySet[Any]:
-        return Link.objects.filter(pk=obj.pk).values("pk")
 
 
 @extend_schema(
@@ -143,12 +144,10 @@ class CampaignStatsView(_StatsView):
     """Click statistics of a campaign: all its links together."""
 
     permission_model = LinkCampaign  # read-only: any other method is a 405
+    api_key_scopes = {"read": Scope.STATS_READ}
 
     def scoped(self) -> QuerySet[Any]:
         return LinkCampaign.objects.filter(account__in=self.accounts())
-
-    def link_ids(self, obj: Any) -> QuerySet[Any]:
-        return Link.objects.filter(campaign=obj).values("pk")
 
 
 class MessageClickFilter(django_filters.FilterSet):
@@ -167,6 +166,7 @@ class MessageClickViewSet(LinkTrackingAPIMixin, mixins.ListModelMixin, viewsets.
     ``next``); a whole campaign streams from ``campaigns/{id}/message-clicks/export/``."""
 
     permission_model = MessageClick
+    api_key_scopes = {"read": Scope.STATS_READ}
 
     serializer_class = s.MessageClickSerializer
     filterset_class = MessageClickFilter
@@ -195,6 +195,7 @@ class MessageClickExportView(LinkTrackingAPIMixin, generics.GenericAPIView):
     """A campaign's message clicks as one CSV or NDJSON stream."""
 
     permission_model = LinkCampaign  # read-only: any other method is a 405
+    api_key_scopes = {"read": Scope.STATS_READ}
     pagination_class = None
     filter_backends: list[Any] = []
     content_negotiation_class = JSONErrorsNegotiation  # ?format= is the export's own
@@ -238,6 +239,7 @@ class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     and in rotate-secret's, never again."""
 
     permission_model = ClickWebhook
+    api_key_scopes = {"read": Scope.WEBHOOKS_MANAGE, "write": Scope.WEBHOOKS_MANAGE}
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     serializer_class = s.ClickWebhookSerializer
@@ -302,6 +304,7 @@ class ClickWebhookDeliveryViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelVi
 
     permission_model = ClickWebhookDelivery
     pagination_class = LinkTrackingCursorPagination
+    api_key_scopes = {"read": Scope.WEBHOOKS_MANAGE, "write": Scope.WEBHOOKS_MANAGE}
 
     serializer_class = s.ClickWebhookDeliverySerializer
     filterset_class = DeliveryFilter

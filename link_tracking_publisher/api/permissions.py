@@ -9,21 +9,28 @@ Three checks, all needed for a write:
    ``delete_<model>``), so being staff is not enough to change anything;
 3. :class:`SharedObjectsStaffOnly`: what every account shares is changed only by users the
    policy lets manage it.
+
+A request made with an API key also needs :class:`HasApiKeyScope`: the scope the view declares
+for the request (``api_key_scopes``) among the key's; users signed in otherwise are unaffected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+from ..services.api_keys import ApiKeyPrincipal
 from .access import get_access_policy
 
 __all__ = [
     "HasAccountAccess",
+    "HasApiKeyScope",
     "HasModelPermission",
     "SharedObjectsStaffOnly",
+    "required_scope",
     "write_action",
 ]
 
@@ -40,6 +47,8 @@ ACTION_PERMISSIONS = {
     "verify": "change",
     "retry": "change",
     "rotate_secret": "change",
+    "revoke": "change",
+    "rotate": "change",
 }
 METHOD_PERMISSIONS = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 
@@ -94,4 +103,35 @@ class SharedObjectsStaffOnly(BasePermission):
             return True
         if getattr(view, "shared_singleton", False) or getattr(obj, "account_id", 0) is None:
             return get_access_policy().may_manage_shared(request.user)
+        return True
+
+
+def required_scope(request: Request, view: Any) -> str | None:
+    """The API-key scope ``view`` declares for ``request`` in its ``api_key_scopes``: the
+    view's action's own, else ``"read"``'s for a safe method and ``"write"``'s for any other;
+    ``None`` when it declares none (keys may not use the view)."""
+    scopes: Mapping[str, str] = getattr(view, "api_key_scopes", None) or {}
+    action = getattr(view, "action", None)
+    scope = scopes.get(action or "") or scopes.get(
+        "read" if request.method in SAFE_METHODS else "write"
+    )
+    return None if scope is None else str(scope)
+
+
+class HasApiKeyScope(BasePermission):
+    """A request made with an API key needs the scope the view declares for it; a 403 names
+    the scope. Views that declare none are not for keys (managing keys, privacy requests)."""
+
+    message = "API keys cannot use this endpoint."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        principal = request.user
+        if not isinstance(principal, ApiKeyPrincipal):
+            return True
+        scope = required_scope(request, view)
+        if scope is None:
+            return False
+        if not principal.has_scope(scope):
+            self.message = f"This API key does not have the scope '{scope}' this request needs."
+            return False
         return True

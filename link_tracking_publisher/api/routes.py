@@ -17,6 +17,7 @@ from .click_views import (
     MessageClickExportView,
     MessageClickViewSet,
 )
+from .keys import ApiKeyViewSet
 from .schema import SchemaView, SwaggerView
 from .views import (
     CampaignViewSet,
@@ -39,6 +40,7 @@ router.register("privacy-requests", PrivacyRequestViewSet, basename="privacy-req
 router.register("message-clicks", MessageClickViewSet, basename="message-click")
 router.register("webhooks", ClickWebhookViewSet, basename="webhook")
 router.register("webhook-deliveries", ClickWebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
 
 mappings = CrmMappingViewSet.as_view({"get": "list", "post": "create"})
 mapping = CrmMappingViewSet.as_view(

@@ -22,6 +22,7 @@ from link_tracking_runtime.routing import ACCEPT_LANGUAGE_MAX_LENGTH
 
 from .. import outbox
 from ..conf import app_settings
+from ..documents import stored_document_problems
 from ..models import (
     Domain,
     GlobalUTMPolicy,
@@ -34,7 +35,7 @@ from ..models import (
     PublishOutbox,
     get_crm_campaign_model,
 )
-from ..services import qr
+from ..services import preview, qr
 from ..services.link_import import IMPORT_MAX_BYTES
 from ..services.links import EDITABLE_FIELDS
 from ..validators import (
@@ -150,7 +151,15 @@ class DomainVerificationSerializer(serializers.Serializer):
 
 class JSONDocumentField(serializers.JSONField):
     """A JSON document: the JSON value itself, or (as a file's contents often arrive) a string
-    holding it, parsed here; a string that is not JSON is a field error."""
+    holding it, parsed here; a string that is not JSON is a field error. A stored document past
+    the contract's bounds (saved before they were checked) is shown as ``null``, and what it is
+    past in the serializer's ``app_link_problems``: encoding it could exhaust the recursion
+    limit, and a page of domains would carry it whole."""
+
+    def to_representation(self, value: Any) -> Any:
+        if stored_document_problems(value):
+            return None
+        return super().to_representation(value)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):
@@ -168,6 +177,11 @@ class DomainSerializer(StrictModelSerializer):
         help_text="Owner; null for a domain shared by every account (staff only).",
     )
     verification = serializers.SerializerMethodField()
+    app_link_problems = serializers.SerializerMethodField(
+        help_text="Each stored app-link document past the bounds (at most 20 levels deep, "
+        "10,000 values, 128 KB as compact JSON), saved before they were checked: its field "
+        "shows null and this names the bound. Replace the document to clear it.",
+    )
     apple_app_site_association = JSONDocumentField(
         required=False,
         allow_null=True,
@@ -195,13 +209,27 @@ class DomainSerializer(StrictModelSerializer):
             "active",
             "apple_app_site_association",
             "assetlinks",
+            "app_link_problems",
             *DOMAIN_PLATFORM_FIELDS,
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", *DOMAIN_PLATFORM_FIELDS, "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "app_link_problems",
+            *DOMAIN_PLATFORM_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
         validators: list[Any] = []  # uniqueness is the service layer's (full_clean)
         extra_kwargs = {"domain_name": {"validators": [validate_domain_name]}}
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_app_link_problems(self, domain: Domain) -> dict[str, str]:
+        problems = {
+            name: stored_document_problems(getattr(domain, name)) for name in Domain.APP_LINK_FIELDS
+        }
+        return {name: " ".join(found) for name, found in problems.items() if found}
 
     @extend_schema_field(DomainVerificationSerializer)
     def get_verification(self, domain: Domain) -> dict[str, Any]:
@@ -536,21 +564,25 @@ class PreviewQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Viewer country, ISO 3166 alpha-2 (CloudFront-Viewer-Country).",
     )
-    user_agent = serializers.CharField(required=False, max_length=1024, allow_blank=True)
+    user_agent = serializers.CharField(
+        required=False, max_length=preview.USER_AGENT_MAX_LENGTH, allow_blank=True
+    )
     accept_language = serializers.CharField(
         required=False,
-        max_length=8192,
+        max_length=preview.ACCEPT_LANGUAGE_INPUT_MAX_LENGTH,
         allow_blank=True,
         trim_whitespace=False,
         help_text="The visitor's Accept-Language header, for a language rule (a header over "
         f"{ACCEPT_LANGUAGE_MAX_LENGTH} characters is ignored, as the runtime ignores it).",
     )
     sms_msg_id = serializers.CharField(
-        required=False, max_length=256, help_text="As the SMS flow sends it: ?sms_msg_id=."
+        required=False,
+        max_length=preview.ID_MAX_LENGTH,
+        help_text="As the SMS flow sends it: ?sms_msg_id=.",
     )
     visitor_key = serializers.CharField(
         required=False,
-        max_length=256,
+        max_length=preview.ID_MAX_LENGTH,
         help_text="The visitor's ip_hash as its click events show it: with user_agent, fixes "
         "the A/B assignment of a click without sms_msg_id, as the runtime keys that visitor.",
     )
@@ -739,6 +771,10 @@ class LinkVersionSerializer(StrictModelSerializer):
     utm_overrides = serializers.DictField(child=serializers.CharField(allow_null=True))
     routing_rules = RoutingRulesField(read_only=True, allow_null=True)
     changes = serializers.DictField(child=serializers.ListField(), help_text="Field → [old, new].")
+    changed_by_api_key: serializers.StringRelatedField[Any] = serializers.StringRelatedField(
+        allow_null=True,
+        help_text='The API key the change was made with ("api key <prefix> (<name>)"), if any.',
+    )
 
     class Meta:
         model = LinkVersion
@@ -751,6 +787,7 @@ class LinkVersionSerializer(StrictModelSerializer):
             "active",
             "changes",
             "changed_by",
+            "changed_by_api_key",
             "change_reason",
             "created_at",
         ]

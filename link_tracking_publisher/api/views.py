@@ -30,6 +30,7 @@ from rest_framework.serializers import BaseSerializer, ValidationError
 
 from .. import outbox as outbox_state
 from ..models import (
+    ApiKey,
     Domain,
     GlobalUTMPolicy,
     Link,
@@ -39,8 +40,10 @@ from ..models import (
     PrivacyRequest,
     PublishOutbox,
 )
+from ..services import api_keys as api_key_service
+from ..services import campaigns as campaign_service
 from ..services import domains as domain_service
-from ..services import link_csv
+from ..services import link_csv, publishing, utm_policy
 from ..services import links as link_service
 from ..services import privacy as privacy_service
 from ..services import qr as qr_service
@@ -52,6 +55,7 @@ from ..services.signed_urls import signed_url
 from . import examples
 from . import serializers as s
 from .access import AccountAccessPolicy, get_access_policy
+from .authentication import ApiKeyAuthentication, presents_api_key
 from .exceptions import exception_handler
 from .filters import (
     CampaignFilter,
@@ -64,9 +68,14 @@ from .filters import (
 )
 from .pagination import LinkTrackingPagination
 from .parsers import StrictJSONParser
-from .permissions import HasAccountAccess, HasModelPermission, SharedObjectsStaffOnly
+from .permissions import (
+    HasAccountAccess,
+    HasApiKeyScope,
+    HasModelPermission,
+    SharedObjectsStaffOnly,
+)
 from .schema import ErrorSerializer, LinkTrackingAutoSchema, extend_schema
-from .throttling import BulkRateThrottle, WriteRateThrottle
+from .throttling import ApiKeyRateThrottle, BulkRateThrottle, WriteRateThrottle
 
 __all__ = [
     "CampaignViewSet",
@@ -79,6 +88,7 @@ __all__ = [
     "UTMPolicyView",
 ]
 
+Scope = ApiKey.Scope
 
 if TYPE_CHECKING:
     # The mixin is only ever combined with DRF's generic views: checked as one, its attributes
@@ -91,10 +101,18 @@ else:
 class LinkTrackingAPIMixin(_APIViewBase):
     """What every view of the API shares: access policy, JSON only, errors, schema."""
 
-    permission_classes = [HasAccountAccess, HasModelPermission, SharedObjectsStaffOnly]
-    throttle_classes = [WriteRateThrottle, BulkRateThrottle]
+    permission_classes = [
+        HasAccountAccess,
+        HasApiKeyScope,
+        HasModelPermission,
+        SharedObjectsStaffOnly,
+    ]
+    throttle_classes = [WriteRateThrottle, BulkRateThrottle, ApiKeyRateThrottle]
     #: The model whose Django permissions a write needs (HasModelPermission).
     permission_model: type[Any]
+    #: The API-key scope each request needs (HasApiKeyScope): by action, else ``"read"`` for
+    #: safe methods and ``"write"`` for the others; none: API keys may not use the view.
+    api_key_scopes: dict[str, str] = {}
     parser_classes = [StrictJSONParser]
     pagination_class: type[BasePagination] | None = LinkTrackingPagination
     filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
@@ -105,6 +123,25 @@ class LinkTrackingAPIMixin(_APIViewBase):
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # A refused API key is a 401 with its scheme's challenge, wherever the host listed
+        # ApiKeyAuthentication (DRF asks the first class only).
+        if presents_api_key(request):
+            for authenticator in request.authenticators or ():
+                if isinstance(authenticator, ApiKeyAuthentication):
+                    return authenticator.authenticate_header(request)
+        return super().get_authenticate_header(request)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(request, Request):
+            api_key_service.record_request(
+                request.user, request.method or "", request.path, response.status_code
+            )
+        return response
 
     @property
     def policy(self) -> AccountAccessPolicy:
@@ -138,6 +175,7 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     permission_model = Domain
+    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     serializer_class = s.DomainSerializer
     filterset_class = DomainFilter
     search_fields = ["domain_name"]
@@ -160,14 +198,16 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
             raise ValidationError(
                 {"account": ["Choose one of your accounts; only staff add shared domains."]}
             )
-        domain = link_service.create_domain(user=request.user, **data)
+        domain = domain_service.create_domain(user=request.user, **data)
         return _respond(s.DomainSerializer, domain, self, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         domain = self.get_object()
         serializer = self.get_serializer(domain, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        domain = link_service.update_domain(domain, user=request.user, **serializer.validated_data)
+        domain = domain_service.update_domain(
+            domain, user=request.user, **serializer.validated_data
+        )
         return _respond(s.DomainSerializer, domain, self, status.HTTP_200_OK)
 
     def perform_destroy(self, instance: Domain) -> None:
@@ -206,6 +246,7 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     permission_model = LinkCampaign
+    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     serializer_class = s.CampaignSerializer
     filterset_class = CampaignFilter
     search_fields = ["name", "campaign_id", "description"]
@@ -228,14 +269,14 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        campaign = link_service.create_campaign(user=request.user, **serializer.validated_data)
+        campaign = campaign_service.create_campaign(user=request.user, **serializer.validated_data)
         return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 201)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         campaign = self.get_object()
         serializer = self.get_serializer(campaign, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        link_service.update_campaign(campaign, user=request.user, **serializer.validated_data)
+        campaign_service.update_campaign(campaign, user=request.user, **serializer.validated_data)
         return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 200)
 
     def perform_destroy(self, instance: LinkCampaign) -> None:
@@ -278,6 +319,7 @@ class CrmMappingViewSet(
 
     serializer_class = s.CrmMappingSerializer
     permission_model = LinkCampaignCrmCampaignMapping
+    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     lookup_url_kwarg = "mapping_id"
     filter_backends = [OrderingFilter]
     ordering_fields = ["created_at", "start_date", "end_date"]
@@ -341,6 +383,7 @@ class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
 
     serializer_class = s.UTMPolicySerializer
     permission_model = GlobalUTMPolicy
+    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     shared_singleton = True
     pagination_class = None
     filter_backends: list[Any] = []
@@ -358,7 +401,7 @@ class UTMPolicyView(LinkTrackingAPIMixin, generics.RetrieveUpdateAPIView):
         serializer = self.get_serializer(policy, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data.get("default_utm_params", policy.default_utm_params)
-        policy = link_service.update_global_utm_policy(params, user=request.user)
+        policy = utm_policy.update_global_utm_policy(params, user=request.user)
         return _respond(s.UTMPolicySerializer, policy, self, status.HTTP_200_OK)
 
 
@@ -427,6 +470,11 @@ class LinkViewSet(
 
     serializer_class = s.LinkSerializer
     permission_model = Link
+    api_key_scopes = {
+        "read": Scope.LINKS_READ,
+        "write": Scope.LINKS_WRITE,
+        "import_csv": Scope.IMPORT,
+    }
     filterset_class = LinkFilter
     search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
     ordering_fields = [
@@ -714,7 +762,9 @@ class LinkViewSet(
     @action(detail=True, methods=["get"], filter_backends=[])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         link = self.get_object()
-        page = self.paginate_queryset(link.versions.order_by("-version"))
+        page = self.paginate_queryset(
+            link.versions.select_related("changed_by_api_key").order_by("-version")
+        )
         serializer = s.LinkVersionSerializer(page, many=True)
         return self.get_paginated_response(serializer.data)
 
@@ -727,6 +777,7 @@ class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = s.PublishOutboxSerializer
     permission_model = PublishOutbox
+    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     filterset_class = PublishOutboxFilter
     ordering_fields = ["created_at", "updated_at", "runtime_version"]
     ordering = ["-created_at"]
@@ -744,7 +795,7 @@ class PublishOutboxViewSet(LinkTrackingAPIMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
-        entry = link_service.retry_failed_publish(self.get_object())
+        entry = publishing.retry_failed_publish(self.get_object())
         return _respond(s.PublishOutboxSerializer, entry, self, status.HTTP_202_ACCEPTED)
 
 
@@ -762,6 +813,7 @@ class LinkImportViewSet(
 
     serializer_class = s.LinkImportJobSerializer
     permission_model = LinkImport
+    api_key_scopes = {"read": Scope.IMPORT, "write": Scope.IMPORT}
     filterset_class = LinkImportFilter
     ordering_fields = ["created_at", "status"]
     ordering = ["-created_at"]

@@ -9,7 +9,8 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from .stats import click_stats
+from ..models import Link, LinkCampaign
+from .stats import click_stats, click_totals, unique_visitors
 
 __all__ = ["click_summary_html", "clicks_svg"]
 
@@ -80,22 +81,23 @@ def clicks_svg(series: list[dict[str, Any]], title: str) -> SafeString:
     )
 
 
-def click_summary_html(link_ids: Any) -> SafeString:
-    """Counts and the chart (by day, up to the last :data:`CHART_DAYS` days with clicks)."""
-    totals = click_stats(link_ids, interval="day")
-    if not totals["clicks"]:
+def click_summary_html(owner: Link | LinkCampaign) -> SafeString:
+    """Counts (all time, from the totals row) and the chart (by day, up to the last
+    :data:`CHART_DAYS` days with clicks)."""
+    totals = click_totals(owner)
+    if not totals["human"] + totals["bot"]:
         return mark_safe("<p>No clicks yet.</p>")
-    since = max(totals["first_click_at"], totals["last_click_at"] - timedelta(days=CHART_DAYS - 1))
-    recent = click_stats(link_ids, since=since.replace(hour=0, minute=0, second=0, microsecond=0))
+    since = max(totals["first"], totals["last"] - timedelta(days=CHART_DAYS - 1))
+    recent = click_stats(owner, since=since.replace(hour=0, minute=0, second=0, microsecond=0))
     return format_html(
         '<div class="click-summary"><p><strong>{}</strong> clicks: <strong>{}</strong> human, '
         "{} bot; {} unique visitors; first {}, last {} UTC.</p>"
         "{}</div>",
-        totals["clicks"],
-        totals["human_clicks"],
-        totals["bot_clicks"],
-        totals["unique_visitors"],
-        f"{totals['first_click_at']:%Y-%m-%d %H:%M}",
-        f"{totals['last_click_at']:%Y-%m-%d %H:%M}",
+        totals["human"] + totals["bot"],
+        totals["human"],
+        totals["bot"],
+        unique_visitors(owner),
+        f"{totals['first']:%Y-%m-%d %H:%M}",
+        f"{totals['last']:%Y-%m-%d %H:%M}",
         clicks_svg(recent["series"], "Clicks per day, human and bot"),
     )

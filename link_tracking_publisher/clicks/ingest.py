@@ -7,9 +7,11 @@ Per chunk of raw records (``LINK_TRACKING['CLICK_INGEST_BATCH_SIZE']``), in one 
 2. the chunk's ``event_id`` keys (64-bit hashes, :func:`event_key`) are inserted into
    :class:`~..models.ClickEventKey` with ``ON CONFLICT DO NOTHING RETURNING``: only events whose key this transaction inserted are
    counted, so a rerun, a redelivered object or a concurrent ingester never counts twice;
-3. the new events are rolled up in memory and upserted (``ON CONFLICT DO UPDATE``) into
-   :class:`~..models.ClickRollup`, :class:`~..models.ClickVisitor` and
-   :class:`~..models.MessageClick`, one statement per table and chunk, never a row per event;
+3. the new events are rolled up in memory and upserted (``ON CONFLICT DO UPDATE``) into the
+   statistics tables (:func:`write_rollups`: per link and hour, per link, day and breakdown
+   value, the same per campaign, all-time totals per link and campaign),
+   :class:`~..models.ClickVisitor` and :class:`~..models.MessageClick`, one statement per
+   table and chunk, never a row per event;
 4. webhook deliveries are written to their outbox, ``link_clicked`` is sent;
 5. the object's :class:`~..models.ClickIngestCheckpoint` moves past the chunk.
 
@@ -41,19 +43,27 @@ from django.db import connection, transaction
 from msgspec.structs import astuple
 
 from link_tracking_runtime.events import OUTCOMES
+from link_tracking_runtime.scan import SCAN_CHANNEL as _SCAN_CHANNEL
 
 from .. import dispatch
 from ..conf import app_settings
 from ..models import (
+    CampaignClickTotals,
+    CampaignDayBreakdown,
+    CampaignHourClicks,
     ClickEventKey,
     ClickIngestCheckpoint,
-    ClickRollup,
     ClickVisitor,
     ClickWebhook,
     ClickWebhookDelivery,
     Link,
+    LinkCampaign,
+    LinkClickTotals,
+    LinkDayBreakdown,
+    LinkHourClicks,
     MessageClick,
 )
+from ..services.privacy import delivery_subject_hashes
 from ..signals import link_clicked
 from .devices import device_of
 from .sources import Chunk, SourceObject, read_chunks
@@ -67,6 +77,8 @@ __all__ = [
     "ingest_chunk",
     "ingest_objects",
     "prune_event_keys",
+    "rollup_context",
+    "write_rollups",
 ]
 
 #: Why a record was skipped (the counters of :class:`IngestReport`).
@@ -117,6 +129,7 @@ class _LinkInfo:
     pk: uuid.UUID
     account_id: Any
     campaign_pk: uuid.UUID | None
+    campaign_db_pk: Any
 
 
 class _Click(NamedTuple):
@@ -131,6 +144,7 @@ class _Click(NamedTuple):
     device: str
     sms_msg_id: str | None
     ip_hash: str
+    click_session_id: str
 
 
 class _Context:
@@ -167,13 +181,20 @@ class _Context:
                 self.links[raw] = None
         if not missing:
             return
-        field = Link._meta.pk
+        field, campaign_field = Link._meta.pk, LinkCampaign._meta.pk
         found = Link.objects.filter(pk__in=list(missing)).values_list(
             "pk", "account_id", "campaign_id"
         )
         for pk, account_id, campaign_pk in found:
             db_pk = field.get_db_prep_value(pk, connection)
-            self.links[missing.pop(pk)] = _LinkInfo(db_pk, pk, account_id, campaign_pk)
+            campaign_db_pk = (
+                None
+                if campaign_pk is None
+                else campaign_field.get_db_prep_value(campaign_pk, connection)
+            )
+            self.links[missing.pop(pk)] = _LinkInfo(
+                db_pk, pk, account_id, campaign_pk, campaign_db_pk
+            )
         for raw in missing.values():
             self.links[raw] = None
 
@@ -260,6 +281,9 @@ _Record = msgspec.defstruct(
                 "user_agent",
             )
         ),
+        # Not stored in a column (no length limit): a webhook delivery keeps only its keyed
+        # hash, for privacy requests by click id.
+        ("click_session_id", str | None, None),
     ],
     gc=False,
 )
@@ -293,7 +317,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
     if not events:
         return columns
     ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
-    link_ids, ips, channels, countries, variants, sms, agents = texts
+    link_ids, ips, channels, countries, variants, sms, agents, sessions = texts
     distinct_links = set(link_ids)
     context.resolve_links(filter(None, distinct_links))
     links = context.links
@@ -325,6 +349,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
             variants,
             sms,
             agents,
+            sessions,
         ) = (tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts))
     # Normalised once per distinct value (a campaign has few), then mapped in C.
     country_of = {c: c.upper() if c else "" for c in set(countries)}
@@ -341,6 +366,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
         list(map(device.__getitem__, agents)),
         [m or None for m in sms] if "" in sms else list(sms),
         [ip or "" for ip in ips] if None in ips else list(ips),
+        [s or "" for s in sessions] if None in sessions else list(sessions),
     ]
 
 
@@ -600,46 +626,224 @@ def _sum_update(model: Any, field: str) -> str:
     return f"{c} = {t}.{c} + excluded.{c}"
 
 
-_ROLLUP_KEYS = ("link", "hour", "dimension", "is_bot", "value")
-
-
 def visitor_key(ip_hash: str) -> int:
     """The 64-bit visitor key of an ``ip_hash`` (see :class:`~..models.ClickVisitor`)."""
     return _hash_64((ip_hash,))[0]
 
 
+#: A cell's counts while a chunk is rolled up: human clicks, bot clicks, human scans, bot
+#: scans, first and last click (Unix seconds).
+Counts = list[Any]
+
+
+def _add_counts(into: dict[Any, Counts], key: Any, counts: Counts) -> None:
+    cell = into.get(key)
+    if cell is None:
+        into[key] = list(counts)
+        return
+    for i in range(4):
+        cell[i] += counts[i]
+    if counts[4] < cell[4]:
+        cell[4] = counts[4]
+    if counts[5] > cell[5]:
+        cell[5] = counts[5]
+
+
+def _add_clicks(into: dict[Any, list[int]], key: Any, human: int, bot: int) -> None:
+    cell = into.get(key)
+    if cell is None:
+        into[key] = [human, bot]
+    else:
+        cell[0] += human
+        cell[1] += bot
+
+
+_COUNT_FIELDS = (
+    "human_clicks",
+    "bot_clicks",
+    "human_scans",
+    "bot_scans",
+    "first_click_at",
+    "last_click_at",
+)
+
+
+def _counts_update(model: Any) -> str:
+    return ", ".join(
+        (
+            *(_sum_update(model, f) for f in _COUNT_FIELDS[:4]),
+            _min_update(model, "first_click_at"),
+            _max_update(model, "last_click_at"),
+        )
+    )
+
+
+def _breakdown_update(model: Any) -> str:
+    return f"{_sum_update(model, 'human_clicks')}, {_sum_update(model, 'bot_clicks')}"
+
+
+def rollup_context() -> _Context:
+    """A context for :func:`write_rollups` outside an ingestion run (its datetime adapter
+    for this connection)."""
+    context = _Context(IngestReport(), None)
+    context.start_chunk()
+    return context
+
+
+def write_rollups(
+    hours: dict[tuple[Any, Any, float], Counts],
+    days: dict[tuple[Any, Any, float, str, str], list[int]],
+    context: _Context,
+) -> None:
+    """Add counts to the statistics tables, one multi-row upsert per table: ``hours`` maps
+    (link, campaign or ``None``, hour start) to :data:`Counts`, ``days`` maps (link, campaign
+    or ``None``, day start, dimension, value) to human and bot clicks; keys hold database
+    values of the primary keys and Unix seconds. The campaign rows, the link totals and the
+    campaign totals are summed from these here, a step per cell, never per click: ingestion
+    and ``rebuild_click_rollups`` both count through this one function."""
+    campaign_hours: dict[Any, Counts] = {}
+    link_totals: dict[Any, Counts] = {}
+    campaign_totals: dict[Any, Counts] = {}
+    for (link, campaign, hour), counts in hours.items():
+        _add_counts(link_totals, link, counts)
+        if campaign is not None:
+            _add_counts(campaign_hours, (campaign, hour), counts)
+            _add_counts(campaign_totals, campaign, counts)
+    if campaign_totals and connection.features.has_select_for_update:
+        # Each campaign's row locked before its counts are added: a rebuild of the campaign
+        # (clicks.rollups.rebuild_campaigns, which locks it too) runs wholly before or after.
+        list(
+            LinkCampaign.objects.select_for_update()
+            .filter(pk__in=sorted(campaign_totals, key=str))
+            .order_by("pk")
+            .values_list("pk")
+        )
+    campaign_days: dict[Any, list[int]] = {}
+    for (_, campaign, day, dimension, value), (human, bot) in days.items():
+        if campaign is not None:
+            _add_clicks(campaign_days, (campaign, day, dimension, value), human, bot)
+    db = context.db_datetimes(
+        itertools.chain(
+            (key[2] for key in hours),
+            (key[2] for key in days),
+            itertools.chain.from_iterable(c[4:] for c in hours.values()),
+        )
+    )
+
+    def count_row(counts: Counts) -> tuple[Any, ...]:
+        return (*counts[:4], db[counts[4]], db[counts[5]])
+
+    _upsert(
+        LinkHourClicks,
+        ("link", "hour", *_COUNT_FIELDS),
+        ("link", "hour"),
+        _counts_update(LinkHourClicks),
+        [(link, db[hour], *count_row(c)) for (link, _, hour), c in hours.items()],
+    )
+    _upsert(
+        CampaignHourClicks,
+        ("campaign", "hour", *_COUNT_FIELDS),
+        ("campaign", "hour"),
+        _counts_update(CampaignHourClicks),
+        [(campaign, db[hour], *count_row(c)) for (campaign, hour), c in campaign_hours.items()],
+    )
+    _upsert(
+        LinkClickTotals,
+        ("link", *_COUNT_FIELDS),
+        ("link",),
+        _counts_update(LinkClickTotals),
+        [(link, *count_row(c)) for link, c in link_totals.items()],
+    )
+    _upsert(
+        CampaignClickTotals,
+        ("campaign", *_COUNT_FIELDS),
+        ("campaign",),
+        _counts_update(CampaignClickTotals),
+        [(campaign, *count_row(c)) for campaign, c in campaign_totals.items()],
+    )
+    breakdown = ("day", "dimension", "value", "human_clicks", "bot_clicks")
+    _upsert(
+        LinkDayBreakdown,
+        ("link", *breakdown),
+        ("link", "day", "dimension", "value"),
+        _breakdown_update(LinkDayBreakdown),
+        [
+            (link, db[day], dimension, value, human, bot)
+            for (link, _, day, dimension, value), (human, bot) in days.items()
+        ],
+    )
+    _upsert(
+        CampaignDayBreakdown,
+        ("campaign", *breakdown),
+        ("campaign", "day", "dimension", "value"),
+        _breakdown_update(CampaignDayBreakdown),
+        [
+            (campaign, db[day], dimension, value, human, bot)
+            for (campaign, day, dimension, value), (human, bot) in campaign_days.items()
+        ],
+    )
+
+
 def _roll_up(new: list[list[Any]], context: _Context) -> None:
-    """Count the new clicks (columns in :class:`_Click` order) into the rollups. Written
-    column-wise: counting, masking and first/last are map/zip/compress/Counter/dict calls
-    that run in C, with a Python step per distinct cell, never per click."""
-    _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips = new
+    """Count the new clicks (columns in :class:`_Click` order) into the statistics tables
+    (:func:`write_rollups`), the visitors and the message clicks. Written column-wise:
+    counting, masking and first/last are map/zip/compress/Counter/dict calls that run in C,
+    with a Python step per distinct cell, never per click."""
+    _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips, _ = new
     links = list(map(operator.attrgetter("db_pk"), infos))
     hours = list(map(operator.sub, stamps, map(operator.mod, stamps, repeat(3600.0))))
-    # Each click's (link, hour, is_bot) as a small integer: the counts per dimension hash
-    # pairs (cell, value) rather than 5-tuples.
-    cell_keys = list(zip(links, hours, bots, strict=True))
-    cell_of = {key: i for i, key in enumerate(dict.fromkeys(cell_keys))}
-    cell_ids = list(map(cell_of.__getitem__, cell_keys))
-    outcome_cells = list(zip(cell_ids, outcomes, strict=True))
-    counts = {
-        "outcome": collections.Counter(outcome_cells),
-        **{
-            dimension: collections.Counter(zip(cell_ids, values, strict=True))
-            for dimension, values in (
-                ("channel", channels),
-                ("country", countries),
-                ("device", devices),
-                ("variant", variants),
-            )
-        },
-    }
-    # First and last click times, on the outcome rows only (the ones totals are summed
-    # from): a dict filled in time order keeps the last value per key, in reverse the first.
+    humans = list(map(operator.not_, bots))
+    scanned = list(map(_SCAN_CHANNEL.__eq__, channels))
+    # Each click's (link, hour) as a small integer: the Counters hash ints, not tuples. A
+    # link is its cached _LinkInfo's id() (one object per link and run): hashed in C.
+    info_of = {id(info): info for info in infos}
+    refs = list(map(id, infos))
+    hour_keys = list(zip(refs, hours, strict=True))
+    hour_of = {key: i for i, key in enumerate(dict.fromkeys(hour_keys))}
+    hour_ids = list(map(hour_of.__getitem__, hour_keys))
+    human_clicks = collections.Counter(compress(hour_ids, humans))
+    bot_clicks = collections.Counter(compress(hour_ids, bots))
+    human_scans = collections.Counter(compress(hour_ids, map(operator.and_, humans, scanned)))
+    bot_scans = collections.Counter(compress(hour_ids, map(operator.and_, bots, scanned)))
+    # First and last click times: a dict filled in time order keeps the last value per
+    # key, in reverse the first.
     order = sorted(range(len(stamps)), key=stamps.__getitem__)
     in_time = list(map(stamps.__getitem__, order))
-    cells_in_time = list(map(outcome_cells.__getitem__, order))
-    last = dict(zip(cells_in_time, in_time, strict=True))
-    first = dict(zip(reversed(cells_in_time), reversed(in_time), strict=True))
+    hours_in_time = list(map(hour_ids.__getitem__, order))
+    last = dict(zip(hours_in_time, in_time, strict=True))
+    first = dict(zip(reversed(hours_in_time), reversed(in_time), strict=True))
+    hour_cells = {
+        (info.db_pk, info.campaign_db_pk, hour): [
+            human_clicks[i],
+            bot_clicks[i],
+            human_scans[i],
+            bot_scans[i],
+            first[i],
+            last[i],
+        ]
+        for (ref, hour), i in hour_of.items()
+        for info in (info_of[ref],)
+    }
+    # Each click's (link, day, is_bot) as a small integer, then a Counter per dimension.
+    days = map(operator.sub, hours, map(operator.mod, hours, repeat(86400.0)))
+    day_keys = list(zip(refs, days, bots, strict=True))
+    day_of = {key: i for i, key in enumerate(dict.fromkeys(day_keys))}
+    day_ids = list(map(day_of.__getitem__, day_keys))
+    day_list = list(day_of)
+    day_cells: dict[Any, list[int]] = {}
+    for dimension, values in (
+        ("outcome", outcomes),
+        ("channel", channels),
+        ("country", countries),
+        ("device", devices),
+        ("variant", variants),
+    ):
+        for (cell, value), n in collections.Counter(zip(day_ids, values, strict=True)).items():
+            ref, day, is_bot = day_list[cell]
+            info = info_of[ref]
+            key = (info.db_pk, info.campaign_db_pk, day, dimension, value)
+            _add_clicks(day_cells, key, 0 if is_bot else n, n if is_bot else 0)
+    write_rollups(hour_cells, day_cells, context)
 
     humans = list(map(operator.not_, bots))
     seen = list(map(operator.and_, humans, map(bool, ips)))  # humans with an ip_hash
@@ -668,39 +872,7 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
         )
     )
 
-    db: dict[Any, Any] = context.db_datetimes(itertools.chain(hours, first.values(), last.values()))
-    db_hour = db.__getitem__
-    cells = list(cell_of)
-    rollups = []
-    for dimension, dimension_counts in counts.items():
-        spans = dimension == "outcome"
-        for key, n in dimension_counts.items():
-            link, hour, is_bot = cells[key[0]]
-            rollups.append(
-                (
-                    link,
-                    db_hour(hour),
-                    dimension,
-                    is_bot,
-                    key[1],
-                    n,
-                    db.get(first.get(key)) if spans else None,
-                    db.get(last.get(key)) if spans else None,
-                )
-            )
-    _upsert(
-        ClickRollup,
-        (*_ROLLUP_KEYS, "clicks", "first_click_at", "last_click_at"),
-        _ROLLUP_KEYS,
-        ", ".join(
-            (
-                _sum_update(ClickRollup, "clicks"),
-                _min_update(ClickRollup, "first_click_at"),
-                _max_update(ClickRollup, "last_click_at"),
-            )
-        ),
-        rollups,
-    )
+    db_hour = context.db_datetimes(hours).__getitem__
     _upsert(
         ClickVisitor,
         ("link", "hour", "visitor"),
@@ -778,6 +950,9 @@ def _write_deliveries(clicks: list[_Click], context: _Context) -> int:
                     webhook_id=webhook_pk,
                     event_id=click.event_id,
                     payload=click_payload(click),
+                    subject_hashes=delivery_subject_hashes(
+                        ip_hash=click.ip_hash, click_id=click.click_session_id
+                    ),
                     next_attempt_at=now,
                 )
             )

@@ -23,9 +23,10 @@ from link_tracking_runtime.events import (
     CLICK_EVENT_PARTITION_COLUMN,
     CLICK_EVENT_PARTITION_FORMAT,
 )
+from link_tracking_runtime.scan import SCAN_CHANNEL
 
 from .devices import device_sql
-from .stats import BREAKDOWNS, INTERVALS, scans
+from .stats import BREAKDOWNS, INTERVALS, breakdown_days
 
 __all__ = ["StatsQuery", "duckdb_columns", "install_trino_functions", "run_duckdb", "stats_sql"]
 
@@ -34,6 +35,7 @@ _DUCKDB_TYPES = {
     "double": "DOUBLE",
     "boolean": "BOOLEAN",
     "int": "INTEGER",
+    "bigint": "BIGINT",
     "map<string,string>": "MAP(VARCHAR, VARCHAR)",
 }
 
@@ -111,16 +113,22 @@ def stats_sql(query: StatsQuery, table: str) -> dict[str, str]:
     if query.interval not in INTERVALS:
         raise ValueError(f"interval must be one of {sorted(INTERVALS)}")
     cte = _events_cte(query, table)
+    # Breakdowns count whole UTC days, as the database path keeps them.
+    since, until = breakdown_days(query.since, query.until)
+    days_cte = _events_cte(dataclasses.replace(query, since=since, until=until), table)
     statements = {
         "totals": f"{cte} SELECT {_MEASURES}, "
         "approx_distinct(CASE WHEN NOT is_bot THEN ip_hash END) AS unique_visitors, "
-        "min(timestamp) AS first_click, max(timestamp) AS last_click FROM events",
+        "min(timestamp) AS first_click, max(timestamp) AS last_click, "
+        f"count_if(channel = '{SCAN_CHANNEL}') AS scans, "
+        f"count_if(channel = '{SCAN_CHANNEL}' AND NOT is_bot) AS human_scans FROM events",
         "series": f"{cte} SELECT date_trunc('{query.interval}', from_unixtime(timestamp)) AS period, "
         f"{_MEASURES} FROM events GROUP BY 1 ORDER BY 1",
     }
     for name, expression in DIMENSION_SQL.items():
         statements[name] = (
-            f"{cte} SELECT {expression} AS value, {_MEASURES} FROM events GROUP BY 1 ORDER BY 1"
+            f"{days_cte} SELECT {expression} AS value, {_MEASURES} FROM events "
+            "GROUP BY 1 ORDER BY 1"
         )
     return statements
 
@@ -136,7 +144,8 @@ def run_duckdb(con: Any, query: StatsQuery, table: str) -> dict[str, Any]:
     (the series without zero-filled periods)."""
     install_trino_functions(con)
     sql = stats_sql(query, table)
-    clicks, human, bot, visitors, first, last = con.execute(sql["totals"]).fetchone()
+    totals = con.execute(sql["totals"]).fetchone()
+    clicks, human, bot, visitors, first, last, scans, human_scans = totals
 
     def at(ts: float | None) -> datetime | None:
         return None if ts is None else datetime.fromtimestamp(ts, UTC)
@@ -158,7 +167,8 @@ def run_duckdb(con: Any, query: StatsQuery, table: str) -> dict[str, Any]:
         "clicks": clicks,
         "human_clicks": human or 0,
         "bot_clicks": bot or 0,
-        **scans(breakdowns),
+        "scans": scans or 0,
+        "human_scans": human_scans or 0,
         "unique_visitors": visitors,
         "unique_visitors_exact": False,
         "first_click_at": at(first),
@@ -167,6 +177,8 @@ def run_duckdb(con: Any, query: StatsQuery, table: str) -> dict[str, Any]:
             {"start": row[0].replace(tzinfo=UTC), **counts(row)}
             for row in con.execute(sql["series"]).fetchall()
         ],
+        "breakdowns_from": breakdown_days(query.since, query.until)[0],
+        "breakdowns_to": breakdown_days(query.since, query.until)[1],
         "breakdowns": breakdowns,
     }
 

@@ -52,7 +52,6 @@ from urllib.parse import urlsplit
 import httpx
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .. import dispatch, outbox
 from ..conf import app_settings
@@ -157,7 +156,7 @@ def check_destination(url: str) -> str | None:
         return None
     parts = urlsplit(url)
     host = parts.hostname or ""
-    resolver: Resolver = import_string(app_settings.CLICK_WEBHOOK_RESOLVER)
+    resolver: Resolver = app_settings.imported("CLICK_WEBHOOK_RESOLVER")
     try:
         addresses = [host] if is_internal_address(host) else resolver(host, parts.port or 443)
     except OSError:

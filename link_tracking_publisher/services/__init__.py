@@ -7,34 +7,29 @@ modules' other names are the app's own. ``docs/INTEGRATION.md`` ("The Python API
 
 from __future__ import annotations
 
+from .api_keys import create_api_key, revoke_api_key, rotate_api_key
 from .bulk import BulkCreateError, bulk_create_links
+from .campaigns import create_campaign, update_campaign
 from .crm_mappings import create_mapping, delete_mapping, update_mapping
 from .domains import (
     DnsLookupError,
     check_domain_ownership,
+    create_domain,
     expire_domain_claims,
     request_ownership_check,
+    update_domain,
     verify_domain_by_hand,
 )
 from .errors import ExternalServiceError, InvalidState
 from .import_jobs import start_import
 from .link_import import ImportResult, RowError, import_links
-from .links import (
-    create_campaign,
-    create_domain,
-    create_link,
-    republish_link,
-    retry_failed_publish,
-    set_link_active,
-    update_campaign,
-    update_domain,
-    update_global_utm_policy,
-    update_link,
-)
+from .links import create_link, republish_link, set_link_active, update_link
 from .preview import SimulatedClick, preview_link
 from .privacy import create_privacy_request, retry_privacy_request
+from .publishing import retry_failed_publish
 from .qr import link_qr_code
 from .signed_urls import signed_url
+from .utm_policy import update_global_utm_policy
 
 __all__ = [
     "BulkCreateError",
@@ -46,6 +41,7 @@ __all__ = [
     "SimulatedClick",
     "bulk_create_links",
     "check_domain_ownership",
+    "create_api_key",
     "create_campaign",
     "create_domain",
     "create_link",
@@ -60,6 +56,8 @@ __all__ = [
     "request_ownership_check",
     "retry_failed_publish",
     "retry_privacy_request",
+    "revoke_api_key",
+    "rotate_api_key",
     "set_link_active",
     "signed_url",
     "start_import",

@@ -1,10 +1,9 @@
 """Lapsed domain claims: a domain left unverified for ``DOMAIN_CLAIM_TTL_SECONDS`` is released
 (deleted, with its never-published links), so nobody can hold a name hostage.
 
-Apart from :mod:`.domains` (which re-exports both functions) because it needs only the models:
-claiming a domain (:func:`.links.create_domain`) releases a lapsed claim on the same name first,
-and verifying one (:mod:`.domains`) publishes its links through :mod:`.links`, so the two
-modules cannot import each other.
+Apart from :mod:`.domains` (which re-exports both functions): it needs only the models, and
+claiming a domain (:func:`.domains.create_domain`) releases a lapsed claim on the same name
+first.
 """
 
 from __future__ import annotations

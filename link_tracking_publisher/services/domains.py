@@ -12,7 +12,7 @@ when found, marks the domain verified and publishes its links. Staff may verify 
 Links on an unverified domain are **not published at all**: their outbox rows are parked
 ``waiting_for_domain`` (not complete, with the reason shown in the API and the admin), and
 nothing about a name the tenant has not proved reaches DynamoDB. Verifying the domain, by any
-path, sends the parked rows after commit (:func:`~.links.publish_waiting_entries`). A claim
+path, sends the parked rows after commit (:func:`~.publishing.publish_waiting_entries`). A claim
 left unverified for ``DOMAIN_CLAIM_TTL_SECONDS`` lapses: :func:`expire_domain_claims` deletes
 the domain and its (never published) links, and a new claim on the same name releases a lapsed
 one at once, so nobody can hold a name hostage.
@@ -27,23 +27,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .. import dispatch
 from ..conf import app_settings
 from ..errors import LinkTrackingError
 from ..models import Domain
-from . import links as link_service
+from .api_keys import acting_user
 from .domain_claims import expire_domain_claims, release_lapsed_claim
+from .publishing import new_app_links_version, publish_waiting_entries, republish_links_on_commit
 
 __all__ = [
     "BY_HAND_MESSAGE",
+    "create_domain",
+    "update_domain",
     "DnsLookupError",
     "TxtResolver",
     "check_domain_ownership",
@@ -85,25 +86,20 @@ def dns_txt_records(name: str) -> list[str]:
     return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
 
 
-@lru_cache(maxsize=8)
-def _load(path: str) -> TxtResolver:
-    resolver: TxtResolver = import_string(path)
+def get_resolver() -> TxtResolver:
+    """The configured TXT resolver."""
+    resolver: TxtResolver = app_settings.imported("DOMAIN_VERIFICATION_RESOLVER")
     return resolver
 
 
-def get_resolver() -> TxtResolver:
-    """The configured TXT resolver."""
-    return _load(app_settings.DOMAIN_VERIFICATION_RESOLVER)
-
-
 def _publish_links(domain: Domain) -> None:
-    link_service.publish_waiting_entries(domain)
+    publish_waiting_entries(domain)
 
 
 def _mark_verified(domain: Domain, method: str, user: Any, now: datetime) -> None:
     domain.verified_at = now
     domain.verification_method = method
-    domain.verified_by = user if getattr(user, "is_authenticated", False) else None
+    domain.verified_by = acting_user(user)
     domain.verification_error = ""
     if domain.status == Domain.Status.PENDING:
         domain.status = Domain.Status.ACTIVE
@@ -151,9 +147,7 @@ def _audit(domain: Domain, user: Any, message: str) -> None:
     """Record ``message`` about ``domain`` by ``user`` in the admin's log (``LogEntry``), the
     audit trail staff read on the domain's history page; skipped without a user, or in a host
     without ``django.contrib.admin``."""
-    if not getattr(user, "is_authenticated", False) or not apps.is_installed(
-        "django.contrib.admin"
-    ):
+    if acting_user(user) is None or not apps.is_installed("django.contrib.admin"):
         return
     # Imported here: the admin is optional, and its models cannot be imported without it.
     from django.contrib.admin.models import CHANGE, LogEntry
@@ -186,5 +180,42 @@ def request_ownership_check(domain: Domain) -> bool:
     already needs none: returns whether a check was asked for."""
     if domain.is_verified:
         return False
-    link_service.enqueue_on_commit(dispatch.VERIFY_DOMAIN, str(domain.pk))
+    dispatch.enqueue_on_commit(dispatch.VERIFY_DOMAIN, str(domain.pk))
     return True
+
+
+def create_domain(*, user: Any = None, **fields: Any) -> Domain:
+    """Claim a short-link domain: it is ``pending`` until its owner proves control of the name
+    (this module). A lapsed unverified claim on the same name is released first."""
+    if fields.get("domain_name"):
+        release_lapsed_claim(fields["domain_name"])
+    domain = Domain(**fields)
+    domain.full_clean()
+    with transaction.atomic():
+        domain.save(force_insert=True)
+        if domain.has_app_links:
+            new_app_links_version(domain)
+    return domain
+
+
+def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
+    """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
+    staff), every link on it is republished (a record is active only while both its link and
+    its domain are), with :func:`republish_links_on_commit`. When its app-link documents
+    change, or its serving state does while it has app links, its app-links record is published
+    under a new version."""
+    with transaction.atomic():
+        current = Domain.objects.select_for_update().get(pk=domain.pk)
+        was_serving = current.serves_links
+        documents = [getattr(current, name) for name in Domain.APP_LINK_FIELDS]
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        current.save()
+        serving_changed = current.serves_links != was_serving
+        if serving_changed:
+            republish_links_on_commit(current.links.all())
+        documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
+        if documents_changed or (serving_changed and current.has_app_links):
+            new_app_links_version(current)
+    return current

@@ -37,6 +37,7 @@ from django.utils import timezone
 from .. import dispatch
 from ..conf import app_settings
 from ..models import Domain, Link, LinkImport
+from .api_keys import ApiKeyPrincipal, acting_api_key, acting_user
 from .link_import import ImportResult, RowError, import_links, read_import_file
 
 __all__ = [
@@ -77,7 +78,8 @@ def create_import_job(
     return LinkImport.objects.create(
         account=account,
         domain=domain,
-        requested_by=user if getattr(user, "pk", None) else None,
+        requested_by=acting_user(user),
+        requested_by_api_key=acting_api_key(user),
         reason=reason,
         file_name=file_name[:255],
         file_size=len(data),
@@ -189,7 +191,11 @@ def _arguments(job: LinkImport) -> dict[str, Any]:
     return {
         "account": job.account,
         "domain": job.domain,
-        "user": job.requested_by,
+        "user": (
+            ApiKeyPrincipal(job.requested_by_api_key)
+            if job.requested_by_api_key is not None
+            else job.requested_by
+        ),
         "reason": job.reason or "imported from CSV (import job)",
         "max_rows": app_settings.IMPORT_ASYNC_MAX_ROWS,
         "batch_size": app_settings.IMPORT_BATCH_SIZE,

@@ -1,12 +1,11 @@
-"""The service layer: every change to a link goes through here.
+"""Links: every change to a link goes through here.
 
 Each change writes, in one database transaction, the link (with a new ``runtime_version``),
-a :class:`LinkVersion` (who, why, what changed) and a :class:`PublishOutbox` row; the publish
-task is enqueued only after the transaction commits (:func:`~..dispatch.enqueue_on_commit`, by
-task name: services never import the tasks), so a rolled-back change publishes nothing, and a
-committed one always has its outbox row for the sweeper even if the broker was unreachable at
-that moment. A change that republishes many links (a campaign, a domain, the UTM policy)
-writes their outbox rows in bulk, in the same transaction (:func:`republish_links_on_commit`).
+a :class:`LinkVersion` (who, why, what changed) and a :class:`PublishOutbox` row, and its
+publish is enqueued after commit (:mod:`.publishing`). Domains (:mod:`.domains`), campaigns
+(:mod:`.campaigns`) and the UTM policy (:mod:`.utm_policy`) have their own modules; a change to
+one of them that alters links' records republishes those links in bulk
+(:func:`~.publishing.republish_links_on_commit`).
 """
 
 from __future__ import annotations
@@ -17,36 +16,23 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 
 from link_tracking_runtime.record import canonical_slug
 
-from .. import dispatch, outbox
+from .. import outbox
 from ..conf import app_settings
-from ..dispatch import enqueue_on_commit
-from ..models import Domain, GlobalUTMPolicy, Link, LinkCampaign, LinkVersion, PublishOutbox
+from ..models import Link, LinkVersion, PublishOutbox
 from ..validators import validate_slug
-from .domain_claims import release_lapsed_claim
-from .errors import InvalidState
-from .publisher import PUBLISH_CHUNK, stage_republish
+from .api_keys import acting_api_key, acting_user
+from .publishing import enqueue_link_publish
 from .slugs import generate_slug
 
 __all__ = [
     "EDITABLE_FIELDS",
     "POLICY_FIELDS",
-    "create_campaign",
-    "create_domain",
     "create_link",
-    "enqueue_on_commit",
-    "publish_waiting_entries",
-    "republish_app_links",
     "republish_link",
-    "republish_links_on_commit",
-    "retry_failed_publish",
     "set_link_active",
-    "update_campaign",
-    "update_domain",
-    "update_global_utm_policy",
     "update_link",
 ]
 
@@ -91,82 +77,6 @@ def _snapshot(link: Link) -> dict[str, Any]:
     }
 
 
-def _enqueue_publish(link: Link, entry: PublishOutbox) -> None:
-    enqueue_on_commit(dispatch.PUBLISH_LINK, str(link.pk), entry.pk)
-
-
-def republish_links_on_commit(links: QuerySet[Link]) -> int:
-    """Republish many links (after a campaign, domain or UTM policy change), in the caller's
-    transaction: every link gets a new version and an outbox row (bulk), and after commit the
-    rows are sent to the bulk publish path, ``PUBLISH_CHUNK`` rows a message. A broker that is
-    down at commit loses nothing: the sweeper sends the rows later. Returns how many links."""
-    entry_ids = stage_republish(links)
-    for start in range(0, len(entry_ids), PUBLISH_CHUNK):
-        enqueue_on_commit(dispatch.PUBLISH_OUTBOX, entry_ids[start : start + PUBLISH_CHUNK])
-    return len(entry_ids)
-
-
-def _enqueue_entry(entry: PublishOutbox) -> None:
-    """Enqueue the publish an outbox row stands for: its link's, or its domain's app links."""
-    if entry.domain_id is not None:
-        enqueue_on_commit(dispatch.PUBLISH_APP_LINKS, str(entry.domain_id), entry.pk)
-    else:
-        enqueue_on_commit(dispatch.PUBLISH_LINK, str(entry.link_id), entry.pk)
-
-
-#: Rows still to be published: a link with one of these needs no new one to be published.
-_OPEN_STATUSES = (
-    PublishOutbox.Status.PENDING,
-    PublishOutbox.Status.PROCESSING,
-    PublishOutbox.Status.WAITING_FOR_DOMAIN,
-)
-
-
-def publish_waiting_entries(domain: Domain) -> int:
-    """Once ``domain`` is verified, in the verifying transaction (the domain locked): its rows
-    parked ``WAITING_FOR_DOMAIN`` go back to PENDING and are sent after commit, link rows to
-    the bulk publish path (``PUBLISH_CHUNK`` a message), app-links rows to their task; each
-    is written under its own version, so no link is lost and none gets a version it did not
-    need. A link (or the app links) with no row left open, such as one whose row an earlier
-    release completed as ``domain_unverified`` and the cleanup then deleted, is republished
-    under a new version. Returns how many rows were sent."""
-    rows = outbox.release_waiting(domain)
-    link_rows = [row.pk for row in rows if row.link_id is not None]
-    for start in range(0, len(link_rows), PUBLISH_CHUNK):
-        enqueue_on_commit(dispatch.PUBLISH_OUTBOX, link_rows[start : start + PUBLISH_CHUNK])
-    for row in rows:
-        if row.domain_id is not None:
-            _enqueue_entry(row)
-    sent = len(rows)
-    sent += republish_links_on_commit(
-        domain.links.exclude(publish_outbox__status__in=_OPEN_STATUSES)
-    )
-    app_links_open = PublishOutbox.objects.filter(domain=domain, status__in=_OPEN_STATUSES)
-    if domain.has_app_links and not app_links_open.exists():
-        sent += republish_app_links(domain) is not None
-    return sent
-
-
-def _new_app_links_version(domain: Domain) -> PublishOutbox:
-    """Inside a transaction, with ``domain`` locked: the next app-links version, its outbox
-    row, and its publish enqueued after commit."""
-    domain.app_links_version += 1
-    domain.save(update_fields=["app_links_version"])
-    entry = outbox.create_domain_entry(domain)
-    _enqueue_entry(entry)
-    return entry
-
-
-def republish_app_links(domain: Domain) -> PublishOutbox | None:
-    """Publish the domain's app-links record again under a new version (after its ownership
-    was verified, or to repair drift); ``None`` for a domain that never had app links."""
-    with transaction.atomic():
-        current = Domain.objects.select_for_update().get(pk=domain.pk)
-        if not current.has_app_links:
-            return None
-        return _new_app_links_version(current)
-
-
 def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: str) -> PublishOutbox:
     """Version row + outbox row for the link's (already saved) new version, and the enqueue."""
     LinkVersion.objects.create(
@@ -177,11 +87,12 @@ def _record_change(link: Link, changes: Mapping[str, Any], user: Any, reason: st
         routing_rules=link.routing_rules,
         active=link.active,
         changes=dict(changes),
-        changed_by=user if getattr(user, "is_authenticated", False) else None,
+        changed_by=acting_user(user),
+        changed_by_api_key=acting_api_key(user),
         change_reason=reason,
     )
     entry = outbox.create_entry(link)
-    _enqueue_publish(link, entry)
+    enqueue_link_publish(link, entry)
     return entry
 
 
@@ -209,8 +120,7 @@ def create_link(
     if unknown:
         raise TypeError(f"create_link() got unexpected fields: {', '.join(sorted(unknown))}")
     link = Link(account=account, domain=domain, destination_url=destination_url, **fields)
-    if user is not None and getattr(user, "is_authenticated", False):
-        link.created_by = user
+    link.created_by = acting_user(user)
     if slug:
         try:
             validate_slug(slug)
@@ -306,106 +216,5 @@ def republish_link(link: Link, *, at_least: int | None = None) -> PublishOutbox:
         current.runtime_version = max(current.runtime_version + 1, at_least or 0)
         current.save(update_fields=["runtime_version"])
         entry = outbox.create_entry(current)
-        _enqueue_publish(current, entry)
+        enqueue_link_publish(current, entry)
     return entry
-
-
-def retry_failed_publish(entry: PublishOutbox) -> PublishOutbox:
-    """Send a FAILED outbox entry round again (once its cause is fixed): back to PENDING and
-    its publish enqueued after commit. The task publishes the link's current state, under the
-    usual version condition. Raises :class:`InvalidState` unless the entry has failed."""
-    with transaction.atomic():
-        claimed = PublishOutbox.objects.filter(
-            pk=entry.pk, status=PublishOutbox.Status.FAILED
-        ).update(status=PublishOutbox.Status.PENDING, result="", completed_at=None)
-        if not claimed:
-            raise InvalidState("Only failed publishes can be retried; this one has not failed.")
-        current = PublishOutbox.objects.get(pk=entry.pk)
-        _enqueue_entry(current)
-    return current
-
-
-def create_domain(*, user: Any = None, **fields: Any) -> Domain:
-    """Claim a short-link domain: it is ``pending`` until its owner proves control of the name
-    (:mod:`.domains`). A lapsed unverified claim on the same name is released first."""
-    if fields.get("domain_name"):
-        release_lapsed_claim(fields["domain_name"])
-    domain = Domain(**fields)
-    domain.full_clean()
-    with transaction.atomic():
-        domain.save(force_insert=True)
-        if domain.has_app_links:
-            _new_app_links_version(domain)
-    return domain
-
-
-def create_campaign(*, user: Any = None, **fields: Any) -> LinkCampaign:
-    """Add a link campaign (``campaign_id`` optional; when set, unique per account). It has no
-    links yet, so nothing is published."""
-    campaign = LinkCampaign(**fields)
-    campaign.full_clean()
-    campaign.save(force_insert=True)
-    return campaign
-
-
-def update_campaign(campaign: LinkCampaign, *, user: Any = None, **changes: Any) -> LinkCampaign:
-    """Change a campaign. When its ``utm_template``, ``campaign_id`` or ``active`` changes, its
-    links' records change too: ``campaign_identifier`` is re-denormalised and every link of
-    the campaign is republished (:func:`republish_links_on_commit`)."""
-    with transaction.atomic():
-        current = LinkCampaign.objects.select_for_update().get(pk=campaign.pk)
-        before = (current.utm_template, current.campaign_id)
-        for name, value in changes.items():
-            setattr(current, name, value)
-        current.full_clean()
-        current.save()
-        if (current.utm_template, current.campaign_id) != before:
-            current.links.update(campaign_identifier=current.campaign_id or "")
-            republish_links_on_commit(current.links.all())
-    return current
-
-
-def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
-    """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
-    staff), every link on it is republished (a record is active only while both its link and
-    its domain are), with :func:`republish_links_on_commit`. When its app-link documents
-    change, or its serving state does while it has app links, its app-links record is published
-    under a new version."""
-    with transaction.atomic():
-        current = Domain.objects.select_for_update().get(pk=domain.pk)
-        was_serving = current.serves_links
-        documents = [getattr(current, name) for name in Domain.APP_LINK_FIELDS]
-        for name, value in changes.items():
-            setattr(current, name, value)
-        current.full_clean()
-        current.save()
-        serving_changed = current.serves_links != was_serving
-        if serving_changed:
-            republish_links_on_commit(current.links.all())
-        documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
-        if documents_changed or (serving_changed and current.has_app_links):
-            _new_app_links_version(current)
-    return current
-
-
-def update_global_utm_policy(
-    default_utm_params: Mapping[str, Any], *, user: Any = None
-) -> GlobalUTMPolicy:
-    """Replace the organisation-wide UTM defaults and republish every link
-    (:func:`republish_links_on_commit`)."""
-    with transaction.atomic():
-        policy = (
-            GlobalUTMPolicy.objects.select_for_update()
-            .filter(id=GlobalUTMPolicy.SINGLETON_ID)
-            .first()
-            or GlobalUTMPolicy()
-        )
-        changed = policy.default_utm_params != dict(default_utm_params)
-        policy.default_utm_params = dict(default_utm_params)
-        if getattr(user, "is_authenticated", False):
-            policy.updated_by = user
-        policy.full_clean()
-        policy.save()
-        if changed:
-            republish_links_on_commit(Link.objects.all())
-    return policy

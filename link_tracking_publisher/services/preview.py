@@ -24,7 +24,23 @@ from link_tracking_runtime.scan import SCAN_PARAM, SCAN_VALUE, scan_url
 from ..models import Link
 from .publisher import LinkPublisher
 
-__all__ = ["LinkPreview", "SimulatedClick", "preview_link", "preview_record"]
+__all__ = [
+    "ACCEPT_LANGUAGE_INPUT_MAX_LENGTH",
+    "ID_MAX_LENGTH",
+    "USER_AGENT_MAX_LENGTH",
+    "LinkPreview",
+    "SimulatedClick",
+    "preview_link",
+    "preview_record",
+]
+
+#: Bounds of a simulated click's inputs, the API's query and the admin's form alike. An
+#: ``Accept-Language`` is taken up to 8 KB (a browser's header can be that long) so that a
+#: header over the contract's limit can be previewed: the runtime ignores it, and so does the
+#: preview.
+USER_AGENT_MAX_LENGTH = 1024
+ACCEPT_LANGUAGE_INPUT_MAX_LENGTH = 8192
+ID_MAX_LENGTH = 256
 
 
 @dataclasses.dataclass(frozen=True)

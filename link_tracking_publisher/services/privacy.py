@@ -24,8 +24,11 @@ events), :class:`ClickStatisticsStore` (per-message click counts), :class:`Webho
 
 Each store declares the model fields it covers (``fields``, as ``"app_label.Model.field"``);
 :func:`covered_fields` joins them, and :data:`NOT_SUBJECT_DATA` names the fields that look as if
-they could hold an identifier but do not, with the reason. ``tests/security/
-test_privacy_coverage.py`` fails when a model field that can hold an identifier is in neither.
+they could hold an identifier but do not, with the reason. A store may declare the subject
+types it finds its rows by (``subject_types``, every type by default; :func:`covered_subject_types`).
+``tests/security/test_privacy_coverage.py`` fails when a model field that can hold an identifier
+is in neither, when the store covering a field that can hold an ``ip_hash`` or click id does not
+find its rows by it, and when a row a click writes is not found by the click's identifiers.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -51,7 +53,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from .. import dispatch
 from ..aws import service_client
@@ -66,6 +67,7 @@ from ..models import (
     MessageClick,
     PrivacyRequest,
 )
+from .api_keys import acting_user
 from .errors import InvalidState
 
 __all__ = [
@@ -82,7 +84,9 @@ __all__ = [
     "Subject",
     "WebhookDeliveryStore",
     "covered_fields",
+    "covered_subject_types",
     "create_privacy_request",
+    "delivery_subject_hashes",
     "get_processor",
     "process_privacy_request",
     "redact_payload",
@@ -136,6 +140,12 @@ class Subject:
             return False
         return hmac.compare_digest(subject_hash(self.type, str(value)), self.hash)
 
+    def hashed_in(self, hashes: Any) -> bool:
+        """Whether the subject's hash is one of ``hashes`` (a store's keyed hashes)."""
+        return isinstance(hashes, list) and any(
+            isinstance(value, str) and hmac.compare_digest(value, self.hash) for value in hashes
+        )
+
 
 #: Where a click event holds each kind of subject: (column, forwarded param or None).
 EVENT_SUBJECT_FIELDS: dict[str, tuple[str, str | None]] = {
@@ -158,16 +168,10 @@ def event_matches(subject: Subject, event: Mapping[str, Any]) -> bool:
 # --- requests ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _load(path: str) -> PrivacyRequestProcessor:
-    target = import_string(path)
-    processor: PrivacyRequestProcessor = target() if isinstance(target, type) else target
-    return processor
-
-
 def get_processor() -> PrivacyRequestProcessor:
     """The configured processor (imported once per dotted path)."""
-    return _load(app_settings.PRIVACY_REQUEST_PROCESSOR)
+    processor: PrivacyRequestProcessor = app_settings.imported("PRIVACY_REQUEST_PROCESSOR")
+    return processor
 
 
 def _enqueue(request: PrivacyRequest) -> None:
@@ -198,7 +202,7 @@ def create_privacy_request(
         request_type=request_type,
         subject_type=subject_type,
         subject_hash=subject_hash(subject_type, value),
-        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        requested_by=acting_user(user),
     )
     request.full_clean()
     with transaction.atomic():
@@ -414,6 +418,8 @@ class ClickStatisticsStore:
 
     name = "click_statistics"
     fields: ClassVar[tuple[str, ...]] = ("link_tracking.MessageClick.sms_msg_id",)
+    #: A row counts one message's clicks (any visitor's): it is found by its ``sms_msg_id``.
+    subject_types: ClassVar[frozenset[str]] = frozenset({PrivacyRequest.SubjectType.SMS_MSG_ID})
 
     def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
         if subject.type != PrivacyRequest.SubjectType.SMS_MSG_ID:
@@ -633,6 +639,20 @@ IDENTIFYING_KEYS = frozenset(
 ) | {"click_id", "email"}
 
 
+def delivery_subject_hashes(*, ip_hash: str | None, click_id: str | None) -> list[str]:
+    """What a click's webhook delivery keeps beside its payload so that a request by the
+    click's ``ip_hash`` or click id (which the payload does not carry) finds it: the keyed
+    :func:`subject_hash` of each, never the identifier."""
+    return [
+        subject_hash(subject_type, value)
+        for subject_type, value in (
+            (PrivacyRequest.SubjectType.IP_HASH, ip_hash),
+            (PrivacyRequest.SubjectType.CLICK_ID, click_id),
+        )
+        if value
+    ]
+
+
 def redact_payload(payload: Any) -> Any:
     """``payload`` with the value of every identifying key (:data:`IDENTIFYING_KEYS`, at any
     depth, e.g. inside ``forwarded_params``) replaced by :data:`REDACTED`; idempotent."""
@@ -655,27 +675,35 @@ class WebhookDeliveryStore:
 
     A delivery is the subject's when its payload matches as a click event does
     (:func:`event_matches`: its ``sms_msg_id``, ``link_id``, and any click id or IP hash a
-    payload carries). Access lists them. Erasure cancels the ones not sent yet (PENDING, or
+    payload carries), or when the subject's hash is one of its ``subject_hashes`` (the click's
+    ``ip_hash`` and click id, :func:`delivery_subject_hashes`, written with the delivery).
+    Access lists them. Erasure cancels the ones not sent yet (PENDING, or
     SENDING: a worker's attempt in flight then records nothing, and the POST it may have made is
     counted in ``in_flight``), a terminal state that is never sent or retried, and redacts the
-    payload of every one (:func:`redact_payload`), sent and failed ones included. The store is
-    done only when, read back, none of them is still due or still holds an identifier.
+    payload of every one (:func:`redact_payload`), sent and failed ones included, and empties
+    its ``subject_hashes``. The store is done only when, read back, none of them is still due
+    or still holds an identifier or a hash of one.
 
     ``event_id`` stays: it is the receivers' deduplication key, a random id that points to a
     click event the S3 store erases."""
 
     name = "webhook_deliveries"
-    fields: ClassVar[tuple[str, ...]] = ("link_tracking.ClickWebhookDelivery.payload",)
+    subject_types: ClassVar[frozenset[str]] = frozenset(PrivacyRequest.SubjectType.values)
+    fields: ClassVar[tuple[str, ...]] = (
+        "link_tracking.ClickWebhookDelivery.payload",
+        "link_tracking.ClickWebhookDelivery.subject_hashes",
+    )
     #: States in which a delivery may still be sent: erasure cancels them.
     NOT_SENT = (ClickWebhookDelivery.Status.PENDING, ClickWebhookDelivery.Status.SENDING)
 
     def __call__(self, request: PrivacyRequest, subject: Subject) -> StoreReport:
         pks = [
             pk
-            for pk, payload in ClickWebhookDelivery.objects.filter(
+            for pk, payload, hashes in ClickWebhookDelivery.objects.filter(
                 webhook__account_id=request.account_id
-            ).values_list("pk", "payload")
-            if isinstance(payload, Mapping) and event_matches(subject, payload)
+            ).values_list("pk", "payload", "subject_hashes")
+            if (isinstance(payload, Mapping) and event_matches(subject, payload))
+            or subject.hashed_in(hashes)
         ]
         if request.request_type != PrivacyRequest.RequestType.ERASURE:
             return self._access(pks)
@@ -684,6 +712,7 @@ class WebhookDeliveryStore:
             for delivery in ClickWebhookDelivery.objects.select_for_update().filter(pk__in=pks):
                 changes: dict[str, Any] = {
                     "payload": redact_payload(delivery.payload),
+                    "subject_hashes": [],
                     "updated_at": timezone.now(),
                 }
                 if delivery.status in self.NOT_SENT:
@@ -696,10 +725,10 @@ class WebhookDeliveryStore:
                 ClickWebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
         left = [
             pk
-            for pk, status, payload in ClickWebhookDelivery.objects.filter(pk__in=pks).values_list(
-                "pk", "status", "payload"
-            )
-            if status in self.NOT_SENT or redact_payload(payload) != payload
+            for pk, status, payload, hashes in ClickWebhookDelivery.objects.filter(
+                pk__in=pks
+            ).values_list("pk", "status", "payload", "subject_hashes")
+            if status in self.NOT_SENT or redact_payload(payload) != payload or hashes
         ]
         report = StoreReport(
             done=not left,
@@ -760,7 +789,18 @@ def covered_fields() -> dict[str, str]:
     (``"app_label.Model.field"``), with the store's name."""
     return {
         field: store.name
-        for store in map(import_string, app_settings.PRIVACY_STORES)
+        for store in app_settings.imported("PRIVACY_STORES")
+        for field in getattr(store, "fields", ())
+    }
+
+
+def covered_subject_types() -> dict[str, frozenset[str]]:
+    """The subject types by which the store covering each field finds its rows: the store's
+    ``subject_types``, every subject type when it declares none."""
+    every = frozenset(PrivacyRequest.SubjectType.values)
+    return {
+        field: frozenset(getattr(store, "subject_types", every))
+        for store in app_settings.imported("PRIVACY_STORES")
         for field in getattr(store, "fields", ())
     }
 
@@ -793,9 +833,10 @@ class StoresProcessor:
     not done (and what is left there), which makes the request ``partial``."""
 
     def stores(self) -> list[Callable[[PrivacyRequest, Subject], StoreReport]]:
-        stores: list[Any] = [import_string(path)() for path in app_settings.PRIVACY_STORES]
-        if app_settings.PRIVACY_HOST_PROCESSOR:
-            stores.append(HostStore(import_string(app_settings.PRIVACY_HOST_PROCESSOR)))
+        stores: list[Any] = [store() for store in app_settings.imported("PRIVACY_STORES")]
+        hook = app_settings.imported("PRIVACY_HOST_PROCESSOR")
+        if hook is not None:
+            stores.append(HostStore(hook))
         return stores
 
     def __call__(self, request: PrivacyRequest) -> dict[str, Any]:

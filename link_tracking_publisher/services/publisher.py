@@ -4,6 +4,12 @@ Every write is conditional: it succeeds only when the table has no record for th
 record with a lower ``runtime_version``. A stored version equal or higher means this state (or
 a newer one) is already there: that is ``already_applied``, not an error, so publishing is
 idempotent and an old version delivered late can never overwrite a newer one.
+
+Writes go to the primary replica. With ``PUBLISH_TO_SECONDARY`` (and ``SECONDARY_REGION``), a
+write the primary replica cannot take because it is unreachable (:func:`~..aws.is_unreachable`)
+is made to the secondary replica instead, under the same condition, and the global table
+replicates it back; otherwise the error propagates and the outbox keeps the work, as with one
+region.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 from django.db import transaction
@@ -25,7 +31,13 @@ from link_tracking_runtime.applinks import AppLinksRecord, document_text, to_app
 from link_tracking_runtime.record import RuntimeRecord, canonical_host, item_key, to_item
 
 from .. import outbox as outbox_state
-from ..aws import dynamodb_client, is_transient, runtime_table
+from ..aws import (
+    dynamodb_client,
+    is_transient,
+    is_unreachable,
+    runtime_table,
+    secondary_runtime_table,
+)
 from ..conf import app_settings
 from ..models import Domain, GlobalUTMPolicy, Link, PublishOutbox
 from .utm_resolver import UTMResolver
@@ -43,6 +55,10 @@ logger = logging.getLogger(__name__)
 PublishOutcome = Literal["written", "already_applied", "not_published", "domain_unverified"]
 
 PUT_CONDITION = "attribute_not_exists(PK) OR runtime_version < :v"
+
+T = TypeVar("T")
+#: "Not given": the secondary replica is then the configured one (``PUBLISH_TO_SECONDARY``).
+_CONFIGURED: Any = object()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,21 +96,51 @@ def _error_code(exc: BaseException) -> str:
 class LinkPublisher:
     """Publishes links to the runtime table.
 
-    ``table`` is a boto3 resource ``Table`` (default: the configured runtime table);
-    ``clock`` returns Unix seconds (``published_at_epoch``).
+    ``table`` is a boto3 resource ``Table`` (default: the configured runtime table's primary
+    replica); ``secondary`` the ``Table`` written when the primary is unreachable (default:
+    the secondary replica when ``PUBLISH_TO_SECONDARY`` is on, else none); ``clock`` returns
+    Unix seconds (``published_at_epoch``).
     """
 
     def __init__(
         self,
         table: Any = None,
         *,
+        secondary: Any = _CONFIGURED,
         clock: Callable[[], float] = time.time,
         resolver: UTMResolver | None = None,
     ) -> None:
         self._table = table
+        self._secondary = secondary
         self._client: Any = None
         self.clock = clock
         self.resolver = resolver or UTMResolver()
+
+    @property
+    def secondary(self) -> Any:
+        """The secondary replica's ``Table`` writes fail over to, or ``None``."""
+        if self._secondary is _CONFIGURED:
+            self._secondary = (
+                secondary_runtime_table() if app_settings.PUBLISH_TO_SECONDARY else None
+            )
+        return self._secondary
+
+    def _on_replicas(self, write: Callable[[Any], T], primary: Any, secondary: Any) -> T:
+        """``write(primary)``; when the primary replica is unreachable and ``secondary`` is
+        given, ``write(secondary)`` instead (the same conditional write: the newest version
+        wins on either replica). Any other error, or no secondary, propagates (the outbox
+        keeps the work)."""
+        try:
+            return write(primary)
+        except Exception as exc:
+            if secondary is None or not is_unreachable(exc):
+                raise
+            logger.warning(
+                "primary replica unreachable (%s): writing to the secondary replica",
+                _describe(exc),
+                extra={"replica": "secondary"},
+            )
+            return write(secondary)
 
     @property
     def table(self) -> Any:
@@ -200,17 +246,21 @@ class LinkPublisher:
     def _conditional_put(self, item: dict[str, Any], version: int) -> PublishOutcome:
         """Write ``item`` unless the table holds its key at ``version`` or later:
         ``written``, or ``already_applied`` when the condition fails."""
-        try:
-            self.table.put_item(
-                Item=item,
-                ConditionExpression=PUT_CONDITION,
-                ExpressionAttributeValues={":v": Decimal(version)},
-            )
-        except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            return "already_applied"
-        return "written"
+
+        def put(table: Any) -> PublishOutcome:
+            try:
+                table.put_item(
+                    Item=item,
+                    ConditionExpression=PUT_CONDITION,
+                    ExpressionAttributeValues={":v": Decimal(version)},
+                )
+            except ClientError as exc:
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                return "already_applied"
+            return "written"
+
+        return self._on_replicas(put, self.table, self.secondary)
 
     def publish_app_links(
         self, domain: Domain, outbox: PublishOutbox | None = None
@@ -245,18 +295,23 @@ class LinkPublisher:
         not wait for a new version). The link should also be deactivated through the service
         layer, or its next publish makes it active again."""
         key = item_key(link.domain.domain_name, link.slug_canonical)
-        try:
-            self.table.update_item(
-                Key=key,
-                UpdateExpression="SET active = :false",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues={":false": False},
-            )
-        except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            return PublishResult(str(link.id), int(link.runtime_version), "not_published")
-        return PublishResult(str(link.id), int(link.runtime_version), "written")
+
+        def switch_off(table: Any) -> PublishOutcome:
+            try:
+                table.update_item(
+                    Key=key,
+                    UpdateExpression="SET active = :false",
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeValues={":false": False},
+                )
+            except ClientError as exc:
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                return "not_published"
+            return "written"
+
+        outcome = self._on_replicas(switch_off, self.table, self.secondary)
+        return PublishResult(str(link.id), int(link.runtime_version), outcome)
 
     # -- bulk ----------------------------------------------------------------------------
 
@@ -330,7 +385,10 @@ class LinkPublisher:
             return
 
         publisher = LinkPublisher(
-            self.table, clock=self.clock, resolver=UTMResolver(GlobalUTMPolicy.load())
+            self.table,
+            secondary=self.secondary,
+            clock=self.clock,
+            resolver=UTMResolver(GlobalUTMPolicy.load()),
         )
         published = self.clock()
         # Encoded here, once, with the contract's codec: a low-level client spends less CPU per
@@ -339,9 +397,20 @@ class LinkPublisher:
             wire.encode_item(publisher.build_runtime_record(link, now=published)) for link in links
         ]
         client, table_name = self.client, self.table.name
+        # The secondary replica's low-level client (the table has one name in every region).
+        secondary_client = dynamodb_client(secondary=True) if self.secondary is not None else None
         workers = max(1, concurrency or app_settings.BULK_PUBLISH_CONCURRENCY)
+
+        def put(item: dict[str, Any]) -> str | Exception:
+            try:
+                return self._on_replicas(
+                    lambda replica: self._put(replica, table_name, item), client, secondary_client
+                )
+            except Exception as exc:
+                return exc
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="republish") as pool:
-            outcomes = list(pool.map(lambda item: self._try_put(client, table_name, item), encoded))
+            outcomes = list(pool.map(put, encoded))
 
         done: dict[str, list[str]] = {"written": [], "already_applied": []}
         for link, outcome in zip(links, outcomes, strict=True):
@@ -378,13 +447,6 @@ class LinkPublisher:
             for link in domain_links:
                 link.domain = fresh
         return [link for link in link_of.values() if link.domain_id not in parked]
-
-    @classmethod
-    def _try_put(cls, client: Any, table_name: str, item: dict[str, Any]) -> str | Exception:
-        try:
-            return cls._put(client, table_name, item)
-        except Exception as exc:
-            return exc
 
     @staticmethod
     def _put(client: Any, table_name: str, item: dict[str, Any], attempts: int = 5) -> str:

@@ -4,6 +4,12 @@ Compares every link with its runtime record (present, ``runtime_version``, ``act
 reports drift by kind. Repairs go through the outbox like any other publish, so a repair is
 versioned, retried and recorded; nothing is written to DynamoDB behind the outbox's back,
 except for orphans (records whose link no longer exists), which are switched off.
+
+With ``SECONDARY_REGION`` set, both replicas of the global table are compared with the
+database, each on its own: drift on one replica only is replication that has not caught up (or
+a write that went to the secondary during an outage and has not come back), and each
+``Drift`` says which replica (``primary`` or ``secondary``) it was found on. A repair is one
+republish per link however many replicas drifted: the newer version reaches both.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from django.db.models import QuerySet
 
 from link_tracking_runtime.record import SK_PREFIX, item_key
 
-from ..aws import runtime_table
+from ..aws import runtime_table, secondary_runtime_table
 from ..models import Link
 from .links import republish_link
 
-__all__ = ["DRIFT_KINDS", "Drift", "ReconcileReport", "reconcile"]
+__all__ = ["DRIFT_KINDS", "REPLICAS", "Drift", "ReconcileReport", "reconcile"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,10 @@ DRIFT_KINDS: tuple[DriftKind, ...] = (
     "active_mismatch",
     "orphan",
 )
+Replica = Literal["primary", "secondary"]
+REPLICAS: tuple[Replica, ...] = ("primary", "secondary")
+#: "Not given": the secondary replica is then the configured one (``SECONDARY_REGION``).
+_CONFIGURED: Any = object()
 _PROJECTION = {"#pk": "PK", "#sk": "SK", "#v": "runtime_version", "#a": "active", "#l": "link_id"}
 
 
@@ -47,6 +57,7 @@ class Drift:
     link_id: str | None
     database_version: int | None
     stored_version: int | None
+    replica: Replica = "primary"
 
 
 @dataclasses.dataclass
@@ -54,11 +65,15 @@ class ReconcileReport:
     checked: int = 0
     drift: list[Drift] = dataclasses.field(default_factory=list)
     fixed: int = 0
+    #: The replicas compared: ``("primary",)``, or both.
+    replicas: tuple[Replica, ...] = ("primary",)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, replica: Replica | None = None) -> dict[str, int]:
+        """Drift by kind, on ``replica`` or (``None``) on every replica compared."""
         counts: dict[str, int] = dict.fromkeys(DRIFT_KINDS, 0)
         for item in self.drift:
-            counts[item.kind] += 1
+            if replica is None or item.replica == replica:
+                counts[item.kind] += 1
         return counts
 
     @property
@@ -112,16 +127,22 @@ def reconcile(
     links: QuerySet[Link] | None = None,
     *,
     table: Any = None,
+    secondary: Any = _CONFIGURED,
     fix: bool = False,
     orphans: bool = False,
 ) -> ReconcileReport:
-    """Compare ``links`` (default: all) with the runtime table; with ``fix``, repair.
+    """Compare ``links`` (default: all) with the runtime table's primary replica (``table``)
+    and, when there is one, its secondary replica (``secondary``; default: the configured
+    one, or none); with ``fix``, repair.
 
-    ``orphans`` also scans the whole table for records without a link (a full scan: costly on
+    ``orphans`` also scans each replica for records without a link (a full scan: costly on
     a big table, so off by default).
     """
-    table = table or runtime_table()
-    report = ReconcileReport()
+    tables: dict[Replica, Any] = {"primary": table or runtime_table()}
+    other = secondary_runtime_table() if secondary is _CONFIGURED else secondary
+    if other is not None:
+        tables["secondary"] = other
+    report = ReconcileReport(replicas=tuple(tables))
     links = (links if links is not None else Link.objects.all()).select_related("domain")
     # Links on unverified domains are never published: they expect no record (a record under
     # such a domain is an orphan, found with ``orphans``).
@@ -131,13 +152,32 @@ def reconcile(
         record_key = item_key(link.domain.domain_name, link.slug_canonical)
         expected[(record_key["PK"], record_key["SK"])] = link
     report.checked = len(expected)
+    for replica, replica_table in tables.items():
+        report.drift.extend(_compare(replica, replica_table, expected, orphans=orphans))
 
+    if fix:
+        report.fixed = _repair(tables, report.drift, expected)
+    logger.info(
+        "reconcile: %d links checked on %s, drift %s, %d repairs",
+        report.checked,
+        " and ".join(tables),
+        report.counts(),
+        report.fixed,
+    )
+    return report
+
+
+def _compare(
+    replica: Replica, table: Any, expected: dict[tuple[str, str], Link], *, orphans: bool
+) -> list[Drift]:
+    """The drift of one replica from the database."""
+    drift: list[Drift] = []
     stored = _batch_get(table, [{"PK": pk, "SK": sk} for pk, sk in expected])
     for key, link in expected.items():
         item = stored.get(key)
         version = int(link.runtime_version)
         if item is None:
-            report.drift.append(Drift("missing", key, str(link.pk), version, None))
+            drift.append(Drift("missing", key, str(link.pk), version, None, replica))
             continue
         stored_version = int(item.get("runtime_version", 0))
         active = bool(link.active and link.domain.serves_links)
@@ -149,48 +189,48 @@ def reconcile(
         elif bool(item.get("active")) != active:
             kind = "active_mismatch"
         if kind:
-            report.drift.append(Drift(kind, key, str(link.pk), version, stored_version))
+            drift.append(Drift(kind, key, str(link.pk), version, stored_version, replica))
 
     if orphans:
         for item in _stored_keys(table):
             key = (item["PK"], item["SK"])
             if key not in expected:
-                report.drift.append(
+                drift.append(
                     Drift(
                         "orphan",
                         key,
                         item.get("link_id"),
                         None,
                         int(item.get("runtime_version", 0)),
+                        replica,
                     )
                 )
-
-    if fix:
-        report.fixed = _repair(table, report.drift, expected)
-    logger.info(
-        "reconcile: %d links checked, drift %s, %d repairs",
-        report.checked,
-        report.counts(),
-        report.fixed,
-    )
-    return report
+    return drift
 
 
-def _repair(table: Any, drift: Sequence[Drift], expected: dict[tuple[str, str], Link]) -> int:
+def _repair(
+    tables: dict[Replica, Any], drift: Sequence[Drift], expected: dict[tuple[str, str], Link]
+) -> int:
+    """Switch orphans off on the replica that holds them; republish each drifted link once,
+    above the highest version any replica holds."""
     fixed = 0
+    floors: dict[tuple[str, str], int | None] = {}
     for item in drift:
         if item.kind == "orphan":
-            table.update_item(
+            tables[item.replica].update_item(
                 Key={"PK": item.key[0], "SK": item.key[1]},
                 UpdateExpression="SET active = :false",
                 ConditionExpression="attribute_exists(PK)",
                 ExpressionAttributeValues={":false": False},
             )
-        else:
-            link = expected[item.key]
-            # A record ahead of the database needs a version above it, or the conditional
-            # write would call the repair "already applied".
-            floor = (item.stored_version or 0) + 1 if item.kind == "ahead_version" else None
-            republish_link(link, at_least=floor)
+            fixed += 1
+            continue
+        # A record ahead of the database needs a version above it, or the conditional
+        # write would call the repair "already applied".
+        floor = (item.stored_version or 0) + 1 if item.kind == "ahead_version" else None
+        previous = floors.get(item.key)
+        floors[item.key] = max(previous or 0, floor or 0) or None
+    for key, floor in floors.items():
+        republish_link(expected[key], at_least=floor)
         fixed += 1
     return fixed

@@ -10,6 +10,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "secondary"
+  source = "./tests/mocks"
+}
+
 # One plan with three bad values: each of the three validations must refuse its variable.
 run "refuses_bad_input" {
   command = plan

@@ -487,3 +487,58 @@ def test_the_link_form_shows_each_field_a_change_may_touch_once() -> None:
     assert len(shown) == len(set(shown))
     assert set(EDITABLE_FIELDS) <= set(shown)
     assert fieldsets["Policy"]["fields"] == list(POLICY_FIELDS)
+
+
+def test_the_preview_page_simulates_a_click_with_its_language_country_and_device(
+    client: Client, link: Link
+) -> None:
+    link.routing_rules = {
+        "type": "language",
+        "fr": "https://example.ca/fr",
+        "default": "https://example.ca/en",
+    }
+    link.save(update_fields=["routing_rules"])
+    change = client.get(_url(Link, "change", link.pk)).content.decode()
+    url = _url(Link, "preview", link.pk)
+    assert f'href="{url}"' in change or f"href='{url}'" in change
+
+    plain = client.get(url)
+    assert plain.status_code == 200
+    assert plain.context["result"].routing_reason == "language:default"
+
+    french = client.get(url, {"accept_language": "en;q=0.4, fr-CH;q=0.8", "country": "ca"})
+    result = french.context["result"]
+    assert result.routing_reason == "language:fr"
+    assert result.redirect_url.startswith("https://example.ca/fr?")
+    assert "https://example.ca/fr?" in french.content.decode()
+
+    phone = client.get(
+        url, {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"}
+    )
+    assert phone.context["result"].device == "ios"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"country": "CAN"}, "country"),
+        ({"accept_language": "fr," * 2731}, "accept_language"),
+        ({"user_agent": "x" * 1025}, "user_agent"),
+        ({"at": "not a time"}, "at"),
+    ],
+)
+def test_the_preview_page_answers_bad_input_with_the_field(
+    client: Client, link: Link, params: dict[str, str], field: str
+) -> None:
+    response = client.get(_url(Link, "preview", link.pk), params)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert response.context["result"] is None
+
+
+def test_the_preview_page_needs_the_permission_to_view_links(link: Link) -> None:
+    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert client.get(_url(Link, "preview", link.pk)).status_code in (403, 404)
+    assert client.get(_url(Link, "preview", 999_999)).status_code in (302, 403, 404)

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.services import links as link_service
+from link_tracking_publisher import dispatch
 from tests.publisher.conftest import _aws_env, aws, table  # noqa: F401  (shared fixtures)
 from tests.publisher.factories import AccountFactory, DomainFactory, LinkCampaignFactory
 
@@ -35,7 +35,7 @@ def membership_policy(settings: Any) -> None:
 @pytest.fixture
 def enqueued() -> Iterator[mock.MagicMock]:
     """Every task the service layer enqueues after commit, captured instead of sent."""
-    with mock.patch.object(link_service, "enqueue_on_commit") as enqueue:
+    with mock.patch.object(dispatch, "enqueue_on_commit") as enqueue:
         yield enqueue
 
 

@@ -82,9 +82,9 @@ def test_documents_are_stored_and_published(
 def test_another_accounts_domain_publishes_are_not_listed(
     alice_client: APIClient, domain_b: Any
 ) -> None:
-    from link_tracking_publisher.services import links as link_service
+    from link_tracking_publisher import services
 
     with mock.patch.object(publish_app_links_task, "delay"):
-        link_service.update_domain(domain_b, assetlinks=ASSETLINKS)
+        services.update_domain(domain_b, assetlinks=ASSETLINKS)
     assert PublishOutbox.objects.filter(domain=domain_b).exists()
     assert alice_client.get(f"{API}/publish-outbox/").json()["results"] == []

@@ -190,3 +190,84 @@ def test_message_clicks(alice_client: Any, clicked: Any, campaign_a: Any) -> Non
     # By link, then message id (the order of the message_click_unique index).
     assert sorted(r["sms_msg_id"] for r in by_campaign.json()["results"]) == ["m1", "m2", "m3"]
     assert alice_client.get(f"{API}/message-clicks/", {"link": "x"}).status_code == 400
+
+
+def test_breakdowns_count_the_whole_days_a_range_touches(staff_client: Any, clicked: Any) -> None:
+    one = clicked[0]
+    body = staff_client.get(
+        f"{API}/links/{one.pk}/stats/",
+        {"from": "2026-11-02T11:00:00Z", "to": "2026-11-02T12:00:00Z", "interval": "hour"},
+    ).json()
+    assert body["clicks"] == 1  # the 11:00 hour
+    assert (body["breakdowns_from"], body["breakdowns_to"]) == (
+        "2026-11-02T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+    )
+    assert {r["value"]: r["clicks"] for r in body["breakdowns"]["outcome"]} == {"ok": 4}
+
+
+def test_a_day_series_joins_whole_days_and_partial_ones(staff_client: Any, clicked: Any) -> None:
+    one = clicked[0]
+    body = staff_client.get(
+        f"{API}/links/{one.pk}/stats/",
+        {"from": "2026-11-02T10:30:00Z", "to": "2026-11-03T13:00:00Z", "interval": "day"},
+    ).json()
+    assert [(p["start"][:10], p["human_clicks"], p["bot_clicks"]) for p in body["series"]] == [
+        ("2026-11-02", 3, 1),
+        ("2026-11-03", 1, 0),
+    ]
+    body = staff_client.get(
+        f"{API}/links/{one.pk}/stats/",
+        {"from": "2026-11-01T00:00:00Z", "to": "2026-11-04T00:00:00Z", "interval": "day"},
+    ).json()
+    assert [p["clicks"] for p in body["series"]] == [0, 4, 1]
+
+
+def test_a_180_day_hourly_series_is_served(staff_client: Any, clicked: Any) -> None:
+    response = staff_client.get(
+        f"{API}/campaigns/{clicked[0].campaign_id}/stats/",
+        {"from": "2026-06-01T00:00:00Z", "to": "2026-11-28T00:00:00Z", "interval": "hour"},
+    )
+    assert response.status_code == 200
+    series = response.json()["series"]
+    assert len(series) == 180 * 24 and sum(p["clicks"] for p in series) == 6
+
+
+_STATISTICS_TABLES = ("hourclicks", "daybreakdown", "clicktotals", "clickvisitor", '_link"')
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-02T00:00:00Z"}, "to"),
+        ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "to"),
+        ({"from": "0001-01-01T00:00:00Z"}, "from"),
+        ({"to": "0001-01-01T00:00:00Z"}, "to"),
+        (
+            {"from": "2024-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "interval": "hour"},
+            "interval",
+        ),
+        ({"from": "1990-01-01T00:00:00Z", "interval": "day"}, "interval"),
+    ],
+)
+def test_a_refused_range_never_reaches_the_database(
+    staff_client: Any,
+    clicked: Any,
+    params: dict[str, str],
+    field: str,
+    django_assert_num_queries: Any,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from link_tracking_publisher.api.click_serializers import StatsQuerySerializer
+
+    with django_assert_num_queries(0):
+        query = StatsQuerySerializer(data=params)
+        assert not query.is_valid() and list(query.errors) == [field]
+    for path in (f"links/{clicked[0].pk}", f"campaigns/{clicked[0].campaign_id}"):
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get(f"{API}/{path}/stats/", params)
+        assert response.status_code == 400 and list(response.json()) == [field]
+        touched = [q["sql"] for q in queries if any(t in q["sql"] for t in _STATISTICS_TABLES)]
+        assert not touched

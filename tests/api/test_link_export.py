@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import ClickRollup
 from link_tracking_publisher.services.link_csv import EXPORT_COLUMNS
+from tests.clicks.rollups import add_clicks
 from tests.publisher.factories import LinkFactory
 
 from .conftest import API
@@ -31,17 +31,6 @@ def _rows(response: Any) -> list[dict[str, str]]:
     return list(reader)
 
 
-def _clicks(link: Any, dimension: str, value: str, is_bot: bool, clicks: int, hour: int) -> None:
-    ClickRollup.objects.create(
-        link=link,
-        hour=HOUR + datetime.timedelta(hours=hour),
-        is_bot=is_bot,
-        dimension=dimension,
-        value=value,
-        clicks=clicks,
-    )
-
-
 @pytest.fixture
 def links(account_a: Any, domain_a: Any, campaign_a: Any, domain_b: Any) -> dict[str, Any]:
     sms = LinkFactory(
@@ -56,10 +45,8 @@ def links(account_a: Any, domain_a: Any, campaign_a: Any, domain_b: Any) -> dict
     email = LinkFactory(account=account_a, domain=domain_a, keyword="MAIL", channel="email")
     other = LinkFactory(account=domain_b.account, domain=domain_b, keyword="HELP")
     for hour, (human, bot) in enumerate([(3, 1), (4, 0)]):
-        _clicks(sms, "outcome", "redirect", False, human, hour)
-        _clicks(sms, "outcome", "redirect", True, bot, hour)
-        # The same clicks again under another dimension: not counted twice.
-        _clicks(sms, "country", "DE", False, human, hour)
+        # Under two dimensions: counted once.
+        add_clicks(sms, HOUR + datetime.timedelta(hours=hour), human=human, bot=bot, country="DE")
     return {"sms": sms, "email": email, "other": other}
 
 

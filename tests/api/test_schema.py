@@ -130,6 +130,10 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/webhook-deliveries/",
         f"{API}/webhook-deliveries/{{id}}/",
         f"{API}/webhook-deliveries/{{id}}/retry/",
+        f"{API}/api-keys/",
+        f"{API}/api-keys/{{id}}/",
+        f"{API}/api-keys/{{id}}/revoke/",
+        f"{API}/api-keys/{{id}}/rotate/",
     }
     assert paths == expected
 

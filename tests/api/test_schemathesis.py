@@ -36,6 +36,7 @@ from link_tracking_publisher.models import (
     LinkImport,
     PrivacyRequest,
 )
+from link_tracking_publisher.services import create_api_key
 from tests.publisher.factories import (
     AccountFactory,
     CrmCampaignFactory,
@@ -103,7 +104,9 @@ def world(aws: None) -> Iterator[dict[str, Any]]:
         rows_total=1,
         errors=[{"row": 2, "column": "slug", "message": "Taken."}],
     )
+    api_key, _ = create_api_key(account=account, name="fuzz", scopes=["links:read"])
     REAL.update(
+        api_key=api_key.pk,
         link_import=str(link_import.pk),
         webhook=str(webhook.pk),
         delivery=delivery.pk,
@@ -154,6 +157,7 @@ _ID_BY_PREFIX = [
     ("/privacy-requests/", "privacy"),
     ("/webhooks/", "webhook"),
     ("/webhook-deliveries/", "delivery"),
+    ("/api-keys/", "api_key"),
 ]
 
 

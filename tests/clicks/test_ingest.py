@@ -19,13 +19,18 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 
 from link_tracking_publisher.clicks import ingest as ingest_module
-from link_tracking_publisher.clicks.ingest import ingest_objects
+from link_tracking_publisher.clicks.ingest import _COUNT_FIELDS, ingest_objects
 from link_tracking_publisher.clicks.sources import local_objects
 from link_tracking_publisher.models import (
+    CampaignClickTotals,
+    CampaignDayBreakdown,
+    CampaignHourClicks,
     ClickEventKey,
     ClickIngestCheckpoint,
-    ClickRollup,
     ClickVisitor,
+    LinkClickTotals,
+    LinkDayBreakdown,
+    LinkHourClicks,
     MessageClick,
 )
 from link_tracking_runtime.events import ClickEvent
@@ -33,6 +38,14 @@ from link_tracking_runtime.events import ClickEvent
 from .conftest import T0, click, write_ndjson
 
 pytestmark = pytest.mark.django_db
+ROLLUP_TABLES = (
+    LinkHourClicks,
+    CampaignHourClicks,
+    LinkClickTotals,
+    CampaignClickTotals,
+    LinkDayBreakdown,
+    CampaignDayBreakdown,
+)
 
 
 def ingest(path: Path, **kwargs: Any) -> Any:
@@ -40,9 +53,19 @@ def ingest(path: Path, **kwargs: Any) -> Any:
 
 
 def totals(link: Any) -> dict[bool, int]:
-    out = {True: 0, False: 0}
-    for row in ClickRollup.objects.filter(link=link, dimension="outcome"):
-        out[row.is_bot] += row.clicks
+    """The link's clicks, human and bot, from its hour rows; the other tables say the same."""
+    hours = LinkHourClicks.objects.filter(link=link)
+    out = {False: sum(r.human_clicks for r in hours), True: sum(r.bot_clicks for r in hours)}
+    total = LinkClickTotals.objects.filter(link=link).first()
+    all_time = (total.human_clicks, total.bot_clicks) if total else (0, 0)
+    assert all_time == (out[False], out[True])
+    campaign_rows = (
+        CampaignHourClicks.objects.filter(campaign=link.campaign),
+        CampaignDayBreakdown.objects.filter(campaign=link.campaign, dimension="outcome"),
+    )
+    for rows in campaign_rows:
+        assert sum(r.human_clicks for r in rows) == out[False]
+        assert sum(r.bot_clicks for r in rows) == out[True]
     return out
 
 
@@ -61,10 +84,24 @@ def test_counts_humans_bots_messages_and_visitors(tmp_path: Path, link: Any) -> 
     assert m1.first_human_click_at == datetime.fromtimestamp(T0 + 10, UTC)
     assert m1.last_click_at == datetime.fromtimestamp(T0 + 20, UTC)
     assert ClickVisitor.objects.filter(link=link).count() == 2  # alice (hour 0), bob (hour 1)
-    de = ClickRollup.objects.get(link=link, dimension="country", value="DE")
-    assert de.hour == datetime.fromtimestamp(T0 + 3600, UTC) and de.clicks == 1
+    hours = LinkHourClicks.objects.filter(link=link).order_by("hour")
+    assert [(h.hour, h.human_clicks, h.bot_clicks) for h in hours] == [
+        (datetime.fromtimestamp(T0, UTC), 2, 1),
+        (datetime.fromtimestamp(T0 + 3600, UTC), 1, 0),
+    ]
+    assert hours[0].first_click_at == datetime.fromtimestamp(T0 + 5, UTC)
+    assert hours[0].last_click_at == datetime.fromtimestamp(T0 + 20, UTC)
+    de = LinkDayBreakdown.objects.get(link=link, dimension="country", value="DE")
+    assert de.day == datetime.fromtimestamp(T0 - 10 * 3600, UTC) and de.human_clicks == 1
     for dimension in ("outcome", "channel", "country", "device", "variant"):
-        assert sum(r.clicks for r in ClickRollup.objects.filter(dimension=dimension)) == 4
+        rows = LinkDayBreakdown.objects.filter(dimension=dimension)
+        assert sum(r.human_clicks + r.bot_clicks for r in rows) == 4
+    total = LinkClickTotals.objects.get(link=link)
+    assert (total.first_click_at, total.last_click_at) == (
+        datetime.fromtimestamp(T0 + 5, UTC),
+        datetime.fromtimestamp(T0 + 3700, UTC),
+    )
+    assert CampaignClickTotals.objects.get(campaign=link.campaign).human_clicks == 3
 
 
 def test_running_twice_changes_nothing_and_batch_duplicates_count_once(
@@ -129,7 +166,9 @@ def test_bulk_statements_not_a_row_per_event(tmp_path: Path, link: Any) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert ingest(path).counted == 400
     inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(inserts) <= 6, [q["sql"][:80] for q in inserts]
+    # One per table: checkpoint, keys, link and campaign hours, link and campaign totals,
+    # link and campaign day breakdowns, visitors, messages.
+    assert len(inserts) <= 10, [q["sql"][:80] for q in inserts]
 
 
 def test_bad_input_is_counted_logged_once_and_skipped(
@@ -305,17 +344,22 @@ def test_the_migration_converts_the_event_ids_already_held() -> None:
 
 
 def _counted_rows() -> dict[str, list[tuple[Any, ...]]]:
+    counts = (*_COUNT_FIELDS,)
     return {
-        "rollups": sorted(
-            ClickRollup.objects.values_list(
-                "link",
-                "hour",
-                "dimension",
-                "is_bot",
-                "value",
-                "clicks",
-                "first_click_at",
-                "last_click_at",
+        "hours": sorted(LinkHourClicks.objects.values_list("link", "hour", *counts)),
+        "campaign_hours": sorted(
+            CampaignHourClicks.objects.values_list("campaign", "hour", *counts)
+        ),
+        "totals": sorted(LinkClickTotals.objects.values_list("link", *counts)),
+        "campaign_totals": sorted(CampaignClickTotals.objects.values_list("campaign", *counts)),
+        "days": sorted(
+            LinkDayBreakdown.objects.values_list(
+                "link", "day", "dimension", "value", "human_clicks", "bot_clicks"
+            )
+        ),
+        "campaign_days": sorted(
+            CampaignDayBreakdown.objects.values_list(
+                "campaign", "day", "dimension", "value", "human_clicks", "bot_clicks"
             )
         ),
         "visitors": sorted(ClickVisitor.objects.values_list("link", "hour", "visitor")),
@@ -360,7 +404,13 @@ def test_bad_records_in_a_chunk_are_counted_by_reason_and_change_no_row(
     good = ingest(write_ndjson(tmp_path / "good.ndjson", events), batch_size=50)
     good_rows = _counted_rows()
     assert good.counted == 120 and good_rows["messages"] and good_rows["visitors"]
-    for model in (ClickRollup, ClickVisitor, MessageClick, ClickEventKey, ClickIngestCheckpoint):
+    for model in (
+        *ROLLUP_TABLES,
+        ClickVisitor,
+        MessageClick,
+        ClickEventKey,
+        ClickIngestCheckpoint,
+    ):
         model.objects.all().delete()
 
     def line(event: Any, **fields: Any) -> bytes:

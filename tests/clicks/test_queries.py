@@ -103,11 +103,18 @@ def duck(tmp_path: Path, events: list[Any]) -> Any:
     ],
 )
 def test_athena_sql_on_duckdb_agrees_with_the_rollups(
-    tmp_path: Path, events: list[Any], duck: Any, since: Any, until: Any, interval: str
+    tmp_path: Path,
+    events: list[Any],
+    duck: Any,
+    campaign: Any,
+    since: Any,
+    until: Any,
+    interval: str,
 ) -> None:
     ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 100 * HOUR)
     link_ids = list(Link.objects.values_list("pk", flat=True))
-    expected = click_stats(link_ids, since=since, until=until, interval=interval)
+    assert set(campaign.links.values_list("pk", flat=True)) == set(link_ids)
+    expected = click_stats(campaign, since=since, until=until, interval=interval)
     got = run_duckdb(
         duck, StatsQuery([str(i) for i in link_ids], since, until, interval), "click_events"
     )

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from link_tracking_publisher.clicks.queue import ingest_new_click_events
-from link_tracking_publisher.models import ClickIngestCheckpoint, ClickRollup, MessageClick
+from link_tracking_publisher.models import ClickIngestCheckpoint, LinkHourClicks, MessageClick
 from link_tracking_runtime.events import encode_event
 
 from .conftest import T0, click
@@ -36,8 +36,8 @@ def freeze_now(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def human_total(link: Any) -> int:
-    rows = ClickRollup.objects.filter(link=link, is_bot=False, dimension="outcome")
-    return sum(r.clicks for r in rows)
+    rows = LinkHourClicks.objects.filter(link=link)
+    return sum(r.human_clicks for r in rows)
 
 
 def test_parquet_and_ndjson_objects_under_a_prefix(

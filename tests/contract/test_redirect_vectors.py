@@ -20,7 +20,13 @@ from link_tracking_runtime import (
     record,
     vectors,
 )
-from link_tracking_runtime.click import ClickInput, compile_link, decide, event_columns
+from link_tracking_runtime.click import (
+    VIEWER_ASN_HEADER,
+    ClickInput,
+    compile_link,
+    decide,
+    event_columns,
+)
 from link_tracking_runtime.events import CLICK_EVENT_COLUMNS, OUTCOMES
 from link_tracking_runtime.routing import ab_bucket
 
@@ -87,6 +93,7 @@ def _click(vector: dict) -> ClickInput:
         country=headers.get(GEO_COUNTRY_HEADER),
         ip_hash=ip_hash,
         accept_language=headers.get(ACCEPT_LANGUAGE_HEADER),
+        asn=headers.get(VIEWER_ASN_HEADER),
     )
 
 
@@ -105,6 +112,7 @@ def test_decision_vector(vector: dict) -> None:
     assert columns["outcome"] == expected["outcome"]
     assert columns["channel"] == expected.get("channel", vector["item"].get("channel"))
     assert columns["final_url_hash"] == hashlib.sha256(expected["location"].encode()).hexdigest()
+    assert columns["viewer_asn"] == expected.get("viewer_asn")
 
 
 AB_VECTORS = [

@@ -94,7 +94,7 @@ def test_runtime_serves_app_link_files_the_control_plane_published(stack: LocalS
     _shell(
         stack,
         "from link_tracking_publisher.models import Domain;"
-        "from link_tracking_publisher.services.links import update_domain;"
+        "from link_tracking_publisher.services import update_domain;"
         "update_domain(Domain.objects.get(domain_name='go.example.com'),"
         f" apple_app_site_association={aasa!r})",
     )

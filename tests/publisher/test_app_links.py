@@ -10,8 +10,9 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ValidationError
 
+from link_tracking_publisher import services
 from link_tracking_publisher.models import Domain, PublishOutbox
-from link_tracking_publisher.services import links as link_service
+from link_tracking_publisher.services import publishing
 from link_tracking_publisher.services.domains import verify_domain_by_hand
 from link_tracking_publisher.services.publisher import LinkPublisher
 from link_tracking_publisher.tasks import (
@@ -81,7 +82,7 @@ def test_documents_are_published_changed_and_withdrawn(
 ) -> None:
     domain = DomainFactory(domain_name="go.example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, apple_app_site_association=AASA)
+        services.update_domain(domain, apple_app_site_association=AASA)
     entry = PublishOutbox.objects.get(domain=domain)
     assert (entry.link, entry.runtime_version, entry.status) == (None, 1, "pending")
     assert entry.idempotency_key == f"applinks:{domain.pk}:1"
@@ -94,14 +95,14 @@ def test_documents_are_published_changed_and_withdrawn(
     assert '"appIDs":["ABCDE12345.com.example.shop"]' in stored["apple_app_site_association"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, assetlinks=ASSETLINKS)
+        services.update_domain(domain, assetlinks=ASSETLINKS)
     assert _run(sent) == ["written"]
     stored = _stored(table, domain)
     assert stored is not None and stored["runtime_version"] == 2 and stored["assetlinks"]
 
     # Cleared: the record stays (its version guards it), without the document.
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, apple_app_site_association=None)
+        services.update_domain(domain, apple_app_site_association=None)
     assert _run(sent) == ["written"]
     stored = _stored(table, domain)
     assert stored is not None and stored["runtime_version"] == 3
@@ -109,7 +110,7 @@ def test_documents_are_published_changed_and_withdrawn(
 
     # Another change that leaves the documents and the serving state alone: nothing.
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, purpose="qr")
+        services.update_domain(domain, purpose="qr")
     sent.assert_not_called()
     assert PublishOutbox.objects.filter(domain=domain).count() == 3
 
@@ -118,15 +119,15 @@ def test_serving_state_withdraws_and_restores_the_documents(
     table: Any, sent: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     domain = DomainFactory(apple_app_site_association=AASA, assetlinks=ASSETLINKS)
-    link_service.republish_app_links(domain)
+    publishing.republish_app_links(domain)
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, active=False)
+        services.update_domain(domain, active=False)
     _run(sent)
     stored = _stored(table, domain)
     assert stored is not None and stored["runtime_version"] == 2
     assert not {"apple_app_site_association", "assetlinks"} & set(stored)
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, active=True)
+        services.update_domain(domain, active=True)
     _run(sent)
     stored = _stored(table, domain)
     assert stored is not None and stored["runtime_version"] == 3 and stored["assetlinks"]
@@ -137,10 +138,10 @@ def test_a_domain_without_app_links_publishes_no_record(
 ) -> None:
     domain = DomainFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.update_domain(domain, active=False)
+        services.update_domain(domain, active=False)
     sent.assert_not_called()
     assert not PublishOutbox.objects.filter(domain=domain).exists()
-    assert link_service.republish_app_links(domain) is None
+    assert publishing.republish_app_links(domain) is None
 
 
 def test_an_older_version_never_overwrites_a_newer_one(table: Any) -> None:
@@ -157,7 +158,7 @@ def test_an_unverified_domain_is_published_once_verified(
     table: Any, sent: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        domain = link_service.create_domain(domain_name="new.example.com", assetlinks=ASSETLINKS)
+        domain = services.create_domain(domain_name="new.example.com", assetlinks=ASSETLINKS)
     assert domain.status == "pending" and domain.app_links_version == 1
     assert _run(sent) == ["domain_unverified"]
     assert _stored(table, domain) is None
@@ -175,7 +176,7 @@ def test_an_unverified_domain_is_published_once_verified(
 
 def test_the_sweeper_re_enqueues_a_stuck_app_links_publish(sent: Any) -> None:
     domain = DomainFactory(assetlinks=ASSETLINKS)
-    entry = link_service.republish_app_links(domain)
+    entry = publishing.republish_app_links(domain)
     assert entry is not None
     PublishOutbox.objects.filter(pk=entry.pk).update(updated_at="2000-01-01T00:00:00Z")
     with mock.patch.object(publish_app_links_task, "delay") as delay:
@@ -187,12 +188,12 @@ def test_a_failed_app_links_publish_is_retried_through_the_same_task(
     table: Any, sent: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     domain = DomainFactory(assetlinks=ASSETLINKS)
-    entry = link_service.republish_app_links(domain)
+    entry = publishing.republish_app_links(domain)
     assert entry is not None
     PublishOutbox.objects.filter(pk=entry.pk).update(status="failed")
     sent.reset_mock()
     with django_capture_on_commit_callbacks(execute=True):
-        link_service.retry_failed_publish(entry)
+        services.retry_failed_publish(entry)
     assert _run(sent) == ["written"]
 
 
@@ -208,6 +209,6 @@ def test_a_failed_app_links_publish_is_retried_through_the_same_task(
 def test_invalid_documents_are_refused_by_the_service_layer(field: str, value: Any) -> None:
     domain = DomainFactory()
     with pytest.raises(ValidationError) as info:
-        link_service.update_domain(domain, **{field: value})
+        services.update_domain(domain, **{field: value})
     assert list(info.value.message_dict) == [field]
     assert not PublishOutbox.objects.filter(domain=domain).exists()

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from link_tracking_publisher.checks import check_settings, check_swappable_models
+from link_tracking_publisher.conf import SETTINGS, Setting, app_settings
+
+CONFIGURATION_DOC = (Path(__file__).resolve().parents[2] / "docs" / "CONFIGURATION.md").read_text()
 
 
 def _ids(**overrides: Any) -> set[str]:
@@ -67,3 +73,41 @@ def test_a_swappable_model_that_is_not_installed_is_named_with_a_hint(
     assert message.msg == f"{setting} refers to {label!r}, which is not an installed model."
     assert "app_label.ModelName" in message.hint
     assert message in check_settings()
+
+
+@pytest.mark.parametrize("setting", SETTINGS.values(), ids=lambda setting: setting.key)
+def test_every_setting_is_documented_and_refuses_a_value_of_the_wrong_kind(
+    settings: Any, setting: Setting
+) -> None:
+    assert f"`{setting.django_setting or setting.key}`" in CONFIGURATION_DOC
+    assert setting.parse(setting.default) == setting.default  # its default is its own
+    wrong = object()
+    if setting.django_setting:
+        setattr(settings, setting.django_setting, wrong)
+    else:
+        settings.LINK_TRACKING = {setting.key: wrong}
+    reported = [e for e in check_settings() if e.id == setting.check_id]
+    assert [e for e in reported if setting.label in e.msg], check_settings()
+    with pytest.raises(ImproperlyConfigured, match=re.escape(setting.label)):
+        getattr(app_settings, setting.key)
+
+
+def test_a_bound_is_named_in_the_message(settings: Any) -> None:
+    settings.LINK_TRACKING = {"CLICK_WEBHOOK_MAX_ATTEMPTS": 0, "AWS_READ_TIMEOUT_SECONDS": "10"}
+    messages = {e.msg for e in check_settings()}
+    assert "LINK_TRACKING['CLICK_WEBHOOK_MAX_ATTEMPTS'] = 0 must be an integer >= 1." in messages
+    assert (
+        "LINK_TRACKING['AWS_READ_TIMEOUT_SECONDS'] = '10' must be a number of seconds." in messages
+    )
+
+
+def test_a_dotted_path_is_imported_once_and_again_when_it_changes(settings: Any) -> None:
+    from link_tracking_publisher.api.access import StaffAccountAccessPolicy, get_access_policy
+
+    first = get_access_policy()
+    assert isinstance(first.policy, StaffAccountAccessPolicy) and get_access_policy() is first
+    settings.LINK_TRACKING = {"ACCOUNT_ACCESS_POLICY": "tests.api.policies.GroupMembershipPolicy"}
+    assert type(get_access_policy().policy).__name__ == "GroupMembershipPolicy"
+    settings.LINK_TRACKING = {"ACCOUNT_ACCESS_POLICY": "link_tracking_publisher.models.Link"}
+    with pytest.raises(ImproperlyConfigured, match="not an AccountAccessPolicy"):
+        get_access_policy()

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from link_tracking_publisher import services
 from link_tracking_publisher.models import Link, LinkCampaign, LinkVersion, PublishOutbox
 from link_tracking_publisher.services import links as service
 from link_tracking_publisher.services.publisher import PUBLISH_CHUNK, LinkPublisher
@@ -142,7 +143,7 @@ def test_campaign_change_re_denormalises_and_republishes(
 
     with mock.patch.object(publish_outbox_task, "delay") as send:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            service.update_campaign(campaign, campaign_id="NEW")
+            services.update_campaign(campaign, campaign_id="NEW")
         # The new versions and their outbox rows are written with the change ...
         rows = PublishOutbox.objects.filter(link__campaign=campaign, runtime_version=2)
         assert set(rows.values_list("status", flat=True)) == {"pending"} and rows.count() == 3
@@ -165,22 +166,22 @@ def test_a_big_republish_is_sent_in_batches_not_one_message_per_link(
         mock.patch.object(publish_outbox_task, "delay") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        service.update_global_utm_policy({"utm_source": "sms"})
+        services.update_global_utm_policy({"utm_source": "sms"})
     assert [len(c.args[0]) for c in send.call_args_list] == [PUBLISH_CHUNK, 5]
     sent = {pk for c in send.call_args_list for pk in c.args[0]}
     assert sent == set(PublishOutbox.objects.filter(runtime_version=2).values_list("pk", flat=True))
 
 
 def _change_campaign(campaign: Any, domain: Any) -> None:
-    service.update_campaign(campaign, utm_template={"utm_campaign": "${campaign_id}"})
+    services.update_campaign(campaign, utm_template={"utm_campaign": "${campaign_id}"})
 
 
 def _deactivate_domain(campaign: Any, domain: Any) -> None:
-    service.update_domain(domain, active=False)
+    services.update_domain(domain, active=False)
 
 
 def _change_utm_policy(campaign: Any, domain: Any) -> None:
-    service.update_global_utm_policy({"utm_source": "sms"})
+    services.update_global_utm_policy({"utm_source": "sms"})
 
 
 def _check_campaign(item: dict[str, Any]) -> bool:

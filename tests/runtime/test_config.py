@@ -113,11 +113,40 @@ def test_aws_default_region_is_read_when_aws_region_is_unset() -> None:
         ("LOG_LEVEL", "LOUD"),
         ("CACHE_TTL_SECONDS", "nan"),
         ("TRUSTED_PROXY_COUNT", "99"),
+        ("DYNAMODB_FALLBACK_REGION", "Frankfurt"),
+        ("DYNAMODB_FALLBACK_ENDPOINT_URL", "localhost:5000"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=name):
         load_settings({**PRODUCTION, name: value})
+
+
+def test_a_fallback_region_is_read_and_off_by_default() -> None:
+    assert load_settings(PRODUCTION).dynamodb_fallback_region == ""
+    settings = load_settings(
+        {
+            **PRODUCTION,
+            "DYNAMODB_FALLBACK_REGION": " eu-central-1 ",
+            "DYNAMODB_FALLBACK_ENDPOINT_URL": "http://127.0.0.1:5001",
+        }
+    )
+    assert settings.dynamodb_fallback_region == "eu-central-1"
+    assert settings.dynamodb_fallback_endpoint_url == "http://127.0.0.1:5001"
+
+
+def test_a_fallback_region_equal_to_the_own_region_is_refused() -> None:
+    with pytest.raises(
+        ImproperlyConfigured, match="DYNAMODB_FALLBACK_REGION='eu-west-1'.*AWS_REGION"
+    ):
+        load_settings({**PRODUCTION, "DYNAMODB_FALLBACK_REGION": "eu-west-1"})
+    with pytest.raises(ImproperlyConfigured, match="DYNAMODB_FALLBACK_REGION"):
+        load_settings({"ENVIRONMENT": "development", "DYNAMODB_FALLBACK_REGION": "us-east-1"})
+
+
+def test_a_fallback_endpoint_without_a_fallback_region_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DYNAMODB_FALLBACK_ENDPOINT_URL.*REGION"):
+        load_settings({**PRODUCTION, "DYNAMODB_FALLBACK_ENDPOINT_URL": "http://127.0.0.1:5001"})
 
 
 def test_a_bad_secret_is_named_but_not_shown() -> None:

@@ -22,8 +22,8 @@ from rest_framework.test import APIClient
 
 from link_tracking_publisher.dispatch import PUBLISH_OUTBOX, VERIFY_DOMAIN
 from link_tracking_publisher.models import Domain, Link, PublishOutbox
+from link_tracking_publisher.services import create_domain, create_link
 from link_tracking_publisher.services import domains as domain_service
-from link_tracking_publisher.services.links import create_domain, create_link
 from link_tracking_publisher.services.publisher import LinkPublisher
 from link_tracking_publisher.tasks import (
     expire_domain_claims_task,
@@ -191,7 +191,7 @@ def test_staff_verify_by_hand_in_the_admin_and_it_is_recorded(account_a: Any) ->
     page = client.get(reverse("admin:link_tracking_domain_change", args=[domain.pk]))
     assert domain.verification_record_value in page.content.decode()
 
-    with mock.patch("link_tracking_publisher.services.links.enqueue_on_commit"):
+    with mock.patch("link_tracking_publisher.dispatch.enqueue_on_commit"):
         response = client.post(
             reverse("admin:link_tracking_domain_changelist"),
             {"action": "verify_by_hand", "_selected_action": [str(domain.pk)]},

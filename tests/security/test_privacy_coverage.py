@@ -16,6 +16,13 @@ The rule: a concrete field of a model of the ``link_tracking`` app *can hold* an
 Each such field must be in the privacy service's registry: covered by a store of
 ``LINK_TRACKING['PRIVACY_STORES']`` (:func:`privacy.covered_fields`, declared on the store), or
 declared as holding no subject's data, with the reason (:data:`privacy.NOT_SUBJECT_DATA`).
+
+Covered is not enough: the store must also *find* the field's rows by each identifier the field
+can hold (:func:`identifier_kinds`). Before, ``ClickWebhookDelivery.payload`` was covered, yet
+an erasure by the click's ``ip_hash`` or click id found none of its deliveries (the payload
+carries neither): the store's ``subject_types`` (:func:`privacy.covered_subject_types`) must
+include each of a field's kinds, and every row that ingesting a click writes into a covered
+field must be found by each of the click's identifiers its store declares.
 """
 
 from __future__ import annotations
@@ -58,6 +65,34 @@ def can_hold_identifier(field: models.Field[Any, Any]) -> bool:
     return bool(IDENTIFIER_WORDS & set(field.name.split("_")))
 
 
+#: The subject type (a privacy request's ``subject_type``) each identifier word names.
+KIND_OF_WORD = {
+    "sms": "sms_msg_id",
+    "msg": "sms_msg_id",
+    "ip": "ip_hash",
+    "visitor": "ip_hash",
+    "click": "click_id",
+    "session": "click_id",
+}
+#: What a free-form field (JSON, binary, a URL) can hold: any of a click's identifiers.
+CLICK_IDENTIFIERS = frozenset({"sms_msg_id", "click_id", "ip_hash"})
+
+
+def identifier_kinds(field: models.Field[Any, Any]) -> frozenset[str]:
+    """The click identifiers (as subject types) a field that can hold one can hold."""
+    if not can_hold_identifier(field):
+        return frozenset()
+    words = set(field.name.split("_"))
+    named = frozenset(KIND_OF_WORD[word] for word in words & KIND_OF_WORD.keys())
+    if isinstance(field, (models.EmailField, models.GenericIPAddressField)):
+        return named
+    if isinstance(field, (models.JSONField, models.BinaryField, models.URLField)) or (
+        field.name == "url" or field.name.endswith("_url")
+    ):
+        return CLICK_IDENTIFIERS
+    return named
+
+
 def fields_that_can_hold_identifiers() -> set[str]:
     return {
         f"{model._meta.label}.{field.name}"
@@ -75,6 +110,70 @@ def test_every_field_that_can_hold_an_identifier_has_a_store() -> None:
         "make the store find and erase it) or, if it holds no subject's data, to "
         "NOT_SUBJECT_DATA with the reason"
     )
+
+
+def test_every_store_finds_its_fields_by_each_ip_hash_or_click_id_they_can_hold() -> None:
+    subject_types = privacy.covered_subject_types()
+    unprocessed = {
+        f"{model._meta.label}.{field.name}": sorted(missing)
+        for model in apps.get_app_config("link_tracking").get_models()
+        for field in model._meta.concrete_fields
+        if f"{model._meta.label}.{field.name}" in subject_types
+        and (
+            missing := (identifier_kinds(field) & {"ip_hash", "click_id"})
+            - subject_types[f"{model._meta.label}.{field.name}"]
+        )
+    }
+    assert not unprocessed, (
+        f"no processor finds {unprocessed} by these identifiers: make the field's store find "
+        "its rows by them and add them to its `subject_types`"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("subject_type", sorted(CLICK_IDENTIFIERS))
+def test_every_row_a_click_writes_is_found_by_the_clicks_identifiers(
+    subject_type: str, tmp_path: Any
+) -> None:
+    """Ingest one click (with a webhook, so a delivery is written too), then ask every store
+    covering a field of a model the click wrote rows into, for access by each of the click's
+    identifiers the store declares: each must find the row."""
+    from link_tracking_publisher.clicks.ingest import ingest_objects
+    from link_tracking_publisher.clicks.sources import local_objects
+    from link_tracking_publisher.clicks.webhooks import new_secret
+    from link_tracking_publisher.models import ClickWebhook, PrivacyRequest
+    from tests.clicks.conftest import T0, click, write_ndjson
+    from tests.publisher.factories import LinkFactory
+
+    link = LinkFactory()
+    ClickWebhook.objects.create(
+        account=link.account, url="https://hooks.example.com/c", secret=new_secret()
+    )
+    models_ = list(apps.get_app_config("link_tracking").get_models())
+    before = {model: model.objects.count() for model in models_}
+    event = click(link, sms_msg_id="m-1", ip_hash="ip-1", click_session_id="click-1")
+    ingest_objects(local_objects(write_ndjson(tmp_path / "c.ndjson", [event])), now=T0 + 60)
+    written = {model._meta.label for model in models_ if model.objects.count() > before[model]}
+    assert "link_tracking.ClickWebhookDelivery" in written
+
+    value = {"sms_msg_id": "m-1", "ip_hash": "ip-1", "click_id": "click-1"}[subject_type]
+    request = PrivacyRequest.objects.create(
+        account=link.account,
+        request_type=PrivacyRequest.RequestType.ACCESS,
+        subject_type=subject_type,
+        subject_hash=privacy.subject_hash(subject_type, value),
+    )
+    subject = privacy.Subject.of(request)
+    subject_types = privacy.covered_subject_types()
+    stores = {store.name: store for store in privacy.StoresProcessor().stores()}
+    not_found = {
+        field: name
+        for field, name in privacy.covered_fields().items()
+        if field.rsplit(".", 1)[0] in written
+        and subject_type in subject_types[field]
+        and not stores[name](request, subject).found
+    }
+    assert not not_found, f"a request by {subject_type} finds nothing in {not_found}"
 
 
 def test_the_registry_names_real_fields_once() -> None:
@@ -109,6 +208,32 @@ def test_the_registry_names_real_fields_once() -> None:
 )
 def test_the_rule(field: models.Field[Any, Any], expected: bool) -> None:
     assert can_hold_identifier(field) is expected
+
+
+@pytest.mark.parametrize(
+    ("field", "kinds"),
+    [
+        (models.CharField(name="ip_hash", max_length=8), {"ip_hash"}),
+        (models.CharField(name="click_session_id", max_length=8), {"click_id"}),
+        (models.CharField(name="sms_msg_id", max_length=8), {"sms_msg_id"}),
+        (models.JSONField(name="meta"), CLICK_IDENTIFIERS),
+        (models.URLField(name="landing"), CLICK_IDENTIFIERS),
+        (models.EmailField(name="contact"), set()),
+        (models.CharField(name="status", max_length=8), set()),
+    ],
+)
+def test_the_kinds(field: models.Field[Any, Any], kinds: set[str]) -> None:
+    assert identifier_kinds(field) == kinds
+
+
+def test_a_store_that_does_not_find_a_fields_ip_hash_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the kinds test does when a store covers a JSON field but finds it only by
+    ``sms_msg_id`` (as the click statistics store does for its own field)."""
+    monkeypatch.setattr(
+        privacy.WebhookDeliveryStore, "subject_types", frozenset({"sms_msg_id", "link"})
+    )
+    with pytest.raises(AssertionError, match=r"ClickWebhookDelivery\.payload.*click_id.*ip_hash"):
+        test_every_store_finds_its_fields_by_each_ip_hash_or_click_id_they_can_hold()
 
 
 def test_a_new_identifier_field_without_a_store_fails(monkeypatch: pytest.MonkeyPatch) -> None:

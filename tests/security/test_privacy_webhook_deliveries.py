@@ -247,3 +247,77 @@ def test_erasure_by_link_redacts_the_links_deliveries(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.payload["sms_msg_id"]) == (Status.CANCELLED, REDACTED)
     assert delivery.payload["link_id"] == str(link.pk)  # a link is not personal data
+
+
+@pytest.mark.parametrize(
+    ("subject_type", "identifier"), [("ip_hash", "ip_hash"), ("click_id", "click_session_id")]
+)
+def test_erasure_and_access_by_ip_hash_or_click_id_reach_the_deliveries(
+    s3: Any,  # noqa: F811
+    tmp_path: Any,
+    alice_client: APIClient,
+    account_a: Any,
+    domain_a: Any,
+    webhook: ClickWebhook,
+    subject_type: str,
+    identifier: str,
+) -> None:
+    """The payload carries neither the click's ``ip_hash`` nor its click id (before, a request
+    by either found none of the subject's deliveries: ``found`` 0, every one still due, its
+    ``sms_msg_id`` kept). Clicks go through the real ingestion, which writes the deliveries."""
+    from link_tracking_publisher.clicks.ingest import ingest_objects
+    from link_tracking_publisher.clicks.sources import local_objects
+    from tests.clicks.conftest import T0, click, write_ndjson
+    from tests.publisher.factories import LinkFactory
+
+    link = LinkFactory(account=account_a, domain=domain_a)
+    theirs = {"ip_hash": "ip-subject", "click_session_id": "click-subject"}
+    events = [
+        click(link, sms_msg_id="m-1", **{identifier: theirs[identifier]}),
+        click(link, sms_msg_id="m-2", **{identifier: theirs[identifier]}),
+        click(link, sms_msg_id="m-3"),  # someone else's click
+    ]
+    path = write_ndjson(tmp_path / "clicks.ndjson", events)
+    assert ingest_objects(local_objects(path), now=T0 + 3600).new_deliveries == 3
+    by_message = {d.payload["sms_msg_id"]: d for d in ClickWebhookDelivery.objects.all()}
+    ClickWebhookDelivery.objects.filter(pk=by_message["m-2"].pk).update(
+        status=Status.DELIVERED, delivered_at=timezone.now()
+    )
+    stored = json.dumps(list(ClickWebhookDelivery.objects.values()), default=str)
+    assert theirs[identifier] not in stored  # only keyed hashes beside the payload
+
+    fields = {"subject_type": subject_type, "subject_value": theirs[identifier]}
+    access = _request(alice_client, account_a, request_type="access", **fields)
+    assert process_privacy_request_task(access) == "complete"
+    store = PrivacyRequest.objects.get(pk=access).result["stores"]["webhook_deliveries"]
+    assert store["found"] == 2
+    assert sorted(d["payload"]["sms_msg_id"] for d in store["detail"]["deliveries"]) == [
+        "m-1",
+        "m-2",
+    ]
+
+    erasure = _request(alice_client, account_a, **fields)
+    assert process_privacy_request_task(erasure) == "complete"
+    result = PrivacyRequest.objects.get(pk=erasure).result
+    store = result["stores"]["webhook_deliveries"]
+    assert (store["done"], store["found"], store["erased"]) == (True, 2, 2)
+    assert store["detail"] == {"cancelled": 1, "redacted": 1, "in_flight": 0}
+    assert result["remaining"] == []
+    for message, status in [("m-1", Status.CANCELLED), ("m-2", Status.DELIVERED)]:
+        delivery = ClickWebhookDelivery.objects.get(pk=by_message[message].pk)
+        assert (delivery.status, delivery.payload["sms_msg_id"]) == (status, REDACTED), message
+        assert delivery.subject_hashes == [], message
+    other = ClickWebhookDelivery.objects.get(pk=by_message["m-3"].pk)
+    assert (other.status, other.payload["sms_msg_id"]) == (Status.PENDING, "m-3")
+    assert other.subject_hashes
+
+    # The sweeper sends only the other visitor's delivery.
+    sent: list[bytes] = []
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(204)
+
+    ClickWebhookDelivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert deliver_due(transport=httpx.MockTransport(receive)) == {"delivered": 1}
+    assert [json.loads(body)["sms_msg_id"] for body in sent] == ["m-3"]

@@ -19,8 +19,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.clicks.stats import EARLIEST, LATEST
-from link_tracking_publisher.models import ClickRollup, Link
+from link_tracking_publisher.models import Link
 from tests.api.conftest import API
+from tests.clicks.rollups import add_clicks
 from tests.publisher.factories import LinkFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,18 +32,7 @@ HOUR = datetime(2026, 3, 2, 10, tzinfo=UTC)
 @pytest.fixture
 def link(account_a: Any, domain_a: Any, campaign_a: Any) -> Link:
     link = LinkFactory(account=account_a, domain=domain_a, campaign=campaign_a)
-    cells = [("outcome", "ok"), ("country", "=A1+A2"), ("variant", "-A1"), ("device", "@x")]
-    for dimension, value in cells:
-        ClickRollup.objects.create(
-            link=link,
-            hour=HOUR,
-            is_bot=False,
-            dimension=dimension,
-            value=value,
-            clicks=1,
-            first_click_at=HOUR if dimension == "outcome" else None,
-            last_click_at=HOUR if dimension == "outcome" else None,
-        )
+    add_clicks(link, HOUR, human=1, country="=A1+A2", variant="-A1", device="@x")
     return link
 
 

@@ -40,6 +40,8 @@ class FakeTable:
             self.put(item)
         self.down = False
         self.reads = 0
+        #: The key of every read, in order.
+        self.keys_read: list[tuple[str, str]] = []
         self.counter_calls = 0
         #: When set, every read waits for it (to hold reads in flight).
         self.gate: asyncio.Event | None = None
@@ -49,6 +51,7 @@ class FakeTable:
 
     async def get_item(self, key: Mapping[str, str]) -> dict[str, Any] | None:
         self.reads += 1
+        self.keys_read.append((key["PK"], key["SK"]))
         if self.gate is not None:
             await self.gate.wait()
         if self.down:

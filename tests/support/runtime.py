@@ -52,18 +52,23 @@ class Harness:
         click_ids: Callable[[], str] | None = None,
         firehose: FakeFirehose | None = None,
         secrets: FakeSecrets | None = None,
+        fallback: FakeTable | None = None,
     ) -> None:
         self.clock = clock or ManualClock()
         self.table = FakeTable(list(items))
+        #: The other region's replica (``Backends.fallback_records``), when given.
+        self.fallback = fallback
         self.firehose = firehose
         self.secrets = secrets or FakeSecrets()
         self.settings = make_settings(tmp_path, **(settings or {}))
         self.metrics_lines: list[str] = []
+        #: Metric counters a test snapshots before shutdown flushes them.
+        self.counted: dict[str, Any] = {}
         self.app: RuntimeApp = create_app(
             self.settings,
             clock=self.clock,
             click_ids=click_ids or sequential_ids(),
-            backends=Backends(self.table, self.table, self.secrets, firehose),
+            backends=Backends(self.table, self.table, self.secrets, firehose, fallback),
             sleep=no_sleep,
         )
 

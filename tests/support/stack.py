@@ -38,9 +38,11 @@ __all__ = [
 class LocalAws:
     """boto3 clients on a moto server endpoint, and the resources a test creates there."""
 
-    def __init__(self, endpoint_url: str) -> None:
+    def __init__(self, endpoint_url: str, region: str | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.env = local_aws_env(endpoint_url)
+        if region is not None:  # one "region" of a two-region test (its own moto server)
+            self.env.update(AWS_REGION=region, AWS_DEFAULT_REGION=region)
         kwargs = {
             "endpoint_url": endpoint_url,
             "region_name": self.env["AWS_REGION"],

@@ -18,6 +18,9 @@ import hcl2
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = ROOT / "terraform"
 ENVIRONMENTS_DIR = TERRAFORM_DIR / "environments"
+#: The runtime estate of one region, instantiated by the root module once per region.
+REGION_DIR = TERRAFORM_DIR / "modules" / "region"
+MODULE_DIRS = (TERRAFORM_DIR, REGION_DIR)
 
 try:  # python-hcl2 >= 8 keeps quotes and comments unless told otherwise
     from hcl2 import SerializationOptions
@@ -80,6 +83,9 @@ class Configuration:
     """The declarations of one Terraform root module."""
 
     files: dict[Path, dict[str, Any]]
+    #: A view over several modules: a name declared in more than one of them (a variable the
+    #: root module passes on to modules/region, each module's `name` local) is the first one's.
+    merged: bool = False
 
     def _labelled(self, kind: str, depth: int) -> dict[tuple[str, ...], dict[str, Any]]:
         found: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -87,6 +93,8 @@ class Configuration:
             for block in parsed.get(kind, []):
                 for labels, body in _unnest(block, depth):
                     if labels in found:
+                        if self.merged:
+                            continue
                         raise AssertionError(f"{kind} {'.'.join(labels)} declared twice ({path})")
                     found[labels] = body
         return found
@@ -118,6 +126,8 @@ class Configuration:
             for block in parsed.get("locals", []):
                 for name, value in block.items():
                     if name in found:
+                        if self.merged:
+                            continue
                         raise AssertionError(f"local.{name} declared twice ({path})")
                     found[name] = value
         return found
@@ -134,6 +144,21 @@ class Configuration:
     @functools.cached_property
     def terraform_blocks(self) -> list[dict[str, Any]]:
         return [block for parsed in self.files.values() for block in parsed.get("terraform", [])]
+
+    @property
+    def directory(self) -> Path:
+        """The module's directory (the first one's, for a merged view)."""
+        return next(iter(self.files)).parent
+
+    def origins(self, distribution: str = "runtime") -> list[dict[str, Any]]:
+        """The origins of a CloudFront distribution, declared as blocks or as a dynamic block
+        (one origin per region)."""
+        body = self.resource("aws_cloudfront_distribution", distribution)
+        if "origin" in body:
+            return list(body["origin"])
+        return [
+            block["origin"]["content"][0] for block in body.get("dynamic", []) if "origin" in block
+        ]
 
     def resource(self, resource_type: str, name: str) -> dict[str, Any]:
         try:
@@ -153,9 +178,12 @@ class Configuration:
         }
 
     def all_blocks(self) -> Iterator[tuple[str, Any]]:
-        """(description, body) of every declaration, for reference scanning."""
+        """(description, body) of every declaration, for reference scanning. `moved` blocks are
+        left out: they name the addresses resources had before they moved into a module."""
         for parsed_path, parsed in self.files.items():
             for kind, blocks in parsed.items():
+                if kind == "moved":
+                    continue
                 for block in blocks:
                     yield f"{parsed_path.name}: {kind}", block
 
@@ -194,6 +222,12 @@ def load(directory: Path = TERRAFORM_DIR) -> Configuration:
     if not paths:
         raise AssertionError(f"no .tf files in {directory}")
     return Configuration({path: parse(path) for path in paths})
+
+
+@functools.cache
+def estate() -> Configuration:
+    """The root module and modules/region read as one: what the estate declares, wherever."""
+    return Configuration({**load(TERRAFORM_DIR).files, **load(REGION_DIR).files}, merged=True)
 
 
 def var_files() -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from link_tracking_runtime import events, record, table, urls
+from link_tracking_runtime.click import VIEWER_ASN_HEADER
 
 from . import terraform_config as tf
 from .terraform_config import expression
@@ -21,7 +22,7 @@ PROCESS_VARIABLES = frozenset({"WEB_CONCURRENCY"})
 
 @pytest.fixture(scope="module")
 def config() -> tf.Configuration:
-    return tf.load()
+    return tf.estate()
 
 
 def runtime_config():
@@ -86,14 +87,18 @@ def test_table_is_on_demand(runtime_table):
 
 def test_prod_table_name_is_the_control_planes_default(runtime_table):
     # LINK_RUNTIME_TABLE_NAME defaults to the contract's name; prod must be that table.
-    name = runtime_table["name"].replace(expression("var.environment"), "prod")
+    name = config_name = runtime_table["name"]
+    if config_name == expression("local.table_name"):
+        name = tf.estate().locals["table_name"]
+    name = name.replace(expression("var.environment"), "prod")
     assert name == table.DEFAULT_TABLE_NAME
 
 
 def test_publisher_may_query_the_campaign_index(config):
     document = config.data_source("aws_iam_policy_document", "publisher")
-    resources = [r for statement in document["statement"] for r in statement.get("resources", [])]
-    assert any(r.endswith(f"/index/{table.CAMPAIGN_INDEX_NAME}") for r in resources)
+    # A list of ARNs, or an expression building one (one table ARN per region).
+    resources = list(tf.strings([s.get("resources", []) for s in document["statement"]]))
+    assert any(f"}}/index/{table.CAMPAIGN_INDEX_NAME}" in r for r in resources)
 
 
 def test_runtime_may_update_only_the_click_counter(config):
@@ -146,7 +151,12 @@ def test_glue_partition_projection_is_the_firehose_prefix(config):
     assert glue_table["partition_keys"] == [
         {"name": column, "type": "string", "comment": glue_table["partition_keys"][0]["comment"]}
     ]
-    parameters = glue_table["parameters"]
+    # The projection of a one-region estate; with two regions a second projected column names
+    # each region's bucket (test_glue_table_reads_every_regions_bucket).
+    assert glue_table["parameters"] == expression(
+        "merge(local.glue_projection, local.glue_bucket_projection)"
+    )
+    parameters = config.locals["glue_projection"]
     assert parameters["projection.enabled"] == "true"
     assert parameters[f"projection.{column}.type"] == "date"
     assert parameters[f"projection.{column}.interval"] == "1"
@@ -166,6 +176,22 @@ def test_glue_partition_projection_is_the_firehose_prefix(config):
     assert storage["location"].endswith("}/click-events/")  # the bucket, then that prefix
     start, end = parameters[f"projection.{column}.range"].split(",")
     assert datetime.strptime(start, events.CLICK_EVENT_PARTITION_FORMAT) and end == "NOW"
+
+
+def test_glue_table_reads_every_regions_bucket(config):
+    glue_table = config.resource("aws_glue_catalog_table", "click_events")
+    (extra,) = glue_table["dynamic"]
+    assert extra["partition_keys"]["for_each"] == expression(
+        'local.multi_region_glue ? ["click_events_bucket"] : []'
+    )
+    projection = config.locals["glue_bucket_projection"]
+    assert "projection.click_events_bucket.type" in projection
+    assert '"enum"' in projection and "var.click_events_bucket_names" in projection
+    # The template is the one-region one with the bucket projected: the same prefix, so the
+    # datehour projection and Firehose's prefix still agree in every bucket.
+    single = config.locals["glue_projection"]["storage.location.template"].replace("$${", "${")
+    assert single.startswith("s3://${aws_s3_bucket.click_events.id}/click-events/")
+    assert "s3://$${click_events_bucket}/click-events/$${datehour}/" in projection
 
 
 # --- The runtime's settings in the task definition -------------------------------------------
@@ -189,8 +215,10 @@ def test_the_container_definition_is_built_from_those_maps(config):
     assert "in sort(keys(local.runtime_environment))" in container["environment"]
     assert "in sort(keys(local.runtime_secrets))" in container["secrets"]
     assert re.search(r"valueFrom\W+local\.runtime_secrets\[name\]", container["secrets"])
+    # The overrides come last: they win over the base and the fallback region.
     assert config.locals["runtime_environment"] == expression(
-        "merge(local.runtime_environment_base, var.runtime_environment_overrides)"
+        "merge(local.runtime_environment_base, local.runtime_environment_regions,"
+        " var.runtime_environment_overrides)"
     )
 
 
@@ -210,12 +238,13 @@ def test_secret_settings_come_only_from_secrets_manager(task_environment, task_s
     assert not secret_names & set(task_environment), "a secret is a plain environment variable"
     assert set(task_secrets) == secret_names
     for name, value_from in task_secrets.items():
-        assert re.fullmatch(r"\$\{aws_secretsmanager_secret\.\w+\.arn\}", value_from), name
+        # The region's copy of the secret, given by the root module (see test_estate).
+        assert re.fullmatch(r"\$\{var\.\w+_secret_arn\}", value_from), name
 
 
 def test_overrides_can_never_carry_a_secret(config):
     secret_names = {setting.name for setting in runtime_config().SETTINGS if setting.secret}
-    (validation,) = config.variables["runtime_environment_overrides"]["validation"]
+    validation = config.variables["runtime_environment_overrides"]["validation"][0]
     (listed,) = re.findall(r"contains\(\[([^\]]*)\]", validation["condition"])
     assert set(re.findall(r'"([A-Z0-9_]+)"', listed)) == secret_names
 
@@ -234,18 +263,27 @@ def test_deployed_environment_is_never_development(task_environment):
     assert "development" not in chosen
 
 
+def config_table_name() -> str:
+    return tf.load().resource("aws_dynamodb_table", "link_runtime")["name"]
+
+
 def test_settings_point_at_the_estates_resources(task_environment, task_secrets):
-    assert task_environment["DYNAMODB_TABLE_NAME"] == expression(
-        "aws_dynamodb_table.link_runtime.name"
-    )
+    assert task_environment["DYNAMODB_TABLE_NAME"] == expression("var.table_name")
+    assert tf.load().modules["primary"]["table_name"] == expression("local.table_name")
+    assert config_table_name() == expression("local.table_name")
     assert task_environment["FIREHOSE_STREAM_NAME"] == expression(
         "aws_kinesis_firehose_delivery_stream.click_events.name"
     )
     assert task_environment["AWS_REGION"] == expression("var.aws_region")
-    assert task_secrets["ORIGIN_VERIFY_SECRET"] == expression(
+    assert task_secrets["ORIGIN_VERIFY_SECRET"] == expression("var.origin_verify_secret_arn")
+    assert task_secrets["IP_HASH_KEY"] == expression("var.ip_hash_key_secret_arn")
+    primary = tf.load().modules["primary"]
+    assert primary["origin_verify_secret_arn"] == expression(
         "aws_secretsmanager_secret.origin_verify.arn"
     )
-    assert task_secrets["IP_HASH_KEY"] == expression("aws_secretsmanager_secret.ip_hash_key.arn")
+    assert primary["ip_hash_key_secret_arn"] == expression(
+        "aws_secretsmanager_secret.ip_hash_key.arn"
+    )
 
 
 def test_client_ip_is_read_behind_cloudfront_and_the_alb(task_environment):
@@ -254,13 +292,13 @@ def test_client_ip_is_read_behind_cloudfront_and_the_alb(task_environment):
 
 
 def test_origin_header_name_is_the_one_cloudfront_adds(config, task_environment):
-    assert task_environment["ORIGIN_VERIFY_HEADER"] == expression(
-        "lower(local.origin_verify_header)"
+    assert task_environment["ORIGIN_VERIFY_HEADER"] == expression("lower(var.origin_verify_header)")
+    assert tf.load().modules["primary"]["origin_verify_header"] == expression(
+        "local.origin_verify_header"
     )
-    distribution = config.resource("aws_cloudfront_distribution", "runtime")
-    (origin,) = distribution["origin"]
-    (header,) = origin["custom_header"]
-    assert header["name"] == expression("local.origin_verify_header")
+    for origin in config.origins():
+        (header,) = origin["custom_header"]
+        assert header["name"] == expression("local.origin_verify_header")
 
 
 def test_event_journal_is_on_a_writable_volume(config, task_environment):
@@ -283,8 +321,16 @@ def test_cloudfront_forwards_the_viewer_headers_the_runtime_reads(config):
     (headers,) = policy["headers_config"]
     forwarded = {name.lower() for name in headers["headers"][0]["items"]}
     # Host picks the domain's records; the country drives geo routing; the user agent drives
-    # bot detection and device routing; the referer goes into the click event.
-    assert {"host", urls.GEO_COUNTRY_HEADER, "user-agent", "referer"} <= forwarded
+    # bot detection and device routing; the referer, the language and the viewer's network go
+    # into the click event (and the language drives language routing).
+    assert {
+        "host",
+        urls.GEO_COUNTRY_HEADER,
+        "user-agent",
+        "referer",
+        "accept-language",
+        VIEWER_ASN_HEADER.lower(),
+    } <= forwarded
 
 
 # --- Runtime metrics the alarms and the dashboard watch --------------------------------------

@@ -192,27 +192,27 @@ def test_runtime_image_runs_as_the_tasks_non_root_user(runtime_stage):
     users = _all(runtime_stage, "USER")
     assert users, "the runtime stage sets no USER"
     assert users[-1].split(":")[0] not in {"root", "0"}
-    container = tf.load().locals["runtime_container"]
+    container = tf.estate().locals["runtime_container"]
     assert users[-1] == container["user"]
 
 
 def test_runtime_command_and_port(runtime_stage):
     (command,) = _all(runtime_stage, "CMD")
     assert RUNTIME_COMMAND in command
-    port = tf.load().local_literal("container_port")
+    port = tf.estate().local_literal("container_port")
     assert _all(runtime_stage, "EXPOSE") == [str(port)]
     assert f"0.0.0.0:{port}" in command
 
 
 def test_healthcheck_probes_health(runtime_stage):
     (healthcheck,) = _all(runtime_stage, "HEALTHCHECK")
-    port = tf.load().local_literal("container_port")
+    port = tf.estate().local_literal("container_port")
     assert f"127.0.0.1:{port}/health" in healthcheck
 
 
 def test_image_journal_directory_is_the_tasks(runtime_stage):
     environment = " ".join(_all(runtime_stage, "ENV"))
-    config = tf.load()
+    config = tf.estate()
     task_journal = config.substitute_locals(
         config.local_literal("runtime_environment_base")["EVENT_JOURNAL_DIR"]
     )
@@ -224,7 +224,7 @@ def test_image_journal_directory_is_the_tasks(runtime_stage):
 def test_every_task_volume_is_declared_in_the_image(runtime_stage):
     # Fargate copies an image directory's content and ownership into a bind-mount volume only
     # when the image declares it as a VOLUME; otherwise the non-root user cannot write there.
-    config = tf.load()
+    config = tf.estate()
     mounts = {
         config.substitute_locals(mount["containerPath"])
         for mount in config.locals["runtime_container"]["mountPoints"]
@@ -482,7 +482,12 @@ def test_new_revision_command_line(tmp_path):
 
 
 def test_deploy_uses_the_tasks_container_name():
-    assert tf.load().outputs["ecs_container_name"]["value"] == "${local.container_name}"
+    # The root output is the primary region's, which the module takes from its local.
+    assert (
+        tf.load().outputs["ecs_container_name"]["value"] == "${module.primary.ecs_container_name}"
+    )
+    region = tf.load(tf.REGION_DIR)
+    assert region.outputs["ecs_container_name"]["value"] == "${local.container_name}"
 
 
 # --- the CI workflow --------------------------------------------------------------------------

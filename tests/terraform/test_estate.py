@@ -19,13 +19,15 @@ RUNBOOKS = (
     "outbox-backlog",
     "no-healthy-targets",
     "click-ingestion",
+    "region-lost",
+    "region-back",
 )
 FIREHOSE_CONVERSION_MIN_BUFFER_MB = 64
 
 
 @pytest.fixture(scope="module")
 def config() -> tf.Configuration:
-    return tf.load()
+    return tf.estate()
 
 
 def _values_of(config: tf.Configuration, value: object) -> list[object]:
@@ -126,10 +128,10 @@ def test_viewers_and_origin_use_current_tls(config):
         "TLSv1.2_2025",
         "TLSv1.3_2025",
     }
-    (origin,) = distribution["origin"]
-    (custom,) = origin["custom_origin_config"]
-    assert custom["origin_protocol_policy"] == "https-only"
-    assert custom["origin_ssl_protocols"] == ["TLSv1.2"]
+    for origin in config.origins():
+        (custom,) = origin["custom_origin_config"]
+        assert custom["origin_protocol_policy"] == "https-only"
+        assert custom["origin_ssl_protocols"] == ["TLSv1.2"]
     https = config.resource("aws_lb_listener", "https")
     assert https["ssl_policy"].startswith("ELBSecurityPolicy-TLS13-")
 
@@ -161,19 +163,30 @@ def test_origin_secret_flows_from_one_secret_to_cloudfront_alb_and_runtime(confi
     values = config.locals["origin_verify_values"]
     assert "data.aws_secretsmanager_secret_version.origin_verify.secret_string" in values
 
-    distribution = config.resource("aws_cloudfront_distribution", "runtime")
-    (header,) = distribution["origin"][0]["custom_header"]
-    assert header["value"] == expression("local.origin_verify_values[0]")
+    for origin in config.origins():
+        (header,) = origin["custom_header"]
+        assert header["value"] == expression("local.origin_verify_values[0]")
+
+    # Each region's ALB and runtime are given the same values and that secret (its replica in
+    # the secondary region: the same ARN but for the region).
+    regions = tf.load().modules
+    assert regions["primary"]["origin_verify_values"] == expression("local.origin_verify_values")
+    assert regions["secondary"]["origin_verify_values"] == expression("local.origin_verify_values")
+    assert regions["primary"]["origin_verify_secret_arn"] == expression(f"{secret}.arn")
+    assert regions["secondary"]["origin_verify_secret_arn"] == expression(
+        "local.origin_verify_secret_secondary_arn"
+    )
+    assert f"{secret}.arn" in config.locals["origin_verify_secret_secondary_arn"]
 
     rule = config.resource("aws_lb_listener_rule", "from_cloudfront")
     (condition,) = rule["condition"]
     (http_header,) = condition["http_header"]
-    assert http_header["http_header_name"] == expression("local.origin_verify_header")
-    assert http_header["values"] == expression("local.origin_verify_values")
+    assert http_header["http_header_name"] == expression("var.origin_verify_header")
+    assert http_header["values"] == expression("var.origin_verify_values")
     assert rule["action"][0]["type"] == "forward"
 
     assert config.local_literal("runtime_secrets")["ORIGIN_VERIFY_SECRET"] == expression(
-        f"{secret}.arn"
+        "var.origin_verify_secret_arn"
     )
 
 
@@ -293,23 +306,31 @@ def alarms(config):
     return config.of_type("aws_cloudwatch_metric_alarm")
 
 
-def _runbook_of(config, alarm) -> str:
+def _runbooks_of(config, alarm) -> set[str]:
+    """The runbooks an alarm's description names (what to do, and when it is back to OK)."""
     description = config.substitute_locals(alarm["alarm_description"])
-    match = re.search(r"docs/runbooks/([a-z0-9-]+)\.md", description)
-    assert match, f"alarm description names no runbook: {description}"
-    return match.group(1)
+    names = set(re.findall(r"docs/runbooks/([a-z0-9-]+)\.md", description))
+    assert names, f"alarm description names no runbook: {description}"
+    return names
 
 
 def test_every_alarm_notifies_and_names_an_existing_runbook(config, alarms):
     assert alarms
     for name, alarm in alarms.items():
-        assert alarm["alarm_actions"] == [expression("aws_sns_topic.alerts.arn")], name
-        runbook = _runbook_of(config, alarm)
-        assert (RUNBOOKS_DIR / f"{runbook}.md").is_file(), f"{name}: docs/runbooks/{runbook}.md"
+        # Each region's alarms on its own topic; the control plane's on the primary region's;
+        # those that watch the regions from us-east-1 on the edge topic there.
+        assert alarm["alarm_actions"] in (
+            [expression("aws_sns_topic.alerts.arn")],
+            [expression("module.primary.sns_alerts_topic_arn")],
+            [expression("aws_sns_topic.edge_alerts[0].arn")],
+        ), name
+        for runbook in _runbooks_of(config, alarm):
+            path = RUNBOOKS_DIR / f"{runbook}.md"
+            assert path.is_file(), f"{name}: docs/runbooks/{runbook}.md"
 
 
 def test_every_runbook_has_an_alarm(config, alarms):
-    assert {_runbook_of(config, alarm) for alarm in alarms.values()} == set(RUNBOOKS)
+    assert set().union(*(_runbooks_of(config, alarm) for alarm in alarms.values())) == set(RUNBOOKS)
 
 
 def test_error_rate_alarm_divides_5xx_by_requests(alarms):
@@ -333,7 +354,8 @@ def test_throttling_alarm_uses_throttled_requests(alarms):
     (dynamic,) = throttling["dynamic"]
     metric = dynamic["metric_query"]["content"][0]["metric"][0]
     assert (metric["namespace"], metric["metric_name"]) == ("AWS/DynamoDB", "ThrottledRequests")
-    assert "aws_dynamodb_table.link_runtime.name" in metric["dimensions"]["TableName"]
+    assert "var.table_name" in metric["dimensions"]["TableName"]
+    assert tf.load().modules["primary"]["table_name"] == expression("local.table_name")
     for name, alarm in alarms.items():
         assert alarm.get("metric_name") not in {"UserErrors", "ReadThrottleEvents"}, name
 

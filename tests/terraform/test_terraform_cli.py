@@ -74,6 +74,21 @@ def test_the_estate_renders_with_mocked_aws(initialised, environment):
     assert "0 failed" in result.stdout
 
 
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_two_regions_render_and_bad_regions_are_refused(initialised, environment):
+    # tests/regions.tftest.hcl: the global table's replica, the origin group and its failover
+    # codes, every per-region resource in both regions; and the plan-time refusals.
+    result = _run(
+        "test",
+        "-filter=tests/regions.tftest.hcl",
+        f"-var-file=environments/{environment}.tfvars",
+        cwd=initialised,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout
+    assert 'run "refuses_an_origin_group_of_one_origin"... pass' in result.stdout
+
+
 def test_variable_validations_refuse_bad_input(initialised):
     result = _run(
         "test",

@@ -14,8 +14,9 @@ from ...services.reconcile import DRIFT_KINDS, reconcile
 class Command(BaseCommand):
     help = (
         "Compare every link with its runtime record in DynamoDB (present, runtime_version, "
-        "active) and report drift by kind. --fix repairs it through the outbox (a republish per "
-        "link, enqueued for the workers); orphan records are switched off."
+        "active) and report drift by kind; with LINK_TRACKING['SECONDARY_REGION'] set, both "
+        "replicas are compared, each on its own. --fix repairs it through the outbox (a "
+        "republish per link, enqueued for the workers); orphan records are switched off."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,6 +51,9 @@ class Command(BaseCommand):
                     {
                         "checked": report.checked,
                         "drift": counts,
+                        "replicas": {
+                            replica: report.counts(replica) for replica in report.replicas
+                        },
                         "fixed": report.fixed,
                         "examples": {
                             kind: [
@@ -58,6 +62,7 @@ class Command(BaseCommand):
                                     "link_id": d.link_id,
                                     "database_version": d.database_version,
                                     "stored_version": d.stored_version,
+                                    "replica": d.replica,
                                 }
                                 for d in report.drift
                                 if d.kind == kind
@@ -68,13 +73,23 @@ class Command(BaseCommand):
                 )
             )
         else:
-            self.stdout.write(f"Checked {report.checked} links.")
+            self.stdout.write(
+                f"Checked {report.checked} links on the {' and '.join(report.replicas)} "
+                f"replica{'s' if len(report.replicas) > 1 else ''}."
+            )
+            two = len(report.replicas) > 1
             for kind in DRIFT_KINDS:
-                self.stdout.write(f"  {kind:<16} {counts[kind]}")
+                by_replica = (
+                    " (" + ", ".join(f"{r} {report.counts(r)[kind]}" for r in report.replicas) + ")"
+                    if two
+                    else ""
+                )
+                self.stdout.write(f"  {kind:<16} {counts[kind]}{by_replica}")
                 for drift in [d for d in report.drift if d.kind == kind][: options["examples"]]:
                     self.stdout.write(
                         f"      {drift.key[0]} {drift.key[1]} link={drift.link_id} "
                         f"db=v{drift.database_version} dynamodb=v{drift.stored_version}"
+                        + (f" replica={drift.replica}" if two else "")
                     )
             if options["fix"]:
                 self.stdout.write(

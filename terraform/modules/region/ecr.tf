@@ -1,5 +1,5 @@
 resource "aws_ecr_repository" "runtime" {
-  name = local.name
+  name = var.repository_name
 
   # Every image is tagged with the commit it was built from and never overwritten, so a task
   # definition revision always means one image.

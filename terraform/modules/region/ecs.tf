@@ -31,12 +31,12 @@ locals {
   runtime_environment_base = {
     ENVIRONMENT          = var.environment == "prod" ? "production" : "staging"
     AWS_REGION           = var.aws_region
-    DYNAMODB_TABLE_NAME  = aws_dynamodb_table.link_runtime.name
+    DYNAMODB_TABLE_NAME  = var.table_name
     FIREHOSE_STREAM_NAME = aws_kinesis_firehose_delivery_stream.click_events.name
     DEFAULT_FALLBACK_URL = var.default_fallback_url
     # The only secrets the runtime reads as signing keyrings (IAM allows no others either).
     SIGNING_KEYRING_PREFIX = var.signing_secret_prefix
-    ORIGIN_VERIFY_HEADER   = lower(local.origin_verify_header)
+    ORIGIN_VERIFY_HEADER   = lower(var.origin_verify_header)
     # CloudFront appends the viewer's address to X-Forwarded-For, then the ALB appends
     # CloudFront's: the visitor is two entries from the right.
     TRUSTED_PROXY_COUNT = 2
@@ -47,13 +47,23 @@ locals {
     WEB_CONCURRENCY = var.web_concurrency
   }
 
-  runtime_environment = merge(local.runtime_environment_base, var.runtime_environment_overrides)
+  # In an estate of two regions, the runtime reads the other region's replica when its own
+  # region's read fails or misses its deadline. Absent in a one-region estate.
+  runtime_environment_regions = var.fallback_region == "" ? {} : {
+    DYNAMODB_FALLBACK_REGION = var.fallback_region
+  }
+
+  runtime_environment = merge(local.runtime_environment_base, local.runtime_environment_regions, var.runtime_environment_overrides)
+
+  # What the runtime will read as its fallback region (the overrides may name it): checked
+  # against the regions holding a replica by the task definition's precondition.
+  runtime_fallback_region = lookup(local.runtime_environment, "DYNAMODB_FALLBACK_REGION", "")
 
   # Secret settings come from Secrets Manager through the task's `secrets` (the process still
   # sees environment variables, but the task definition never holds the values).
   runtime_secrets = {
-    ORIGIN_VERIFY_SECRET = aws_secretsmanager_secret.origin_verify.arn
-    IP_HASH_KEY          = aws_secretsmanager_secret.ip_hash_key.arn
+    ORIGIN_VERIFY_SECRET = var.origin_verify_secret_arn
+    IP_HASH_KEY          = var.ip_hash_key_secret_arn
   }
 
   runtime_container = {
@@ -138,6 +148,13 @@ resource "aws_ecs_task_definition" "runtime" {
   }
 
   container_definitions = jsonencode([local.runtime_container])
+
+  lifecycle {
+    precondition {
+      condition     = local.runtime_fallback_region == "" || (local.runtime_fallback_region != var.aws_region && contains(var.replica_regions, local.runtime_fallback_region))
+      error_message = "DYNAMODB_FALLBACK_REGION of the runtime in ${var.aws_region} is \"${local.runtime_fallback_region}\", which holds no replica of the runtime table (replicas: ${join(", ", var.replica_regions)}): name another region that has one, or leave it unset."
+    }
+  }
 }
 
 resource "aws_ecs_service" "runtime" {

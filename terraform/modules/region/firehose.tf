@@ -5,7 +5,7 @@
 
 resource "aws_s3_bucket" "click_events" {
   #checkov:skip=CKV_AWS_144:Click events are an analytics copy; cross-region replication is a cost decision left to the data platform (versioning keeps overwritten objects).
-  bucket = "${local.name}-click-events-${local.account_id}"
+  bucket = var.click_events_bucket_name
 }
 
 resource "aws_s3_bucket_public_access_block" "click_events" {
@@ -109,6 +109,28 @@ resource "aws_s3_bucket_policy" "click_events" {
   depends_on = [aws_s3_bucket_public_access_block.click_events]
 }
 
+locals {
+  multi_region_glue = length(var.click_events_bucket_names) > 1
+
+  glue_projection = {
+    classification                      = "parquet"
+    "parquet.compression"               = "SNAPPY"
+    "projection.enabled"                = "true"
+    "projection.datehour.type"          = "date"
+    "projection.datehour.format"        = "'year='yyyy'/month='MM'/day='dd'/hour='HH"
+    "projection.datehour.range"         = "year=2025/month=01/day=01/hour=00,NOW"
+    "projection.datehour.interval"      = "1"
+    "projection.datehour.interval.unit" = "HOURS"
+    "storage.location.template"         = "s3://${aws_s3_bucket.click_events.id}/click-events/$${datehour}/"
+  }
+
+  glue_bucket_projection = local.multi_region_glue ? {
+    "projection.click_events_bucket.type"   = "enum"
+    "projection.click_events_bucket.values" = join(",", var.click_events_bucket_names)
+    "storage.location.template"             = "s3://$${click_events_bucket}/click-events/$${datehour}/"
+  } : {}
+}
+
 # --- Glue schema ------------------------------------------------------------------------------
 
 resource "aws_glue_catalog_database" "analytics" {
@@ -128,22 +150,28 @@ resource "aws_glue_catalog_table" "click_events" {
   # and the template below (the prefix Firehose writes), so nothing registers partitions and
   # a query over a time range reads only the hours it needs. The column and its format are
   # link_tracking_runtime.events.CLICK_EVENT_PARTITION_* (tests/terraform compares them).
-  parameters = {
-    classification                      = "parquet"
-    "parquet.compression"               = "SNAPPY"
-    "projection.enabled"                = "true"
-    "projection.datehour.type"          = "date"
-    "projection.datehour.format"        = "'year='yyyy'/month='MM'/day='dd'/hour='HH"
-    "projection.datehour.range"         = "year=2025/month=01/day=01/hour=00,NOW"
-    "projection.datehour.interval"      = "1"
-    "projection.datehour.interval.unit" = "HOURS"
-    "storage.location.template"         = "s3://${aws_s3_bucket.click_events.id}/click-events/$${datehour}/"
-  }
+  #
+  # In an estate of two regions each region's Firehose writes to its own region's bucket (a
+  # lost region never holds up the other's clicks), and the table reads both: a second
+  # projected partition column, click_events_bucket (an enum of every region's bucket, this
+  # region's first), names the bucket in the location template. A query over both regions
+  # needs no predicate on it; `WHERE click_events_bucket = '...'` reads one region.
+  parameters = merge(local.glue_projection, local.glue_bucket_projection)
 
   partition_keys {
     name    = "datehour"
     type    = "string"
     comment = "UTC hour Firehose received the events in (its S3 prefix), projected"
+  }
+
+  dynamic "partition_keys" {
+    for_each = local.multi_region_glue ? ["click_events_bucket"] : []
+
+    content {
+      name    = partition_keys.value
+      type    = "string"
+      comment = "Bucket (one per region) the events were delivered to, projected"
+    }
   }
 
   storage_descriptor {
@@ -269,6 +297,11 @@ resource "aws_glue_catalog_table" "click_events" {
     columns {
       name = "forwarded_params"
       type = "map<string,string>"
+    }
+
+    columns {
+      name = "viewer_asn"
+      type = "bigint"
     }
   }
 }

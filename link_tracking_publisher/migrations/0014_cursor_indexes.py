@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('link_tracking', '0009_webhook_previous_secret'),
+        ('link_tracking', '0013_click_rollups_by_hour_and_day'),
     ]
 
     operations = [

@@ -1,6 +1,8 @@
 resource "aws_lb" "runtime" {
   #checkov:skip=CKV2_AWS_28:The WAF is on CloudFront (scope CLOUDFRONT); the ALB accepts only CloudFront's addresses and forwards only requests carrying the origin-verify secret, so nothing reaches it around the WAF.
-  name               = "${local.name}-alb"
+  # ALB names are at most 32 characters: the secondary's "-2" can take the longest project
+  # names over (a cut name stays unique: the region's suffix comes before the cut).
+  name               = substr("${local.name}-alb", 0, 32)
   internal           = false
   load_balancer_type = "application"
   security_groups    = [aws_security_group.alb.id]
@@ -87,8 +89,8 @@ resource "aws_lb_listener_rule" "from_cloudfront" {
 
   condition {
     http_header {
-      http_header_name = local.origin_verify_header
-      values           = local.origin_verify_values
+      http_header_name = var.origin_verify_header
+      values           = var.origin_verify_values
     }
   }
 

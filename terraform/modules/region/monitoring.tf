@@ -126,11 +126,33 @@ resource "aws_cloudwatch_metric_alarm" "no_healthy_targets" {
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
+# The secondary region is CloudFront's failover origin: it serves only requests the primary
+# failed (connection error, timeout, 5xx). Sustained traffic here means the primary region, its
+# runtime or its table is failing: redirects still work, but someone must know.
+resource "aws_cloudwatch_metric_alarm" "region_failover" {
+  count = var.serves_failover ? 1 : 0
+
+  alarm_name          = "${local.name}-region-failover"
+  alarm_description   = "CloudFront is failing over to ${var.aws_region}: over ${var.failover_requests_threshold} requests a minute reach the secondary region's ALB. Runbook: ${local.runbooks}/region-lost.md (back to OK: ${local.runbooks}/region-back.md)"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "RequestCount"
+  dimensions          = local.alb_dimensions
+  statistic           = "Sum"
+  period              = 60
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.failover_requests_threshold
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}
+
 # --- DynamoDB ----------------------------------------------------------------------------------
 
 resource "aws_cloudwatch_metric_alarm" "dynamodb_throttling" {
   alarm_name          = "${local.name}-dynamodb-throttling"
-  alarm_description   = "Requests to ${aws_dynamodb_table.link_runtime.name} are being throttled. Runbook: ${local.runbooks}/dynamodb-throttling.md"
+  alarm_description   = "Requests to ${var.table_name} are being throttled. Runbook: ${local.runbooks}/dynamodb-throttling.md"
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   evaluation_periods  = 3
@@ -158,7 +180,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttling" {
         period      = 60
         stat        = "Sum"
         dimensions = {
-          TableName = aws_dynamodb_table.link_runtime.name
+          TableName = var.table_name
           Operation = metric_query.value
         }
       }
@@ -254,42 +276,6 @@ resource "aws_cloudwatch_metric_alarm" "click_events_journaled" {
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
-# --- Control plane: the publish outbox -----------------------------------------------------------
-# The control plane publishes these two metrics (docs/DEPLOYMENT.md, "Outbox metrics"): the age of
-# the oldest PENDING PublishOutbox row and the number of FAILED rows. No data means no backlog.
-
-resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
-  alarm_name          = "${local.name}-outbox-backlog"
-  alarm_description   = "Publish-outbox rows stay PENDING longer than ${var.outbox_oldest_pending_threshold_seconds}s: link changes are not reaching DynamoDB. Runbook: ${local.runbooks}/outbox-backlog.md"
-  namespace           = var.control_plane_metrics_namespace
-  metric_name         = "OutboxOldestPendingAgeSeconds"
-  dimensions          = { Environment = var.environment }
-  statistic           = "Maximum"
-  period              = 300
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.outbox_oldest_pending_threshold_seconds
-  evaluation_periods  = 2
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "outbox_failures" {
-  alarm_name          = "${local.name}-outbox-failures"
-  alarm_description   = "Publish-outbox rows are FAILED: those link changes never reached DynamoDB. Runbook: ${local.runbooks}/outbox-backlog.md"
-  namespace           = var.control_plane_metrics_namespace
-  metric_name         = "OutboxFailedCount"
-  dimensions          = { Environment = var.environment }
-  statistic           = "Maximum"
-  period              = 300
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  evaluation_periods  = 1
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
-
 # --- Dashboard ---------------------------------------------------------------------------------
 
 locals {
@@ -329,8 +315,8 @@ locals {
     {
       title = "DynamoDB: GetItem latency and throttling"
       metrics = concat(
-        [["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", aws_dynamodb_table.link_runtime.name, "Operation", "GetItem", { stat = "p99" }]],
-        [for op in local.dynamodb_operations : ["AWS/DynamoDB", "ThrottledRequests", "TableName", aws_dynamodb_table.link_runtime.name, "Operation", op, { stat = "Sum", yAxis = "right" }]],
+        [["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", var.table_name, "Operation", "GetItem", { stat = "p99" }]],
+        [for op in local.dynamodb_operations : ["AWS/DynamoDB", "ThrottledRequests", "TableName", var.table_name, "Operation", op, { stat = "Sum", yAxis = "right" }]],
       )
       region = var.aws_region
     },
@@ -371,17 +357,17 @@ locals {
     {
       title = "Edge: CloudFront requests and error rates"
       metrics = [
-        ["AWS/CloudFront", "Requests", "DistributionId", aws_cloudfront_distribution.runtime.id, "Region", "Global", { stat = "Sum" }],
-        ["AWS/CloudFront", "5xxErrorRate", "DistributionId", aws_cloudfront_distribution.runtime.id, "Region", "Global", { stat = "Average", yAxis = "right" }],
-        ["AWS/CloudFront", "4xxErrorRate", "DistributionId", aws_cloudfront_distribution.runtime.id, "Region", "Global", { stat = "Average", yAxis = "right" }],
+        ["AWS/CloudFront", "Requests", "DistributionId", var.cloudfront_distribution_id, "Region", "Global", { stat = "Sum" }],
+        ["AWS/CloudFront", "5xxErrorRate", "DistributionId", var.cloudfront_distribution_id, "Region", "Global", { stat = "Average", yAxis = "right" }],
+        ["AWS/CloudFront", "4xxErrorRate", "DistributionId", var.cloudfront_distribution_id, "Region", "Global", { stat = "Average", yAxis = "right" }],
       ]
       region = "us-east-1"
     },
     {
       title = "Edge: WAF blocked requests"
       metrics = [
-        ["AWS/WAFV2", "BlockedRequests", "WebACL", aws_wafv2_web_acl.cloudfront.name, "Rule", "ALL", { stat = "Sum" }],
-        ["AWS/WAFV2", "AllowedRequests", "WebACL", aws_wafv2_web_acl.cloudfront.name, "Rule", "ALL", { stat = "Sum", yAxis = "right" }],
+        ["AWS/WAFV2", "BlockedRequests", "WebACL", var.waf_web_acl_name, "Rule", "ALL", { stat = "Sum" }],
+        ["AWS/WAFV2", "AllowedRequests", "WebACL", var.waf_web_acl_name, "Rule", "ALL", { stat = "Sum", yAxis = "right" }],
       ]
       region = "us-east-1"
     },
