@@ -1,6 +1,7 @@
 """Click ingestion benchmark: ingest_click_events' path against a naive ORM loop, same run.
 
     python benchmarks/ingest_bench.py                  # 1,000,000 events; --events, --sample
+    python benchmarks/ingest_bench.py --before 0013    # also bulk without the later migrations
 
 Generates NDJSON click events as the runtime writes them (the contract's ``encode_event``):
 10% duplicates (redelivered event ids), 20% bots, 100,000 distinct ``sms_msg_id`` values over
@@ -15,7 +16,10 @@ Generates NDJSON click events as the runtime writes them (the contract's ``encod
   over the first ``--sample`` events, in transactions of the same batch size as bulk (so
   per-row ORM work is measured, not one fsync per event); extrapolated per event.
 
-Reports events/s (wall and CPU) and the ratio. Not a test: nothing here asserts a time.
+Reports events/s (wall and CPU) and the ratio. With ``--before MIGRATION``, the bulk case runs
+``--pairs`` more times each way, interleaved: with the app's schema migrated back to
+``MIGRATION`` (the indexes added since then are not written) and with all of it, and reports
+the medians and their ratio. Not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -116,6 +120,9 @@ def setup_django(var_dir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", "--no-input", verbosity=0)
+    before = os.environ.pop("INGEST_BENCH_MIGRATION", "")
+    if before:
+        call_command("migrate", "link_tracking", before, "--no-input", verbosity=0)
     from devsite.crm.models import Account
     from link_tracking_publisher.models import Domain, Link, LinkCampaign
 
@@ -273,6 +280,13 @@ def main() -> int:
         help="run on PostgreSQL (a fresh database per case on this server, e.g. the URL "
         "scripts/postgres prints) instead of SQLite",
     )
+    parser.add_argument(
+        "--before",
+        metavar="MIGRATION",
+        help="also run bulk with link_tracking migrated back to MIGRATION (e.g. 0009), "
+        "interleaved with runs on the whole schema, and report the ratio",
+    )
+    parser.add_argument("--pairs", type=int, default=3, help="runs each way with --before")
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -313,7 +327,28 @@ def main() -> int:
         f"peak RSS: {small['peak_rss_mib']:.0f} MiB for {small['events']:,.0f} events, "
         f"{bulk['peak_rss_mib']:.0f} MiB for {bulk['events']:,.0f}"
     )
+    if args.before:
+        compare_schemas(full, work, args.before, args.pairs)
     return 0
+
+
+def compare_schemas(path: Path, work: Path, before: str, pairs: int) -> None:
+    """Bulk ingestion of ``path`` on the schema as of ``before`` and on the whole schema."""
+    import statistics
+
+    rates: dict[str, list[float]] = {"before": [], "now": []}
+    for n in range(pairs):
+        for name in rates:
+            if name == "before":
+                os.environ["INGEST_BENCH_MIGRATION"] = before
+            result = run_worker("bulk", str(path), str(work / f"{name}{n}"))
+            os.environ.pop("INGEST_BENCH_MIGRATION", None)
+            rates[name].append(result["events"] / result["cpu"])
+    old, new = statistics.median(rates["before"]), statistics.median(rates["now"])
+    print(
+        f"schema as of {before}: {old:,.0f} events/s of CPU; whole schema: {new:,.0f} "
+        f"(medians of {pairs}, interleaved); before/now {old / new:.2f}x"
+    )
 
 
 if __name__ == "__main__":

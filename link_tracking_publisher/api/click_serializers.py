@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from ..clicks.messages import FORMATS as MESSAGE_EXPORT_FORMATS
 from ..clicks.stats import (
     BREAKDOWNS,
     EARLIEST,
@@ -27,6 +28,7 @@ __all__ = [
     "ClickWebhookSecretSerializer",
     "ClickWebhookSerializer",
     "ClickWebhookUpdateSerializer",
+    "MessageClickExportQuerySerializer",
     "MessageClickSerializer",
     "StatsQuerySerializer",
     "too_many_points",
@@ -146,6 +148,17 @@ class MessageClickSerializer(StrictModelSerializer):
             "last_click_at",
         ]
         read_only_fields = fields
+
+
+class MessageClickExportQuerySerializer(serializers.Serializer):
+    """``?format=`` of a campaign's message-click export."""
+
+    format = serializers.ChoiceField(
+        choices=sorted(MESSAGE_EXPORT_FORMATS),
+        default="csv",
+        help_text="csv (a header row, then a row per message id and link) or ndjson (a JSON "
+        "object per line, as the message-clicks list's results).",
+    )
 
 
 class ClickWebhookSerializer(StrictModelSerializer):

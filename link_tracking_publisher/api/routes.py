@@ -14,6 +14,7 @@ from .click_views import (
     ClickWebhookDeliveryViewSet,
     ClickWebhookViewSet,
     LinkStatsView,
+    MessageClickExportView,
     MessageClickViewSet,
 )
 from .keys import ApiKeyViewSet
@@ -59,6 +60,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("links/<str:id>/stats/", LinkStatsView.as_view(), name="link-stats"),
     path("campaigns/<str:id>/stats/", CampaignStatsView.as_view(), name="campaign-stats"),
+    path(
+        "campaigns/<str:id>/message-clicks/export/",
+        MessageClickExportView.as_view(),
+        name="campaign-message-clicks-export",
+    ),
     path("utm-policy/", UTMPolicyView.as_view(), name="utm-policy"),
     path("schema/", SchemaView.as_view(), name="schema"),
     path(

@@ -122,6 +122,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/privacy-requests/{{id}}/retry/",
         f"{API}/links/{{id}}/stats/",
         f"{API}/campaigns/{{id}}/stats/",
+        f"{API}/campaigns/{{id}}/message-clicks/export/",
         f"{API}/message-clicks/",
         f"{API}/webhooks/",
         f"{API}/webhooks/{{id}}/",

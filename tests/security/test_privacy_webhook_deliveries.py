@@ -116,7 +116,7 @@ def test_erasure_cancels_pending_deliveries_and_redacts_sent_ones(
 
     # Neither the API nor the admin shows the identifier any more.
     listed = alice_client.get(f"{API}/webhook-deliveries/").json()
-    assert listed["count"] == 5
+    assert len(listed["results"]) == 5
     assert f'"sms_msg_id": "{SUBJECT}"' not in json.dumps(listed)
     assert '"sms_msg_id": "[erased]"' in json.dumps(listed)
     admin = Client()
