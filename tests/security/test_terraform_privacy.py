@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.terraform_config import Configuration, estate as whole_estate, strings, var_files
+from tests.terraform.terraform_config import Configuration, strings, var_files
+from tests.terraform.terraform_config import estate as whole_estate
 
 SHORT_DAYS = 30
 
