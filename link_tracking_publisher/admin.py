@@ -655,26 +655,25 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             " · ",
             "<a href='{}' download>{}</a>",
             [
-                (reverse(f"admin:{self._qr_url_name}", args=[obj.pk, fmt]), f"download {label}")
+                (reverse(f"admin:{self._url_name('qr')}", args=[obj.pk, fmt]), f"download {label}")
                 for fmt, label in (("svg", "SVG (print)"), ("png", "PNG (screens)"))
             ],
         )
 
-    @property
-    def _qr_url_name(self) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_qr"
+    def _url_name(self, view: str) -> str:
+        """The name of one of this admin's URLs (``link_tracking_link_<view>``)."""
+        return f"{self.opts.app_label}_{self.opts.model_name}_{view}"
 
     def get_urls(self) -> list[Any]:
         qr_view = self.admin_site.admin_view(self.qr_view)
         import_view = self.admin_site.admin_view(self.import_view)
-        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
         return [
-            path("import/", import_view, name=name),
-            path("<path:object_id>/qr/<str:fmt>/", qr_view, name=self._qr_url_name),
+            path("import/", import_view, name=self._url_name("import")),
+            path("<path:object_id>/qr/<str:fmt>/", qr_view, name=self._url_name("qr")),
             path(
                 "<path:object_id>/preview/",
                 self.admin_site.admin_view(self.preview_view),
-                name=self._preview_url_name,
+                name=self._url_name("preview"),
             ),
             *super().get_urls(),
         ]
@@ -710,7 +709,7 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             result = outcome
             if result.links and not result.errors:
                 self.message_user(request, f"{len(result.links)} links imported.")
-                return HttpResponseRedirect(reverse(f"admin:{self._changelist_url_name}"))
+                return HttpResponseRedirect(reverse(f"admin:{self._url_name('changelist')}"))
         context = {
             **self.admin_site.each_context(request),
             "title": "Import links from CSV",
@@ -721,14 +720,6 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             "async_max_rows": app_settings.IMPORT_ASYNC_MAX_ROWS,
         }
         return TemplateResponse(request, "admin/link_tracking/link_import.html", context)
-
-    @property
-    def _changelist_url_name(self) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_changelist"
-
-    @property
-    def _preview_url_name(self) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_preview"
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A simulated click on the link as it is now (country, User-Agent, Accept-Language,
@@ -749,13 +740,9 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             "original": obj,
             "form": form,
             "result": result,
-            "change_url": reverse(f"admin:{self._change_url_name}", args=[obj.pk]),
+            "change_url": reverse(f"admin:{self._url_name('change')}", args=[obj.pk]),
         }
         return TemplateResponse(request, "admin/link_tracking/link_preview.html", context)
-
-    @property
-    def _change_url_name(self) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_change"
 
     def qr_view(self, request: HttpRequest, object_id: str, fmt: str) -> HttpResponse:
         """The link's QR code as the API draws it by default (PNG large enough for slides)."""
@@ -807,7 +794,7 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             result.redirect_url,
             result.redirect_url,
             rows or mark_safe("<li>none</li>"),  # noqa: S308  (a literal)
-            reverse(f"admin:{self._preview_url_name}", args=[obj.pk]),
+            reverse(f"admin:{self._url_name('preview')}", args=[obj.pk]),
         )
 
     def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:
