@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Release the redirect runtime: test, build the image, push it to ECR, register a new
 # task-definition revision running it, roll the ECS service onto that revision, wait until the
-# service is stable on it, and smoke-test /health through CloudFront.
+# service is stable on it (the primary region's, then the secondary's in two regions), and
+# smoke-test /health through CloudFront.
 #
 #   ENVIRONMENT=dev ./deploy.sh
 #   ENVIRONMENT=prod IMAGE_TAG=<commit sha> ./deploy.sh    # a commit already built elsewhere
@@ -9,7 +10,9 @@
 # Names come from `terraform output` (run `terraform init` with the environment's backend file
 # first, see docs/DEPLOYMENT.md) unless given in the environment, as CI does:
 #   ECR_REPOSITORY_URL, ECS_CLUSTER, ECS_SERVICE, TASK_FAMILY, CONTAINER_NAME, HEALTH_URL
-# Other knobs: AWS_REGION (default us-east-1), SKIP_TESTS=1 (CI tests in an earlier job).
+# Other knobs: AWS_REGION (default us-east-1), SKIP_TESTS=1 (CI tests in an earlier job),
+# SECONDARY=none (roll out the primary region only), SECONDARY_JSON (`terraform output -json
+# secondary`, for CI without terraform state).
 #
 # Rolling back is deploying an older commit: IMAGE_TAG=<older sha> ./deploy.sh (the image is
 # still in ECR, so nothing is rebuilt).
@@ -67,36 +70,71 @@ else
     docker push "$IMAGE"
 fi
 
-# --- 4. a new task-definition revision: the family's latest, with the new image ----------------
-log "Registering a revision of $TASK_FAMILY with $IMAGE"
+# --- 4-5. in each region: a new task-definition revision (the family's latest, with the new
+# image), the service rolled onto it, and a wait until it is stable on it ----------------------
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
-aws ecs describe-task-definition --task-definition "$TASK_FAMILY" --include TAGS \
-    >"$workdir/described.json"
-python3 scripts/new_task_definition.py "$workdir/described.json" "$CONTAINER_NAME" "$IMAGE" \
-    >"$workdir/register.json"
-TASK_DEFINITION_ARN="$(aws ecs register-task-definition \
-    --cli-input-json "file://$workdir/register.json" \
-    --query 'taskDefinition.taskDefinitionArn' --output text)"
-echo "registered $TASK_DEFINITION_ARN" >&2
 
-# --- 5. deploy and wait -------------------------------------------------------------------------
-log "Updating $ECS_SERVICE"
-aws ecs update-service --cluster "$ECS_CLUSTER" --service "$ECS_SERVICE" \
-    --task-definition "$TASK_DEFINITION_ARN" >/dev/null
+roll_out() {  # region cluster service family container
+    local region="$1" cluster="$2" service="$3" family="$4" container="$5"
+    log "[$region] Registering a revision of $family with $IMAGE"
+    aws --region "$region" ecs describe-task-definition --task-definition "$family" \
+        --include TAGS >"$workdir/described-$region.json"
+    python3 scripts/new_task_definition.py "$workdir/described-$region.json" "$container" \
+        "$IMAGE_IN_REGION" >"$workdir/register-$region.json"
+    local definition
+    definition="$(aws --region "$region" ecs register-task-definition \
+        --cli-input-json "file://$workdir/register-$region.json" \
+        --query 'taskDefinition.taskDefinitionArn' --output text)"
+    echo "registered $definition" >&2
 
-log "Waiting for the service to be stable"
-aws ecs wait services-stable --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE"
+    log "[$region] Updating $service"
+    aws --region "$region" ecs update-service --cluster "$cluster" --service "$service" \
+        --task-definition "$definition" >/dev/null
 
-# A deployment the circuit breaker rolled back is also "stable", on the old revision.
-# shellcheck disable=SC2016 # backticks are JMESPath literals, not command substitution
-read -r RUNNING_DEFINITION ROLLOUT_STATE < <(aws ecs describe-services \
-    --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE" \
-    --query 'services[0].deployments[?status==`PRIMARY`] | [0].[taskDefinition, rolloutState]' \
-    --output text)
-if [[ "$RUNNING_DEFINITION" != "$TASK_DEFINITION_ARN" || "$ROLLOUT_STATE" != "COMPLETED" ]]; then
-    echo "deploy.sh: the service runs $RUNNING_DEFINITION ($ROLLOUT_STATE), not $TASK_DEFINITION_ARN: the deployment failed and was rolled back" >&2
-    exit 1
+    log "[$region] Waiting for the service to be stable"
+    aws --region "$region" ecs wait services-stable --cluster "$cluster" --services "$service"
+
+    # A deployment the circuit breaker rolled back is also "stable", on the old revision.
+    local running state
+    # shellcheck disable=SC2016 # backticks are JMESPath literals, not command substitution
+    read -r running state < <(aws --region "$region" ecs describe-services \
+        --cluster "$cluster" --services "$service" \
+        --query 'services[0].deployments[?status==`PRIMARY`] | [0].[taskDefinition, rolloutState]' \
+        --output text)
+    if [[ "$running" != "$definition" || "$state" != "COMPLETED" ]]; then
+        echo "deploy.sh: [$region] the service runs $running ($state), not $definition: the deployment failed and was rolled back" >&2
+        exit 1
+    fi
+}
+
+IMAGE_IN_REGION="$IMAGE"
+roll_out "$AWS_REGION" "$ECS_CLUSTER" "$ECS_SERVICE" "$TASK_FAMILY" "$CONTAINER_NAME"
+
+# Two regions: the secondary's service (terraform output `secondary`, null with one region)
+# runs the same image from its own registry, where the primary's replicates it (same name).
+# SECONDARY=none skips it; SECONDARY_JSON gives the output without terraform, as CI does.
+if [[ "${SECONDARY:-}" != "none" ]]; then
+    SECONDARY_JSON="${SECONDARY_JSON:-$(terraform -chdir=terraform output -json secondary)}"
+    if [[ -n "$SECONDARY_JSON" && "$SECONDARY_JSON" != "null" ]]; then
+        read -r S_REGION S_REPOSITORY S_CLUSTER S_SERVICE S_FAMILY < <(python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+print(s["region"], s["ecr_repository_url"], s["ecs_cluster_name"], s["ecs_service_name"], s["ecs_task_family"])
+' "$SECONDARY_JSON")
+        IMAGE_IN_REGION="$S_REPOSITORY:$IMAGE_TAG"
+        log "[$S_REGION] Waiting for $IMAGE_IN_REGION to replicate"
+        for attempt in $(seq 1 60); do
+            aws --region "$S_REGION" ecr describe-images --repository-name "${S_REPOSITORY#*/}" \
+                --image-ids imageTag="$IMAGE_TAG" >/dev/null 2>&1 && break
+            if [[ "$attempt" == 60 ]]; then
+                echo "deploy.sh: $IMAGE_IN_REGION did not replicate to $S_REGION in 10 minutes" >&2
+                exit 1
+            fi
+            sleep 10
+        done
+        roll_out "$S_REGION" "$S_CLUSTER" "$S_SERVICE" "$S_FAMILY" "$CONTAINER_NAME"
+    fi
 fi
 
 # --- 6. smoke test ------------------------------------------------------------------------------
@@ -114,4 +152,4 @@ if [[ "$status" != "200" ]]; then
     exit 1
 fi
 
-log "Deployed $IMAGE to $ECS_CLUSTER/$ECS_SERVICE ($TASK_DEFINITION_ARN)"
+log "Deployed $IMAGE to $ECS_CLUSTER/$ECS_SERVICE${S_REGION:+ and, in $S_REGION, $S_CLUSTER/$S_SERVICE}"

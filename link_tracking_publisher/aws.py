@@ -190,14 +190,19 @@ def cloudwatch_client() -> Any:
     )
 
 
-def service_client(service: str) -> Any:
-    """A cached boto3 client for ``service`` (``"s3"``, ``"sqs"``), on the standard
-    ``AWS_ENDPOINT_URL_<SERVICE>`` / ``AWS_ENDPOINT_URL`` endpoint."""
+def service_client(service: str, *, secondary: bool = False) -> Any:
+    """A cached boto3 client for ``service`` (``"s3"``, ``"sqs"``) in ``AWS_REGION``, or in
+    ``SECONDARY_REGION`` (``secondary=True``), on the standard ``AWS_ENDPOINT_URL_<SERVICE>``
+    / ``AWS_ENDPOINT_URL`` endpoint."""
     endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get(
         "AWS_ENDPOINT_URL"
     )
+    region = app_settings.SECONDARY_REGION if secondary else None
     return _cached(
         "client",
         service,
-        lambda: boto3.session.Session().client(service, config=_config(), endpoint_url=endpoint),
+        lambda: boto3.session.Session().client(
+            service, config=_config(region), endpoint_url=endpoint
+        ),
+        region=region,
     )

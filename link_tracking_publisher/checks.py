@@ -159,6 +159,22 @@ def _check_regions(valid: dict[str, Any]) -> list[CheckMessage]:
                 "writes the primary cannot take).",
             )
         )
+    secondary_queue = valid.get("SECONDARY_CLICK_EVENTS_QUEUE_URL")
+    if secondary_queue and region == "":
+        problems.append(
+            (
+                "LINK_TRACKING['SECONDARY_CLICK_EVENTS_QUEUE_URL'] is set without SECONDARY_REGION.",
+                "Name the region the secondary queue is in (its clients are made there).",
+            )
+        )
+    if secondary_queue and secondary_queue == valid.get("CLICK_EVENTS_QUEUE_URL"):
+        problems.append(
+            (
+                "LINK_TRACKING['SECONDARY_CLICK_EVENTS_QUEUE_URL'] is CLICK_EVENTS_QUEUE_URL itself.",
+                "Give the secondary region's queue (terraform output "
+                "secondary_click_objects_queue_url), or '' for one region.",
+            )
+        )
     return [Error(message, hint=hint, id="link_tracking.E013") for message, hint in problems]
 
 

@@ -433,6 +433,10 @@ DECLARATIONS: tuple[Setting, ...] = (
     # (production), else a local NDJSON file or folder (the runtime's CLICK_EVENTS_FILE);
     # both empty: the task does nothing.
     Setting("CLICK_EVENTS_QUEUE_URL", "", text()),
+    # The secondary region's queue of the same notifications (terraform output
+    # secondary_click_objects_queue_url), read with clients in SECONDARY_REGION: each region's
+    # runtime delivers its clicks to its own region, so both are read (each event counted once).
+    Setting("SECONDARY_CLICK_EVENTS_QUEUE_URL", "", text(), "link_tracking.E013"),
     Setting("CLICK_EVENTS_SOURCE", "", text()),
     # Only objects under this prefix are ingested from the queue (Firehose's error output
     # lands elsewhere in the same bucket).

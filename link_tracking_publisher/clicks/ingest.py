@@ -104,6 +104,9 @@ class IngestReport:
     duplicates: int = 0
     skipped: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     new_deliveries: int = 0
+    #: The regions whose click-object queue could not be reached in this run (their backlog
+    #: waits on the queue, which SQS keeps 14 days, for a later run).
+    unreachable: list[str] = dataclasses.field(default_factory=list)
 
     def skip(self, reason: str, sample: object, source: str = "") -> None:
         if not self.skipped[reason]:  # once per reason and run, with the first sample
@@ -120,6 +123,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "skipped": dict(self.skipped),
             "webhook_deliveries": self.new_deliveries,
+            "unreachable": list(self.unreachable),
         }
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ..aws import service_client
+from ..aws import is_unreachable, service_client
 from ..conf import app_settings
 from .ingest import IngestReport, ingest_objects
 from .sources import SourceObject, local_objects, s3_object
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ingest_new_click_events", "objects_of_message"]
+__all__ = ["click_queues", "ingest_from_queue", "ingest_new_click_events", "objects_of_message"]
 
 #: Messages read per run at most (10 per ReceiveMessage call); the next beat run goes on.
 MAX_MESSAGES_PER_RUN = 200
@@ -40,8 +40,13 @@ def objects_of_message(body: str, s3: Any, prefix: str) -> list[SourceObject]:
     return objects
 
 
-def ingest_from_queue(queue_url: str, report: IngestReport) -> IngestReport:
-    sqs, s3 = service_client("sqs"), service_client("s3")
+def ingest_from_queue(
+    queue_url: str, report: IngestReport, *, secondary: bool = False
+) -> IngestReport:
+    """Ingest the objects the queue's notifications name, deleting each message once its
+    objects are counted; the clients are in ``SECONDARY_REGION`` for the secondary's queue."""
+    sqs = service_client("sqs", secondary=secondary)
+    s3 = service_client("s3", secondary=secondary)
     prefix = app_settings.CLICK_EVENTS_S3_PREFIX
     seen = 0
     while seen < MAX_MESSAGES_PER_RUN:
@@ -65,11 +70,44 @@ def ingest_from_queue(queue_url: str, report: IngestReport) -> IngestReport:
     return report
 
 
-def ingest_new_click_events() -> IngestReport | None:
-    """What the beat task runs: the queue in production, the local source in development."""
-    report = IngestReport()
+def click_queues() -> list[tuple[str, str, bool]]:
+    """(region, queue URL, whether it is the secondary's) of each queue to read: the
+    primary's ``CLICK_EVENTS_QUEUE_URL`` and, in two regions, the secondary's."""
+    queues = []
     if app_settings.CLICK_EVENTS_QUEUE_URL:
-        return ingest_from_queue(app_settings.CLICK_EVENTS_QUEUE_URL, report)
+        queues.append((app_settings.AWS_REGION, app_settings.CLICK_EVENTS_QUEUE_URL, False))
+    if app_settings.SECONDARY_CLICK_EVENTS_QUEUE_URL:
+        queues.append(
+            (app_settings.SECONDARY_REGION, app_settings.SECONDARY_CLICK_EVENTS_QUEUE_URL, True)
+        )
+    return queues
+
+
+def ingest_new_click_events() -> IngestReport | None:
+    """What the beat task runs: each region's queue in production, the local source in
+    development.
+
+    A region whose queue (or bucket) cannot be reached is named in ``report.unreachable`` and
+    the other region is still read: its messages stay on its queue (SQS keeps them 14 days)
+    and are ingested by the first run after it returns, each event once (events are
+    deduplicated by ``event_id`` and objects checkpointed by bucket and key). When no queue
+    can be reached the error is raised, so the run fails rather than report nothing done."""
+    report = IngestReport()
+    queues = click_queues()
+    if queues:
+        failure: BaseException | None = None
+        for region, queue_url, secondary in queues:
+            try:
+                ingest_from_queue(queue_url, report, secondary=secondary)
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                logger.warning("click-object queue in %s unreachable: %s", region, exc)
+                report.unreachable.append(region)
+                failure = exc
+        if failure is not None and len(report.unreachable) == len(queues):
+            raise failure
+        return report
     source = app_settings.CLICK_EVENTS_SOURCE
     if source and Path(source).exists():
         return ingest_objects(local_objects(Path(source)), report=report)

@@ -125,3 +125,102 @@ def test_local_source_setting(tmp_path: Path, link: Any, settings: Any, freeze_n
     settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_EVENTS_SOURCE": str(path)}
     report = ingest_new_click_events()
     assert report is not None and report.counted == 1
+
+
+def _notifying_queue(region: str, bucket: str) -> tuple[Any, Any, str]:
+    """A bucket in ``region`` that notifies a queue there of each object created, as the
+    region module wires Firehose's bucket to the click-ingest queue."""
+    s3 = boto3.client("s3", region_name=region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    sqs = boto3.client("sqs", region_name=region)
+    queue_url = sqs.create_queue(QueueName="click-objects")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    return s3, sqs, queue_url
+
+
+def test_both_regions_queues_are_read_and_a_lost_region_is_caught_up_when_it_returns(
+    aws: None, tmp_path: Path, link: Any, freeze_now: None, settings: Any
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from link_tracking_publisher.aws import service_client
+
+    s3_a, _, queue_a = _notifying_queue("us-east-1", "click-events-a")
+    s3_b, sqs_b, queue_b = _notifying_queue("eu-west-1", "click-events-b")
+    settings.LINK_TRACKING = {
+        **settings.LINK_TRACKING,
+        "CLICK_EVENTS_QUEUE_URL": queue_a,
+        "SECONDARY_REGION": "eu-west-1",
+        "SECONDARY_CLICK_EVENTS_QUEUE_URL": queue_b,
+    }
+    # Each region's runtime delivers to its own region; one event reached both (a replayed
+    # spill), and Firehose names objects alike in both buckets.
+    shared = click(link)
+    s3_a.upload_file(
+        str(write_parquet(tmp_path / "a.parquet", [click(link), click(link), shared])),
+        "click-events-a",
+        "click-events/year=2026/obj",
+    )
+    s3_b.upload_file(
+        str(write_parquet(tmp_path / "b.parquet", [click(link), shared])),
+        "click-events-b",
+        "click-events/year=2026/obj",
+    )
+    report = ingest_new_click_events()
+    assert report is not None
+    assert (report.counted, report.duplicates, report.unreachable) == (4, 1, [])
+    assert human_total(link) == 4
+
+    # Region B is lost: its queue does not answer. Region A's clicks are still counted, the
+    # report names the lost region, and B's notifications wait on its queue.
+    s3_a.upload_file(
+        str(write_parquet(tmp_path / "a2.parquet", [click(link)])),
+        "click-events-a",
+        "click-events/year=2026/obj2",
+    )
+    s3_b.upload_file(
+        str(write_parquet(tmp_path / "b2.parquet", [click(link), click(link)])),
+        "click-events-b",
+        "click-events/year=2026/obj2",
+    )
+
+    def unreachable(**kwargs: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com/")
+
+    events = service_client("sqs", secondary=True).meta.events
+    events.register("before-send.sqs", unreachable)
+    try:
+        lost = ingest_new_click_events()
+        assert lost is not None
+        assert (lost.counted, lost.unreachable) == (1, ["eu-west-1"])
+        assert lost.as_dict()["unreachable"] == ["eu-west-1"]
+        assert human_total(link) == 5
+        waiting = sqs_b.get_queue_attributes(
+            QueueUrl=queue_b, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        assert waiting == "1"
+        # With both queues unreachable, nothing was done: the run fails, it does not say done.
+        service_client("sqs").meta.events.register("before-send.sqs", unreachable)
+        try:
+            with pytest.raises(EndpointConnectionError):
+                ingest_new_click_events()
+        finally:
+            service_client("sqs").meta.events.unregister("before-send.sqs", unreachable)
+    finally:
+        events.unregister("before-send.sqs", unreachable)
+
+    # B is back: its backlog is ingested by the next run, each event once.
+    back = ingest_new_click_events()
+    assert back is not None and (back.counted, back.unreachable) == (2, [])
+    assert human_total(link) == 7

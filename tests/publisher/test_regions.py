@@ -220,6 +220,12 @@ def test_the_command_reports_drift_per_replica(
         {"SECONDARY_REGION": "eu-central-1", "SECONDARY_DYNAMODB_ENDPOINT_URL": "localhost"},
         {"PUBLISH_TO_SECONDARY": True},
         {"SECONDARY_REGION": "eu-central-1", "PUBLISH_TO_SECONDARY": "yes"},
+        {"SECONDARY_CLICK_EVENTS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/1/q"},
+        {
+            "SECONDARY_REGION": "eu-central-1",
+            "CLICK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
+            "SECONDARY_CLICK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
+        },
     ],
 )
 def test_contradictory_region_settings_are_a_system_check_error(
@@ -235,5 +241,7 @@ def test_two_regions_pass_the_checks(settings: Any) -> None:
         "SECONDARY_REGION": "eu-central-1",
         "SECONDARY_DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:5001",
         "PUBLISH_TO_SECONDARY": True,
+        "CLICK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/click-objects",
+        "SECONDARY_CLICK_EVENTS_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/1/click-objects",
     }
     assert check_settings() == []

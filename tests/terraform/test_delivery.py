@@ -407,14 +407,105 @@ def test_deploy_registers_a_revision_waits_and_smoke_tests():
     for step in (
         "docker build --target runtime",
         "docker push",
-        "aws ecs register-task-definition",
-        "aws ecs update-service",
-        "aws ecs wait services-stable",
+        'aws --region "$region" ecs register-task-definition',
+        'aws --region "$region" ecs update-service',
+        'aws --region "$region" ecs wait services-stable',
         'curl --silent --output /dev/null --write-out "%{http_code}"'.replace('"', "'"),
     ):
         assert step in script, step
     assert "HEALTH_URL:-$(tf_output health_check_url)" in script
     assert tf.load().outputs["health_check_url"]["value"].endswith("/health")
+
+
+FAKE_AWS = r"""#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+region = os.environ["AWS_REGION"]
+if args[:1] == ["--region"]:
+    region, args = args[1], args[2:]
+with open(os.environ["CALLS"], "a") as calls:
+    calls.write(json.dumps([region] + args) + "\n")
+command = " ".join(args[:2])
+if command == "ecs describe-task-definition":
+    print(json.dumps({"taskDefinition": {"family": "f", "containerDefinitions": [
+        {"name": "runtime", "image": "old"}]}}))
+elif command == "ecs register-task-definition":
+    print(f"arn:aws:ecs:{region}:1:task-definition/f:2")
+elif command == "ecs describe-services":
+    print(f"arn:aws:ecs:{region}:1:task-definition/f:2\tCOMPLETED")
+"""
+
+
+def _fake_bin(tmp_path, secondary):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    outputs = {
+        "ecr_repository_url": "1.dkr.ecr.us-east-1.amazonaws.com/link-runtime-prod",
+        "ecs_cluster_name": "link-runtime-prod",
+        "ecs_service_name": "runtime",
+        "ecs_task_family": "link-runtime-prod",
+        "ecs_container_name": "runtime",
+        "health_check_url": "https://go.example.com/health",
+    }
+    terraform = (
+        "#!/usr/bin/env python3\nimport json, sys\n"
+        f"outputs = {json.dumps(outputs)!r}\nsecondary = {json.dumps(secondary)!r}\n"
+        "name = sys.argv[-1]\n"
+        "print(secondary if name == 'secondary' else json.loads(outputs)[name], end='')\n"
+    )
+    for name, text in {
+        "aws": FAKE_AWS,
+        "terraform": terraform,
+        "curl": "#!/bin/sh\nprintf 200\n",
+        "docker": "#!/bin/sh\nexit 1\n",
+    }.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("two_regions", [False, True])
+def test_deploy_rolls_out_every_region_of_the_estate(tmp_path, two_regions):
+    secondary = (
+        {
+            "region": "eu-west-1",
+            "ecr_repository_url": "1.dkr.ecr.eu-west-1.amazonaws.com/link-runtime-prod",
+            "ecs_cluster_name": "link-runtime-prod-2",
+            "ecs_service_name": "runtime-2",
+            "ecs_task_family": "link-runtime-prod-2",
+        }
+        if two_regions
+        else None
+    )
+    bin_dir = _fake_bin(tmp_path, secondary)
+    calls = tmp_path / "calls.ndjson"
+    result = subprocess.run(
+        ["bash", str(DEPLOY)],
+        env={
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "ENVIRONMENT": "prod",
+            "SKIP_TESTS": "1",
+            "CALLS": str(calls),
+            "HOME": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    updates = [
+        (c[0], c[c.index("--cluster") + 1]) for c in made if c[1:3] == ["ecs", "update-service"]
+    ]
+    expected = [("us-east-1", "link-runtime-prod")]
+    if two_regions:
+        expected.append(("eu-west-1", "link-runtime-prod-2"))
+        registered = [c for c in made if c[1:3] == ["ecs", "register-task-definition"]]
+        assert len(registered) == 2
+        # The secondary runs the same image from its own registry (replicated).
+        (spec,) = [c for c in made if c[0] == "eu-west-1" and c[1:3] == ["ecr", "describe-images"]]
+        assert spec[-1].startswith("imageTag=")
+    assert updates == expected
 
 
 def _new_task_definition():
