@@ -168,7 +168,7 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
     from django.db.models import F
 
     from link_tracking_publisher.clicks.devices import device_of
-    from link_tracking_publisher.clicks.ingest import event_key, visitor_key
+    from link_tracking_publisher.clicks.ingest import event_key, visitor_number
     from link_tracking_publisher.models import (
         CampaignClickTotals,
         CampaignDayBreakdown,
@@ -234,7 +234,7 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
                     )
         if not raw["is_bot"]:
             ClickVisitor.objects.get_or_create(
-                link_id=raw["link_id"], hour=hour, visitor=visitor_key(raw["ip_hash"])
+                link_id=raw["link_id"], hour=hour, visitor=visitor_number(raw["ip_hash"])
             )
         message, created = MessageClick.objects.get_or_create(
             link_id=raw["link_id"], sms_msg_id=raw["sms_msg_id"], defaults={"last_click_at": at}

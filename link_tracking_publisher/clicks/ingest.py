@@ -630,8 +630,10 @@ def _sum_update(model: Any, field: str) -> str:
     return f"{c} = {t}.{c} + excluded.{c}"
 
 
-def visitor_key(ip_hash: str) -> int:
-    """The 64-bit visitor key of an ``ip_hash`` (see :class:`~..models.ClickVisitor`)."""
+def visitor_number(ip_hash: str) -> int:
+    """The 64-bit visitor number of an ``ip_hash`` (:attr:`~..models.ClickVisitor.visitor`);
+    not the contract's :func:`link_tracking_runtime.click.visitor_key`, the string that keeps
+    a visitor's A/B variant."""
     return _hash_64((ip_hash,))[0]
 
 
