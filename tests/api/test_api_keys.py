@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -370,6 +371,31 @@ def test_a_key_only_client_creates_a_link_and_reads_its_message_clicks(
     ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 3600)
     body = client.get(f"{API}/message-clicks/", {"sms_msg_id": "m-42"}).json()
     assert [(row["link"], row["human_clicks"]) for row in body["results"]] == [(str(link.pk), 2)]
+
+
+def test_a_key_with_stats_read_streams_its_campaigns_message_clicks(
+    make_key: Any, campaign_a: Any, campaign_b: Any, domain_a: Any, tmp_path: Path
+) -> None:
+    link = LinkFactory(domain=domain_a, account=domain_a.account, campaign=campaign_a)
+    events = [click(link, at=T0 + 60, sms_msg_id="m-7"), click(link, at=T0 + 90, sms_msg_id="m-8")]
+    ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 3600)
+    path = f"{API}/campaigns/{campaign_a.pk}/message-clicks/export/"
+
+    _, raw = make_key("stats:read")
+    answer = key_client(raw).get(path, {"format": "ndjson"})
+    assert answer.status_code == 200
+    rows = [json.loads(line) for line in b"".join(answer.streaming_content).splitlines()]
+    assert sorted(row["sms_msg_id"] for row in rows) == ["m-7", "m-8"]
+    # Another account's campaign does not exist for the key.
+    other = key_client(raw).get(f"{API}/campaigns/{campaign_b.pk}/message-clicks/export/")
+    assert other.status_code == 404
+
+    _, links_only = make_key("links:read")
+    refused = key_client(links_only).get(path)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "detail": "This API key does not have the scope 'stats:read' this request needs."
+    }
 
 
 # --- the OpenAPI document -------------------------------------------------------------------
