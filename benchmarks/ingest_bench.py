@@ -167,8 +167,9 @@ def worker_naive(path: Path, var_dir: Path, sample: int, batch: int) -> dict[str
     from django.db import transaction
     from django.db.models import F
 
+    from link_tracking_publisher.clicks.dedupe import event_key
     from link_tracking_publisher.clicks.devices import device_of
-    from link_tracking_publisher.clicks.ingest import event_key, visitor_number
+    from link_tracking_publisher.clicks.ingest import visitor_number
     from link_tracking_publisher.models import (
         CampaignClickTotals,
         CampaignDayBreakdown,

@@ -803,7 +803,7 @@ class ClickEventKey(models.Model):
     transaction that inserts its key, so at-least-once delivery never counts twice.
 
     ``key`` is the first 64 bits of a BLAKE2b hash of the ``event_id``
-    (:func:`~.clicks.ingest.event_key`): an integer key is a fraction of the text's index
+    (:func:`~.clicks.dedupe.event_key`): an integer key is a fraction of the text's index
     cost. Two events collide with probability about n²/2⁶⁵ for n keys held (docs:
     CLICK_STATISTICS.md, "Dedupe keys"). ``day`` (UTC days since the epoch of the event's
     timestamp) is what keys are pruned by once older than ``CLICK_DEDUPE_HORIZON_DAYS``."""

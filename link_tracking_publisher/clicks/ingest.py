@@ -4,7 +4,7 @@ Per chunk of raw records (``LINK_TRACKING['CLICK_INGEST_BATCH_SIZE']``), in one 
 
 1. each record is parsed and validated; bad ones are counted by reason, logged once per run
    with a sample, and skipped;
-2. the chunk's ``event_id`` keys (64-bit hashes, :func:`event_key`) are inserted into
+2. the chunk's ``event_id`` keys (64-bit hashes, :func:`.dedupe.event_key`) are inserted into
    :class:`~..models.ClickEventKey` with ``ON CONFLICT DO NOTHING RETURNING``: only events whose key this transaction inserted are
    counted, so a rerun, a redelivered object or a concurrent ingester never counts twice;
 3. the new events are rolled up in memory and upserted (``ON CONFLICT DO UPDATE``) into the
@@ -25,7 +25,6 @@ import collections
 import contextlib
 import dataclasses
 import gc
-import hashlib
 import itertools
 import logging
 import math
@@ -51,7 +50,6 @@ from ..models import (
     CampaignClickTotals,
     CampaignDayBreakdown,
     CampaignHourClicks,
-    ClickEventKey,
     ClickIngestCheckpoint,
     ClickVisitor,
     ClickWebhook,
@@ -65,6 +63,15 @@ from ..models import (
 )
 from ..services.privacy import delivery_subject_hashes
 from ..signals import link_clicked
+from .bulk_sql import (
+    SQL_CHUNK,
+    hash_64,
+    max_update,
+    min_update,
+    sum_update,
+    upsert,
+)
+from .dedupe import event_keys, insert_keys, oldest_accepted
 from .devices import device_of
 from .sources import Chunk, SourceObject, read_chunks
 
@@ -73,10 +80,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "SKIP_REASONS",
     "IngestReport",
-    "event_key",
     "ingest_chunk",
     "ingest_objects",
-    "prune_event_keys",
     "rollup_context",
     "write_rollups",
 ]
@@ -90,8 +95,6 @@ SKIP_REASONS = (
     "oversized_field",  # a field longer than the rollups store (or a line over 64 KiB)
     "truncated_object",  # an object that ends mid-record or cannot be read as Parquet
 )
-
-_SQL_CHUNK = 500  # keys per multi-row INSERT … RETURNING (well under either database's limits)
 
 
 @dataclasses.dataclass
@@ -410,7 +413,7 @@ def _ingest_chunk(records: Sequence[Any], context: _Context, source: str, after:
     first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
     valid = report.read - sum(report.skipped.values())
     with transaction.atomic():
-        new_keys = _insert_keys(first, columns[1])
+        new_keys = insert_keys(first, columns[1])
         chosen = sorted(map(first.__getitem__, new_keys))  # arrival order
         new = [list(map(column.__getitem__, chosen)) for column in columns]
         if chosen:
@@ -480,161 +483,11 @@ def _ingest_object_chunk(
     checkpoint.position = chunk.position
 
 
-# --- SQL -----------------------------------------------------------------------------------
-# Multi-row INSERT … ON CONFLICT is the same text on SQLite (3.35+) and PostgreSQL.
-
-
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model: Any, field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
-
-
-def _hash_64(texts: Iterable[str]) -> list[int]:
-    """The first 64 bits of each text's BLAKE2b hash, as signed integers (the dedupe and
-    visitor keys)."""
-    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
-    return [
-        from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-        for text in texts
-    ]
-
-
-def event_key(event_id: str) -> int:
-    """The 64-bit dedupe key of an ``event_id`` (see :class:`~..models.ClickEventKey`)."""
-    return _hash_64((event_id,))[0]
-
-
-def event_keys(event_ids: Iterable[str]) -> list[int]:
-    """:func:`event_key` of each ``event_id``, in order."""
-    return _hash_64(event_ids)
-
-
-def oldest_accepted(now: float) -> float:
-    """The oldest event timestamp ingested at ``now``: older events might have had their
-    dedupe key pruned already, so they are skipped as ``too_old`` rather than risk counting
-    one twice. ``0`` when ``CLICK_DEDUPE_HORIZON_DAYS`` is ``None`` (keys kept forever)."""
-    days = app_settings.CLICK_DEDUPE_HORIZON_DAYS
-    return 0.0 if days is None else now - days * 86400
-
-
-def prune_event_keys(now: float | None = None) -> int:
-    """Delete the dedupe keys of whole UTC days that end before :func:`oldest_accepted`:
-    events of those days are skipped as ``too_old`` from now on, so their keys are never
-    needed again. Returns how many keys were deleted."""
-    if app_settings.CLICK_DEDUPE_HORIZON_DAYS is None:
-        return 0
-    now = time.time() if now is None else now
-    first_kept_day = int(oldest_accepted(now) // 86400)
-    deleted, _ = ClickEventKey.objects.filter(day__lt=first_kept_day).delete()
-    return deleted
-
-
-@contextlib.contextmanager
-def _bulk_cursor() -> Iterator[tuple[Any, str]]:
-    """A cursor for the bulk statements and its placeholder: the DB-API connection's own
-    cursor with the driver's native paramstyle (no per-statement placeholder rewriting and
-    wrapper calls; same connection, so inside Django's transaction, errors translated to
-    Django's), or Django's cursor while anything watches those (a query log under DEBUG or
-    CaptureQueriesContext, an ``execute_wrapper``), so they still see every statement."""
-    if connection.queries_logged or connection.execute_wrappers:
-        with connection.cursor() as cursor:
-            yield cursor, "%s"
-        return
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = connection.connection.cursor()
-        try:
-            yield cursor, "?" if connection.vendor == "sqlite" else "%s"
-        finally:
-            cursor.close()
-
-
-def _insert_keys(first: dict[int, int], stamps: list[float]) -> list[int]:
-    """The keys of ``first`` (key → index of its event) this transaction inserted (events
-    not already ingested). They are inserted in key order, so each statement walks the key's
-    B-tree in one direction."""
-    new: list[int] = []
-    table = _table(ClickEventKey)
-    key, day = _column(ClickEventKey, "key"), _column(ClickEventKey, "day")
-    keys = sorted(first)
-    days = map(
-        operator.floordiv, map(stamps.__getitem__, map(first.__getitem__, keys)), repeat(86400)
-    )
-    values: list[Any] = [None] * (2 * len(keys))  # key, day, key, day, …
-    values[0::2] = keys
-    values[1::2] = map(int, days)
-    with _bulk_cursor() as (cursor, p):
-        for start in range(0, len(keys), _SQL_CHUNK):
-            part = values[2 * start : 2 * (start + _SQL_CHUNK)]
-            cursor.execute(
-                f"INSERT INTO {table} ({key}, {day}) VALUES "
-                + ",".join([f"({p},{p})"] * (len(part) // 2))
-                + f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
-                part,
-            )
-            new.extend(row[0] for row in cursor.fetchall())
-    return new
-
-
-def _upsert(
-    model: Any,
-    fields: Sequence[str],
-    keys: Sequence[str],
-    updates: str,
-    rows: list[tuple[Any, ...]],
-) -> None:
-    """INSERT … ON CONFLICT for all rows, :data:`_SQL_CHUNK` rows per statement (one round
-    trip and one statement to plan per chunk, on PostgreSQL as on SQLite). Rows go in the
-    order of the conflict key's index, so the statements walk its B-tree in one direction
-    instead of jumping to a random page per row."""
-    if not rows:
-        return
-    assert tuple(fields[: len(keys)]) == tuple(keys), "rows start with their conflict key"
-    rows.sort()  # by the conflict key (unique, so the columns after it never decide)
-    columns = ", ".join(_column(model, f) for f in fields)
-    conflict = ", ".join(_column(model, f) for f in keys)
-    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    with _bulk_cursor() as (cursor, p):
-        placeholder = "(" + ", ".join([p] * len(fields)) + ")"
-        for start in range(0, len(rows), _SQL_CHUNK):
-            part = rows[start : start + _SQL_CHUNK]
-            cursor.execute(
-                f"INSERT INTO {_table(model)} ({columns}) VALUES "
-                + ", ".join([placeholder] * len(part))
-                + f" ON CONFLICT ({conflict}) {action}",
-                list(itertools.chain.from_iterable(part)),
-            )
-
-
-def _min_update(model: Any, field: str) -> str:
-    t, c = _table(model), _column(model, field)
-    return (
-        f"{c} = CASE WHEN excluded.{c} IS NULL THEN {t}.{c} "
-        f"WHEN {t}.{c} IS NULL OR excluded.{c} < {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
-    )
-
-
-def _max_update(model: Any, field: str) -> str:
-    t, c = _table(model), _column(model, field)
-    return (
-        f"{c} = CASE WHEN excluded.{c} IS NULL THEN {t}.{c} "
-        f"WHEN {t}.{c} IS NULL OR excluded.{c} > {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
-    )
-
-
-def _sum_update(model: Any, field: str) -> str:
-    t, c = _table(model), _column(model, field)
-    return f"{c} = {t}.{c} + excluded.{c}"
-
-
 def visitor_number(ip_hash: str) -> int:
     """The 64-bit visitor number of an ``ip_hash`` (:attr:`~..models.ClickVisitor.visitor`);
     not the contract's :func:`link_tracking_runtime.click.visitor_key`, the string that keeps
     a visitor's A/B variant."""
-    return _hash_64((ip_hash,))[0]
+    return hash_64((ip_hash,))[0]
 
 
 #: A cell's counts while a chunk is rolled up: human clicks, bot clicks, human scans, bot
@@ -677,15 +530,15 @@ _COUNT_FIELDS = (
 def _counts_update(model: Any) -> str:
     return ", ".join(
         (
-            *(_sum_update(model, f) for f in _COUNT_FIELDS[:4]),
-            _min_update(model, "first_click_at"),
-            _max_update(model, "last_click_at"),
+            *(sum_update(model, f) for f in _COUNT_FIELDS[:4]),
+            min_update(model, "first_click_at"),
+            max_update(model, "last_click_at"),
         )
     )
 
 
 def _breakdown_update(model: Any) -> str:
-    return f"{_sum_update(model, 'human_clicks')}, {_sum_update(model, 'bot_clicks')}"
+    return f"{sum_update(model, 'human_clicks')}, {sum_update(model, 'bot_clicks')}"
 
 
 def rollup_context() -> _Context:
@@ -739,28 +592,28 @@ def write_rollups(
     def count_row(counts: Counts) -> tuple[Any, ...]:
         return (*counts[:4], db[counts[4]], db[counts[5]])
 
-    _upsert(
+    upsert(
         LinkHourClicks,
         ("link", "hour", *_COUNT_FIELDS),
         ("link", "hour"),
         _counts_update(LinkHourClicks),
         [(link, db[hour], *count_row(c)) for (link, _, hour), c in hours.items()],
     )
-    _upsert(
+    upsert(
         CampaignHourClicks,
         ("campaign", "hour", *_COUNT_FIELDS),
         ("campaign", "hour"),
         _counts_update(CampaignHourClicks),
         [(campaign, db[hour], *count_row(c)) for (campaign, hour), c in campaign_hours.items()],
     )
-    _upsert(
+    upsert(
         LinkClickTotals,
         ("link", *_COUNT_FIELDS),
         ("link",),
         _counts_update(LinkClickTotals),
         [(link, *count_row(c)) for link, c in link_totals.items()],
     )
-    _upsert(
+    upsert(
         CampaignClickTotals,
         ("campaign", *_COUNT_FIELDS),
         ("campaign",),
@@ -768,7 +621,7 @@ def write_rollups(
         [(campaign, *count_row(c)) for campaign, c in campaign_totals.items()],
     )
     breakdown = ("day", "dimension", "value", "human_clicks", "bot_clicks")
-    _upsert(
+    upsert(
         LinkDayBreakdown,
         ("link", *breakdown),
         ("link", "day", "dimension", "value"),
@@ -778,7 +631,7 @@ def write_rollups(
             for (link, _, day, dimension, value), (human, bot) in days.items()
         ],
     )
-    _upsert(
+    upsert(
         CampaignDayBreakdown,
         ("campaign", *breakdown),
         ("campaign", "day", "dimension", "value"),
@@ -857,7 +710,7 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
         zip(
             compress(links, seen),
             compress(hours, seen),
-            _hash_64(compress(ips, seen)),
+            hash_64(compress(ips, seen)),
             strict=True,
         )
     )
@@ -879,7 +732,7 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
     )
 
     db_hour = context.db_datetimes(hours).__getitem__
-    _upsert(
+    upsert(
         ClickVisitor,
         ("link", "hour", "visitor"),
         ("link", "hour", "visitor"),
@@ -890,7 +743,7 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
     db_message: dict[Any, Any] = context.db_datetimes(
         itertools.chain(first_human.values(), last_message.values())
     )
-    _upsert(
+    upsert(
         MessageClick,
         (
             "link",
@@ -903,10 +756,10 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
         ("link", "sms_msg_id"),
         ", ".join(
             (
-                _sum_update(MessageClick, "human_clicks"),
-                _sum_update(MessageClick, "bot_clicks"),
-                _min_update(MessageClick, "first_human_click_at"),
-                _max_update(MessageClick, "last_click_at"),
+                sum_update(MessageClick, "human_clicks"),
+                sum_update(MessageClick, "bot_clicks"),
+                min_update(MessageClick, "first_human_click_at"),
+                max_update(MessageClick, "last_click_at"),
             )
         ),
         list(
@@ -962,7 +815,7 @@ def _write_deliveries(clicks: list[_Click], context: _Context) -> int:
                     next_attempt_at=now,
                 )
             )
-    ClickWebhookDelivery.objects.bulk_create(rows, batch_size=_SQL_CHUNK, ignore_conflicts=True)
+    ClickWebhookDelivery.objects.bulk_create(rows, batch_size=SQL_CHUNK, ignore_conflicts=True)
     return len(rows)
 
 

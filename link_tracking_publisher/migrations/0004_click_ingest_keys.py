@@ -11,7 +11,7 @@ import link_tracking_publisher.models
 
 
 def convert_keys(apps, schema_editor):
-    from link_tracking_publisher.clicks.ingest import event_key
+    from link_tracking_publisher.clicks.dedupe import event_key
 
     Legacy = apps.get_model("link_tracking", "ClickEventIdLegacy")
     Key = apps.get_model("link_tracking", "ClickEventKey")

@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from .. import dispatch
-from ..clicks import ingest, queue, webhooks
+from ..clicks import dedupe, queue, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def ingest_click_events() -> dict[str, Any]:
 def prune_click_event_keys() -> dict[str, int]:
     """Delete click dedupe keys older than ``CLICK_DEDUPE_HORIZON_DAYS`` (events that old are
     skipped as ``too_old``, so their keys are never looked up again)."""
-    deleted = ingest.prune_event_keys()
+    deleted = dedupe.prune_event_keys()
     logger.info("click dedupe keys pruned: %d", deleted)
     return {"deleted": deleted}
 

@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 
+from link_tracking_publisher.clicks import dedupe
 from link_tracking_publisher.clicks import ingest as ingest_module
 from link_tracking_publisher.clicks.ingest import _COUNT_FIELDS, ingest_objects
 from link_tracking_publisher.clicks.sources import local_objects
@@ -268,8 +269,8 @@ def test_dedupe_keys_are_64_bit_and_stamped_with_the_event_day(tmp_path: Path, l
     ingest(write_ndjson(tmp_path / "e.ndjson", events))
     keys = {row.key: row.day for row in ClickEventKey.objects.all()}
     assert keys == {
-        ingest_module.event_key(events[0].event_id): int(T0 // 86400),
-        ingest_module.event_key(events[1].event_id): int(T0 // 86400) - 1,
+        dedupe.event_key(events[0].event_id): int(T0 // 86400),
+        dedupe.event_key(events[1].event_id): int(T0 // 86400) - 1,
     }
     assert all(-(2**63) <= key < 2**63 for key in keys)
 
@@ -300,8 +301,8 @@ def test_pruning_keeps_every_key_an_accepted_event_can_need(
     assert ClickEventKey.objects.count() == 2
     # A day after the first event's day ended, no event of that day is accepted any more,
     # so its key goes; the second event's day is still within the horizon.
-    assert ingest_module.prune_event_keys(now=start + day - 1) == 0
-    assert ingest_module.prune_event_keys(now=start + day) == 1
+    assert dedupe.prune_event_keys(now=start + day - 1) == 0
+    assert dedupe.prune_event_keys(now=start + day) == 1
     assert list(ClickEventKey.objects.values_list("day", flat=True)) == [int(start // day)]
     # Redelivered after the prune: the first is too old, the second a duplicate, none counted.
     again = write_ndjson(tmp_path / "again.ndjson", events)
@@ -314,7 +315,7 @@ def test_pruning_keeps_every_key_an_accepted_event_can_need(
 def test_no_pruning_without_a_horizon(tmp_path: Path, link: Any, settings: Any) -> None:
     settings.LINK_TRACKING = {**settings.LINK_TRACKING, "CLICK_DEDUPE_HORIZON_DAYS": None}
     ingest(write_ndjson(tmp_path / "e.ndjson", [click(link, at=T0)]))
-    assert ingest_module.prune_event_keys(now=T0 + 1000 * 86400) == 0
+    assert dedupe.prune_event_keys(now=T0 + 1000 * 86400) == 0
     assert ClickEventKey.objects.count() == 1
 
 
@@ -336,7 +337,7 @@ def test_the_migration_converts_the_event_ids_already_held() -> None:
         executor.migrate(after)
         new = executor.loader.project_state(after).apps.get_model("link_tracking", "ClickEventKey")
         keys = {row.key: row.day for row in new.objects.all()}
-        assert set(keys) == {ingest_module.event_key("e1"), ingest_module.event_key("e2")}
+        assert set(keys) == {dedupe.event_key("e1"), dedupe.event_key("e2")}
         assert set(keys.values()) <= {started, int(time.time() // 86400)}  # the day it ran
     finally:
         executor = MigrationExecutor(connection)
