@@ -291,6 +291,7 @@ def _language_decision(header: str | None) -> tuple[str, str]:
         "*;q=1, *;q=0.5",
         None,
     ],
+    ids=lambda header: repr(header)[:40],
 )
 def test_unusable_accept_language_goes_to_the_default_route(header: str | None) -> None:
     assert _language_decision(header) == ("https://en.example.com/", "language:default")
