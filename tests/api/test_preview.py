@@ -187,8 +187,15 @@ def test_language_preview_reads_the_accept_language_as_the_runtime_does(
     assert data["redirect_url"].startswith("https://example.ca/fr?")
     data = staff_client.get(url, {"accept_language": "fr-CA"}).json()
     assert data["routing_reason"] == "language:fr-ca"
-    # No header, or one the runtime ignores (over its bound), is the default; never a 400.
-    for params in ({}, {"accept_language": "fr-CA," * 200}):
+    # No header, one the runtime ignores (over its bound) or one whose q does not parse is
+    # the default; never a 400.
+    for params in (
+        {},
+        {"accept_language": "fr-CA," * 200},
+        {"accept_language": "fr-CA;q=abc"},
+        {"accept_language": "fr;q=1.5"},
+        {"accept_language": ""},
+    ):
         response = staff_client.get(url, params)
         assert response.status_code == 200
         assert response.json()["routing_reason"] == "language:default"

@@ -241,3 +241,96 @@ def test_the_key_chosen_is_one_the_best_accepted_range_finds(
             candidates.append((-weights[weight], index, keys[0]))
     expected = min(candidates)[2] if candidates else None
     assert match_language(LANGUAGES, header) == expected
+
+
+LANGUAGE_RECORD = RuntimeRecord(
+    domain="go.example.com",
+    slug="LANG",
+    link_id="link-lang",
+    destination_url="https://d.example.com/",
+    fallback_url="https://go.example.com/disabled",
+    active=True,
+    runtime_version=1,
+    routing_rules={
+        "type": "language",
+        "fr": "https://fr.example.com/",
+        "fr-CA": "https://qc.example.com/",
+        "default": "https://en.example.com/",
+    },
+)
+
+
+def _language_decision(header: str | None) -> tuple[str, str]:
+    decision = route(LANGUAGE_RECORD, RoutingContext(now=0, accept_language=header))
+    return decision.destination, decision.reason
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # 8 KB: far past the bound, with a matching range first and last.
+        "fr-CA," + "de;q=0.5," * 909 + "fr",
+        "fr-CA;q=0.9" + " " * 8192,
+        # q values that are not RFC 9110 qvalues.
+        "fr;q=abc",
+        "fr;q=1.5",
+        "fr;q=-1",
+        "fr;q=0.5000",
+        "fr;q=",
+        "fr;q=nan",
+        "fr;q=inf",
+        "fr;q=1e0",
+        "fr-CA;q=0x1",
+        "fr;q=0.5;q=0.7",
+        # Empty, blank or nothing but separators and wildcards.
+        "",
+        " \t ",
+        ",,,",
+        ";q=1",
+        "*",
+        "*;q=1, *;q=0.5",
+        None,
+    ],
+    ids=lambda header: repr(header)[:40],
+)
+def test_unusable_accept_language_goes_to_the_default_route(header: str | None) -> None:
+    assert _language_decision(header) == ("https://en.example.com/", "language:default")
+
+
+def test_an_oversized_accept_language_is_ignored_before_it_is_parsed() -> None:
+    """Past the bound the header is not split at all (no work grows with it)."""
+
+    class Header(str):
+        def split(self, *args: Any, **kwargs: Any) -> list[str]:
+            raise AssertionError("an oversized header was parsed")
+
+    header = Header("fr," * (ACCEPT_LANGUAGE_MAX_LENGTH // 3 + 1))
+    assert len(header) > ACCEPT_LANGUAGE_MAX_LENGTH
+    assert match_language(LANGUAGES, header) is None
+
+
+def test_only_the_first_ranges_are_read() -> None:
+    within = "zz," * (ACCEPT_LANGUAGE_MAX_RANGES - 1) + "fr"
+    beyond = "zz," * ACCEPT_LANGUAGE_MAX_RANGES + "fr"
+    assert _language_decision(within) == ("https://fr.example.com/", "language:fr")
+    assert _language_decision(beyond) == ("https://en.example.com/", "language:default")
+
+
+def test_a_bad_q_spoils_its_range_only() -> None:
+    assert _language_decision("fr-CA;q=abc, fr;q=0.2") == ("https://fr.example.com/", "language:fr")
+
+
+def test_ranges_are_taken_by_q_then_position_and_a_basic_range_finds_its_prefix() -> None:
+    assert _language_decision("fr-CH") == ("https://fr.example.com/", "language:fr")
+    assert _language_decision("en, fr-CA;q=0.9, fr;q=0.95") == (
+        "https://fr.example.com/",
+        "language:fr",
+    )
+    assert _language_decision("fr-CH;q=0.8, fr-CA;q=0.8") == (
+        "https://fr.example.com/",
+        "language:fr",
+    )
+    assert _language_decision("fr-CA;q=0.8, fr-CH;q=0.8") == (
+        "https://qc.example.com/",
+        "language:fr-ca",
+    )

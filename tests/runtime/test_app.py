@@ -282,6 +282,60 @@ def test_geo_routing_uses_the_cloudfront_header(tmp_path: Path) -> None:
     assert [e.geo_country for e in harness.events()] == ["DE", "BR"]
 
 
+def test_language_routing_reads_accept_language_per_click_from_one_cached_link(
+    tmp_path: Path,
+) -> None:
+    """One link, rules compiled once: each click is routed by its own Accept-Language, and a
+    header past the bound or with a q that does not parse goes to the default, never a 500."""
+    rules = {
+        "type": "language",
+        "fr": "https://fr.example.com/",
+        "fr-CA": "https://qc.example.com/",
+        "default": "https://en.example.com/",
+    }
+    harness = Harness(
+        tmp_path, items=[item("LANG", routing_rules=rules, dynamic_param_allowlist=[])]
+    )
+    headers = [
+        "fr-CA,fr;q=0.9,en;q=0.8",
+        "en;q=0.4, fr-CH;q=0.8",
+        "de-CH, en;q=0.5",
+        "fr;q=abc",
+        "fr-CA," * 1400,  # 8.4 KB
+        None,
+    ]
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[list[tuple[int, str]], int]:
+        answers = []
+        for header in headers:
+            response = await client.get(
+                "/LANG", headers={} if header is None else {"accept-language": header}
+            )
+            answers.append((response.status_code, response.headers["location"]))
+        return answers, harness.app.metrics.counters["CacheHit"]
+
+    answers, cache_hits = drive(harness, scenario)
+    assert cache_hits == len(headers) - 1
+    assert answers == [
+        (302, "https://qc.example.com/"),
+        (302, "https://fr.example.com/"),
+        (302, "https://en.example.com/"),
+        (302, "https://en.example.com/"),
+        (302, "https://en.example.com/"),
+        (302, "https://en.example.com/"),
+    ]
+    events = harness.events()
+    assert [e.routing_reason for e in events] == [
+        "language:fr-ca",
+        "language:fr",
+        "language:default",
+        "language:default",
+        "language:default",
+        "language:default",
+    ]
+    assert {e.outcome for e in events} == {"ok"}
+
+
 def test_origin_secret_is_required_except_for_health(tmp_path: Path) -> None:
     harness = Harness(
         tmp_path,
