@@ -53,6 +53,7 @@ from .urls import (
 __all__ = [
     "ASN_MAX",
     "SMS_PARAM",
+    "SMS_REF_PARAM",
     "VIEWER_ASN_HEADER",
     "WITHHELD",
     "ClickInput",
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 #: The forwarded param that identifies an SMS (its own event column; the A/B visitor key).
-SMS_PARAM: Final = "sms_msg_id"
+SMS_PARAM: Final = _record.SMS_MSG_ID_PARAM
 #: The outcome and the ``routing_reason`` of a click whose link keeps its destination from bots.
 WITHHELD: Final = "withheld"
 #: The event keeps at most this much of the User-Agent and Referer headers.
@@ -96,18 +97,27 @@ _SLOT_CLICK_TS: Final = 1
 _SLOT_GEO: Final = 2
 _SLOT_AB_VARIANT: Final = 3
 _SLOT_FORWARDED: Final = 4
+_SLOT_SMS_REF: Final = 5
 _SLOT_KINDS: Final = {
     "click_id": _SLOT_CLICK_ID,
     "click_ts": _SLOT_CLICK_TS,
     "geo": _SLOT_GEO,
     "ab_variant": _SLOT_AB_VARIANT,
+    "sms_ref": _SLOT_SMS_REF,
 }
+#: The generated param that carries a per-message link's token to the destination.
+SMS_REF_PARAM: Final = "sms_ref"
 
 
-def visitor_key(sms_msg_id: str | None, ip_hash: str, user_agent: str | None) -> str:
-    """The A/B stickiness key: the SMS message id when the click has one (one message, one
-    recipient, whatever network the phone is on), else the visitor's IP hash and User-Agent.
-    The runtime and the preview both key visitors with this."""
+def visitor_key(
+    sms_msg_id: str | None, ip_hash: str, user_agent: str | None, message_seq: int | None = None
+) -> str:
+    """The A/B stickiness key: the message when the click has one (a per-message link's
+    sequence number, else the SMS message id: one message, one recipient, whatever network the
+    phone is on), else the visitor's IP hash and User-Agent. The runtime and the preview both
+    key visitors with this."""
+    if message_seq is not None:
+        return f"msg:{message_seq}"
     if sms_msg_id:
         return f"sms:{sms_msg_id}"
     return f"ip:{ip_hash}\n{user_agent or ''}"
@@ -171,6 +181,9 @@ class ClickInput(NamedTuple):
     accept_language: str | None = None
     #: CloudFront-Viewer-ASN, as sent (:func:`normal_asn` makes the event's ``viewer_asn``).
     asn: str | None = None
+    #: A per-message link's verified message: ``(sequence number, token as sent)``; ``None``
+    #: for any other click (a token that did not verify included: the plain link's click).
+    message: tuple[int, str] | None = None
 
 
 #: A link's own event columns: domain, slug, link_id, campaign_id, keyword, channel.
@@ -246,6 +259,8 @@ class _LinkShape:
 
     __slots__ = (
         "append_query_params",
+        "query_message_id",
+        "message_keyring",
         "allowlist",
         "resolved_query_params",
         "optional",
@@ -259,15 +274,26 @@ class _LinkShape:
         append_query_params: bool,
         allowlist: tuple[str, ...],
         params: tuple[tuple[str, str], ...],
+        query_message_id: bool = True,
+        message_keyring: str | None = None,
     ) -> None:
         self.append_query_params = append_query_params
+        #: Whether a ``sms_msg_id`` typed into the query is taken (the record's field).
+        self.query_message_id = query_message_id
+        #: The keyring that verifies the links' per-message tokens (one per domain).
+        self.message_keyring = message_keyring
         self.allowlist = allowlist
         self.resolved_query_params: Mapping[str, str] = dict(params)
         dynamic = allowlist if append_query_params else ()
         #: Dynamic params whose presence changes from click to click, in a fixed order.
         self.optional: tuple[str, ...] = tuple(
             name
-            for name in ("ab_variant", "geo", *_record.FORWARDED_FROM_REQUEST_PARAMS)
+            for name in (
+                "ab_variant",
+                "geo",
+                SMS_REF_PARAM,
+                *_record.FORWARDED_FROM_REQUEST_PARAMS,
+            )
             if name in dynamic
         )
         #: The forwarded params these links put on the URL.
@@ -277,25 +303,31 @@ class _LinkShape:
         #: A forwarded param → the optional params present when it is the only one (the key
         #: of its ``Location`` template).
         self.single: dict[str, tuple[str, ...]] = {name: (name,) for name in self.forwarded}
-        #: Whether ``ab_variant`` or ``geo`` is among them (else only forwarded ones are).
-        self.optional_dynamic = "ab_variant" in self.optional or "geo" in self.optional
+        #: Whether ``ab_variant``, ``geo`` or ``sms_ref`` is among them (else only forwarded
+        #: ones are).
+        self.optional_dynamic = bool({"ab_variant", "geo", SMS_REF_PARAM} & set(self.optional))
 
 
 @functools.lru_cache(maxsize=1024)
 def _shared_shape(
-    append_query_params: bool, allowlist: tuple[str, ...], params: tuple[tuple[str, str], ...]
+    append_query_params: bool,
+    allowlist: tuple[str, ...],
+    params: tuple[tuple[str, str], ...],
+    query_message_id: bool,
+    message_keyring: str | None,
 ) -> _LinkShape:
-    return _LinkShape(append_query_params, allowlist, params)
+    return _LinkShape(append_query_params, allowlist, params, query_message_id, message_keyring)
 
 
 def _link_shape(record: RuntimeRecord) -> _LinkShape:
     """The shape of ``record``'s links, shared with every record that has the same."""
     allowlist = tuple(record.dynamic_param_allowlist)
     params = tuple(sorted(record.resolved_query_params.items()))
+    messages = (record.query_message_id, record.message_keyring)
     try:
-        return _shared_shape(record.append_query_params, allowlist, params)
+        return _shared_shape(record.append_query_params, allowlist, params, *messages)
     except TypeError:  # a value no key can hold (a malformed record): a shape of its own
-        return _LinkShape(record.append_query_params, allowlist, params)
+        return _LinkShape(record.append_query_params, allowlist, params, *messages)
 
 
 #: A header-safe ``Location`` template: ``(head, suffix, slots)``. The URL is ``head`` (or,
@@ -394,6 +426,16 @@ class CompiledLink:
     @property
     def max_clicks(self) -> int | None:
         return None if self._limits is None else self._limits[2]
+
+    @property
+    def message_keyring(self) -> str | None:
+        """The keyring that verifies this link's per-message tokens; ``None``: no tokens."""
+        return self._shape.message_keyring
+
+    @property
+    def query_message_id(self) -> bool:
+        """Whether a ``sms_msg_id`` typed into the query is taken."""
+        return self._shape.query_message_id
 
     @property
     def secret(self) -> bool:
@@ -497,7 +539,7 @@ def event_columns(decision: Decision) -> dict[str, Any]:
     """The click event's columns of ``decision``, by name in table order (what
     :meth:`.events.ClickEvent.as_dict` gives)."""
     location, outcome, reason, variant, _, bot, _, _, click, base, country, requested = decision
-    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency, _, asn = click
+    now, click_id, _, _, user_agent, referer, _, _, ip_hash, latency, _, asn, message = click
     values = _EVENT_COLUMNS.copy()
     (
         values["domain"],
@@ -524,6 +566,8 @@ def event_columns(decision: Decision) -> dict[str, Any]:
     values["forwarded_params"] = requested
     if asn:
         values["viewer_asn"] = normal_asn(asn)
+    if message is not None:
+        values["message_seq"] = message[0]
     return values
 
 
@@ -537,7 +581,21 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
     """
     # One call per click on every path of a busy runtime: written out, with few calls; the
     # plain case (no rules, a query of at most one pair) takes the shortest way through.
-    now, click_id, method, query, user_agent, _, country, purpose, ip_hash, _, languages, _ = click
+    (
+        now,
+        click_id,
+        method,
+        query,
+        user_agent,
+        _,
+        country,
+        purpose,
+        ip_hash,
+        _,
+        languages,
+        _,
+        message,
+    ) = click
     if method == "HEAD":
         bot: BotKind | None = "head"
     elif purpose is not None and is_prefetch(purpose):
@@ -574,6 +632,12 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             value = params.get(name, "")
             if value and len(value) <= FORWARDED_VALUE_MAX_LENGTH and value.isprintable():
                 requested[name] = value
+    if requested and (message is not None or not link._shape.query_message_id):
+        # A per-message link's click names its message by its token only; a link that takes
+        # no typed message id ignores one: neither is forwarded nor recorded.
+        requested.pop(SMS_PARAM, None)
+        if single == SMS_PARAM:
+            single = None
     if refused:
         outcome = refused
     elif not link.active:
@@ -606,7 +670,12 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
                 link.link_id,
                 RoutingContext(
                     now=now,
-                    visitor_key=visitor_key(requested.get(SMS_PARAM), ip_hash, user_agent),
+                    visitor_key=visitor_key(
+                        requested.get(SMS_PARAM),
+                        ip_hash,
+                        user_agent,
+                        None if message is None else message[0],
+                    ),
                     geo_country=country,
                     user_agent=user_agent,
                     accept_language=languages,
@@ -615,12 +684,13 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
             destination = url or destination
         present: tuple[str, ...] = ()
         shape = link._shape
-        if shape.optional_dynamic and (country or variant):
+        if shape.optional_dynamic and (country or variant or message):
             for name in shape.optional:
                 if (
                     name in requested
                     or (name == "geo" and country)
                     or (name == "ab_variant" and variant)
+                    or (name == SMS_REF_PARAM and message)
                 ):
                     present += (name,)
             if requested:
@@ -654,6 +724,8 @@ def decide(link: CompiledLink, click: ClickInput, refused: str | None = None) ->
                     slot = str(int(now))
                 elif kind == _SLOT_GEO:
                     slot = country or ""
+                elif kind == _SLOT_SMS_REF:
+                    slot = message[1] if message else ""
                 else:
                     slot = variant or ""
                 # As urlencode(quote_via=quote) writes it (the check is quote's safe set; a

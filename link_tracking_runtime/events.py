@@ -4,7 +4,8 @@
 ``terraform/`` Glue table is checked against it. Every field of the spec's table is here, plus
 ``sms_msg_id`` (SMS journey tracking), ``ab_variant``, ``outcome`` (why the visitor went where
 they went), ``forwarded_params`` (every allowlisted param forwarded from the request) and
-``viewer_asn`` (the viewer's network, as CloudFront names it: a scanner's cloud or a carrier).
+``viewer_asn`` (the viewer's network, as CloudFront names it: a scanner's cloud or a carrier)
+and ``message_seq`` (the message of a per-message link, :mod:`.messages`).
 New fields are only ever added at the end, with a default.
 """
 
@@ -82,6 +83,7 @@ CLICK_EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("outcome", "string"),
     ("forwarded_params", "map<string,string>"),
     ("viewer_asn", "bigint"),
+    ("message_seq", "bigint"),
 )
 
 
@@ -114,6 +116,9 @@ class ClickEvent:
     event_type: str = EVENT_TYPE_CLICK
     #: The viewer's network (CloudFront-Viewer-ASN), ``None`` where CloudFront did not say.
     viewer_asn: int | None = None
+    #: The sequence number of the message whose per-message link was clicked (its token
+    #: verified: :mod:`.messages`); the control plane maps it to the host's message id.
+    message_seq: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, in column order, with every column present."""

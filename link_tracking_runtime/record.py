@@ -56,11 +56,16 @@ COUNTER_SK_PREFIX: Final = "CLICKS#"
 CLICK_COUNTER_ATTRIBUTE: Final = "click_count"
 
 #: Dynamic params the runtime generates for each click.
-GENERATED_PARAMS: Final = ("click_id", "ab_variant", "geo", "click_ts")
+#: ``sms_ref`` is the click's per-message token (:mod:`.messages`), an opaque reference to the
+#: message: present only when the click came through a per-message link.
+GENERATED_PARAMS: Final = ("click_id", "ab_variant", "geo", "click_ts", "sms_ref")
 #: Dynamic params the runtime copies from the incoming request onto the redirect URL and into
 #: the click event (the SMS flow sends ``?sms_msg_id=<id>``). Only these may come from a request:
 #: a visitor can never set ``click_id`` or ``ab_variant``.
-FORWARDED_FROM_REQUEST_PARAMS: Final = ("sms_msg_id",)
+#: The forwarded param that names the SMS message the spec's way (a link with
+#: ``query_message_id`` false ignores it).
+SMS_MSG_ID_PARAM: Final = "sms_msg_id"
+FORWARDED_FROM_REQUEST_PARAMS: Final = (SMS_MSG_ID_PARAM,)
 #: Every name a link's ``dynamic_param_allowlist`` may contain.
 DYNAMIC_PARAMS: Final = GENERATED_PARAMS + FORWARDED_FROM_REQUEST_PARAMS
 DEFAULT_DYNAMIC_PARAM_ALLOWLIST: Final = ("click_id",)
@@ -109,6 +114,8 @@ ATTRIBUTE_TYPES: Final[Mapping[str, str]] = {
     "dynamic_param_allowlist": "L",
     "signature_required": "BOOL",
     "signature_key_id": "S",
+    "message_keyring": "S",
+    "query_message_id": "BOOL",
     "routing_rules": "M",
     "campaign_id": "S",
     "keyword": "S",
@@ -244,6 +251,13 @@ class RuntimeRecord:
     channel: str | None = None
     published_at_epoch: int | None = None
     updated_at_epoch: int | None = None
+    #: The signing keyring (a Secrets Manager name under ``SIGNING_KEYRING_PREFIX``) that
+    #: verifies the link's per-message tokens (:mod:`.messages`); ``None``: the link has none.
+    message_keyring: str | None = None
+    #: Whether a ``sms_msg_id`` typed into the query string is taken (the spec's SMS form). A
+    #: link that only sends per-message links sets it false: a hand-typed one is then ignored
+    #: (not forwarded, not recorded) and counted.
+    query_message_id: bool = True
     #: Attributes of the item this version of the contract does not know.
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -313,6 +327,9 @@ def to_item(record: RuntimeRecord) -> dict[str, Any]:
         "runtime_version": record.runtime_version,
         "published_at_epoch": record.published_at_epoch,
         "updated_at_epoch": record.updated_at_epoch,
+        "message_keyring": record.message_keyring,
+        # Written only when false (the default is the spec's behaviour).
+        "query_message_id": None if record.query_message_id else False,
     }
     item = {name: _to_dynamo_value(v) for name, v in attributes.items() if v is not None}
     for name, value in record.extra.items():
@@ -409,6 +426,8 @@ def from_item(item: Mapping[str, Any]) -> RuntimeRecord:
         channel=_shared_str(item, "channel"),
         published_at_epoch=_optional_int(item, "published_at_epoch"),
         updated_at_epoch=_optional_int(item, "updated_at_epoch"),
+        message_keyring=_shared_str(item, "message_keyring"),
+        query_message_id=item.get("query_message_id", True) is not False,
         extra={k: _from_dynamo_value(v) for k, v in item.items() if k not in ATTRIBUTE_TYPES},
     )
 

@@ -109,6 +109,7 @@ def forwarded_params(
         name: value
         for name in _record.FORWARDED_FROM_REQUEST_PARAMS
         if name in allowlist
+        and (name != _record.SMS_MSG_ID_PARAM or record.query_message_id)
         and (value := request_params.get(name)) is not None
         and is_acceptable_value(value)
     }

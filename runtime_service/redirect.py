@@ -47,6 +47,8 @@ from link_tracking_runtime.click import (
     decide_without_link,
 )
 from link_tracking_runtime.events import OUTCOMES
+from link_tracking_runtime.messages import split_message_path, verify_token
+from link_tracking_runtime.signing import Keyring
 
 from .aws import ClickCounter
 from .emitter import ClickEmitter
@@ -69,6 +71,8 @@ _ROUTES_MAX: Final = 65_536
 _SLUG: Final = "slug"
 _NOT_A_SLUG: Final = "not a slug"
 _RESERVED: Final = "reserved"
+#: A per-message link: ``/{slug}/{token}`` (:mod:`link_tracking_runtime.messages`).
+_MESSAGE: Final = "message"
 _PURPOSE_0, _PURPOSE_1, _PURPOSE_2 = (name.encode() for name in PURPOSE_HEADERS)
 _OUTCOME_COUNTERS: Final = {outcome: f"Outcome.{outcome}" for outcome in OUTCOMES}
 #: ``ClickInput(*values)`` without the Python-level ``__new__`` of a named tuple.
@@ -106,8 +110,9 @@ class Redirector:
         self._ip_hasher = ip_hasher
         self._ip_hashes = ip_hasher.memo
         self.default_fallback_url = default_fallback_url
-        #: ``Host`` header and path → what they name (:meth:`_route`).
-        self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str]] = {}
+        #: ``Host`` header and path → what they name (:meth:`_route`): the record key, the
+        #: kind of path and a per-message link's token (upper case; ``""`` for others).
+        self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str, str]] = {}
 
     def redirect(
         self,
@@ -133,7 +138,7 @@ class Redirector:
         route = self._routes.get((host, path))
         if route is None:
             route = self._route(host, path)
-        key, kind = route
+        key, kind, token = route
         if kind == _RESERVED:
             return None
         user_agent = headers.get(b"user-agent")
@@ -158,6 +163,7 @@ class Redirector:
                 int((time.perf_counter() - started) * 1000) if started else 0,
                 None if languages is None else languages.decode("latin-1"),
                 None if asn is None else asn.decode("latin-1"),
+                None,
             ),
         )
         if kind == _NOT_A_SLUG:
@@ -166,30 +172,70 @@ class Redirector:
             )
         link = self._store.hit(key, now)
         if link is None or link.needs_io:
-            return self._redirect_after_io(key[0], key[1], link, click, started)
+            return self._redirect_after_io(key[0], key[1], link, click, started, token)
+        if token:
+            keyring = self._verifier.cached_keyring(link.message_keyring, now)
+            if keyring is False:  # not in the cache (or stale): read it first
+                return self._redirect_after_io(key[0], key[1], link, click, started, token)
+            click = self._message_click(link, key, token, keyring, click)
+        elif not link.query_message_id and "sms_msg_id=" in query:
+            self._metrics.count("QueryMessageId.ignored")
         return self._answer(decide(link, click))
 
-    def _route(self, host: bytes, path: str) -> tuple[tuple[str, str], str]:
+    def _message_click(
+        self,
+        link: CompiledLink,
+        key: tuple[str, str],
+        token: str,
+        keyring: Keyring | None,
+        click: ClickInput,
+    ) -> ClickInput:
+        """``click`` with its message when ``token`` verifies under the link's keyring (else
+        the plain link's click, counted)."""
+        if keyring is None:
+            self._metrics.count("MessageToken.no_key")
+            return click
+        sequence = verify_token(keyring, key[0], key[1], token)
+        if sequence is None:
+            self._metrics.count("MessageToken.invalid")
+            return click
+        self._metrics.count("MessageToken.ok")
+        return click._replace(message=(sequence, token))
+
+    def _route(self, host: bytes, path: str) -> tuple[tuple[str, str], str, str]:
         """What a request's ``Host`` and path name, remembered: the record store's key
-        (canonical host and slug) and whether the path is a slug, a reserved name or
-        neither."""
+        (canonical host and slug), whether the path is a slug, a per-message link, a reserved
+        name or neither, and a per-message link's token."""
         raw_slug = path[1:]
         slug = canonical_slug(raw_slug)
+        token = ""
         if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
             kind = _RESERVED
-        elif "/" in raw_slug.strip("/") or not is_valid_slug(raw_slug):
+        elif "/" in raw_slug.strip("/"):
+            message = split_message_path(raw_slug.strip("/"))
+            if message is not None and is_valid_slug(message[0]):
+                kind, slug, token = _MESSAGE, canonical_slug(message[0]), message[1].upper()
+            else:
+                kind = _NOT_A_SLUG
+        elif not is_valid_slug(raw_slug):
             kind = _NOT_A_SLUG
         else:
             kind = _SLUG
         # One string per host name for every key of it (the cache keeps these keys).
-        route = ((sys.intern(canonical_host(host.decode("latin-1"))), slug), kind)
+        route = ((sys.intern(canonical_host(host.decode("latin-1"))), slug), kind, token)
         if len(self._routes) >= _ROUTES_MAX:
             self._routes.clear()  # only names to work out again, a few µs each
         self._routes[host, path] = route
         return route
 
     async def _redirect_after_io(
-        self, host: str, slug: str, link: CompiledLink | None, click: ClickInput, started: float
+        self,
+        host: str,
+        slug: str,
+        link: CompiledLink | None,
+        click: ClickInput,
+        started: float,
+        token: str = "",
     ) -> str:
         if link is None:
             lookup = await self._store.get(host, slug)
@@ -206,6 +252,11 @@ class Redirector:
                 return self._answer(
                     decide_without_link(host, slug, outcome, click, self.default_fallback_url)
                 )
+        if token:
+            keyring = await self._verifier.message_keyring(link.message_keyring)
+            click = self._message_click(link, (host, slug), token, keyring, click)
+        elif not link.query_message_id and "sms_msg_id=" in click.query:
+            self._metrics.count("QueryMessageId.ignored")
         refused = None
         # A bot's click on a link that needs I/O (a signature, max_clicks) is withheld by
         # decide() whatever that I/O would say: neither is asked for it.

@@ -94,6 +94,24 @@ class SignatureVerifier:
             return "too_long"
         return "ok"
 
+    def cached_keyring(self, name: str | None, now: float) -> Keyring | None | Literal[False]:
+        """The per-message keyring ``name`` as the cache has it, without waiting: the keyring,
+        ``None`` when there is none (no name, a name outside the prefix, a keyring that could
+        not be read), ``False`` when it must be read first (:meth:`message_keyring`)."""
+        if not name or not is_keyring_name(name, self._prefix):
+            return None
+        entry = self._keyrings.get(name, now)
+        if entry is None or not entry.is_fresh(now):
+            return False
+        return entry.value
+
+    async def message_keyring(self, name: str | None) -> Keyring | None:
+        """The keyring that verifies a link's per-message tokens (read and cached like a
+        signing keyring); ``None`` when there is none."""
+        if not name or not is_keyring_name(name, self._prefix):
+            return None
+        return await self.keyring(name)
+
     async def keyring(self, key_id: str) -> Keyring | None:
         now = self._clock()
         entry = self._keyrings.get(key_id, now)

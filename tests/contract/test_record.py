@@ -66,6 +66,8 @@ def test_every_attribute_survives_a_round_trip() -> None:
         channel="sms",
         published_at_epoch=2,
         updated_at_epoch=3,
+        message_keyring="link-signatures/messages/go.example.com",
+        query_message_id=False,
     )
     item = to_item(record)
     assert set(item) == set(ATTRIBUTE_TYPES)  # every attribute of the schema is written

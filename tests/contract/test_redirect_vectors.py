@@ -23,12 +23,17 @@ from link_tracking_runtime import (
 from link_tracking_runtime.click import (
     VIEWER_ASN_HEADER,
     ClickInput,
+    CompiledLink,
+    Decision,
     compile_link,
     decide,
+    decide_without_link,
     event_columns,
 )
 from link_tracking_runtime.events import CLICK_EVENT_COLUMNS, OUTCOMES
+from link_tracking_runtime.messages import split_message_path, verify_token
 from link_tracking_runtime.routing import ab_bucket
+from link_tracking_runtime.signing import keyring_from_secret_string
 
 VECTORS = [v for v in vectors.load("redirect") if v["item"] is not None]
 #: What the policy check and the URL builder alone decide (no rules, a well-formed record).
@@ -38,6 +43,7 @@ PLAIN = [
     if not v["item"].get("routing_rules")
     and v["expected"]["outcome"] in ("ok", "inactive", "expired")
     and not v["name"].startswith("bad record")
+    and "/" not in v["request"]["path"].strip("/")  # a per-message link: the click decides it
 ]
 
 
@@ -97,13 +103,35 @@ def _click(vector: dict) -> ClickInput:
     )
 
 
+def _decide(vector: dict, link: CompiledLink, refused: str | None) -> Decision:
+    """The decision as the docs describe a request: a second path segment is a per-message
+    link's token (verified with the link's keyring) or no link at all."""
+    click = _click(vector)
+    raw = vector["request"]["path"].strip("/")
+    if "/" not in raw:
+        return decide(link, click, refused)
+    message = split_message_path(raw)
+    if message is None:
+        host, slug = link.domain, canonical_slug(raw)
+        return decide_without_link(
+            host, slug, "not_found", click, DOCUMENT_KEYS["default_fallback_url"]
+        )
+    secret = DOCUMENT_KEYS["signing_secrets"].get(link.message_keyring or "")
+    if secret is not None:
+        keyring = keyring_from_secret_string(secret)
+        sequence = verify_token(keyring, link.domain, link.slug, message[1])
+        if sequence is not None:
+            click = click._replace(message=(sequence, message[1].upper()))
+    return decide(link, click, refused)
+
+
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_decision_vector(vector: dict) -> None:
     expected = vector["expected"]
     # What only I/O can refuse (a signature, the shared counter) is the runtime's to say.
     refused = expected["outcome"] if expected["outcome"] in _IO_OUTCOMES else None
     link = compile_link(from_item(vector["item"]), DOCUMENT_KEYS["default_fallback_url"])
-    decision = decide(link, _click(vector), refused)
+    decision = _decide(vector, link, refused)
     assert (decision.location, decision.outcome) == (expected["location"], expected["outcome"])
     assert decision.reason == expected.get("routing_reason", decision.reason)
     assert decision.variant == expected.get("ab_variant", decision.variant)
@@ -113,6 +141,8 @@ def test_decision_vector(vector: dict) -> None:
     assert columns["channel"] == expected.get("channel", vector["item"].get("channel"))
     assert columns["final_url_hash"] == hashlib.sha256(expected["location"].encode()).hexdigest()
     assert columns["viewer_asn"] == expected.get("viewer_asn")
+    assert columns["message_seq"] == expected.get("message_seq")
+    assert columns["sms_msg_id"] == expected.get("sms_msg_id", columns["sms_msg_id"])
 
 
 AB_VECTORS = [

@@ -412,3 +412,52 @@ def test_firehose_is_used_when_configured(tmp_path: Path) -> None:
     drive(harness, scenario)
     assert len(firehose.records) == 5
     assert not harness.settings.click_events_file.exists()
+
+
+def test_per_message_links_attribute_the_message_and_count_what_does_not_verify(
+    tmp_path: Path,
+) -> None:
+    from link_tracking_runtime.messages import issue_token
+
+    secret = "per-message-key-0123456789abcdef"
+    harness = Harness(
+        tmp_path,
+        items=[
+            item(
+                "MSG",
+                message_keyring="link-signatures/messages/go",
+                dynamic_param_allowlist=["click_id", "sms_ref", "sms_msg_id"],
+            ),
+            item("PLAIN", query_message_id=False, dynamic_param_allowlist=["sms_msg_id"]),
+        ],
+        secrets=FakeSecrets({"link-signatures/messages/go": secret}),
+    )
+    keyring = Keyring(SigningKey("default", secret.encode()))
+    token = issue_token(keyring, HOST, "MSG", 1234)
+    edited = token[:-1] + ("0" if token[-1] != "0" else "1")
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[list[httpx.Response], dict[str, int]]:
+        paths = [
+            f"/msg/{token}",  # read from DynamoDB, then the keyring
+            f"/MSG/{token.lower()}?sms_msg_id=forged",  # both cached: no I/O
+            f"/MSG/{edited}",
+            f"/MSG/{token}/",  # a trailing slash: still the link's token
+            "/MSG/not-a-token",
+            "/PLAIN?sms_msg_id=typed",
+        ]
+        responses = [await client.get(p) for p in paths]
+        return responses, dict(harness.app.metrics.counters)
+
+    responses, counters = drive(harness, scenario)
+    assert [r.status_code for r in responses] == [302] * 6
+    queries = [parse_qs(urlsplit(r.headers["location"]).query) for r in responses]
+    assert [q.get("sms_ref") for q in queries[:4]] == [[token], [token], None, [token]]
+    assert all("sms_msg_id" not in q for q in queries)
+    events = harness.events()
+    assert [e.message_seq for e in events] == [1234, 1234, None, 1234, None, None]
+    assert [e.sms_msg_id for e in events] == [None] * 6
+    assert [e.outcome for e in events] == ["ok", "ok", "ok", "ok", "not_found", "ok"]
+    assert counters["MessageToken.ok"] == 3
+    assert counters["MessageToken.invalid"] == 1
+    assert counters["QueryMessageId.ignored"] == 1
+    assert harness.secrets.calls == 1  # the keyring is read once, then cached

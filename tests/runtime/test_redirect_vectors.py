@@ -92,6 +92,7 @@ def test_runtime_answers_vector(vector: dict[str, Any], tmp_path: Path) -> None:
     # The visitor the vector means (A/B by IP depends on it).
     assert event.ip_hash == ip_hash(DOCUMENT["client_ip"])
     assert event.viewer_asn == expected.get("viewer_asn")
+    assert event.message_seq == expected.get("message_seq")
     for column in ("routing_reason", "ab_variant", "sms_msg_id", "is_bot", "channel"):
         if column in expected:
             assert getattr(event, column) == expected[column], column

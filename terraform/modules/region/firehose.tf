@@ -303,6 +303,11 @@ resource "aws_glue_catalog_table" "click_events" {
       name = "viewer_asn"
       type = "bigint"
     }
+
+    columns {
+      name = "message_seq"
+      type = "bigint"
+    }
   }
 }
 
