@@ -59,6 +59,7 @@ from .services import links as link_service
 from .services import preview as preview_service
 from .services import privacy as privacy_service
 from .services import publishing, qr, utm_policy
+from .services import webhooks as webhook_service
 from .services.errors import InvalidState
 from .services.import_jobs import start_import
 from .services.link_import import IMPORT_MAX_BYTES
@@ -1004,18 +1005,43 @@ class LinkImportAdmin(admin.ModelAdmin):
 # --- click statistics ----------------------------------------------------------------------
 
 
+class SwitchedOffFilter(admin.SimpleListFilter):
+    """Webhooks switched off after too many consecutive failed deliveries, or not."""
+
+    title = "switched off"
+    parameter_name = "switched_off"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Switched off"), ("no", "On")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(disabled_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(ClickWebhook)
 class ClickWebhookAdmin(admin.ModelAdmin):
     """Click webhooks. The signing secret is shown once, in a message, when the webhook is
-    added or its secret rotated (the action); the change page shows only its hint."""
+    added or its secret rotated (the action); the change page shows only its hint. One
+    switched off after too many failed deliveries is switched on by the action (its held
+    deliveries replayed)."""
 
-    list_display = ["url", "account", "include_bots", "active", "created_at"]
-    list_filter = ["active", "include_bots"]
+    list_display = ["url", "account", "include_bots", "active", "disabled_at", "created_at"]
+    list_filter = [SwitchedOffFilter, "active", "include_bots"]
     search_fields = ["url", "description"]
     exclude = ["secret", "previous_secret", "previous_secret_expires_at"]
-    readonly_fields = ["signing_secret", "previous_secret_expires_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "signing_secret",
+        "previous_secret_expires_at",
+        "consecutive_failures",
+        "disabled_at",
+        "disabled_reason",
+        "created_at",
+        "updated_at",
+    ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    actions = ["rotate_secret"]
+    actions = ["rotate_secret", "enable"]
 
     @admin.display(description="Signing secret")
     def signing_secret(self, obj: ClickWebhook) -> str:
@@ -1041,6 +1067,19 @@ class ClickWebhookAdmin(admin.ModelAdmin):
         for webhook in queryset:
             webhook_signing.rotate_secret(webhook)
             self._show_secret(request, webhook)
+
+    @admin.action(description="Switch on again (replay held deliveries)", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[ClickWebhook]) -> None:
+        switched_on = replayed = 0
+        for webhook in queryset.filter(disabled_at__isnull=False):
+            # The service records it in the admin's log (the audit trail: who, when, which).
+            replayed += webhook_service.enable_webhook(webhook, actor=request.user)
+            switched_on += 1
+        self.message_user(
+            request,
+            f"Switched on {switched_on} webhook(s); {replayed} held deliveries replayed.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ClickWebhookDelivery)

@@ -461,6 +461,10 @@ DECLARATIONS: tuple[Setting, ...] = (
     # After a secret is rotated, deliveries are signed by the new and the previous secret for
     # this long, so receivers can switch without refusing a delivery.
     Setting("CLICK_WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600, integer(0)),
+    # An endpoint is switched off after this many consecutive failed deliveries (each given up
+    # after CLICK_WEBHOOK_MAX_ATTEMPTS): with the default backoff, an hour or more of
+    # unbroken failure (docs/CONFIGURATION.md, "Click webhooks", argues the default).
+    Setting("WEBHOOK_DISABLE_AFTER_FAILURES", 20, integer(1)),
     # A webhook's host name is resolved again before each attempt (a name may point at a
     # private address later): a callable (host, port) -> addresses, by dotted path.
     Setting(

@@ -1091,6 +1091,17 @@ class ClickWebhook(models.Model):
     )
     active = models.BooleanField(default=True)
     description = models.CharField(max_length=200, blank=True)
+    # Deliveries given up (FAILED) since the last one delivered; at
+    # WEBHOOK_DISABLE_AFTER_FAILURES the endpoint is switched off (clicks.webhooks).
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    disabled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Switched off after too many consecutive failed deliveries: its deliveries "
+        "are held (kept, not sent) until it is switched on again.",
+    )
+    disabled_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

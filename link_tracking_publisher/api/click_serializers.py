@@ -182,10 +182,33 @@ class ClickWebhookSerializer(StrictModelSerializer):
             "active",
             "description",
             "secret_hint",
+            "consecutive_failures",
+            "disabled_at",
+            "disabled_reason",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "consecutive_failures",
+            "disabled_at",
+            "disabled_reason",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "consecutive_failures": {
+                "help_text": "Deliveries given up in a row since the last one delivered; at "
+                "WEBHOOK_DISABLE_AFTER_FAILURES the webhook is switched off."
+            },
+            "disabled_at": {
+                "help_text": "When it was switched off (null: on). Its deliveries are held, "
+                "not sent, until POST webhooks/{id}/enable/ switches it on and replays them."
+            },
+            "disabled_reason": {
+                "help_text": "Why it was switched off: the count and the last delivery's error."
+            },
+        }
 
     def get_secret_hint(self, webhook: ClickWebhook) -> str:
         return secret_hint(webhook.secret)
@@ -213,7 +236,7 @@ class ClickWebhookSecretSerializer(ClickWebhookSerializer):
 
 class ClickWebhookUpdateSerializer(ClickWebhookSerializer):
     class Meta(ClickWebhookSerializer.Meta):
-        read_only_fields = ["id", "account", "created_at", "updated_at"]
+        read_only_fields = [*ClickWebhookSerializer.Meta.read_only_fields, "account"]
 
 
 class ClickWebhookDeliverySerializer(StrictModelSerializer):

@@ -34,6 +34,7 @@ from ..models import (
     MessageClick,
 )
 from ..services.link_csv import spreadsheet_safe
+from ..services.webhooks import enable_webhook
 from . import click_serializers as s
 from . import examples
 from .exceptions import Conflict
@@ -286,6 +287,22 @@ class ClickWebhookViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
         click_webhooks.rotate_secret(webhook)
         return Response(
             s.ClickWebhookSecretSerializer(webhook, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: s.ClickWebhookSerializer},
+        description="Switch on a webhook switched off after WEBHOOK_DISABLE_AFTER_FAILURES "
+        "consecutive failed deliveries (disabled_at set): the failure count, disabled_at and "
+        "disabled_reason are cleared, and the deliveries held while it was off are sent "
+        "again from their first attempt. A webhook that is on is left as it is.",
+    )
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, pk: str | None = None) -> Response:
+        webhook = self.get_object()
+        enable_webhook(webhook, actor=request.user)
+        return Response(
+            s.ClickWebhookSerializer(webhook, context=self.get_serializer_context()).data
         )
 
 

@@ -47,6 +47,7 @@ ACTION_PERMISSIONS = {
     "verify": "change",
     "retry": "change",
     "rotate_secret": "change",
+    "enable": "change",
     "revoke": "change",
     "rotate": "change",
 }

@@ -29,6 +29,14 @@ SENDING) by one conditional UPDATE, so two workers never send the same one; a wo
 mid-request leaves it SENDING, and it is sent again after ``CLICK_WEBHOOK_STUCK_AFTER_SECONDS``
 with the same ``webhook-id``.
 
+Switching off: a delivery given up (FAILED) counts one more consecutive failure on its webhook
+(an atomic ``F()`` increment), a delivered one resets the count. At
+``WEBHOOK_DISABLE_AFTER_FAILURES`` the webhook is switched off (``disabled_at``, and
+``disabled_reason``: the count and the last error) and :data:`~..signals.webhook_disabled` is
+sent, once. A switched-off webhook's deliveries are held: never claimed, kept PENDING (new
+clicks still add theirs), until :func:`~..services.webhooks.enable_webhook` switches it on
+and :func:`replay_held_deliveries` makes them due again.
+
 A CANCELLED delivery (an erasure request reached it, docs/PRIVACY.md) is never claimed, sent
 or retried: the sweeper selects PENDING and SENDING rows only, and :func:`retry_deliveries`
 refuses it with :data:`CANCELLED_REASON`.
@@ -50,13 +58,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import dispatch, outbox
 from ..conf import app_settings
 from ..dispatch import enqueue_on_commit
 from ..models import ClickWebhook, ClickWebhookDelivery
+from ..signals import webhook_disabled
 from ..validators import is_internal_address
 
 logger = logging.getLogger(__name__)
@@ -68,6 +77,7 @@ __all__ = [
     "delete_expired_deliveries",
     "deliver_due",
     "new_secret",
+    "replay_held_deliveries",
     "resolve_host",
     "retry_deliveries",
     "rotate_secret",
@@ -215,7 +225,7 @@ def _claim(delivery_id: int) -> bool:
     now = timezone.now()
     stuck = now - timedelta(seconds=app_settings.CLICK_WEBHOOK_STUCK_AFTER_SECONDS)
     return bool(
-        ClickWebhookDelivery.objects.filter(pk=delivery_id)
+        ClickWebhookDelivery.objects.filter(pk=delivery_id, webhook__disabled_at__isnull=True)
         .filter(
             Q(status=Status.PENDING, next_attempt_at__lte=now)
             | Q(status=Status.SENDING, updated_at__lte=stuck)
@@ -267,10 +277,47 @@ def send_delivery(delivery: ClickWebhookDelivery, client: httpx.Client) -> str:
         changes.update(
             status=Status.PENDING, last_error=error, next_attempt_at=now + backoff(attempts)
         )
-    ClickWebhookDelivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(**changes)
+    recorded = ClickWebhookDelivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+        **changes
+    )
     if error:
         logger.info("click webhook %s: attempt %d failed: %s", webhook.url, attempts, error)
+    if recorded and changes["status"] == Status.DELIVERED:
+        _count_success(webhook)
+    elif recorded and changes["status"] == Status.FAILED:
+        _count_failure(webhook, changes["last_error"])
     return str(changes["status"])
+
+
+def _count_success(webhook: ClickWebhook) -> None:
+    # Conditional: a healthy endpoint's deliveries write nothing more.
+    ClickWebhook.objects.filter(pk=webhook.pk, consecutive_failures__gt=0).update(
+        consecutive_failures=0
+    )
+
+
+def _count_failure(webhook: ClickWebhook, error: str) -> None:
+    """Count a delivery given up; at ``WEBHOOK_DISABLE_AFTER_FAILURES`` in a row, switch the
+    endpoint off and send :data:`~..signals.webhook_disabled`, once: only the UPDATE that
+    finds it still on switches it off, however many workers fail at once."""
+    hooks = ClickWebhook.objects.filter(pk=webhook.pk)
+    hooks.update(consecutive_failures=F("consecutive_failures") + 1)
+    failures = hooks.values_list("consecutive_failures", flat=True).first() or 0
+    if failures < app_settings.WEBHOOK_DISABLE_AFTER_FAILURES:
+        return
+    now = timezone.now()
+    reason = f"Switched off after {failures} consecutive failed deliveries; the last: {error}"
+    if not hooks.filter(disabled_at__isnull=True).update(
+        disabled_at=now, disabled_reason=reason, updated_at=now
+    ):
+        return  # switched off already: told then
+    webhook.refresh_from_db()
+    logger.warning("click webhook %s switched off: %s", webhook.url, reason)
+    for receiver, result in webhook_disabled.send_robust(
+        ClickWebhook, webhook=webhook, reason=reason
+    ):
+        if isinstance(result, Exception):
+            logger.error("webhook_disabled receiver %r raised", receiver, exc_info=result)
 
 
 def deliver_due(
@@ -285,6 +332,7 @@ def deliver_due(
             Q(status=Status.PENDING, next_attempt_at__lte=now)
             | Q(status=Status.SENDING, updated_at__lte=stuck),
             webhook__active=True,
+            webhook__disabled_at__isnull=True,  # held while switched off
         )
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[: limit or app_settings.CLICK_WEBHOOK_BATCH_SIZE]
@@ -324,6 +372,20 @@ def retry_deliveries(deliveries: QuerySet[ClickWebhookDelivery]) -> RetryOutcome
     if queued:
         enqueue_on_commit(dispatch.DELIVER_CLICK_WEBHOOKS)
     return RetryOutcome(queued=queued, cancelled=cancelled, other=selected - queued - cancelled)
+
+
+def replay_held_deliveries(webhook: ClickWebhook) -> int:
+    """Make ``webhook``'s held (pending) deliveries due now, from their first attempt, and
+    enqueue the send task after commit; returns how many. One left sending (its worker died)
+    is sent again by the stuck rule; failed and cancelled ones are left alone
+    (:func:`retry_deliveries` sends a failed one again)."""
+    now = timezone.now()
+    replayed = ClickWebhookDelivery.objects.filter(webhook=webhook, status=Status.PENDING).update(
+        attempts=0, next_attempt_at=now, updated_at=now
+    )
+    if replayed:
+        enqueue_on_commit(dispatch.DELIVER_CLICK_WEBHOOKS)
+    return replayed
 
 
 def delete_expired_deliveries() -> dict[str, int]:

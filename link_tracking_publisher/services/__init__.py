@@ -30,6 +30,7 @@ from .publishing import retry_failed_publish
 from .qr import link_qr_code
 from .signed_urls import signed_url
 from .utm_policy import update_global_utm_policy
+from .webhooks import enable_webhook
 
 __all__ = [
     "BulkCreateError",
@@ -48,6 +49,7 @@ __all__ = [
     "create_mapping",
     "create_privacy_request",
     "delete_mapping",
+    "enable_webhook",
     "expire_domain_claims",
     "import_links",
     "link_qr_code",

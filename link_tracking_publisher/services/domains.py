@@ -29,7 +29,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +37,7 @@ from ..conf import app_settings
 from ..errors import LinkTrackingError
 from ..models import Domain
 from .api_keys import acting_user
+from .audit import log_change
 from .domain_claims import expire_domain_claims, release_lapsed_claim
 from .publishing import new_app_links_version, publish_waiting_entries, republish_links_on_commit
 
@@ -143,20 +143,6 @@ def check_domain_ownership(domain_pk: Any, *, resolver: TxtResolver | None = Non
 BY_HAND_MESSAGE = "Verified ownership by hand."
 
 
-def _audit(domain: Domain, user: Any, message: str) -> None:
-    """Record ``message`` about ``domain`` by ``user`` in the admin's log (``LogEntry``), the
-    audit trail staff read on the domain's history page; skipped without a user, or in a host
-    without ``django.contrib.admin``."""
-    if acting_user(user) is None or not apps.is_installed("django.contrib.admin"):
-        return
-    # Imported here: the admin is optional, and its models cannot be imported without it.
-    from django.contrib.admin.models import CHANGE, LogEntry
-
-    LogEntry.objects.log_actions(
-        user.pk, [domain], CHANGE, change_message=message, single_object=True
-    )
-
-
 def verify_domain_by_hand(domain: Domain, *, user: Any) -> Domain:
     """Staff vouch for the domain's owner: verified now, by ``user`` (recorded on the row and
     in the admin's log, :data:`BY_HAND_MESSAGE`). Its links are published after commit. A
@@ -165,7 +151,7 @@ def verify_domain_by_hand(domain: Domain, *, user: Any) -> Domain:
         current = Domain.objects.select_for_update().get(pk=domain.pk)
         if not current.is_verified:
             _mark_verified(current, Domain.VerificationMethod.MANUAL, user, timezone.now())
-            _audit(current, user, BY_HAND_MESSAGE)
+            log_change(current, user, BY_HAND_MESSAGE)
             logger.info(
                 "domain %s verified by hand by %s",
                 current.domain_name,

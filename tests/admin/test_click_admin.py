@@ -125,3 +125,40 @@ def test_a_private_webhook_url_is_a_form_error(client: Client, link: Any) -> Non
         {"account": link.account.pk, "url": "https://10.1.2.3/hook", "active": "on"},
     )
     assert response.status_code == 200 and "public host" in response.content.decode()
+
+
+def test_switched_off_webhooks_are_listed_and_switched_on_again(client: Client, link: Any) -> None:
+    from django.contrib.admin.models import LogEntry
+    from django.utils import timezone
+
+    on = ClickWebhook.objects.get()
+    off = ClickWebhook.objects.create(
+        account=link.account,
+        url="https://dead.example.com/",
+        secret="s",
+        consecutive_failures=20,
+        disabled_at=timezone.now(),
+        disabled_reason="Switched off after 20 consecutive failed deliveries; the last: HTTP 503",
+    )
+    held = ClickWebhookDelivery.objects.create(
+        webhook=off, event_id="held", payload={}, attempts=6, next_attempt_at=timezone.now()
+    )
+    url = reverse("admin:link_tracking_clickwebhook_changelist")
+    listed = client.get(url, {"switched_off": "yes"}).content.decode()
+    assert "dead.example.com" in listed and "hooks.example.com" not in listed
+    listed = client.get(url, {"switched_off": "no"}).content.decode()
+    assert "hooks.example.com" in listed and "dead.example.com" not in listed
+    page = client.get(reverse("admin:link_tracking_clickwebhook_change", args=[off.pk]))
+    assert "Switched off after 20 consecutive failed deliveries" in page.content.decode()
+
+    response = client.post(
+        url, {"action": "enable", "_selected_action": [str(off.pk), str(on.pk)]}, follow=True
+    )
+    assert "Switched on 1 webhook(s); 1 held deliveries replayed." in response.content.decode()
+    off.refresh_from_db()
+    held.refresh_from_db()
+    assert (off.consecutive_failures, off.disabled_at, off.disabled_reason) == (0, None, "")
+    assert held.attempts == 0
+    entry = LogEntry.objects.get(object_id=str(off.pk))
+    assert entry.user.get_username() == "ops" and "Switched on again" in entry.change_message
+    assert not LogEntry.objects.filter(object_id=str(on.pk)).exists()

@@ -127,6 +127,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/webhooks/",
         f"{API}/webhooks/{{id}}/",
         f"{API}/webhooks/{{id}}/rotate-secret/",
+        f"{API}/webhooks/{{id}}/enable/",
         f"{API}/webhook-deliveries/",
         f"{API}/webhook-deliveries/{{id}}/",
         f"{API}/webhook-deliveries/{{id}}/retry/",
@@ -203,3 +204,17 @@ def test_import_jobs_are_listed_and_read_only(schema: dict[str, Any]) -> None:
     job = schema["components"]["schemas"]["LinkImportJob"]
     assert "content" not in job["properties"]
     assert set(job["required"]) >= {"id", "status", "rows_total", "rows_done", "errors"}
+
+
+def test_switching_a_webhook_on_is_documented_and_its_state_read_only(
+    schema: dict[str, Any],
+) -> None:
+    operation = schema["paths"][f"{API}/webhooks/{{id}}/enable/"]["post"]
+    assert "requestBody" not in operation and "held" in operation["description"]
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/ClickWebhook"}
+    webhook = schema["components"]["schemas"]["ClickWebhook"]["properties"]
+    for name in ("consecutive_failures", "disabled_at", "disabled_reason"):
+        assert webhook[name].get("readOnly") is True, name
+    for request in ("ClickWebhookRequest", "PatchedClickWebhookUpdateRequest"):
+        assert "disabled_at" not in schema["components"]["schemas"][request]["properties"]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import http.server
 import itertools
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -8,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from link_tracking_publisher.clicks.webhooks import new_secret
+from link_tracking_publisher.models import ClickWebhook
 from link_tracking_runtime.events import ClickEvent, encode_event
 from tests.publisher.conftest import _aws_env, aws  # noqa: F401  (shared fixtures)
 from tests.publisher.factories import (
@@ -99,3 +103,40 @@ def make_link(account: Any, campaign: Any) -> Callable[..., Any]:
 @pytest.fixture
 def link(make_link: Callable[..., Any]) -> Any:
     return make_link(keyword="SALE")
+
+
+@pytest.fixture
+def webhook(account: Any) -> ClickWebhook:
+    return ClickWebhook.objects.create(
+        account=account, url="https://hooks.example.com/clicks", secret=new_secret()
+    )
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A local webhook receiver (the ``receiver`` fixture): answers 200, keeps what it got."""
+
+    bodies: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["content-length"]))
+        type(self).bodies.append((dict(self.headers.items()), body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    """The URL of a real HTTP server on loopback (``CLICK_WEBHOOK_ALLOW_HTTP`` to send to it)."""
+    Receiver.bodies = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from link_tracking_publisher.clicks.webhooks import deliver_due, new_secret, ver
 from link_tracking_publisher.models import ClickWebhook, ClickWebhookDelivery
 from link_tracking_publisher.signals import link_clicked
 
-from .conftest import PUBLIC_ADDRESS, T0, click, write_ndjson
+from .conftest import PUBLIC_ADDRESS, T0, Receiver, click, write_ndjson
 
 pytestmark = pytest.mark.django_db
 Status = ClickWebhookDelivery.Status
@@ -29,13 +26,6 @@ Status = ClickWebhookDelivery.Status
 def ingest(tmp_path: Path, events: list[Any]) -> Any:
     path = write_ndjson(tmp_path / f"e{len(list(tmp_path.iterdir()))}.ndjson", events)
     return ingest_objects(local_objects(path), now=T0 + 3600)
-
-
-@pytest.fixture
-def webhook(account: Any) -> ClickWebhook:
-    return ClickWebhook.objects.create(
-        account=account, url="https://hooks.example.com/clicks", secret=new_secret()
-    )
 
 
 def make_due() -> None:
@@ -162,33 +152,6 @@ def test_failures_are_retried_with_backoff_then_failed(
     )
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    bodies: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["content-length"]))
-        type(self).bodies.append((dict(self.headers.items()), body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    _Receiver.bodies = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def test_a_real_endpoint_receives_a_verifiable_request(
     tmp_path: Path, link: Any, account: Any, receiver: str, settings: Any
 ) -> None:
@@ -197,6 +160,6 @@ def test_a_real_endpoint_receives_a_verifiable_request(
     webhook = ClickWebhook.objects.create(account=account, url=receiver, secret=new_secret())
     ingest(tmp_path, [click(link)])
     assert deliver_due() == {"delivered": 1}
-    ((headers, body),) = _Receiver.bodies
+    ((headers, body),) = Receiver.bodies
     lowered = {k.lower(): v for k, v in headers.items()}
     assert verify(webhook.secret, lowered, body)

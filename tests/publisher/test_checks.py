@@ -36,6 +36,8 @@ def test_default_configuration_is_clean() -> None:
         ("LINK_TRACKING", {"SHORT_URL_SCHEME": "ftp"}, "link_tracking.E009"),
         ("LINK_TRACKING", {"IMPORT_BATCH_SIZE": 0}, "link_tracking.E011"),
         ("LINK_TRACKING", {"IMPORT_JOB_STUCK_AFTER_SECONDS": "600"}, "link_tracking.E011"),
+        ("LINK_TRACKING", {"WEBHOOK_DISABLE_AFTER_FAILURES": 0}, "link_tracking.E011"),
+        ("LINK_TRACKING", {"WEBHOOK_DISABLE_AFTER_FAILURES": 2.5}, "link_tracking.E011"),
         (
             "LINK_TRACKING",
             {"IMPORT_MAX_ROWS": 1000, "IMPORT_ASYNC_MAX_ROWS": 999},
