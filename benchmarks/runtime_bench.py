@@ -230,12 +230,14 @@ def _taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") else []
 
 
-def in_process_hit(work: Path, table: Any = None, **overrides: Any) -> tuple[Any, dict[str, Any]]:
+def in_process_hit(
+    work: Path, table: Any = None, *, secrets: Any = None, **overrides: Any
+) -> tuple[Any, dict[str, Any]]:
     """The app of the in-process cache-hit cases and the hit's ASGI scope: the benchmark's
     hit request (same headers, origin check and rate limit on), in-memory DynamoDB (``table``,
     by default the benchmark's links), click events to an NDJSON file in ``work``;
-    ``overrides`` are settings (the flush interval, the cache TTL: 1 s each by default).
-    Called with :func:`discard` and :func:`no_body`."""
+    ``overrides`` are settings (the flush interval, the cache TTL: 1 s each by default);
+    ``secrets`` the Secrets Manager the app reads keyrings from (none by default). Called with :func:`discard` and :func:`no_body`."""
     import io
 
     from runtime_service.app import Backends, create_app
@@ -253,7 +255,7 @@ def in_process_hit(work: Path, table: Any = None, **overrides: Any) -> tuple[Any
         table = FakeTable([to_item(record) for record in bench_records(0)])
     app = create_app(
         settings,
-        backends=Backends(table, table, FakeSecrets()),
+        backends=Backends(table, table, secrets or FakeSecrets()),
         sleep=no_sleep,
         metrics_stream=io.StringIO(),
     )

@@ -47,7 +47,7 @@ from link_tracking_runtime.click import (
     decide_without_link,
 )
 from link_tracking_runtime.events import OUTCOMES
-from link_tracking_runtime.messages import split_message_path, verify_token
+from link_tracking_runtime.messages import is_token_shape, split_message_path, verify_token
 from link_tracking_runtime.signing import Keyring
 
 from .aws import ClickCounter
@@ -135,12 +135,31 @@ class Redirector:
         (:func:`.visitor.client_ip`); ``started`` the ``time.perf_counter()`` of the
         request's arrival.
         """
-        route = self._routes.get((host, path))
-        if route is None:
-            route = self._route(host, path)
-        key, kind, token = route
+        separator = path.find("/", 1)
+        if separator > 0 and is_token_shape(path[separator + 1 :]):
+            # A per-message link: the link's route (one per link, not per message) and its token.
+            route = self._routes.get((host, path[:separator]))
+            if route is None:
+                route = self._route(host, path[:separator])
+            key, kind, _ = route
+            if kind == _SLUG:
+                kind, token = _MESSAGE, path[separator + 1 :].upper()
+            else:
+                key, kind, token = self._route(host, path)
+        else:
+            route = self._routes.get((host, path))
+            if route is None:
+                route = self._route(host, path)
+            key, kind, token = route
         if kind == _RESERVED:
             return None
+        link = None if kind == _NOT_A_SLUG else self._store.hit(key, now)
+        message = None
+        if token and link is not None and not link.needs_io:
+            keyring = self._verifier.cached_keyring(link.message_keyring, now)
+            if keyring is not False:  # else not cached (or stale): read after the click is made
+                message = self._message(key, token, keyring)
+                token = ""
         user_agent = headers.get(b"user-agent")
         referer = headers.get(b"referer")
         country = headers.get(_COUNTRY)
@@ -163,44 +182,32 @@ class Redirector:
                 int((time.perf_counter() - started) * 1000) if started else 0,
                 None if languages is None else languages.decode("latin-1"),
                 None if asn is None else asn.decode("latin-1"),
-                None,
+                message,
             ),
         )
         if kind == _NOT_A_SLUG:
             return self._answer(
                 decide_without_link(*key, "not_found", click, self.default_fallback_url)
             )
-        link = self._store.hit(key, now)
-        if link is None or link.needs_io:
+        if link is None or link.needs_io or token:
             return self._redirect_after_io(key[0], key[1], link, click, started, token)
-        if token:
-            keyring = self._verifier.cached_keyring(link.message_keyring, now)
-            if keyring is False:  # not in the cache (or stale): read it first
-                return self._redirect_after_io(key[0], key[1], link, click, started, token)
-            click = self._message_click(link, key, token, keyring, click)
-        elif not link.query_message_id and "sms_msg_id=" in query:
+        if query and not link.query_message_id and "sms_msg_id=" in query:
             self._metrics.count("QueryMessageId.ignored")
         return self._answer(decide(link, click))
 
-    def _message_click(
-        self,
-        link: CompiledLink,
-        key: tuple[str, str],
-        token: str,
-        keyring: Keyring | None,
-        click: ClickInput,
-    ) -> ClickInput:
-        """``click`` with its message when ``token`` verifies under the link's keyring (else
-        the plain link's click, counted)."""
+    def _message(
+        self, key: tuple[str, str], token: str, keyring: Keyring | None
+    ) -> tuple[int, str] | None:
+        """The message ``token`` names on the link ``key`` when it verifies under the link's
+        keyring; ``None`` (the plain link's click) otherwise, counted."""
         if keyring is None:
             self._metrics.count("MessageToken.no_key")
-            return click
+            return None
         sequence = verify_token(keyring, key[0], key[1], token)
         if sequence is None:
             self._metrics.count("MessageToken.invalid")
-            return click
-        self._metrics.count("MessageToken.ok")
-        return click._replace(message=(sequence, token))
+            return None
+        return (sequence, token)
 
     def _route(self, host: bytes, path: str) -> tuple[tuple[str, str], str, str]:
         """What a request's ``Host`` and path name, remembered: the record store's key
@@ -254,7 +261,9 @@ class Redirector:
                 )
         if token:
             keyring = await self._verifier.message_keyring(link.message_keyring)
-            click = self._message_click(link, (host, slug), token, keyring, click)
+            message = self._message((host, slug), token, keyring)
+            if message is not None:
+                click = click._replace(message=message)
         elif not link.query_message_id and "sms_msg_id=" in click.query:
             self._metrics.count("QueryMessageId.ignored")
         refused = None

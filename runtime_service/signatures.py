@@ -98,12 +98,13 @@ class SignatureVerifier:
         """The per-message keyring ``name`` as the cache has it, without waiting: the keyring,
         ``None`` when there is none (no name, a name outside the prefix, a keyring that could
         not be read), ``False`` when it must be read first (:meth:`message_keyring`)."""
-        if not name or not is_keyring_name(name, self._prefix):
+        if not name:
             return None
-        entry = self._keyrings.get(name, now)
-        if entry is None or not entry.is_fresh(now):
-            return False
-        return entry.value
+        # Only names that passed is_keyring_name are ever cached (message_keyring).
+        entry = self._keyrings.peek(name)
+        if entry is not None and now < entry.fresh_until:
+            return entry.value
+        return False if is_keyring_name(name, self._prefix) else None
 
     async def message_keyring(self, name: str | None) -> Keyring | None:
         """The keyring that verifies a link's per-message tokens (read and cached like a

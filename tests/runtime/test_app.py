@@ -457,7 +457,7 @@ def test_per_message_links_attribute_the_message_and_count_what_does_not_verify(
     assert [e.message_seq for e in events] == [1234, 1234, None, 1234, None, None]
     assert [e.sms_msg_id for e in events] == [None] * 6
     assert [e.outcome for e in events] == ["ok", "ok", "ok", "ok", "not_found", "ok"]
-    assert counters["MessageToken.ok"] == 3
+    assert "MessageToken.ok" not in counters  # the events count those
     assert counters["MessageToken.invalid"] == 1
     assert counters["QueryMessageId.ignored"] == 1
     assert harness.secrets.calls == 1  # the keyring is read once, then cached
