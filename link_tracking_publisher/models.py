@@ -36,6 +36,7 @@ from .conf import (
     app_settings,
 )
 from .documents import AppLinkDocumentField
+from .message_links import sms_urls
 from .validators import (
     MAX_URL_LENGTH,
     validate_apple_app_site_association,
@@ -225,6 +226,14 @@ class Domain(models.Model):
     )
     #: The version of the domain's published app-links record (one outbox row per version).
     app_links_version = models.PositiveBigIntegerField(default=0, editable=False)
+    message_keyring = models.CharField(
+        max_length=512,
+        blank=True,
+        validators=[validate_signature_secret_ref],
+        help_text="Secrets Manager name of the keyring that signs the domain's per-message SMS "
+        "links (/{slug}/{token}), under LINK_TRACKING['SIGNING_KEYRING_PREFIX']; empty: SMS "
+        "links carry ?sms_msg_id= instead.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -483,6 +492,14 @@ class Link(models.Model):
         "LINK_TRACKING['SIGNING_KEYRING_PREFIX'] (link-signatures/ by default).",
     )
     routing_rules = models.JSONField(null=True, blank=True)
+    query_message_id = models.BooleanField(
+        default=True,
+        help_text="Take a ?sms_msg_id= typed into the URL (the query-string SMS form). Off: "
+        "only per-message links attribute a message, and a typed one is ignored.",
+    )
+    #: Per-message links issued (:mod:`.services.message_links`): the next message's sequence
+    #: number.
+    messages_issued = models.PositiveBigIntegerField(default=0, editable=False)
     runtime_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -524,8 +541,18 @@ class Link(models.Model):
         return f"{app_settings.SHORT_URL_SCHEME}://{self.domain.domain_name}/{self.slug}"
 
     def get_sms_url(self, sms_msg_id: object) -> str:
-        """The short URL an SMS carries: ``get_full_url() + ?sms_msg_id=<id>``, so the runtime
-        can forward the message id to the destination and into the click event."""
+        """The short URL one SMS message carries.
+
+        On a domain with a ``message_keyring``, the per-message link
+        ``https://{domain}/{slug}/{token}`` (at most ten characters longer than
+        :meth:`get_full_url`; :func:`.message_links.sms_urls` issues the token, and
+        the bulk form for a whole send). Otherwise the query-string form,
+        ``get_full_url() + ?sms_msg_id=<id>``."""
+        return sms_urls(self, [str(sms_msg_id)])[0]
+
+    def get_query_sms_url(self, sms_msg_id: object) -> str:
+        """The query-string SMS form, ``get_full_url() + ?sms_msg_id=<id>``: the runtime
+        forwards the id to the destination (when allowlisted) and into the click event."""
         return f"{self.get_full_url()}?sms_msg_id={quote(str(sms_msg_id), safe='')}"
 
     def effective_fallback_url(self) -> str:
@@ -1052,6 +1079,29 @@ class MessageClick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sms_msg_id} → {self.link_id}"
+
+
+class MessageToken(models.Model):
+    """One SMS message's per-message link: the sequence number its token carries on ``link``
+    and the host's message id it stands for (ingestion puts that id on the click)."""
+
+    # Indexed by the unique constraints that start with it.
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="message_tokens", db_index=False
+    )
+    sequence = models.PositiveBigIntegerField()
+    sms_msg_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["link", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["link", "sequence"], name="message_token_sequence"),
+            models.UniqueConstraint(fields=["link", "sms_msg_id"], name="message_token_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sms_msg_id} → {self.link_id}#{self.sequence}"
 
 
 class ClickIngestCheckpoint(models.Model):

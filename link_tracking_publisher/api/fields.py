@@ -46,6 +46,16 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+class BoundedListField(serializers.ListField):
+    """A list whose length is checked before its items: a request with a million items is
+    refused at once, not after a million child validations."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, list) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return list(super().to_internal_value(data))
+
+
 class StrictModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose text fields take strings only."""
 

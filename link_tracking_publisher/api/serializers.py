@@ -20,7 +20,7 @@ from link_tracking_runtime.events import OUTCOMES
 from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
 from link_tracking_runtime.routing import ACCEPT_LANGUAGE_MAX_LENGTH
 
-from .. import outbox
+from .. import message_links, outbox
 from ..conf import app_settings
 from ..documents import stored_document_problems
 from ..models import (
@@ -51,6 +51,7 @@ from ..validators import (
 )
 from .fields import (
     AccountField,
+    BoundedListField,
     CampaignField,
     CrmCampaignField,
     DomainField,
@@ -210,6 +211,7 @@ class DomainSerializer(StrictModelSerializer):
             "apple_app_site_association",
             "assetlinks",
             "app_link_problems",
+            "message_keyring",
             *DOMAIN_PLATFORM_FIELDS,
             "created_at",
             "updated_at",
@@ -759,6 +761,34 @@ class SignedURLRequestSerializer(serializers.Serializer):
             help_text=fields["expires_in"].help_text,
         )
         return fields
+
+
+#: Message ids per ``sms-urls/`` request: 10,000 UUIDs are about 400 KB of JSON, well inside
+#: Django's default request body limit (``DATA_UPLOAD_MAX_MEMORY_SIZE``, 2.5 MB).
+SMS_URLS_API_MAX = 10_000
+
+
+class SMSURLsRequestSerializer(serializers.Serializer):
+    message_ids = BoundedListField(
+        child=StrictCharField(max_length=message_links.MESSAGE_ID_MAX_LENGTH),
+        min_length=1,
+        max_length=SMS_URLS_API_MAX,
+        help_text="The host's message ids of one send (an id issued before gets the same URL "
+        f"again); at most {SMS_URLS_API_MAX} per request (a larger send is issued in parts, "
+        "or in-process with link_tracking_publisher.services.message_links.sms_urls).",
+    )
+
+
+class SMSURLSerializer(serializers.Serializer):
+    message_id = serializers.CharField()
+    url = serializers.CharField(
+        help_text="https://{domain}/{slug}/{token} on a domain with a message keyring (at most "
+        "ten characters longer than the short URL), else the short URL with ?sms_msg_id=."
+    )
+
+
+class SMSURLsSerializer(serializers.Serializer):
+    urls = SMSURLSerializer(many=True)
 
 
 class SignedURLSerializer(serializers.Serializer):

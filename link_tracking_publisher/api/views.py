@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, ValidationError
 
+from .. import message_links
 from .. import outbox as outbox_state
 from ..models import (
     ApiKey,
@@ -474,6 +475,7 @@ class LinkViewSet(
         "read": Scope.LINKS_READ,
         "write": Scope.LINKS_WRITE,
         "import_csv": Scope.IMPORT,
+        "sms_urls": Scope.LINKS_WRITE,
     }
     filterset_class = LinkFilter
     search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
@@ -486,7 +488,10 @@ class LinkViewSet(
         "runtime_version",
     ]
     ordering = ["-created_at"]
-    extra_error_responses = {"signed_url": {"503": ErrorSerializer}}
+    extra_error_responses = {
+        "signed_url": {"503": ErrorSerializer},
+        "sms_urls": {"503": ErrorSerializer},
+    }
 
     def get_queryset(self) -> QuerySet[Link]:
         return _links(self.accounts())
@@ -499,6 +504,7 @@ class LinkViewSet(
             "publish": s.LinkActionSerializer,
             "unpublish": s.LinkActionSerializer,
             "signed_url": s.SignedURLRequestSerializer,
+            "sms_urls": s.SMSURLsRequestSerializer,
             "versions": s.LinkVersionSerializer,
         }
         return serializers.get(self.action, s.LinkSerializer)
@@ -717,6 +723,26 @@ class LinkViewSet(
             sms_msg_id=serializer.validated_data.get("sms_msg_id"),
         )
         return Response(s.SignedURLSerializer(signed).data)
+
+    @extend_schema(
+        request=s.SMSURLsRequestSerializer,
+        responses={200: s.SMSURLsSerializer},
+        description="The SMS URL of each message of a send, in order. On a domain with a "
+        "message_keyring, per-message links (https://{domain}/{slug}/{token}: the short URL "
+        "and at most ten characters; the token names the message and cannot be made up for "
+        "another one); the click event, message-clicks/ and the webhooks carry the host's "
+        "message id, which the URL never shows. Otherwise the short URL with ?sms_msg_id=. "
+        "An id issued before on the link gets the same URL.",
+    )
+    @action(detail=True, methods=["post"], url_path="sms-urls")
+    def sms_urls(self, request: Request, pk: str | None = None) -> Response:
+        link = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data["message_ids"]
+        urls = message_links.sms_urls(link, ids)
+        pairs = [{"message_id": m, "url": u} for m, u in zip(ids, urls, strict=True)]
+        return Response({"urls": pairs})  # the schema is SMSURLsSerializer's
 
     @extend_schema(
         parameters=[s.QRQuerySerializer],

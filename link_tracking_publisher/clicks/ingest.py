@@ -39,6 +39,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from django.db import connection, transaction
+from django.db.models import Q
 from msgspec.structs import astuple
 
 from link_tracking_runtime.events import OUTCOMES
@@ -60,6 +61,7 @@ from ..models import (
     LinkDayBreakdown,
     LinkHourClicks,
     MessageClick,
+    MessageToken,
 )
 from ..services.privacy import delivery_subject_hashes
 from ..signals import link_clicked
@@ -291,6 +293,8 @@ _Record = msgspec.defstruct(
         # Not stored in a column (no length limit): a webhook delivery keeps only its keyed
         # hash, for privacy requests by click id.
         ("click_session_id", str | None, None),
+        # A per-message link's message: mapped to the host's message id (_message_ids).
+        ("message_seq", Annotated[int, msgspec.Meta(ge=0)] | None, None),
     ],
     gc=False,
 )
@@ -324,7 +328,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
     if not events:
         return columns
     ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
-    link_ids, ips, channels, countries, variants, sms, agents, sessions = texts
+    link_ids, ips, channels, countries, variants, sms, agents, sessions, sequences = texts
     distinct_links = set(link_ids)
     context.resolve_links(filter(None, distinct_links))
     links = context.links
@@ -357,7 +361,10 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
             sms,
             agents,
             sessions,
+            sequences,
         ) = (tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts))
+    if sequences.count(None) != len(sequences):
+        sms = _message_ids(link_ids, sms, sequences, links)
     # Normalised once per distinct value (a campaign has few), then mapped in C.
     country_of = {c: c.upper() if c else "" for c in set(countries)}
     device = {ua: device_of(ua) for ua in set(agents)}
@@ -375,6 +382,37 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
         [ip or "" for ip in ips] if None in ips else list(ips),
         [s or "" for s in sessions] if None in sessions else list(sessions),
     ]
+
+
+def _message_ids(
+    link_ids: Sequence[str],
+    sms: Sequence[str | None],
+    sequences: Sequence[int | None],
+    links: dict[str, _LinkInfo | None],
+) -> tuple[str | None, ...]:
+    """The clicks' message ids: a per-message link's click (its ``message_seq``) gets the host's
+    message id its sequence number was issued for (:class:`~..models.MessageToken`), one query
+    per chunk; a sequence number the link never issued (a key leaked, a row erased) names no
+    message."""
+    wanted: dict[Any, set[int]] = {}
+    for link_id, sequence in zip(link_ids, sequences, strict=True):
+        if sequence is not None:
+            info = links[link_id]
+            assert info is not None
+            wanted.setdefault(info.pk, set()).add(sequence)
+    condition = Q()
+    for link_pk, numbers in wanted.items():
+        condition |= Q(link_id=link_pk, sequence__in=sorted(numbers))
+    issued = {
+        (str(link_pk), sequence): message_id
+        for link_pk, sequence, message_id in MessageToken.objects.filter(condition).values_list(
+            "link_id", "sequence", "sms_msg_id"
+        )
+    }
+    return tuple(
+        message if sequence is None else issued.get((str(links[link_id].pk), sequence))  # type: ignore[union-attr]
+        for link_id, message, sequence in zip(link_ids, sms, sequences, strict=True)
+    )
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ modules' other names are the app's own. ``docs/INTEGRATION.md`` ("The Python API
 
 from __future__ import annotations
 
+from ..message_links import sms_urls
 from .api_keys import create_api_key, revoke_api_key, rotate_api_key
 from .bulk import BulkCreateError, bulk_create_links
 from .campaigns import create_campaign, update_campaign
@@ -62,6 +63,7 @@ __all__ = [
     "rotate_api_key",
     "set_link_active",
     "signed_url",
+    "sms_urls",
     "start_import",
     "update_campaign",
     "update_domain",

@@ -186,20 +186,22 @@ def create_domain(*, user: Any = None, **fields: Any) -> Domain:
 
 def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
     """Change a domain; when whether it serves links changes (``active``, or ``status`` set by
-    staff), every link on it is republished (a record is active only while both its link and
-    its domain are), with :func:`republish_links_on_commit`. When its app-link documents
-    change, or its serving state does while it has app links, its app-links record is published
-    under a new version."""
+    staff) or its ``message_keyring`` does, every link on it is republished (a record is active
+    only while both its link and its domain are, and carries the domain's message keyring),
+    with :func:`republish_links_on_commit`. When its app-link documents change, or its serving
+    state does while it has app links, its app-links record is published under a new
+    version."""
     with transaction.atomic():
         current = Domain.objects.select_for_update().get(pk=domain.pk)
         was_serving = current.serves_links
+        keyring = current.message_keyring
         documents = [getattr(current, name) for name in Domain.APP_LINK_FIELDS]
         for name, value in changes.items():
             setattr(current, name, value)
         current.full_clean()
         current.save()
         serving_changed = current.serves_links != was_serving
-        if serving_changed:
+        if serving_changed or current.message_keyring != keyring:
             republish_links_on_commit(current.links.all())
         documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
         if documents_changed or (serving_changed and current.has_app_links):

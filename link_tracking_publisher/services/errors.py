@@ -8,15 +8,6 @@ that did not answer (HTTP 503).
 
 from __future__ import annotations
 
-from ..errors import LinkTrackingError
+from ..errors import ExternalServiceError, InvalidState
 
 __all__ = ["ExternalServiceError", "InvalidState"]
-
-
-class InvalidState(LinkTrackingError):
-    """The action does not apply to the object as it is now (retrying a publish that has not
-    failed, signing a URL of a link that is not signed)."""
-
-
-class ExternalServiceError(LinkTrackingError):
-    """An outside service (AWS) failed or timed out; trying again later may succeed."""

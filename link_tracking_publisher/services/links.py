@@ -57,6 +57,7 @@ EDITABLE_FIELDS = (
     "append_query_params",
     "utm_overrides",
     "dynamic_param_allowlist",
+    "query_message_id",
     *POLICY_FIELDS,
     "routing_rules",
 )

@@ -60,6 +60,10 @@ class SimulatedClick:
     click_id: str | None = None
     #: A QR code's scan (the short URL with the contract's scan marker).
     scan: bool = False
+    #: A click through a per-message link: the message's sequence number and its token, as
+    #: the runtime has them once the token verified (both or neither).
+    message_seq: int | None = None
+    message_token: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +106,9 @@ def click_input(click: SimulatedClick, now: float, click_id: str) -> ClickInput:
         country=click.country,
         ip_hash=click.visitor_key or "",
         accept_language=click.accept_language,
+        message=None
+        if click.message_seq is None or not click.message_token
+        else (click.message_seq, click.message_token.upper()),
     )
 
 
@@ -142,7 +149,7 @@ def preview_link(link: Link, click: SimulatedClick | None = None) -> LinkPreview
     now = time.time() if click.at is None else click.at
     record = LinkPublisher().build_record(link, now=now)
     short_url = link.get_full_url()
-    request_url = link.get_sms_url(click.sms_msg_id) if click.sms_msg_id else short_url
+    request_url = link.get_query_sms_url(click.sms_msg_id) if click.sms_msg_id else short_url
     return preview_record(
         record,
         dataclasses.replace(click, at=now),

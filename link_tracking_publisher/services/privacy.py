@@ -65,6 +65,7 @@ from ..models import (
     LinkImport,
     LinkVersion,
     MessageClick,
+    MessageToken,
     PrivacyRequest,
 )
 from .api_keys import acting_user
@@ -414,10 +415,15 @@ class ClickStatisticsStore:
     subject's rows, erasure deletes them. The hourly rollups are counts without identifiers;
     distinct visitors are kept as a 64-bit hash of the already keyed ``ip_hash``, which a
     request (holding only the subject's keyed hash) cannot be matched against and which links
-    to no one without the click events, which ``S3ClickEventStore`` erases."""
+    to no one without the click events, which ``S3ClickEventStore`` erases. A per-message
+    link's ``MessageToken`` holds the message id its token stands for: access lists them,
+    erasure deletes them (a later click on that link's token then names no message)."""
 
     name = "click_statistics"
-    fields: ClassVar[tuple[str, ...]] = ("link_tracking.MessageClick.sms_msg_id",)
+    fields: ClassVar[tuple[str, ...]] = (
+        "link_tracking.MessageClick.sms_msg_id",
+        "link_tracking.MessageToken.sms_msg_id",
+    )
     #: A row counts one message's clicks (any visitor's): it is found by its ``sms_msg_id``.
     subject_types: ClassVar[frozenset[str]] = frozenset({PrivacyRequest.SubjectType.SMS_MSG_ID})
 
@@ -431,10 +437,29 @@ class ClickStatisticsStore:
             )
             if subject.matches(row.sms_msg_id)
         ]
+        tokens = [
+            token
+            for token in MessageToken.objects.filter(link__account_id=request.account_id).only(
+                "pk", "sms_msg_id", "link_id", "sequence", "created_at"
+            )
+            if subject.matches(token.sms_msg_id)
+        ]
+        found = len(rows) + len(tokens)
         if request.request_type == PrivacyRequest.RequestType.ERASURE:
             erased, _ = MessageClick.objects.filter(pk__in=[row.pk for row in rows]).delete()
-            return StoreReport(done=True, found=len(rows), erased=erased)
+            erased_tokens, _ = MessageToken.objects.filter(
+                pk__in=[token.pk for token in tokens]
+            ).delete()
+            return StoreReport(done=True, found=found, erased=erased + erased_tokens)
         detail = {
+            "message_links": [
+                {
+                    "link_id": str(token.link_id),
+                    "sequence": token.sequence,
+                    "issued_at": token.created_at.isoformat(),
+                }
+                for token in tokens
+            ],
             "message_clicks": [
                 {
                     "link_id": str(row.link_id),
@@ -443,9 +468,9 @@ class ClickStatisticsStore:
                     "last_click_at": row.last_click_at.isoformat(),
                 }
                 for row in rows
-            ]
+            ],
         }
-        return StoreReport(done=True, found=len(rows), detail=detail)
+        return StoreReport(done=True, found=found, detail=detail)
 
 
 def _decode_line(line: bytes) -> Mapping[str, Any] | None:

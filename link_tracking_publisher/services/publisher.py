@@ -182,6 +182,8 @@ class LinkPublisher:
             channel=link.channel or None,
             published_at_epoch=published,
             updated_at_epoch=_epoch(link.updated_at),
+            message_keyring=link.domain.message_keyring or None,
+            query_message_id=link.query_message_id,
         )
 
     def build_runtime_record(self, link: Link, *, now: float | None = None) -> dict[str, Any]:

@@ -87,6 +87,7 @@ def _form(link: Link, **changes: Any) -> dict[str, Any]:
         "destination_url": link.destination_url,
         "fallback_url": link.fallback_url,
         "append_query_params": "on" if link.append_query_params else "",
+        "query_message_id": "on" if link.query_message_id else "",
         "utm_overrides": "{}",
         "dynamic_param_allowlist": '["click_id"]',
         "routing_rules": "null",

@@ -107,6 +107,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/links/{{id}}/publish/",
         f"{API}/links/{{id}}/unpublish/",
         f"{API}/links/{{id}}/signed-url/",
+        f"{API}/links/{{id}}/sms-urls/",
         f"{API}/links/{{id}}/versions/",
         f"{API}/links/{{id}}/qr/",
         f"{API}/links/export/",
@@ -153,6 +154,7 @@ def test_requests_and_responses_have_their_own_shapes(schema: dict[str, Any]) ->
         "ab_variant",
         "geo",
         "click_ts",
+        "sms_ref",
         "sms_msg_id",
     ]
     bulk = components["LinkBulkCreateRequest"]["properties"]["keywords"]

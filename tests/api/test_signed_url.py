@@ -119,7 +119,7 @@ def test_secrets_manager_unreachable_is_503(
 ) -> None:
     from botocore.config import Config
 
-    from link_tracking_publisher.services import signed_urls
+    from link_tracking_publisher import keyrings
 
     def unreachable() -> Any:
         # Nothing listens on port 9: a connection error, not a bad secret.
@@ -134,7 +134,7 @@ def test_secrets_manager_unreachable_is_503(
             endpoint_url="http://127.0.0.1:9",
         )
 
-    monkeypatch.setattr(signed_urls, "_secretsmanager", unreachable)
+    monkeypatch.setattr(keyrings, "_secretsmanager", unreachable)
     response = staff_client.post(f"{API}/links/{signed_link.pk}/signed-url/", {}, format="json")
     assert response.status_code == 503
     assert "could not be reached" in response.json()["detail"]

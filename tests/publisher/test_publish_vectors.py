@@ -40,6 +40,7 @@ def _build(vector: dict[str, Any]) -> Link:
         slug_original=spec["vanity_slug"] or "",
         slug_type=Link.SlugType.VANITY if spec["vanity_slug"] else Link.SlugType.SYSTEM,
         expires_at=_time(spec["expires_at"]),
+        query_message_id=spec.get("query_message_id", True),
         **{
             k: spec[k]
             for k in (

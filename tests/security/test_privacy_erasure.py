@@ -342,6 +342,38 @@ def test_per_message_click_statistics_are_a_store_too(
     assert left == {(mine.pk, "msg-43"), (other.pk, SUBJECT)}
 
 
+def test_per_message_link_tokens_are_found_and_erased(
+    s3: Any, alice_client: APIClient, account_a: Any
+) -> None:
+    """A per-message link's ``MessageToken`` holds the message id its token stands for: access
+    lists the subject's, erasure deletes them and only them."""
+    from link_tracking_publisher.models import MessageToken
+    from tests.publisher.factories import LinkFactory
+
+    mine, other = LinkFactory(account=account_a), LinkFactory()
+    for link, sequence, message in ((mine, 0, SUBJECT), (mine, 1, "msg-43"), (other, 0, SUBJECT)):
+        MessageToken.objects.create(link=link, sequence=sequence, sms_msg_id=message)
+
+    access = _request(alice_client, account_a, request_type="access")
+    assert process_privacy_request_task(access) == "complete"
+    store = PrivacyRequest.objects.get(pk=access).result["stores"]["click_statistics"]
+    assert store["found"] == 1
+    assert store["detail"]["message_links"] == [
+        {
+            "link_id": str(mine.pk),
+            "sequence": 0,
+            "issued_at": MessageToken.objects.get(link=mine, sequence=0).created_at.isoformat(),
+        }
+    ]
+
+    erasure = _request(alice_client, account_a)
+    assert process_privacy_request_task(erasure) == "complete"
+    store = PrivacyRequest.objects.get(pk=erasure).result["stores"]["click_statistics"]
+    assert (store["found"], store["erased"]) == (1, 1)
+    left = set(MessageToken.objects.values_list("link_id", "sms_msg_id"))
+    assert left == {(mine.pk, "msg-43"), (other.pk, SUBJECT)}
+
+
 def test_routing_rules_and_link_imports_are_searched_too(
     s3: Any, alice_client: APIClient, account_a: Any
 ) -> None:
