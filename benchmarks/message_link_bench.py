@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import statistics
 import sys
 import tempfile
@@ -24,14 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from runtime_bench import bench_records, discard, in_process_hit, no_body  # noqa: E402
-
-from link_tracking_runtime import to_item  # noqa: E402
-from link_tracking_runtime.messages import issue_token  # noqa: E402
-from link_tracking_runtime.signing import Keyring, SigningKey  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 KEYRING_NAME = "link-signatures/bench-messages"
 SECRET = "bench-message-key-0123456789abcdef"
@@ -41,8 +35,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=20_000, help="requests per case per round")
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="the contract and the runtime from the interpreter's site-packages (the compiled "
+        "build: .venv-compiled/bin/python after make compiled), not from this tree",
+    )
     args = parser.parse_args()
+    if not args.installed:
+        sys.path.insert(0, str(ROOT))
+    messages = importlib.import_module("link_tracking_runtime.messages")
+    importlib.import_module("runtime_service.app")
+    print("contract from", messages.__file__)
+    sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]  # the harness, after the packages
+    from runtime_bench import bench_records, discard, in_process_hit, no_body
+
+    from link_tracking_runtime import to_item
+    from link_tracking_runtime.signing import Keyring, SigningKey
     from tests.support.fakes import FakeSecrets, FakeTable
+
+    issue_token = messages.issue_token
 
     records = [
         dataclasses.replace(r, message_keyring=KEYRING_NAME) if r.slug == "ABC123" else r
