@@ -313,7 +313,8 @@ class TagAdmin(admin.ModelAdmin):
     readonly_fields = ["link_count", "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
-        return super().get_queryset(request).annotate(link_count=models.Count("links"))
+        tags: QuerySet[Tag] = super().get_queryset(request)
+        return tags.annotate(link_count=models.Count("links"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*(["account"] if obj is not None else []), *self.readonly_fields]
@@ -711,9 +712,7 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             kwargs["queryset"] = domain_names()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def formfield_for_manytomany(
-        self, db_field: Any, request: HttpRequest, **kwargs: Any
-    ) -> Any:
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "tags":
             kwargs["queryset"] = Tag.objects.select_related("account").order_by("name")
             kwargs["form_class"] = TagsField

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import uuid
+from typing import Any
 
 import django_filters
 from django.db.models import Model, QuerySet
@@ -15,6 +14,7 @@ from rest_framework.request import Request
 from link_tracking_runtime.record import canonical_slug
 
 from ..models import (
+    TAG_NAME_MAX_LENGTH,
     Channel,
     Domain,
     Link,
@@ -79,7 +79,7 @@ class LinkFilter(_AccountFilterSet):
     slug = django_filters.CharFilter(method="filter_slug", label="Slug, in any case.")
     tag = django_filters.CharFilter(
         method="filter_tag",
-        max_length=Tag._meta.get_field("name").max_length,
+        max_length=TAG_NAME_MAX_LENGTH,
         label="A tag's id, or its name in any case: the links carrying it.",
     )
 

@@ -24,6 +24,7 @@ from .. import outbox
 from ..conf import app_settings
 from ..documents import stored_document_problems
 from ..models import (
+    TAG_NAME_MAX_LENGTH,
     Domain,
     GlobalUTMPolicy,
     Link,
@@ -400,7 +401,7 @@ class TagUpdateSerializer(ImmutableFieldsMixin, TagSerializer):
 
 def _tags_field(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
-        child=StrictCharField(max_length=Tag._meta.get_field("name").max_length),
+        child=StrictCharField(max_length=TAG_NAME_MAX_LENGTH),
         max_length=MAX_TAGS_PER_LINK,
         help_text="Names (any case) or ids of tags of the link's account; the list replaces "
         "the link's tags. A name or id that is no tag of the account is a 400 naming it "

@@ -318,9 +318,7 @@ class TagViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     ordering = ["name"]
 
     def get_queryset(self) -> QuerySet[Tag]:
-        return Tag.objects.filter(account__in=self.accounts()).annotate(
-            link_count=Count("links")
-        )
+        return Tag.objects.filter(account__in=self.accounts()).annotate(link_count=Count("links"))
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         if self.action == "partial_update":

@@ -69,9 +69,13 @@ def with_click_counts(links: QuerySet[Link]) -> QuerySet[Link]:
     """``links`` with ``export_human_clicks`` and ``export_bot_clicks`` (all time, from each
     link's totals row: one join, whatever the number of clicks), and their tags (one query
     per chunk of links read)."""
-    return links.select_related("domain", "campaign").prefetch_related("tags").annotate(
-        export_human_clicks=Coalesce(F("click_totals__human_clicks"), Value(0)),
-        export_bot_clicks=Coalesce(F("click_totals__bot_clicks"), Value(0)),
+    return (
+        links.select_related("domain", "campaign")
+        .prefetch_related("tags")
+        .annotate(
+            export_human_clicks=Coalesce(F("click_totals__human_clicks"), Value(0)),
+            export_bot_clicks=Coalesce(F("click_totals__bot_clicks"), Value(0)),
+        )
     )
 
 

@@ -101,7 +101,11 @@ def resolve_tags(account: Any, refs: Iterable[Tag | str | uuid.UUID]) -> list[Ta
     for ref in wanted:
         tag: Tag | None
         if isinstance(ref, Tag):
-            tag = ref if ref.account_id == getattr(account, "pk", account) else None
+            # A tag object (the admin's choice) is known to exist: say whose it is not.
+            if ref.account_id != getattr(account, "pk", account):
+                missing.append(f"The tag {ref.name!r} is another account's.")
+                continue
+            tag = ref
         elif isinstance(ref, uuid.UUID):
             tag = by_id.get(ref)
         else:
@@ -109,13 +113,11 @@ def resolve_tags(account: Any, refs: Iterable[Tag | str | uuid.UUID]) -> list[Ta
             tag = by_id.get(key) if key is not None else None
             tag = tag or by_name.get(ref.lower())
         if tag is None:
-            missing.append(str(ref))
+            missing.append(f"No tag {str(ref)!r} in this account.")
         else:
             tags.setdefault(tag.pk, tag)
     if missing:
-        raise ValidationError(
-            {"tags": [f"No tag {name!r} in this account." for name in dict.fromkeys(missing)]}
-        )
+        raise ValidationError({"tags": list(dict.fromkeys(missing))})
     return list(tags.values())
 
 

@@ -298,9 +298,7 @@ def test_a_tag_that_is_not_the_accounts_is_an_error_of_its_row(
         (3, "tags", "No tag 'nope' in this account."),
         (4, "tags", "No tag 'theirs' in this account."),
     ]
-    response = _post(
-        alice_client, account_a, content, domain=str(domain_a.pk), mode="per_row"
-    )
+    response = _post(alice_client, account_a, content, domain=str(domain_a.pk), mode="per_row")
     assert response.status_code == 201
     assert [t.name for t in Link.objects.get(slug_canonical="OK").tags.all()] == ["vip"]
     assert not Tag.objects.filter(name="nope").exists()  # an import creates no tag

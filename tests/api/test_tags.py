@@ -260,10 +260,14 @@ def test_links_filter_by_tag_name_in_any_case_or_id(
         assert response.status_code == 200, response.json()
         return {link["id"] for link in response.json()["results"]}
 
-    assert ids(alice_client, "vip") == ids(alice_client, str(vip_a.pk)) == {
-        str(both.pk),
-        str(vip.pk),
-    }
+    assert (
+        ids(alice_client, "vip")
+        == ids(alice_client, str(vip_a.pk))
+        == {
+            str(both.pk),
+            str(vip.pk),
+        }
+    )
     assert ids(alice_client, "PRINT-RUN-3") == {str(both.pk)}
     assert ids(alice_client, str(vip_b.pk)) == set()  # another account's tag matches nothing
     assert ids(alice_client, "nope") == set()
@@ -382,8 +386,10 @@ def test_a_tag_without_clicks(alice_client: APIClient, vip_a: Tag) -> None:
         ({"from": "yesterday"}, "from"),
         ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "to"),
         ({"interval": "minute"}, "interval"),
-        ({"from": "2024-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "interval": "hour"},
-         "interval"),
+        (
+            {"from": "2024-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "interval": "hour"},
+            "interval",
+        ),
     ],
 )
 def test_tag_stats_take_the_ranges_campaign_stats_take(

@@ -79,6 +79,7 @@ def test_resolve_by_tag_id_or_name_in_order_each_once(account: Any, other: Any) 
     assert _errors(exc) == {
         "tags": [
             "No tag 'gamma' in this account.",
+            "The tag 'gamma' is another account's.",
             f"No tag {str(theirs.pk)!r} in this account.",
         ]
     }
