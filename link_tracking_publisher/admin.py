@@ -310,7 +310,7 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "account", "colour", "link_count", "created_at"]
     list_select_related = ["account"]
     search_fields = ["name"]
-    readonly_fields = ["link_count", "created_at", "updated_at"]
+    readonly_fields = ["link_count", "clicks", "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
         tags: QuerySet[Tag] = super().get_queryset(request)
@@ -322,6 +322,12 @@ class TagAdmin(admin.ModelAdmin):
     @admin.display(description="links", ordering="link_count")
     def link_count(self, obj: Tag) -> int:
         return getattr(obj, "link_count", 0)
+
+    @admin.display(description="clicks")
+    def clicks(self, obj: Tag) -> str:
+        if obj._state.adding:
+            return "-"
+        return click_summary_html(obj)
 
     def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
         if change:

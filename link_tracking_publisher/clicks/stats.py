@@ -41,6 +41,7 @@ __all__ = [
     "INTERVALS",
     "LATEST",
     "MAX_POINTS",
+    "Owner",
     "RangeTooLong",
     "breakdown_days",
     "check_range",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from link_tracking_publisher.models import Link, Tag
+from tests.clicks.rollups import add_clicks
 from tests.publisher.factories import AccountFactory, DomainFactory, LinkFactory
 
 from .test_admin import _form, _url
@@ -96,3 +98,10 @@ def test_the_link_list_filters_by_tag(client: Client, link: Link, vip: Tag, thei
     response = client.get(_url(Link, "changelist"), {"tags__id__exact": str(vip.pk)})
     assert list(response.context["cl"].queryset) == [link]
     assert "VIP (" in response.content.decode() and "vip (Other)" in response.content.decode()
+
+
+def test_the_tag_page_shows_its_links_clicks(client: Client, link: Link, vip: Tag) -> None:
+    link.tags.add(vip)
+    add_clicks(link, datetime.datetime(2026, 3, 1, 9, tzinfo=datetime.UTC), human=4, bot=1)
+    page = client.get(_url(Tag, "change", vip.pk)).content.decode()
+    assert "<strong>5</strong> clicks: <strong>4</strong> human, 1 bot" in page
