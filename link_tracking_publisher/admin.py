@@ -49,6 +49,7 @@ from .models import (
     MessageClick,
     PrivacyRequest,
     PublishOutbox,
+    Tag,
     get_account_model,
 )
 from .services import api_keys as api_key_service
@@ -59,6 +60,7 @@ from .services import links as link_service
 from .services import preview as preview_service
 from .services import privacy as privacy_service
 from .services import publishing, qr, utm_policy
+from .services import tags as tag_service
 from .services import webhooks as webhook_service
 from .services.errors import InvalidState
 from .services.import_jobs import start_import
@@ -296,6 +298,74 @@ class LinkCampaignAdmin(admin.ModelAdmin):
                 formset.new_objects.append(created)
 
 
+# --- tags ----------------------------------------------------------------------------------
+
+
+def _tag_label(tag: Tag) -> str:
+    """A tag with its account: two accounts may each have a tag of the same name."""
+    return f"{tag.name} ({tag.account})"
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "colour", "link_count", "created_at"]
+    list_select_related = ["account"]
+    search_fields = ["name"]
+    readonly_fields = ["link_count", "clicks", "created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
+        tags: QuerySet[Tag] = super().get_queryset(request)
+        return tags.annotate(link_count=models.Count("links"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*(["account"] if obj is not None else []), *self.readonly_fields]
+
+    @admin.display(description="links", ordering="link_count")
+    def link_count(self, obj: Tag) -> int:
+        return getattr(obj, "link_count", 0)
+
+    @admin.display(description="clicks")
+    def clicks(self, obj: Tag) -> str:
+        if obj._state.adding:
+            return "-"
+        return click_summary_html(obj)
+
+    def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
+        if change:
+            changes = _changes(form, list(tag_service.UPDATABLE))
+            tag_service.update_tag(obj, user=request.user, **changes)
+        else:
+            created = tag_service.create_tag(
+                account=form.cleaned_data["account"],
+                name=form.cleaned_data["name"],
+                colour=form.cleaned_data.get("colour", ""),
+                user=request.user,
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: Tag) -> None:
+        tag_service.delete_tag(obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        for tag in queryset:
+            tag_service.delete_tag(tag, user=request.user)
+
+
+class TagListFilter(admin.RelatedFieldListFilter):
+    """Links by tag, each tag labelled with its account."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[Any]:
+        tags = Tag.objects.select_related("account").order_by("name")
+        return [(tag.pk, _tag_label(tag)) for tag in tags]
+
+
+class TagsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return _tag_label(obj)
+
+
 @admin.register(LinkCampaignCrmCampaignMapping)
 class LinkCampaignCrmCampaignMappingAdmin(admin.ModelAdmin):
     list_display = ["link_campaign", "crm_campaign", "start_date", "end_date", "is_active"]
@@ -390,6 +460,12 @@ class LinkAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
+        account = cleaned.get("account") if self.instance._state.adding else self.instance.account
+        if account is not None and cleaned.get("tags"):
+            try:
+                tag_service.resolve_tags(account, cleaned["tags"])
+            except ValidationError as exc:
+                self.add_error("tags", exc.message_dict["tags"])
         slug, domain = cleaned.get("slug_original"), cleaned.get("domain")
         if self.instance._state.adding and slug and domain:
             if Link.objects.filter(domain=domain, slug_canonical=canonical_slug(slug)).exists():
@@ -569,9 +645,16 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         "publish_status",
         "updated_at",
     ]
-    list_filter = ["active", "channel", "slug_type", ("domain", DomainNameFilter)]
+    list_filter = [
+        "active",
+        "channel",
+        "slug_type",
+        ("domain", DomainNameFilter),
+        ("tags", TagListFilter),
+    ]
     search_fields = ["slug_canonical", "keyword", "destination_url", "campaign_identifier"]
     list_select_related = ["domain", "account", "campaign"]
+    filter_horizontal = ["tags"]
     inlines = [PublishOutboxInline, LinkVersionInline]
     actions = ["publish", "unpublish", "republish"]
     readonly = [
@@ -594,6 +677,7 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
             {"fields": ["account", "domain", "slug_original", "short_url", "qr_code", "preview"]},
         ),
         ("Clicks", {"fields": ["clicks"]}),
+        ("Tags", {"fields": ["tags"]}),
         # The fields a change may touch (the service's list), where the link leads, then
         # whether a click is served.
         (
@@ -634,6 +718,12 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
         if db_field.name == "domain":
             kwargs["queryset"] = domain_names()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tags":
+            kwargs["queryset"] = Tag.objects.select_related("account").order_by("name")
+            kwargs["form_class"] = TagsField
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a deleted link's record would stay published: unpublish instead
@@ -800,10 +890,15 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Link, form: Any, change: bool) -> None:
         reason = form.cleaned_data.get("change_reason", "")
+        tags = form.cleaned_data["tags"] if "tags" in form.changed_data else None
         if change:
             changes = _changes(form, link_service.EDITABLE_FIELDS)
             link_service.update_link(
-                obj, user=request.user, reason=reason or "changed in the admin", **changes
+                obj,
+                user=request.user,
+                reason=reason or "changed in the admin",
+                tags=tags,
+                **changes,
             )
         else:
             fields = {
@@ -818,11 +913,18 @@ class LinkAdmin(DomainNamesOnlyMixin, admin.ModelAdmin):
                 slug=form.cleaned_data.get("slug_original") or None,
                 user=request.user,
                 reason=reason or "created in the admin",
+                tags=tags,
                 **fields,
             )
             obj.pk = created.pk
             obj._state.adding = False
         obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The tags were set by save_model, through the service (its account check): the
+        # form's own save_m2m() would set them again, unchecked.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return list(self.inlines) if obj is not None else []  # nothing to show before it exists

@@ -22,9 +22,10 @@ from urllib.parse import quote
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from link_tracking_runtime.record import SLUG_MAX_LENGTH
 
@@ -364,6 +365,76 @@ class LinkCampaign(models.Model):
             raise
 
 
+#: The longest tag name.
+TAG_NAME_MAX_LENGTH = 64
+#: The character that separates tag names in a CSV cell (:mod:`.services.link_csv`), so no
+#: tag name may hold it.
+TAG_SEPARATOR = "|"
+
+
+def validate_tag_name(value: str) -> None:
+    """A tag name: not blank, no surrounding blanks, no ``|`` (the CSV separator), no NUL."""
+    if not value.strip():
+        raise ValidationError("A tag needs a name.", code="blank")
+    if value != value.strip():
+        raise ValidationError("A tag name may not start or end with blanks.", code="blanks")
+    if TAG_SEPARATOR in value or "\x00" in value:
+        raise ValidationError(
+            f"A tag name may not contain {TAG_SEPARATOR!r} (it separates tags in CSV files).",
+            code="separator",
+        )
+
+
+validate_tag_colour = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.", code="invalid_colour"
+)
+
+
+class Tag(models.Model):
+    """A label an account puts on its links, across campaigns (channel tests, agencies, print
+    runs). Scoped to an account as :class:`LinkCampaign` is; the name is unique per account
+    whatever its case. Control plane only: tags are not in the runtime record, so tagging a
+    link publishes nothing. Change tags through :mod:`link_tracking_publisher.services.tags`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(ACCOUNT_MODEL, on_delete=models.PROTECT, related_name="link_tags")
+    name = models.CharField(max_length=TAG_NAME_MAX_LENGTH, validators=[validate_tag_name])
+    colour = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[validate_tag_colour],
+        help_text="Optional, as #rrggbb, for lists and charts.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(
+                "account",
+                Lower("name"),
+                name="link_tag_unique_name_per_account",
+                violation_error_code="duplicate_tag_name",
+                violation_error_message="This account already has a tag with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # Name the field, not just the model, when the name is taken.
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            if any(e.code == "duplicate_tag_name" for e in exc.error_dict.get("__all__", [])):
+                raise ValidationError(
+                    {"name": "This account already has a tag with this name."}
+                ) from None
+            raise
+
+
 class LinkCampaignCrmCampaignMapping(models.Model):
     """Attribution: a link campaign used by a CRM campaign, over a date range."""
 
@@ -497,9 +568,14 @@ class Link(models.Model):
         help_text="Take a ?sms_msg_id= typed into the URL (the query-string SMS form). Off: "
         "only per-message links attribute a message, and a typed one is ignored.",
     )
-    #: Per-message links issued (:mod:`.services.message_links`): the next message's sequence
-    #: number.
+    #: Per-message links issued (:mod:`.message_links`): the next message's sequence number.
     messages_issued = models.PositiveBigIntegerField(default=0, editable=False)
+    tags: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        Tag,
+        related_name="links",
+        blank=True,
+        help_text="The account's tags on this link (control plane only: not published).",
+    )
     runtime_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

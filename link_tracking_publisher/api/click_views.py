@@ -32,6 +32,7 @@ from ..models import (
     Link,
     LinkCampaign,
     MessageClick,
+    Tag,
 )
 from ..services.link_csv import spreadsheet_safe
 from ..services.webhooks import enable_webhook
@@ -51,6 +52,7 @@ __all__ = [
     "LinkStatsView",
     "MessageClickExportView",
     "MessageClickViewSet",
+    "TagStatsView",
 ]
 
 
@@ -149,6 +151,23 @@ class CampaignStatsView(_StatsView):
 
     def scoped(self) -> QuerySet[Any]:
         return LinkCampaign.objects.filter(account__in=self.accounts())
+
+
+@extend_schema(
+    parameters=[_ID, s.StatsQuerySerializer],
+    responses={200: s.ClickStatsSerializer},
+    description=_STATS_DOC
+    + " The tag's figures are those of the links tagged now, summed from each link's "
+    "statistics; a visitor of several of them counts once.",
+)
+class TagStatsView(_StatsView):
+    """Click statistics of a tag: all the links it is on together."""
+
+    permission_model = Tag  # read-only: any other method is a 405
+    api_key_scopes = {"read": Scope.STATS_READ}
+
+    def scoped(self) -> QuerySet[Any]:
+        return Tag.objects.filter(account__in=self.accounts())
 
 
 class MessageClickFilter(django_filters.FilterSet):

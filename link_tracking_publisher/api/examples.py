@@ -39,6 +39,11 @@ EXAMPLES: Final[dict[str, tuple[str, dict[str, Any]]]] = {
         },
     ),
     "campaigns.partial_update": ("End a campaign early", {"end_date": "2026-04-15"}),
+    "tags.create": (
+        "A tag for one agency's links",
+        {"account": ACCOUNT_ID, "name": "agency-north", "colour": "#1f77b4"},
+    ),
+    "tags.partial_update": ("Rename a tag", {"name": "agency-north-2027"}),
     "crm-mappings.create": (
         "Attribute a campaign's clicks to a CRM campaign",
         {"crm_campaign": CRM_CAMPAIGN_ID, "start_date": "2026-03-01"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_filters
@@ -13,6 +14,7 @@ from rest_framework.request import Request
 from link_tracking_runtime.record import canonical_slug
 
 from ..models import (
+    TAG_NAME_MAX_LENGTH,
     Channel,
     Domain,
     Link,
@@ -20,6 +22,7 @@ from ..models import (
     LinkImport,
     PrivacyRequest,
     PublishOutbox,
+    Tag,
     get_account_model,
 )
 from .access import get_access_policy
@@ -32,6 +35,7 @@ __all__ = [
     "PrivacyRequestFilter",
     "PublishOutboxFilter",
     "SearchFilter",
+    "TagFilter",
 ]
 
 
@@ -73,13 +77,34 @@ class LinkFilter(_AccountFilterSet):
     keyword = django_filters.CharFilter(lookup_expr="iexact")
     campaign_identifier = django_filters.CharFilter()
     slug = django_filters.CharFilter(method="filter_slug", label="Slug, in any case.")
+    tag = django_filters.CharFilter(
+        method="filter_tag",
+        max_length=TAG_NAME_MAX_LENGTH,
+        label="A tag's id, or its name in any case: the links carrying it.",
+    )
 
     class Meta:
         model = Link
-        fields = ["account", "domain", "campaign", "channel", "active", "keyword"]
+        fields = ["account", "domain", "campaign", "channel", "active", "keyword", "tag"]
 
     def filter_slug(self, queryset: QuerySet[Link], name: str, value: str) -> QuerySet[Link]:
         return queryset.filter(slug_canonical=canonical_slug(value))
+
+    def filter_tag(self, queryset: QuerySet[Link], name: str, value: str) -> QuerySet[Link]:
+        # A link carries only tags of its own account, and each name once (unique per
+        # account): one join, no duplicates, and another account's tag matches nothing.
+        try:
+            return queryset.filter(tags__id=uuid.UUID(value))
+        except ValueError:
+            return queryset.filter(tags__name__iexact=value)
+
+
+class TagFilter(_AccountFilterSet):
+    name = django_filters.CharFilter(lookup_expr="iexact", label="Name, in any case.")
+
+    class Meta:
+        model = Tag
+        fields = ["account", "name"]
 
 
 class PublishOutboxFilter(django_filters.FilterSet):

@@ -16,6 +16,7 @@ from .click_views import (
     LinkStatsView,
     MessageClickExportView,
     MessageClickViewSet,
+    TagStatsView,
 )
 from .keys import ApiKeyViewSet
 from .schema import SchemaView, SwaggerView
@@ -27,12 +28,14 @@ from .views import (
     LinkViewSet,
     PrivacyRequestViewSet,
     PublishOutboxViewSet,
+    TagViewSet,
     UTMPolicyView,
 )
 
 router = SimpleRouter()
 router.register("domains", DomainViewSet, basename="domain")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("tags", TagViewSet, basename="tag")
 router.register("links", LinkViewSet, basename="link")
 router.register("link-imports", LinkImportViewSet, basename="link-import")
 router.register("publish-outbox", PublishOutboxViewSet, basename="publish-outbox")
@@ -60,6 +63,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("links/<str:id>/stats/", LinkStatsView.as_view(), name="link-stats"),
     path("campaigns/<str:id>/stats/", CampaignStatsView.as_view(), name="campaign-stats"),
+    path("tags/<str:id>/stats/", TagStatsView.as_view(), name="tag-stats"),
     path(
         "campaigns/<str:id>/message-clicks/export/",
         MessageClickExportView.as_view(),

@@ -24,6 +24,7 @@ from .. import message_links, outbox
 from ..conf import app_settings
 from ..documents import stored_document_problems
 from ..models import (
+    TAG_NAME_MAX_LENGTH,
     Domain,
     GlobalUTMPolicy,
     Link,
@@ -33,11 +34,13 @@ from ..models import (
     LinkVersion,
     PrivacyRequest,
     PublishOutbox,
+    Tag,
     get_crm_campaign_model,
 )
 from ..services import preview, qr
 from ..services.link_import import IMPORT_MAX_BYTES
 from ..services.links import EDITABLE_FIELDS
+from ..services.tags import MAX_TAGS_PER_LINK
 from ..validators import (
     MAX_PARAM_VALUE_LENGTH,
     UTM_TEMPLATE_VARIABLES,
@@ -371,6 +374,44 @@ class CampaignUpdateSerializer(ImmutableFieldsMixin, CampaignSerializer):
     immutable_message = "A campaign cannot move to another account."
 
 
+# --- tags ----------------------------------------------------------------------------------
+
+
+class TagSerializer(StrictModelSerializer):
+    account: serializers.PrimaryKeyRelatedField[Any] = AccountField()
+    link_count = serializers.IntegerField(
+        read_only=True, help_text="How many of the account's links carry the tag."
+    )
+
+    class Meta:
+        model = Tag
+        fields = ["id", "account", "name", "colour", "link_count", "created_at", "updated_at"]
+        read_only_fields = ["id", "link_count", "created_at", "updated_at"]
+        # Uniqueness (case-insensitive, per account) is the service's to check, by field.
+        validators: list[Any] = []
+
+
+class TagUpdateSerializer(ImmutableFieldsMixin, TagSerializer):
+    """A tag is renamed or recoloured; it stays with its account."""
+
+    account: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
+    immutable_fields = {"account": lambda t: str(t.account_id)}
+    immutable_message = "A tag cannot move to another account."
+
+
+def _tags_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=StrictCharField(max_length=TAG_NAME_MAX_LENGTH),
+        max_length=MAX_TAGS_PER_LINK,
+        help_text="Names (any case) or ids of tags of the link's account; the list replaces "
+        "the link's tags. A name or id that is no tag of the account is a 400 naming it "
+        "(tags are not created here: POST tags/ first).",
+        **kwargs,
+    )
+
+
 # --- UTM policy ----------------------------------------------------------------------------
 
 
@@ -398,6 +439,7 @@ LINK_EDITABLE = list(EDITABLE_FIELDS)
 
 class _LinkFieldsMixin(serializers.Serializer):
     campaign = CampaignField(required=False, allow_null=True)
+    tags = _tags_field(required=False)
     utm_overrides = _utm_params_field(overrides=True, required=False)
     dynamic_param_allowlist = serializers.ListField(
         child=serializers.ChoiceField(choices=list(DYNAMIC_PARAMS)),
@@ -428,7 +470,7 @@ class LinkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
 
     class Meta:
         model = Link
-        fields = ["account", "domain", "slug", *LINK_EDITABLE, "reason"]
+        fields = ["account", "domain", "slug", *LINK_EDITABLE, "tags", "reason"]
         validators: list[Any] = []
         extra_kwargs = {"destination_url": {"required": True}}
 
@@ -445,7 +487,7 @@ class LinkUpdateSerializer(ImmutableFieldsMixin, _LinkFieldsMixin, StrictModelSe
 
     class Meta:
         model = Link
-        fields = [*LINK_EDITABLE, "reason"]
+        fields = [*LINK_EDITABLE, "tags", "reason"]
         validators: list[Any] = []
 
 
@@ -463,6 +505,7 @@ class LinkBulkCreateSerializer(_LinkFieldsMixin, StrictModelSerializer):
             "domain",
             "keywords",
             *[f for f in LINK_EDITABLE if f != "keyword"],
+            "tags",
             "reason",
         ]
         validators: list[Any] = []
@@ -516,6 +559,7 @@ class LinkSerializer(StrictModelSerializer):
         allow_null=True,
         help_text="The newest runtime_version written to the runtime table (null: none yet).",
     )
+    tags = serializers.SerializerMethodField(help_text="The link's tags, by name.")
 
     class Meta:
         model = Link
@@ -531,6 +575,7 @@ class LinkSerializer(StrictModelSerializer):
             "campaign",
             "campaign_identifier",
             *[f for f in LINK_EDITABLE if f != "campaign"],
+            "tags",
             "runtime_version",
             "publish_status",
             "publish_status_reason",
@@ -540,6 +585,11 @@ class LinkSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, link: Link) -> list[str]:
+        # Read from the prefetched tags (the API's querysets prefetch them), in name order.
+        return sorted((tag.name for tag in link.tags.all()), key=str.lower)
 
     def get_publish_status_reason(self, link: Link) -> str | None:
         if getattr(link, "latest_publish_status", None) != PublishOutbox.Status.WAITING_FOR_DOMAIN:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -40,6 +40,7 @@ from ..models import (
     LinkImport,
     PrivacyRequest,
     PublishOutbox,
+    Tag,
 )
 from ..services import api_keys as api_key_service
 from ..services import campaigns as campaign_service
@@ -48,6 +49,7 @@ from ..services import link_csv, publishing, utm_policy
 from ..services import links as link_service
 from ..services import privacy as privacy_service
 from ..services import qr as qr_service
+from ..services import tags as tag_service
 from ..services.bulk import bulk_create_links
 from ..services.crm_mappings import create_mapping, delete_mapping, update_mapping
 from ..services.import_jobs import start_import
@@ -66,6 +68,7 @@ from .filters import (
     PrivacyRequestFilter,
     PublishOutboxFilter,
     SearchFilter,
+    TagFilter,
 )
 from .pagination import LinkTrackingPagination
 from .parsers import StrictJSONParser
@@ -86,6 +89,7 @@ __all__ = [
     "LinkViewSet",
     "PrivacyRequestViewSet",
     "PublishOutboxViewSet",
+    "TagViewSet",
     "UTMPolicyView",
 ]
 
@@ -284,6 +288,64 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
         instance.delete()  # links PROTECT their campaign: a campaign in use is a 409
 
 
+# --- tags ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.TagSerializer,
+        responses={201: s.TagSerializer},
+        examples=examples.request("tags.create"),
+    ),
+    partial_update=extend_schema(
+        request=s.TagUpdateSerializer,
+        responses={200: s.TagSerializer},
+        examples=examples.request("tags.partial_update"),
+    ),
+    destroy=extend_schema(description="Delete the tag; the links that carried it lose it."),
+)
+class TagViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+    """An account's tags on its links (``links/?tag=`` lists a tag's links,
+    ``tags/{id}/stats/`` their clicks). Tags are not published: changing them changes no
+    runtime record."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_model = Tag
+    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
+    serializer_class = s.TagSerializer
+    filterset_class = TagFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at", "link_count"]
+    ordering = ["name"]
+
+    def get_queryset(self) -> QuerySet[Tag]:
+        return Tag.objects.filter(account__in=self.accounts()).annotate(link_count=Count("links"))
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "partial_update":
+            return s.TagUpdateSerializer
+        return s.TagSerializer
+
+    def _fresh(self, pk: Any) -> Tag:
+        return self.get_queryset().get(pk=pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tag = tag_service.create_tag(user=request.user, **serializer.validated_data)
+        return _respond(s.TagSerializer, self._fresh(tag.pk), self, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tag = self.get_object()
+        serializer = self.get_serializer(tag, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        tag_service.update_tag(tag, user=request.user, **serializer.validated_data)
+        return _respond(s.TagSerializer, self._fresh(tag.pk), self, status.HTTP_200_OK)
+
+    def perform_destroy(self, instance: Tag) -> None:
+        tag_service.delete_tag(instance, user=self.request.user)
+
+
 _CAMPAIGN_PARAM = OpenApiParameter(
     "link_campaign_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Link campaign id."
 )
@@ -429,6 +491,7 @@ def _links(accounts: QuerySet[Any]) -> QuerySet[Link]:
     return (
         Link.objects.filter(account__in=accounts)
         .select_related("domain", "campaign")
+        .prefetch_related("tags")
         .annotate(
             latest_publish_status=Subquery(
                 outbox.order_by("-runtime_version", "-id").values("status")[:1]

@@ -9,8 +9,7 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from ..models import Link, LinkCampaign
-from .stats import click_stats, click_totals, unique_visitors
+from .stats import Owner, click_stats, click_totals, unique_visitors
 
 __all__ = ["click_summary_html", "clicks_svg"]
 
@@ -81,7 +80,7 @@ def clicks_svg(series: list[dict[str, Any]], title: str) -> SafeString:
     )
 
 
-def click_summary_html(owner: Link | LinkCampaign) -> SafeString:
+def click_summary_html(owner: Owner) -> SafeString:
     """Counts (all time, from the totals row) and the chart (by day, up to the last
     :data:`CHART_DAYS` days with clicks)."""
     totals = click_totals(owner)

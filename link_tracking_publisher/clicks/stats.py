@@ -2,6 +2,10 @@
 ``stats/`` endpoints, their CSV export and the admin's charts show. Exact: every figure is a
 sum (or a COUNT DISTINCT of visitors) over rows the ingestion wrote, never a sample.
 
+A tag's figures are not kept apart: they are summed from its links' rows (hours, days,
+totals) when asked, over the same ranges and limits, so they are always those of the links
+tagged now.
+
 Totals and the series are kept per link (and per campaign) and UTC hour, so
 ``since``/``until`` select whole hours: every hour that starts in ``[since rounded down to the
 hour, until)``. Breakdowns are kept per UTC day: they count every day the range touches
@@ -28,6 +32,7 @@ from ..models import (
     LinkClickTotals,
     LinkDayBreakdown,
     LinkHourClicks,
+    Tag,
 )
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "INTERVALS",
     "LATEST",
     "MAX_POINTS",
+    "Owner",
     "RangeTooLong",
     "breakdown_days",
     "check_range",
@@ -125,7 +131,19 @@ class _Tables:
     visitors: QuerySet[Any]
 
 
-def _tables(owner: Link | LinkCampaign) -> _Tables:
+#: What statistics are asked of: a link, a campaign (its links now) or a tag (its links now).
+Owner = Link | LinkCampaign | Tag
+
+
+def _tables(owner: Owner) -> _Tables:
+    if isinstance(owner, Tag):
+        links = Link.objects.filter(tags=owner).values("pk")
+        return _Tables(
+            LinkHourClicks.objects.filter(link__in=links),
+            LinkDayBreakdown.objects.filter(link__in=links),
+            LinkClickTotals.objects.filter(link__in=links),
+            ClickVisitor.objects.filter(link__in=links),
+        )
     if isinstance(owner, LinkCampaign):
         return _Tables(
             CampaignHourClicks.objects.filter(campaign=owner),
@@ -156,9 +174,12 @@ _COUNTS = {
 _EMPTY = {"human": 0, "bot": 0, "human_scans": 0, "bot_scans": 0, "first": None, "last": None}
 
 
-def click_totals(owner: Link | LinkCampaign) -> dict[str, Any]:
-    """All-time counts of a link or a campaign, read from its totals row: ``human``,
-    ``bot``, ``human_scans``, ``bot_scans``, ``first``, ``last``."""
+def click_totals(owner: Owner) -> dict[str, Any]:
+    """All-time counts of a link or a campaign, read from its totals row (a tag's: the sum
+    of its links' rows): ``human``, ``bot``, ``human_scans``, ``bot_scans``, ``first``,
+    ``last``."""
+    if isinstance(owner, Tag):
+        return dict(_tables(owner).totals.aggregate(**_COUNTS))
     row = (
         _tables(owner)
         .totals.values(
@@ -185,9 +206,9 @@ def _in_range(rows: QuerySet[Any], since: datetime | None, until: datetime | Non
 
 
 def unique_visitors(
-    owner: Link | LinkCampaign, since: datetime | None = None, until: datetime | None = None
+    owner: Owner, since: datetime | None = None, until: datetime | None = None
 ) -> int:
-    """Distinct human visitors of a link or a campaign over the hours of ``[since, until)``:
+    """Distinct human visitors of a link, a campaign or a tag over the hours of ``[since, until)``:
     exact (a COUNT DISTINCT over the visitor rows of those hours)."""
     visitors = _in_range(_tables(owner).visitors, since, until)
     return int(visitors.aggregate(n=Count("visitor", distinct=True))["n"])
@@ -220,7 +241,12 @@ def _series(tables: _Tables, start: datetime, end: datetime, interval: str) -> l
                 point = points[day.astimezone(UTC)]
                 point[0] += human
                 point[1] += bot
-    for hour, human, bot in hours.values_list("hour", "human_clicks", "bot_clicks"):
+    # Summed by hour: one row per hour whatever the number of links (a tag's are many).
+    for hour, human, bot in (
+        hours.values("hour")
+        .annotate(human=_sum("human_clicks"), bot=_sum("bot_clicks"))
+        .values_list("hour", "human", "bot")
+    ):
         point = points[_floor(hour, interval)]
         point[0] += human
         point[1] += bot
@@ -231,14 +257,14 @@ def _series(tables: _Tables, start: datetime, end: datetime, interval: str) -> l
 
 
 def click_stats(
-    owner: Link | LinkCampaign,
+    owner: Owner,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     interval: str = "day",
 ) -> dict[str, Any]:
-    """Totals, first/last click, a zero-filled time series and breakdowns of a link or a
-    campaign (its links now), from the statistics tables: a number of rows that grows with
+    """Totals, first/last click, a zero-filled time series and breakdowns of a link, a
+    campaign or a tag (their links now), from the statistics tables: a number of rows that grows with
     the hours and days asked for, never with the clicks. Raises :class:`RangeTooLong`
     (before any query when ``since`` is given)."""
     check_range(since, until, interval)

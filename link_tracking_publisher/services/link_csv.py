@@ -1,7 +1,8 @@
 """Links as CSV: the export's columns and rows, written as a stream.
 
-One row per link: its short URL, what it is made of, and its click counts (human and bot
-apart, all time, from the ingested click statistics). The columns are defined here once.
+One row per link: its short URL, what it is made of (its tags in one cell, by name,
+``|``-separated), and its click counts (human and bot apart, all time, from the ingested
+click statistics). The columns are defined here once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from ..models import Link
+from .tags import join_tag_names
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -52,6 +54,7 @@ EXPORT_COLUMNS = [
     "keyword",
     "channel",
     "campaign",
+    "tags",
     "fallback_url",
     "active",
     "expires_at",
@@ -64,10 +67,15 @@ EXPORT_COLUMNS = [
 
 def with_click_counts(links: QuerySet[Link]) -> QuerySet[Link]:
     """``links`` with ``export_human_clicks`` and ``export_bot_clicks`` (all time, from each
-    link's totals row: one join, whatever the number of clicks)."""
-    return links.select_related("domain", "campaign").annotate(
-        export_human_clicks=Coalesce(F("click_totals__human_clicks"), Value(0)),
-        export_bot_clicks=Coalesce(F("click_totals__bot_clicks"), Value(0)),
+    link's totals row: one join, whatever the number of clicks), and their tags (one query
+    per chunk of links read)."""
+    return (
+        links.select_related("domain", "campaign")
+        .prefetch_related("tags")
+        .annotate(
+            export_human_clicks=Coalesce(F("click_totals__human_clicks"), Value(0)),
+            export_bot_clicks=Coalesce(F("click_totals__bot_clicks"), Value(0)),
+        )
     )
 
 
@@ -87,6 +95,7 @@ def export_rows(links: Iterable[Link]) -> Iterator[list[Any]]:
             link.keyword,
             link.channel,
             (link.campaign.campaign_id or "") if link.campaign else "",
+            join_tag_names(link.tags.all()),
             link.fallback_url,
             "true" if link.active else "false",
             _iso(link.expires_at),

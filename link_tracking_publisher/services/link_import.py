@@ -4,12 +4,15 @@ published after commit), all or nothing, with errors naming the row and the colu
 Two layouts are read, told apart by their header:
 
 - ours (the export's, :data:`~.link_csv.EXPORT_COLUMNS`): ``destination_url`` required;
-  ``domain, slug, keyword, channel, campaign, fallback_url, active, expires_at, max_clicks``
-  optional; ``short_url, created_at, human_clicks, bot_clicks`` (the export's read-only
-  columns) ignored;
+  ``domain, slug, keyword, channel, campaign, tags, fallback_url, active, expires_at,
+  max_clicks`` optional (``tags``: names of the account's tags, ``|``-separated; a name that
+  is no tag of the account is an error of the row, tags are not created by an import);
+  ``short_url, created_at, human_clicks, bot_clicks`` (the export's read-only columns)
+  ignored;
 - Bitly's link export: ``long_url`` required (the destination); the back-half of ``link`` (or
   ``id``) becomes the slug, ``archived`` = true makes the link inactive; ``title``, ``tags``,
-  ``created_at``, ``custom_bitlinks`` and ``group_guid`` are ignored (no such fields here).
+  ``created_at``, ``custom_bitlinks`` and ``group_guid`` are ignored (Bitly's tags are
+  not this account's tags: tag the links after the import).
 
 A dry run does the whole import in a transaction and rolls it back, so it reports exactly
 what the import would (taken slugs included) and writes nothing.
@@ -36,6 +39,7 @@ from ..conf import app_settings
 from ..models import Channel, Domain, Link, LinkCampaign
 from .link_csv import EXPORT_COLUMNS, unescape_cell
 from .links import create_link
+from .tags import resolve_tags, split_tag_names
 
 __all__ = [
     "IMPORT_MAX_BYTES",
@@ -52,14 +56,14 @@ __all__ = [
 
 #: The largest file an import reads.
 IMPORT_MAX_BYTES = 10_000_000
-#: The most columns, and bytes of column names, a header may have (the export has 14
+#: The most columns, and bytes of column names, a header may have (the export has 15
 #: columns): checked before the header is looked at name by name.
 IMPORT_MAX_COLUMNS = 50
 IMPORT_MAX_HEADER_BYTES = 2000
 #: The most problems one read reports before a last one saying how many more there were.
 IMPORT_MAX_REPORTED_ERRORS = 100
 
-IMPORTED = ["domain", "slug", "destination_url", "keyword", "channel", "campaign"] + [
+IMPORTED = ["domain", "slug", "destination_url", "keyword", "channel", "campaign", "tags"] + [
     "fallback_url",
     "active",
     "expires_at",
@@ -249,6 +253,11 @@ def _fields(
         if campaign is None:
             errors["campaign"] = f"No campaign {row['campaign']!r} in this account."
         out["campaign"] = campaign
+    if row.get("tags"):
+        try:
+            out["tags"] = resolve_tags(account, split_tag_names(row["tags"]))
+        except ValidationError as exc:
+            errors["tags"] = " ".join(exc.message_dict["tags"])
     if row.get("active"):
         active = _BOOLEANS.get(row["active"].lower())
         if active is None:

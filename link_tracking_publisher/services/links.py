@@ -11,7 +11,7 @@ one of them that alters links' records republishes those links in bulk
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +26,7 @@ from ..validators import validate_slug
 from .api_keys import acting_api_key, acting_user
 from .publishing import enqueue_link_publish
 from .slugs import generate_slug
+from .tags import set_link_tags
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -109,11 +110,13 @@ def create_link(
     slug: str | None = None,
     user: Any = None,
     reason: str = "",
+    tags: Iterable[Any] | None = None,
     **fields: Any,
 ) -> Link:
     """Create a link and enqueue its first publish.
 
-    Without ``slug`` a system slug is generated (retried on the rare collision, so two
+    ``tags``: tags, ids or names of the account's tags (:func:`~.tags.set_link_tags`),
+    set in the same transaction. Without ``slug`` a system slug is generated (retried on the rare collision, so two
     concurrent creations never share one); with ``slug`` it is a vanity slug, kept as typed in
     ``slug_original``. Raises ``ValidationError`` naming the field on bad input.
     """
@@ -157,14 +160,25 @@ def create_link(
                 if attempt == attempts - 1:
                     raise
                 link.slug_canonical = generate_slug()
+        if tags is not None:
+            set_link_tags(link, tags)
         created = {k: [None, v] for k, v in _snapshot(link).items() if v not in (None, "", [], {})}
         created["slug"] = [None, link.slug]
         _record_change(link, created, user, reason or "created")
     return link
 
 
-def update_link(link: Link, *, user: Any = None, reason: str = "", **changes: Any) -> Link:
+def update_link(
+    link: Link,
+    *,
+    user: Any = None,
+    reason: str = "",
+    tags: Iterable[Any] | None = None,
+    **changes: Any,
+) -> Link:
     """Apply ``changes`` to ``link``; a no-op change writes nothing and publishes nothing.
+    ``tags`` (when given) replace the link's tags in the same transaction: not a change of
+    the record, so tags alone write no version and publish nothing.
 
     The row is locked for the change, so two concurrent updates get consecutive versions.
     """
@@ -185,6 +199,8 @@ def update_link(link: Link, *, user: Any = None, reason: str = "", **changes: An
             .select_related("domain", "campaign")
             .get(pk=link.pk)
         )
+        if tags is not None:
+            set_link_tags(current, tags)
         before = _snapshot(current)
         for name, value in changes.items():
             setattr(current, name, value)

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.api import examples
-from link_tracking_publisher.models import ClickWebhook, LinkCampaignCrmCampaignMapping
+from link_tracking_publisher.models import ClickWebhook, LinkCampaignCrmCampaignMapping, Tag
 from tests.publisher.factories import (
     CrmCampaignFactory,
     DomainFactory,
@@ -32,6 +32,8 @@ ROUTES = {
     "domains.partial_update": ("patch", "/domains/{domain}/", 200),
     "campaigns.create": ("post", "/campaigns/", 201),
     "campaigns.partial_update": ("patch", "/campaigns/{campaign}/", 200),
+    "tags.create": ("post", "/tags/", 201),
+    "tags.partial_update": ("patch", "/tags/{tag}/", 200),
     "crm-mappings.create": ("post", "/campaigns/{campaign}/crm-mappings/", 201),
     "crm-mappings.partial_update": ("patch", "/campaigns/{campaign}/crm-mappings/{mapping}/", 200),
     "links.create": ("post", "/links/", 201),
@@ -71,6 +73,7 @@ def objects(account_a: Any) -> dict[str, Any]:
             link_campaign=campaign, crm_campaign=CrmCampaignFactory(account=account_a)
         ),
         "link": LinkFactory(account=account_a),
+        "tag": Tag.objects.create(account=account_a, name="agency-south"),
         "webhook": ClickWebhook.objects.create(
             account=account_a, url="https://hooks.example.com/a", secret="whsec_test"
         ),

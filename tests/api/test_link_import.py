@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from link_tracking_publisher.models import Link, LinkImport, LinkVersion, PublishOutbox
+from link_tracking_publisher.models import Link, LinkImport, LinkVersion, PublishOutbox, Tag
 from tests.publisher.factories import LinkFactory
 
 from .conftest import API
@@ -252,3 +252,53 @@ def test_round_trip_export_import_export(
     assert [{k: v for k, v in r.items() if k not in volatile} for r in second] == [
         {k: v for k, v in r.items() if k not in volatile} for r in first
     ]
+
+
+def test_tags_round_trip_by_name(
+    alice_client: APIClient, account_a: Any, domain_a: Any, enqueued: Any
+) -> None:
+    vip = Tag.objects.create(account=account_a, name="VIP")
+    agency = Tag.objects.create(account=account_a, name="agency north")
+    with transaction.atomic():
+        LinkFactory(account=account_a, domain=domain_a, slug="both", tags=[vip, agency])
+        LinkFactory(account=account_a, domain=domain_a, slug="one", tags=[vip])
+        LinkFactory(account=account_a, domain=domain_a, slug="none")
+        first = _export(alice_client)
+        transaction.set_rollback(True)  # the links go, the tags stay
+    assert [row["tags"] for row in first] == ["agency north|VIP", "", "VIP"]  # by slug
+    content = io.StringIO()
+    writer = csv.DictWriter(content, fieldnames=list(first[0]))
+    writer.writeheader()
+    writer.writerows(first)
+    response = _post(alice_client, account_a, content.getvalue())
+    assert response.status_code == 201, response.json()
+    assert set(Link.objects.get(slug_canonical="BOTH").tags.all()) == {vip, agency}
+    assert list(Link.objects.get(slug_canonical="ONE").tags.all()) == [vip]
+    volatile = {"created_at"}
+    assert [{k: v for k, v in r.items() if k not in volatile} for r in _export(alice_client)] == [
+        {k: v for k, v in r.items() if k not in volatile} for r in first
+    ]
+
+
+def test_a_tag_that_is_not_the_accounts_is_an_error_of_its_row(
+    alice_client: APIClient, account_a: Any, domain_a: Any, account_b: Any
+) -> None:
+    Tag.objects.create(account=account_a, name="vip")
+    Tag.objects.create(account=account_b, name="theirs")
+    content = (
+        "slug,destination_url,tags\n"
+        "ok,https://shop.example.com/1, VIP | vip |\n"  # row 2: names in any case, blanks
+        "bad,https://shop.example.com/2,vip|nope\n"  # row 3
+        "b,https://shop.example.com/3,theirs\n"  # row 4: another account's
+    )
+    response = _post(alice_client, account_a, content, domain=str(domain_a.pk))
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [(e["row"], e["column"], e["message"]) for e in errors] == [
+        (3, "tags", "No tag 'nope' in this account."),
+        (4, "tags", "No tag 'theirs' in this account."),
+    ]
+    response = _post(alice_client, account_a, content, domain=str(domain_a.pk), mode="per_row")
+    assert response.status_code == 201
+    assert [t.name for t in Link.objects.get(slug_canonical="OK").tags.all()] == ["vip"]
+    assert not Tag.objects.filter(name="nope").exists()  # an import creates no tag

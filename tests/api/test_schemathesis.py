@@ -35,6 +35,7 @@ from link_tracking_publisher.models import (
     LinkCampaignCrmCampaignMapping,
     LinkImport,
     PrivacyRequest,
+    Tag,
 )
 from link_tracking_publisher.services import create_api_key
 from tests.publisher.factories import (
@@ -115,6 +116,7 @@ def world(aws: None) -> Iterator[dict[str, Any]]:
         domain=str(domain.pk),
         campaign=str(campaign.pk),
         link=str(link.pk),
+        tag=str(Tag.objects.create(account=account, name="fuzz").pk),
         crm_campaign=CrmCampaignFactory(account=account).pk,
         mapping=LinkCampaignCrmCampaignMapping.objects.create(
             link_campaign=campaign, crm_campaign=CrmCampaignFactory(account=account)
@@ -153,6 +155,7 @@ _ID_BY_PREFIX = [
     ("/links/", "link"),
     ("/domains/", "domain"),
     ("/campaigns/", "campaign"),
+    ("/tags/", "tag"),
     ("/publish-outbox/", "outbox"),
     ("/privacy-requests/", "privacy"),
     ("/webhooks/", "webhook"),
