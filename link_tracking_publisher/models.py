@@ -227,6 +227,13 @@ class Domain(models.Model):
     )
     #: The version of the domain's published app-links record (one outbox row per version).
     app_links_version = models.PositiveBigIntegerField(default=0, editable=False)
+    not_found_url = models.CharField(
+        max_length=MAX_URL_LENGTH,
+        blank=True,
+        validators=[validate_redirect_url],
+        help_text="Where the runtime sends a visitor whose slug is no link of this domain "
+        "(published in the domain's record); empty: the runtime's DEFAULT_FALLBACK_URL.",
+    )
     message_keyring = models.CharField(
         max_length=512,
         blank=True,
@@ -240,6 +247,8 @@ class Domain(models.Model):
 
     #: The fields the app-links record is made of (with :attr:`serves_links`).
     APP_LINK_FIELDS = ("apple_app_site_association", "assetlinks")
+    #: The fields the domain's record (app links and the not-found page) is made of.
+    DOMAIN_RECORD_FIELDS = (*APP_LINK_FIELDS, "not_found_url")
 
     class Meta:
         ordering = ["domain_name"]
@@ -263,6 +272,7 @@ class Domain(models.Model):
         return bool(
             self.apple_app_site_association is not None
             or self.assetlinks is not None
+            or self.not_found_url
             or self.app_links_version
         )
 

@@ -10,6 +10,10 @@ writes it (:func:`to_app_links_item`, conditionally on ``runtime_version`` as li
 and the runtime reads it back (:func:`from_app_links_item`) and serves each document as it is
 stored: compact JSON text, ``Content-Type: application/json``.
 
+The same record carries the domain's own **not-found page** (``not_found_url``): where the
+runtime sends a visitor whose slug is no link of the domain (else its ``DEFAULT_FALLBACK_URL``).
+Only an absolute http(s) URL of printable ASCII is taken; anything else reads as none.
+
 A document that is cleared, or a domain that stops serving, leaves the record in place without
 that document (a later, lower version can then never bring it back); the runtime answers a path
 whose document is absent with 404, never with a redirect.
@@ -30,6 +34,7 @@ from typing import Any, Final
 
 from .errors import InvalidRecord
 from .record import PK_PREFIX, canonical_host, make_pk
+from .urls import is_http_url
 
 __all__ = [
     "AASA_ATTRIBUTE",
@@ -37,6 +42,7 @@ __all__ = [
     "APP_LINKS_SK",
     "ASSETLINKS_ATTRIBUTE",
     "ASSETLINKS_PATH",
+    "NOT_FOUND_URL_ATTRIBUTE",
     "DOCUMENT_MAX_BYTES",
     "DOCUMENT_MAX_DEPTH",
     "DOCUMENT_MAX_NODES",
@@ -56,6 +62,7 @@ AASA_PATH: Final = "/.well-known/apple-app-site-association"
 ASSETLINKS_PATH: Final = "/.well-known/assetlinks.json"
 AASA_ATTRIBUTE: Final = "apple_app_site_association"
 ASSETLINKS_ATTRIBUTE: Final = "assetlinks"
+NOT_FOUND_URL_ATTRIBUTE: Final = "not_found_url"
 #: The path the runtime serves → the record attribute holding its document.
 PATH_ATTRIBUTES: Final[Mapping[str, str]] = {
     AASA_PATH: AASA_ATTRIBUTE,
@@ -95,6 +102,9 @@ class AppLinksRecord:
     apple_app_site_association: str | None = None
     assetlinks: str | None = None
     published_at_epoch: int | None = None
+    #: Where a visitor goes whose slug is no link of the domain; ``None``: the runtime's
+    #: ``DEFAULT_FALLBACK_URL``.
+    not_found_url: str | None = None
 
     def document(self, path: str) -> str | None:
         """The document served at ``path`` (one of :data:`PATH_ATTRIBUTES`), if any."""
@@ -113,11 +123,19 @@ def to_app_links_item(record: AppLinksRecord) -> dict[str, Any]:
     }
     if record.published_at_epoch is not None:
         item["published_at_epoch"] = Decimal(record.published_at_epoch)
-    for attribute in (AASA_ATTRIBUTE, ASSETLINKS_ATTRIBUTE):
+    for attribute in (AASA_ATTRIBUTE, ASSETLINKS_ATTRIBUTE, NOT_FOUND_URL_ATTRIBUTE):
         value = getattr(record, attribute)
         if value:
             item[attribute] = value
     return item
+
+
+def _safe_url(value: str) -> str | None:
+    """``value`` when it can be a ``Location`` as it is: an absolute http(s) URL of printable
+    ASCII (no header injection, nothing to encode)."""
+    if value.isascii() and value.isprintable() and " " not in value and is_http_url(value):
+        return value
+    return None
 
 
 def _number(item: Mapping[str, Any], name: str) -> int | None:
@@ -141,10 +159,14 @@ def from_app_links_item(item: Mapping[str, Any]) -> AppLinksRecord:
         if value is not None and not isinstance(value, str):
             raise InvalidRecord(f"app-links attribute {attribute!r} is not a string")
         documents[attribute] = value or None
+    not_found = item.get(NOT_FOUND_URL_ATTRIBUTE)
+    if not_found is not None and not isinstance(not_found, str):
+        raise InvalidRecord(f"app-links attribute {NOT_FOUND_URL_ATTRIBUTE!r} is not a string")
     return AppLinksRecord(
         domain=canonical_host(pk[len(PK_PREFIX) :]),
         runtime_version=_number(item, "runtime_version") or 0,
         published_at_epoch=_number(item, "published_at_epoch"),
+        not_found_url=_safe_url(not_found) if not_found else None,
         **documents,
     )
 

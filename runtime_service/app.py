@@ -227,6 +227,7 @@ class RuntimeApp:
             )
             self.redirector = Redirector(
                 store=self.store,
+                domains=self.app_links,
                 counter=backends.counter,
                 verifier=SignatureVerifier(
                     backends.secrets,

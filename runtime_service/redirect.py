@@ -55,7 +55,7 @@ from .emitter import ClickEmitter
 from .errors import StoreUnavailable
 from .metrics import Metrics
 from .signatures import SignatureVerifier
-from .store import RecordStore
+from .store import AppLinksStore, RecordStore
 from .visitor import IpHasher
 
 __all__ = ["Redirector"]
@@ -99,6 +99,7 @@ class Redirector:
         ip_hasher: IpHasher,
         default_fallback_url: str,
         counter_timeout: float = 0.5,
+        domains: AppLinksStore | None = None,
     ) -> None:
         self._counter_timeout = counter_timeout
         self._store = store
@@ -110,6 +111,8 @@ class Redirector:
         self._ip_hasher = ip_hasher
         self._ip_hashes = ip_hasher.memo
         self.default_fallback_url = default_fallback_url
+        #: The domains' records (app-link files, the not-found page), cached like links.
+        self._domains = domains
         #: ``Host`` header and path → what they name (:meth:`_route`): the record key, the
         #: kind of path and a per-message link's token (upper case; ``""`` for others).
         self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str, str]] = {}
@@ -186,9 +189,7 @@ class Redirector:
             ),
         )
         if kind == _NOT_A_SLUG:
-            return self._answer(
-                decide_without_link(*key, "not_found", click, self.default_fallback_url)
-            )
+            return self._not_found(key[0], key[1], "not_found", click, started)
         if link is None or link.needs_io or token:
             return self._redirect_after_io(key[0], key[1], link, click, started, token)
         if query and not link.query_message_id and "sms_msg_id=" in query:
@@ -255,10 +256,7 @@ class Redirector:
                     self._metrics.count("StoreUnavailable")
                     raise StoreUnavailable(f"no replica answered for {host}/{slug}")
                 outcome = "error" if lookup.source == "error" else "not_found"
-                click = _waited(click, started)
-                return self._answer(
-                    decide_without_link(host, slug, outcome, click, self.default_fallback_url)
-                )
+                return await self._not_found(host, slug, outcome, click, started)
         if token:
             keyring = await self._verifier.message_keyring(link.message_keyring)
             message = self._message((host, slug), token, keyring)
@@ -272,6 +270,22 @@ class Redirector:
         if link.needs_io and link.policy(click.now) == "ok" and bot_kind(click) is None:
             refused = await self._refusal(link, host, slug, click)
         return self._answer(decide(link, _waited(click, started), refused))
+
+    async def _not_found(
+        self, host: str, slug: str, outcome: str, click: ClickInput, started: float
+    ) -> str:
+        """The answer to a click that has no link: the domain's own not-found page when its
+        record names one (``not_found``; read through the cache), else
+        ``DEFAULT_FALLBACK_URL`` (and always for ``error``: the table could not be read)."""
+        fallback = self.default_fallback_url
+        if outcome == "not_found" and self._domains is not None:
+            record = (await self._domains.record(host)).link
+            if record is not None and record.not_found_url:
+                fallback = record.not_found_url
+                self._metrics.count("NotFound.domain_page")
+        return self._answer(
+            decide_without_link(host, slug, outcome, _waited(click, started), fallback)
+        )
 
     def _answer(self, decision: Decision) -> str:
         location, outcome, _, _, _, bot, problem, _, _, _, _, _ = decision

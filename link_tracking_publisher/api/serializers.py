@@ -214,6 +214,7 @@ class DomainSerializer(StrictModelSerializer):
             "apple_app_site_association",
             "assetlinks",
             "app_link_problems",
+            "not_found_url",
             "message_keyring",
             *DOMAIN_PLATFORM_FIELDS,
             "created_at",

@@ -195,7 +195,7 @@ def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
         current = Domain.objects.select_for_update().get(pk=domain.pk)
         was_serving = current.serves_links
         keyring = current.message_keyring
-        documents = [getattr(current, name) for name in Domain.APP_LINK_FIELDS]
+        documents = [getattr(current, name) for name in Domain.DOMAIN_RECORD_FIELDS]
         for name, value in changes.items():
             setattr(current, name, value)
         current.full_clean()
@@ -203,7 +203,7 @@ def update_domain(domain: Any, *, user: Any = None, **changes: Any) -> Any:
         serving_changed = current.serves_links != was_serving
         if serving_changed or current.message_keyring != keyring:
             republish_links_on_commit(current.links.all())
-        documents_changed = documents != [getattr(current, n) for n in Domain.APP_LINK_FIELDS]
+        documents_changed = documents != [getattr(current, n) for n in Domain.DOMAIN_RECORD_FIELDS]
         if documents_changed or (serving_changed and current.has_app_links):
             new_app_links_version(current)
     return current

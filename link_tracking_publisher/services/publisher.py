@@ -203,6 +203,7 @@ class LinkPublisher:
             else None,
             assetlinks=document_text(assetlinks) if serving and assetlinks is not None else None,
             published_at_epoch=int(self.clock() if now is None else now),
+            not_found_url=(domain.not_found_url or None) if serving else None,
         )
 
     # -- outbox --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from link_tracking_publisher.models import PublishOutbox
+from link_tracking_publisher.services.publisher import LinkPublisher
 from link_tracking_publisher.tasks import publish_app_links_task
 from link_tracking_runtime import vectors
 
@@ -88,3 +89,27 @@ def test_another_accounts_domain_publishes_are_not_listed(
         services.update_domain(domain_b, assetlinks=ASSETLINKS)
     assert PublishOutbox.objects.filter(domain=domain_b).exists()
     assert alice_client.get(f"{API}/publish-outbox/").json()["results"] == []
+
+
+def test_the_not_found_page_is_stored_and_published_in_the_domains_record(
+    alice_client: APIClient, domain_a: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    url = f"{API}/domains/{domain_a.pk}/"
+    for bad in ("javascript:alert(1)", "/relative", "not a url"):
+        response = alice_client.patch(url, {"not_found_url": bad}, format="json")
+        assert response.status_code == 400 and list(response.json()) == ["not_found_url"], bad
+    assert not PublishOutbox.objects.filter(domain=domain_a).exists()
+    page = "https://www.example.com/offer-ended"
+    with (
+        mock.patch.object(publish_app_links_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = alice_client.patch(url, {"not_found_url": page}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["not_found_url"] == page
+    entry = PublishOutbox.objects.get(domain=domain_a)
+    delay.assert_called_once_with(str(domain_a.pk), entry.pk)
+    domain_a.refresh_from_db()
+    assert LinkPublisher().build_app_links_record(domain_a).not_found_url == (
+        page if domain_a.serves_links else None
+    )

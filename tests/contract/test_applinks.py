@@ -139,3 +139,23 @@ def test_assetlinks_errors(document: Any, fragment: str) -> None:
 def test_a_web_target_is_accepted() -> None:
     statement = {"relation": ["x"], "target": {"namespace": "web", "site": "https://a.example"}}
     assert validate_assetlinks([statement]) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "/relative",
+        "https://ok.example.com/a\r\nSet-Cookie: x=1",
+        "https://ok.example.com/ä",
+        "https://ok.example.com/a b",
+        "",
+    ],
+)
+def test_a_not_found_url_that_cannot_be_a_location_reads_as_none(url: str) -> None:
+    item = {"PK": "DOMAIN#go.example.com", "SK": "APPLINKS", "runtime_version": 1}
+    assert from_app_links_item({**item, "not_found_url": url}).not_found_url is None
+    good = "https://www.example.com/offer-ended?from=sms"
+    assert from_app_links_item({**item, "not_found_url": good}).not_found_url == good
+    with pytest.raises(InvalidRecord):
+        from_app_links_item({**item, "not_found_url": 7})

@@ -41,6 +41,7 @@ def _domain_of(fixture: dict[str, Any]) -> Domain:
         app_links_version=fixture["app_links_version"],
         apple_app_site_association=fixture["apple_app_site_association"],
         assetlinks=fixture["assetlinks"],
+        not_found_url=fixture["not_found_url"],
     )
 
 

@@ -89,7 +89,11 @@ def test_health_robots_and_disabled(tmp_path: Path) -> None:
     assert harness.events() == []
 
 
-def test_slugs_that_cannot_be_valid_never_touch_dynamodb(tmp_path: Path) -> None:
+def test_slugs_that_cannot_be_valid_read_no_link_only_the_domains_record_once(
+    tmp_path: Path,
+) -> None:
+    """No link record is read for a path that cannot be a slug; the domain's record (its
+    not-found page) is, once for all of them (then cached, a missing one too)."""
     harness = Harness(tmp_path)
 
     async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
@@ -101,7 +105,7 @@ def test_slugs_that_cannot_be_valid_never_touch_dynamodb(tmp_path: Path) -> None
     responses = drive(harness, scenario)
     assert [r.status_code for r in responses] == [302] * 5
     assert {r.headers["location"] for r in responses} == {DEFAULT_FALLBACK}
-    assert harness.table.reads == 0
+    assert harness.table.reads == 1
     assert [e.outcome for e in harness.events()] == ["not_found"] * 5
 
 
@@ -461,3 +465,44 @@ def test_per_message_links_attribute_the_message_and_count_what_does_not_verify(
     assert counters["MessageToken.invalid"] == 1
     assert counters["QueryMessageId.ignored"] == 1
     assert harness.secrets.calls == 1  # the keyring is read once, then cached
+
+
+def test_an_unknown_slug_goes_to_the_domains_not_found_page(tmp_path: Path) -> None:
+    harness = Harness(
+        tmp_path,
+        items=[
+            {
+                "PK": f"DOMAIN#{HOST}",
+                "SK": "APPLINKS",
+                "runtime_version": 1,
+                "not_found_url": "https://www.example.com/no-such-offer",
+            },
+            {"PK": "DOMAIN#other.example.com", "SK": "APPLINKS", "runtime_version": 1},
+            {
+                "PK": "DOMAIN#bad.example.com",
+                "SK": "APPLINKS",
+                "runtime_version": 1,
+                "not_found_url": "javascript:alert(1)",
+            },
+        ],
+    )
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[list[str], dict[str, int]]:
+        answers = []
+        for host, path in (
+            (HOST, "/NOSUCH"),
+            (HOST, "/wp-login.php"),
+            (HOST, "/NOSUCH/16JY8HCY"),
+            ("other.example.com", "/NOSUCH"),
+            ("bad.example.com", "/NOSUCH"),
+        ):
+            answers.append((await client.get(path, headers={"host": host})).headers["location"])
+        return answers, dict(harness.app.metrics.counters)
+
+    answers, counters = drive(harness, scenario)
+    page = "https://www.example.com/no-such-offer"
+    assert answers == [page, page, page, DEFAULT_FALLBACK, DEFAULT_FALLBACK]
+    events = harness.events()
+    assert [e.outcome for e in events] == ["not_found"] * 5
+    assert [e.domain for e in events][:3] == [HOST] * 3
+    assert counters["NotFound.domain_page"] == 3

@@ -15,7 +15,7 @@ import pytest
 
 from link_tracking_runtime import vectors, wire
 from link_tracking_runtime.applinks import AASA_PATH, ASSETLINKS_PATH
-from tests.support.runtime import Harness
+from tests.support.runtime import DEFAULT_FALLBACK, Harness
 
 VECTORS = vectors.load("applinks")
 PATHS = (AASA_PATH, ASSETLINKS_PATH)
@@ -52,6 +52,18 @@ def test_runtime_serves_the_vectors_documents(vector: dict[str, Any], tmp_path: 
             assert response.content == served.encode("utf-8")
             json.loads(response.content)
     assert harness.events() == []
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_an_unknown_slug_goes_to_the_vectors_not_found_page(
+    vector: dict[str, Any], tmp_path: Path
+) -> None:
+    harness = Harness(tmp_path, items=[wire.decode_item(vector["wire"])])
+    host = vector["domain"]["domain_name"].upper() + ":443"
+    (response,) = _get(harness, [(host, "/NOSUCH1")])
+    assert response.status_code == 302
+    assert response.headers["location"] == (vector["not_found"] or DEFAULT_FALLBACK)
+    assert [event.outcome for event in harness.events()] == ["not_found"]
 
 
 def test_a_domain_without_a_record_gets_404_and_it_is_cached(tmp_path: Path) -> None:
