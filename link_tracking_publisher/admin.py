@@ -47,6 +47,7 @@ from .models import (
     LinkImport,
     LinkVersion,
     MessageClick,
+    OrphanClicks,
     PrivacyRequest,
     PublishOutbox,
     Tag,
@@ -1227,6 +1228,19 @@ class MessageClickAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdm
     ]
     search_fields = ["sms_msg_id"]
     list_select_related = ["link", "link__domain"]
+
+
+@admin.register(OrphanClicks)
+class OrphanClicksAdmin(DomainNamesOnlyMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Clicks on no link of a domain, per UTC day and slug (``""``: paths that cannot be a
+    slug): the most clicked first, so the top missing slugs lead the list."""
+
+    domain_paths = ("domain",)
+    list_display = ["domain", "day", "slug", "human_clicks", "bot_clicks", "last_click_at"]
+    list_filter = ["domain", "day"]
+    search_fields = ["slug"]
+    ordering = ["-day", "-human_clicks", "slug"]
+    list_select_related = ["domain"]
 
 
 @admin.register(ClickIngestCheckpoint)

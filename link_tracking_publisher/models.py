@@ -1167,6 +1167,32 @@ class MessageClick(models.Model):
         return f"{self.sms_msg_id} → {self.link_id}"
 
 
+class OrphanClicks(models.Model):
+    """Clicks on no link of a domain (a mistyped, guessed or never-published slug), per UTC day
+    and slug, human and bot apart: a domain's top missing slugs and its orphan clicks by day.
+    ``slug`` is canonical; ``""`` holds the paths that cannot be a slug at all."""
+
+    # Indexed by the unique constraint that starts with it.
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="orphan_clicks", db_index=False
+    )
+    day = models.DateTimeField(help_text="Midnight UTC that starts the day.")
+    slug = models.CharField(max_length=SLUG_MAX_LENGTH, blank=True)
+    human_clicks = models.PositiveBigIntegerField(default=0)
+    bot_clicks = models.PositiveBigIntegerField(default=0)
+    last_click_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["domain", "-day", "slug"]
+        verbose_name_plural = "orphan clicks"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "day", "slug"], name="orphan_clicks_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain_id}/{self.slug or '(not a slug)'} {self.day:%Y-%m-%d}"
+
+
 class MessageToken(models.Model):
     """One SMS message's per-message link: the sequence number its token carries on ``link``
     and the host's message id it stands for (ingestion puts that id on the click)."""

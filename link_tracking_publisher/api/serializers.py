@@ -21,6 +21,7 @@ from link_tracking_runtime.record import DYNAMIC_PARAMS, SLUG_MAX_LENGTH
 from link_tracking_runtime.routing import ACCEPT_LANGUAGE_MAX_LENGTH
 
 from .. import message_links, outbox
+from ..clicks import orphans
 from ..conf import app_settings
 from ..documents import stored_document_problems
 from ..models import (
@@ -812,6 +813,42 @@ class SignedURLRequestSerializer(serializers.Serializer):
             help_text=fields["expires_in"].help_text,
         )
         return fields
+
+
+class OrphanClicksQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(
+        required=False,
+        default=30,
+        min_value=1,
+        max_value=orphans.ORPHAN_DAYS_MAX,
+        help_text="UTC days up to today (included); default 30.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=20,
+        min_value=1,
+        max_value=orphans.ORPHAN_SLUGS_MAX,
+        help_text="How many of the most clicked missing slugs; default 20.",
+    )
+
+
+class OrphanSlugSerializer(serializers.Serializer):
+    slug = serializers.CharField(help_text='Canonical; "" for paths that cannot be a slug.')
+    human_clicks = serializers.IntegerField()
+    bot_clicks = serializers.IntegerField()
+    last_click_at = serializers.DateTimeField()
+
+
+class OrphanDaySerializer(serializers.Serializer):
+    day = serializers.DateTimeField(help_text="Midnight UTC that starts the day.")
+    human_clicks = serializers.IntegerField()
+    bot_clicks = serializers.IntegerField()
+
+
+class OrphanClicksSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    top_slugs = OrphanSlugSerializer(many=True)
+    by_day = OrphanDaySerializer(many=True)
 
 
 #: Message ids per ``sms-urls/`` request: 10,000 UUIDs are about 400 KB of JSON, well inside

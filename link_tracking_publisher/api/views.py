@@ -7,6 +7,7 @@ objects are simply not found (404), nested routes included.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from rest_framework.serializers import BaseSerializer, ValidationError
 
 from .. import message_links
 from .. import outbox as outbox_state
+from ..clicks import orphans
 from ..models import (
     ApiKey,
     Domain,
@@ -180,7 +182,11 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     permission_model = Domain
-    api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
+    api_key_scopes = {
+        "read": Scope.LINKS_READ,
+        "write": Scope.LINKS_WRITE,
+        "orphan_clicks": Scope.STATS_READ,
+    }
     serializer_class = s.DomainSerializer
     filterset_class = DomainFilter
     search_fields = ["domain_name"]
@@ -229,6 +235,22 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
         domain = self.get_object()
         domain_service.request_ownership_check(domain)
         return _respond(s.DomainSerializer, domain, self, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[s.OrphanClicksQuerySerializer],
+        responses={200: s.OrphanClicksSerializer},
+        description="Clicks on no link of the domain (orphan clicks: a mistyped, guessed or "
+        "never-published slug), from the ingested click events: the most clicked missing slugs "
+        "and the counts by UTC day. The runtime sent those visitors to the domain's "
+        "not_found_url.",
+    )
+    @action(detail=True, methods=["get"], url_path="orphan-clicks", filter_backends=[])
+    def orphan_clicks(self, request: Request, pk: str | None = None) -> Response:
+        domain = self.get_object()
+        query = s.OrphanClicksQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        summary = orphans.orphan_summary(domain, now=time.time(), **query.validated_data)
+        return Response(s.OrphanClicksSerializer(summary).data)
 
 
 # --- campaigns -----------------------------------------------------------------------------

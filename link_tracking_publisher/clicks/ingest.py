@@ -75,6 +75,7 @@ from .bulk_sql import (
 )
 from .dedupe import event_keys, insert_keys, oldest_accepted
 from .devices import device_of
+from .orphans import count_orphans, is_orphan
 from .sources import Chunk, SourceObject, read_chunks
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class IngestReport:
     counted: int = 0
     duplicates: int = 0
     skipped: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    #: Clicks on no link of a known domain, counted as orphan clicks (:mod:`.orphans`).
+    orphans: int = 0
     new_deliveries: int = 0
     #: The regions whose click-object queue could not be reached in this run (their backlog
     #: waits on the queue, which SQS keeps 14 days, for a later run).
@@ -127,6 +130,7 @@ class IngestReport:
             "counted": self.counted,
             "duplicates": self.duplicates,
             "skipped": dict(self.skipped),
+            "orphans": self.orphans,
             "webhook_deliveries": self.new_deliveries,
             "unreachable": list(self.unreachable),
         }
@@ -168,6 +172,10 @@ class _Context:
         self.min_timestamp = 0.0
         self.db_zone: Any = UTC
         self.db_text = False
+        #: The chunk's records of clicks on no link (:func:`.orphans.is_orphan`), and the
+        #: run's canonical hosts → Domain pk (``None``: unknown).
+        self.orphans: list[Any] = []
+        self.domains: dict[str, Any] = {}
 
     def start_chunk(self) -> None:
         now = self.now if self.now is not None else time.time()
@@ -343,9 +351,13 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
             for ts, link_id in zip(stamps, link_ids, strict=True)
         ]
         report = context.report
-        for raw, ts in compress(zip(kept, stamps, strict=True), map(operator.not_, inside)):
+        outside = zip(kept, stamps, link_ids, outcomes, strict=True)
+        for raw, ts, link_id, outcome in compress(outside, map(operator.not_, inside)):
             reason = "future" if ts > high else "too_old" if ts < low else "unknown_link"
-            report.skip(reason, raw, source)
+            if reason == "unknown_link" and is_orphan(link_id, outcome):
+                context.orphans.append(raw)  # counted per domain and slug (_ingest_chunk)
+            else:
+                report.skip(reason, raw, source)
         if not any(inside):
             return columns
         (
@@ -449,8 +461,14 @@ def _ingest_chunk(records: Sequence[Any], context: _Context, source: str, after:
     keys = event_keys(columns[0])
     # The first record of each key in the chunk: a dict filled from the end keeps the first.
     first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-    valid = report.read - sum(report.skipped.values())
+    orphans, context.orphans = context.orphans, []
     with transaction.atomic():
+        if orphans:
+            new_orphans, unknown = count_orphans(orphans, context.domains)
+            report.orphans += new_orphans
+            if unknown:  # a domain the control plane does not know: as before
+                report.skip("unknown_link", orphans[0], source)
+                report.skipped["unknown_link"] += unknown - 1
         new_keys = insert_keys(first, columns[1])
         chosen = sorted(map(first.__getitem__, new_keys))  # arrival order
         new = [list(map(column.__getitem__, chosen)) for column in columns]
@@ -463,7 +481,8 @@ def _ingest_chunk(records: Sequence[Any], context: _Context, source: str, after:
         if after is not None:
             after()
     report.counted += len(chosen)
-    report.duplicates = valid - report.counted
+    valid = report.read - sum(report.skipped.values())
+    report.duplicates = valid - report.counted - report.orphans
     return len(chosen)
 
 

@@ -806,6 +806,8 @@ NOT_SUBJECT_DATA: dict[str, str] = {
     "link_tracking.ClickVisitor.visitor": "64 bits of a hash of the keyed ip_hash: a request "
     "cannot be matched against it, and it links to no one once the click events are erased",
     "link_tracking.ClickWebhook.url": "the account's receiver endpoint, not a visitor's",
+    "link_tracking.Domain.not_found_url": "the domain's own not-found page, the same for every "
+    "visitor",
     "link_tracking.ApiKey.scopes": "the names of what a machine client's key may do",
 }
 

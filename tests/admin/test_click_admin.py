@@ -19,6 +19,7 @@ from link_tracking_publisher.models import (
     ClickWebhook,
     ClickWebhookDelivery,
     MessageClick,
+    OrphanClicks,
 )
 from tests.clicks.conftest import T0, click, write_ndjson
 from tests.publisher.factories import (
@@ -84,7 +85,7 @@ def test_a_link_without_clicks_says_so(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "model", [ClickWebhook, ClickWebhookDelivery, MessageClick, ClickIngestCheckpoint]
+    "model", [ClickWebhook, ClickWebhookDelivery, MessageClick, ClickIngestCheckpoint, OrphanClicks]
 )
 def test_click_models_list(client: Client, link: Any, model: type) -> None:
     url = reverse(f"admin:link_tracking_{model._meta.model_name}_changelist")
@@ -162,3 +163,16 @@ def test_switched_off_webhooks_are_listed_and_switched_on_again(client: Client, 
     entry = LogEntry.objects.get(object_id=str(off.pk))
     assert entry.user.get_username() == "ops" and "Switched on again" in entry.change_message
     assert not LogEntry.objects.filter(object_id=str(on.pk)).exists()
+
+
+def test_orphan_clicks_list_the_most_clicked_missing_slugs_first(client: Client, link: Any) -> None:
+    from datetime import UTC, datetime
+
+    day = datetime.fromtimestamp(T0 // DAY * DAY, UTC)
+    for slug, human in (("RARE", 1), ("OFTEN", 9)):
+        OrphanClicks.objects.create(
+            domain=link.domain, day=day, slug=slug, human_clicks=human, last_click_at=day
+        )
+    html = client.get(reverse("admin:link_tracking_orphanclicks_changelist")).content.decode()
+    assert html.index("OFTEN") < html.index("RARE")
+    assert client.get(reverse("admin:link_tracking_orphanclicks_add")).status_code == 403

@@ -96,6 +96,7 @@ def test_the_schema_covers_this_api_and_nothing_else(schema: dict[str, Any]) -> 
         f"{API}/domains/",
         f"{API}/domains/{{id}}/",
         f"{API}/domains/{{id}}/verify/",
+        f"{API}/domains/{{id}}/orphan-clicks/",
         f"{API}/campaigns/",
         f"{API}/campaigns/{{id}}/",
         f"{API}/campaigns/{{link_campaign_uuid}}/crm-mappings/",

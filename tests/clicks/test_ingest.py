@@ -33,6 +33,7 @@ from link_tracking_publisher.models import (
     LinkDayBreakdown,
     LinkHourClicks,
     MessageClick,
+    OrphanClicks,
 )
 from link_tracking_runtime.events import ClickEvent
 
@@ -456,3 +457,45 @@ def test_datetimes_reach_the_driver_as_django_would_send_them() -> None:
         ts: connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, UTC))
         for ts in stamps
     }
+
+
+def test_clicks_on_no_link_are_counted_as_orphan_clicks_per_domain_day_and_slug(
+    tmp_path: Path, link: Any
+) -> None:
+    def orphan(slug: str, at: float, **fields: Any) -> ClickEvent:
+        event = click(link, at=at, **fields)
+        return dataclasses.replace(
+            event, link_id=None, campaign_id=None, slug=slug, outcome="not_found"
+        )
+
+    events = [
+        orphan("SPRNG", T0 + 10),
+        orphan("SPRNG", T0 + 20, is_bot=True),
+        orphan("sprng", T0 + 86400 + 5),  # the next UTC day
+        orphan("WP-LOGIN.PHP", T0 + 30),  # not a slug: counted under ""
+        dataclasses.replace(orphan("ELSEWHERE", T0 + 40), domain="unknown.example.net"),
+        click(link, at=T0 + 50),
+    ]
+    events.append(events[0])  # a duplicate counts once
+    now = T0 + 2 * 86400
+    report = ingest_objects(local_objects(write_ndjson(tmp_path / "a.ndjson", events)), now=now)
+    assert (report.counted, report.orphans) == (1, 4)
+    assert report.skipped == {"unknown_link": 1}  # the unknown domain's
+    assert report.duplicates == 1
+    day = T0 // 86400 * 86400
+
+    def rows() -> dict[tuple[float, str], tuple[int, int]]:
+        return {
+            (row.day.timestamp(), row.slug): (row.human_clicks, row.bot_clicks)
+            for row in OrphanClicks.objects.filter(domain=link.domain)
+        }
+
+    assert rows() == {
+        (day, "SPRNG"): (1, 1),
+        (day + 86400, "SPRNG"): (1, 0),
+        (day, ""): (1, 0),
+    }
+    # The same events again in another object (a replayed delivery): each counted once.
+    again = ingest_objects(local_objects(write_ndjson(tmp_path / "b.ndjson", events)), now=now)
+    assert (again.orphans, again.counted) == (0, 0)
+    assert rows()[day, "SPRNG"] == (1, 1)
