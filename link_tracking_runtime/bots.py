@@ -31,6 +31,8 @@ from . import bot_patterns as _upstream
 
 __all__ = [
     "AGENT_CLASSIFIED_LENGTH",
+    "BOT_REASONS",
+    "BOT_REASON_OF_KIND",
     "PURPOSE_HEADERS",
     "BotKind",
     "agent_kind",
@@ -39,6 +41,21 @@ __all__ = [
 ]
 
 BotKind = Literal["preview", "scanner", "crawler", "script", "prefetch", "head"]
+
+#: Why a click was counted as a bot's (the click event's ``bot_reason``): its User-Agent, a
+#: prefetch/preview header (:data:`PURPOSE_HEADERS`), its method (``HEAD``), or how its
+#: visitor behaved (reserved for ingestion-time rules: nothing sets it yet).
+BOT_REASONS: Final = ("user_agent", "prefetch_header", "head", "behaviour")
+
+#: The ``bot_reason`` of each :data:`BotKind`.
+BOT_REASON_OF_KIND: Final[dict[BotKind, str]] = {
+    "preview": "user_agent",
+    "scanner": "user_agent",
+    "crawler": "user_agent",
+    "script": "user_agent",
+    "prefetch": "prefetch_header",
+    "head": "head",
+}
 
 #: The characters of a User-Agent that are classified (twice what a click event keeps).
 AGENT_CLASSIFIED_LENGTH: Final = 1024
