@@ -7,10 +7,10 @@ still get the redirect (a preview that cannot follow it shows a broken card), bu
 events say ``is_bot`` and they never spend a link's ``max_clicks``.
 
 Classification is by User-Agent, by the prefetch/preview headers browsers send, and by method
-(``HEAD`` is never a person tapping a link), in that order; which of the three decided is the
-click event's ``bot_reason`` (:data:`BOT_REASON_OF_KIND`). Results are memoised per User-Agent, which repeat
-heavily, so the hot path pays a dict lookup; the first sight of a User-Agent is measured by
-``benchmarks/bots_bench.py``.
+(``HEAD`` is never a person tapping a link): the method first, then the headers, then the
+User-Agent; which one decided is the click event's ``bot_reason`` (:data:`BOT_REASON_OF_KIND`).
+Results are memoised per User-Agent, which repeat heavily, so the hot path pays a dict lookup;
+the first sight of a User-Agent is measured by ``benchmarks/bots_bench.py``.
 
 The User-Agent patterns come from maintained public lists, generated into
 :mod:`.bot_patterns` by ``make bot-patterns`` (the sources and their versions are recorded
