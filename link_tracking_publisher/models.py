@@ -1063,10 +1063,22 @@ class _DayBreakdown(models.Model):
     """Clicks of one UTC day with one value of one breakdown dimension (``outcome``,
     ``channel``, ``country``, ``device``, ``variant``; ``""`` for unknown), human and bot
     apart. Every click adds one to one row per dimension, so each dimension's rows of a day
-    sum to the day's totals."""
+    sum to the day's totals; except ``bot_reason``, which only bot clicks have (one of the
+    contract's ``BOT_REASONS``, or ``unknown`` for an event written before the click event
+    said why), so its rows sum to the day's bot clicks."""
+
+    #: The former grain's dimensions, and why a bot's click is a bot's (made with the
+    #: functional API: an enum with members cannot be subclassed to add one).
+    Dimension = models.TextChoices(  # type: ignore[call-overload]
+        "Dimension",
+        [
+            *((member.name, (member.value, member.label)) for member in ClickRollup.Dimension),
+            ("BOT_REASON", ("bot_reason", "Bot reason")),
+        ],
+    )
 
     day = models.DateTimeField(help_text="Midnight UTC that starts the day.")
-    dimension = models.CharField(max_length=8, choices=ClickRollup.Dimension.choices)
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
     value = models.CharField(max_length=64, blank=True)
     human_clicks = models.PositiveBigIntegerField(default=0)
     bot_clicks = models.PositiveBigIntegerField(default=0)

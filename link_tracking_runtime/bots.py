@@ -7,9 +7,10 @@ still get the redirect (a preview that cannot follow it shows a broken card), bu
 events say ``is_bot`` and they never spend a link's ``max_clicks``.
 
 Classification is by User-Agent, by the prefetch/preview headers browsers send, and by method
-(``HEAD`` is never a person tapping a link). Results are memoised per User-Agent, which repeat
-heavily, so the hot path pays a dict lookup; the first sight of a User-Agent is measured by
-``benchmarks/bots_bench.py``.
+(``HEAD`` is never a person tapping a link): the method first, then the headers, then the
+User-Agent; which one decided is the click event's ``bot_reason`` (:data:`BOT_REASON_OF_KIND`).
+Results are memoised per User-Agent, which repeat heavily, so the hot path pays a dict lookup;
+the first sight of a User-Agent is measured by ``benchmarks/bots_bench.py``.
 
 The User-Agent patterns come from maintained public lists, generated into
 :mod:`.bot_patterns` by ``make bot-patterns`` (the sources and their versions are recorded
@@ -31,6 +32,8 @@ from . import bot_patterns as _upstream
 
 __all__ = [
     "AGENT_CLASSIFIED_LENGTH",
+    "BOT_REASONS",
+    "BOT_REASON_OF_KIND",
     "PURPOSE_HEADERS",
     "BotKind",
     "agent_kind",
@@ -39,6 +42,21 @@ __all__ = [
 ]
 
 BotKind = Literal["preview", "scanner", "crawler", "script", "prefetch", "head"]
+
+#: Why a click was counted as a bot's (the click event's ``bot_reason``): its User-Agent, a
+#: prefetch/preview header (:data:`PURPOSE_HEADERS`), its method (``HEAD``), or how its
+#: visitor behaved (reserved for ingestion-time rules: nothing sets it yet).
+BOT_REASONS: Final = ("user_agent", "prefetch_header", "head", "behaviour")
+
+#: The ``bot_reason`` of each :data:`BotKind`.
+BOT_REASON_OF_KIND: Final[dict[BotKind, str]] = {
+    "preview": "user_agent",
+    "scanner": "user_agent",
+    "crawler": "user_agent",
+    "script": "user_agent",
+    "prefetch": "prefetch_header",
+    "head": "head",
+}
 
 #: The characters of a User-Agent that are classified (twice what a click event keeps).
 AGENT_CLASSIFIED_LENGTH: Final = 1024

@@ -33,7 +33,7 @@ from typing import Any, Final, NamedTuple, cast
 from urllib.parse import quote
 
 from . import record as _record
-from .bots import BotKind, agent_kind, is_prefetch
+from .bots import BOT_REASON_OF_KIND, BotKind, agent_kind, is_prefetch
 from .errors import InvalidRoutingRules
 from .events import CLICK_EVENT_COLUMNS, EVENT_TYPE_CLICK
 from .policy import check_policy
@@ -568,6 +568,8 @@ def event_columns(decision: Decision) -> dict[str, Any]:
         values["viewer_asn"] = normal_asn(asn)
     if message is not None:
         values["message_seq"] = message[0]
+    if bot is not None:
+        values["bot_reason"] = BOT_REASON_OF_KIND[bot]
     return values
 
 

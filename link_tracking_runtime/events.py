@@ -5,7 +5,8 @@
 ``sms_msg_id`` (SMS journey tracking), ``ab_variant``, ``outcome`` (why the visitor went where
 they went), ``forwarded_params`` (every allowlisted param forwarded from the request) and
 ``viewer_asn`` (the viewer's network, as CloudFront names it: a scanner's cloud or a carrier)
-and ``message_seq`` (the message of a per-message link, :mod:`.messages`).
+``message_seq`` (the message of a per-message link, :mod:`.messages`) and ``bot_reason``
+(why a bot's click is a bot's: one of :data:`.bots.BOT_REASONS`).
 New fields are only ever added at the end, with a default.
 """
 
@@ -84,6 +85,7 @@ CLICK_EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("forwarded_params", "map<string,string>"),
     ("viewer_asn", "bigint"),
     ("message_seq", "bigint"),
+    ("bot_reason", "string"),
 )
 
 
@@ -119,6 +121,8 @@ class ClickEvent:
     #: The sequence number of the message whose per-message link was clicked (its token
     #: verified: :mod:`.messages`); the control plane maps it to the host's message id.
     message_seq: int | None = None
+    #: Why the click is a bot's (one of :data:`.bots.BOT_REASONS`); ``None`` for a person.
+    bot_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, in column order, with every column present."""

@@ -91,7 +91,9 @@ class _PointSerializer(_CountsSerializer):
 
 
 class _BreakdownItemSerializer(_CountsSerializer):
-    value = serializers.CharField(help_text='The dimension\'s value; "" when unknown.')
+    value = serializers.CharField(
+        help_text='The dimension\'s value; "" when unknown (bot_reason: "unknown").'
+    )
 
 
 class _BreakdownsSerializer(serializers.Serializer):

@@ -117,9 +117,11 @@ class _StatsView(LinkTrackingAPIMixin, generics.GenericAPIView):
 
 _STATS_DOC = (
     "Clicks (human and bot apart), distinct human visitors, first and last click, a time "
-    "series and breakdowns by country, device, A/B variant, outcome and channel, over whole "
-    "UTC hours in [from, to) (the breakdowns over the whole UTC days the range touches: "
-    "breakdowns_from, breakdowns_to). ?format=csv for the same as CSV."
+    "series and breakdowns by country, device, A/B variant, outcome and channel, and the bot "
+    "clicks by bot_reason (user_agent, prefetch_header, head, behaviour; unknown for clicks "
+    "recorded before the runtime said why), over whole UTC hours in [from, to) (the "
+    "breakdowns over the whole UTC days the range touches: breakdowns_from, breakdowns_to). "
+    "?format=csv for the same as CSV."
 )
 
 

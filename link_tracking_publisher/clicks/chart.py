@@ -88,10 +88,19 @@ def click_summary_html(owner: Owner) -> SafeString:
         return mark_safe("<p>No clicks yet.</p>")
     since = max(totals["first"], totals["last"] - timedelta(days=CHART_DAYS - 1))
     recent = click_stats(owner, since=since.replace(hour=0, minute=0, second=0, microsecond=0))
+    reasons = recent["breakdowns"]["bot_reason"]
+    why = (
+        format_html(
+            "<p>Bot clicks of the chart's days by reason: {}.</p>",
+            format_html_join(", ", "{} {}", ((r["value"], r["bot_clicks"]) for r in reasons)),
+        )
+        if reasons
+        else ""
+    )
     return format_html(
         '<div class="click-summary"><p><strong>{}</strong> clicks: <strong>{}</strong> human, '
         "{} bot; {} unique visitors; first {}, last {} UTC.</p>"
-        "{}</div>",
+        "{}{}</div>",
         totals["human"] + totals["bot"],
         totals["human"],
         totals["bot"],
@@ -99,4 +108,5 @@ def click_summary_html(owner: Owner) -> SafeString:
         f"{totals['first']:%Y-%m-%d %H:%M}",
         f"{totals['last']:%Y-%m-%d %H:%M}",
         clicks_svg(recent["series"], "Clicks per day, human and bot"),
+        why,
     )

@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from msgspec.structs import astuple
 
+from link_tracking_runtime.bots import BOT_REASONS
 from link_tracking_runtime.events import OUTCOMES
 from link_tracking_runtime.scan import SCAN_CHANNEL as _SCAN_CHANNEL
 
@@ -77,6 +78,7 @@ from .dedupe import event_keys, insert_keys, oldest_accepted
 from .devices import device_of
 from .orphans import count_orphans, is_orphan
 from .sources import Chunk, SourceObject, read_chunks
+from .stats import UNKNOWN_BOT_REASON
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +160,11 @@ class _Click(NamedTuple):
     sms_msg_id: str | None
     ip_hash: str
     click_session_id: str
+    #: One of the contract's ``BOT_REASONS``, ``None`` when the event does not say one.
+    bot_reason: str | None
+
+
+_KNOWN_BOT_REASONS = frozenset((*BOT_REASONS, None))
 
 
 class _Context:
@@ -258,6 +265,7 @@ _TEXT_LIMITS = {
     "ab_variant": 64,
     "sms_msg_id": 128,
     "user_agent": 4096,
+    "bot_reason": 64,
 }
 
 
@@ -303,6 +311,8 @@ _Record = msgspec.defstruct(
         ("click_session_id", str | None, None),
         # A per-message link's message: mapped to the host's message id (_message_ids).
         ("message_seq", Annotated[int, msgspec.Meta(ge=0)] | None, None),
+        # Why a bot's click is a bot's: the bot_reason breakdown (an unknown value is None).
+        ("bot_reason", _text(_TEXT_LIMITS["bot_reason"]), None),
     ],
     gc=False,
 )
@@ -336,7 +346,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
     if not events:
         return columns
     ids, stamps, bots, outcomes, *texts = zip(*map(astuple, events), strict=True)
-    link_ids, ips, channels, countries, variants, sms, agents, sessions, sequences = texts
+    link_ids, ips, channels, countries, variants, sms, agents, sessions, sequences, reasons = texts
     distinct_links = set(link_ids)
     context.resolve_links(filter(None, distinct_links))
     links = context.links
@@ -374,6 +384,7 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
             agents,
             sessions,
             sequences,
+            reasons,
         ) = (tuple(compress(column, inside)) for column in (ids, stamps, bots, outcomes, *texts))
     if sequences.count(None) != len(sequences):
         sms = _message_ids(link_ids, sms, sequences, links)
@@ -393,6 +404,11 @@ def _columns(records: Sequence[Any], context: _Context, source: str) -> list[lis
         [m or None for m in sms] if "" in sms else list(sms),
         [ip or "" for ip in ips] if None in ips else list(ips),
         [s or "" for s in sessions] if None in sessions else list(sessions),
+        (
+            list(reasons)
+            if set(reasons) <= _KNOWN_BOT_REASONS
+            else [r if r in _KNOWN_BOT_REASONS else None for r in reasons]
+        ),
     ]
 
 
@@ -705,7 +721,21 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
     (:func:`write_rollups`), the visitors and the message clicks. Written column-wise:
     counting, masking and first/last are map/zip/compress/Counter/dict calls that run in C,
     with a Python step per distinct cell, never per click."""
-    _, stamps, infos, bots, outcomes, channels, countries, variants, devices, sms, ips, _ = new
+    (
+        _,
+        stamps,
+        infos,
+        bots,
+        outcomes,
+        channels,
+        countries,
+        variants,
+        devices,
+        sms,
+        ips,
+        _,
+        reasons,
+    ) = new
     links = list(map(operator.attrgetter("db_pk"), infos))
     hours = list(map(operator.sub, stamps, map(operator.mod, stamps, repeat(3600.0))))
     humans = list(map(operator.not_, bots))
@@ -759,6 +789,13 @@ def _roll_up(new: list[list[Any]], context: _Context) -> None:
             info = info_of[ref]
             key = (info.db_pk, info.campaign_db_pk, day, dimension, value)
             _add_clicks(day_cells, key, 0 if is_bot else n, n if is_bot else 0)
+    # Why the bots are bots: only bot clicks have a row.
+    bot_reasons = zip(compress(day_ids, bots), compress(reasons, bots), strict=True)
+    for (cell, reason), n in collections.Counter(bot_reasons).items():
+        ref, day, _ = day_list[cell]
+        info = info_of[ref]
+        key = (info.db_pk, info.campaign_db_pk, day, "bot_reason", reason or UNKNOWN_BOT_REASON)
+        _add_clicks(day_cells, key, 0, n)
     write_rollups(hour_cells, day_cells, context)
 
     humans = list(map(operator.not_, bots))

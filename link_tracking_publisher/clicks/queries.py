@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from link_tracking_runtime.bots import BOT_REASONS
 from link_tracking_runtime.events import (
     CLICK_EVENT_COLUMNS,
     CLICK_EVENT_PARTITION_COLUMN,
@@ -26,7 +27,7 @@ from link_tracking_runtime.events import (
 from link_tracking_runtime.scan import SCAN_CHANNEL
 
 from .devices import device_sql
-from .stats import BREAKDOWNS, INTERVALS, breakdown_days
+from .stats import BREAKDOWNS, INTERVALS, UNKNOWN_BOT_REASON, breakdown_days
 
 __all__ = ["StatsQuery", "duckdb_columns", "install_trino_functions", "run_duckdb", "stats_sql"]
 
@@ -46,8 +47,13 @@ DIMENSION_SQL = {
     "variant": "coalesce(ab_variant, '')",
     "outcome": "outcome",
     "channel": "coalesce(channel, '')",
+    "bot_reason": "CASE WHEN bot_reason IN ("
+    + ", ".join(f"'{reason}'" for reason in BOT_REASONS)
+    + f") THEN bot_reason ELSE '{UNKNOWN_BOT_REASON}' END",
 }
 assert set(DIMENSION_SQL) == set(BREAKDOWNS)
+#: The events a breakdown counts, where not all of them: only bots have a reason.
+_DIMENSION_WHERE = {"bot_reason": " WHERE is_bot"}
 
 _MEASURES = (
     "count(*) AS clicks, count_if(NOT is_bot) AS human_clicks, count_if(is_bot) AS bot_clicks"
@@ -127,8 +133,8 @@ def stats_sql(query: StatsQuery, table: str) -> dict[str, str]:
     }
     for name, expression in DIMENSION_SQL.items():
         statements[name] = (
-            f"{days_cte} SELECT {expression} AS value, {_MEASURES} FROM events "
-            "GROUP BY 1 ORDER BY 1"
+            f"{days_cte} SELECT {expression} AS value, {_MEASURES} FROM events"
+            f"{_DIMENSION_WHERE.get(name, '')} GROUP BY 1 ORDER BY 1"
         )
     return statements
 

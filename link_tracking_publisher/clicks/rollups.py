@@ -27,6 +27,7 @@ from ..models import (
     LinkHourClicks,
 )
 from .ingest import Counts, rollup_context, write_rollups
+from .stats import UNKNOWN_BOT_REASON
 
 __all__ = ["connect_signals", "move_legacy_rollups", "rebuild_campaigns"]
 
@@ -133,6 +134,11 @@ def move_legacy_rollups(link_pk: Any) -> int:
             cell[0] += human
             cell[1] += bot
             if dimension == ClickRollup.Dimension.OUTCOME:
+                if bot:  # the former grain never said why: every bot click is one
+                    reason = days.setdefault(
+                        (key, campaign, at - at % 86400, "bot_reason", UNKNOWN_BOT_REASON), [0, 0]
+                    )
+                    reason[1] += bot
                 counts = hours.get((key, campaign, at))
                 span = [(first or hour).timestamp(), (last or hour).timestamp()]
                 if counts is None:

@@ -41,6 +41,7 @@ __all__ = [
     "INTERVALS",
     "LATEST",
     "MAX_POINTS",
+    "UNKNOWN_BOT_REASON",
     "Owner",
     "RangeTooLong",
     "breakdown_days",
@@ -51,8 +52,13 @@ __all__ = [
     "unique_visitors",
 ]
 
-#: The breakdowns, in the order the API lists them (each a breakdown dimension).
-BREAKDOWNS = ("country", "device", "variant", "outcome", "channel")
+#: The breakdowns, in the order the API lists them (each a breakdown dimension). All but
+#: ``bot_reason`` count every click; ``bot_reason`` counts only bot clicks (why each is a
+#: bot's: the contract's ``BOT_REASONS``, or ``unknown`` for an event that does not say).
+BREAKDOWNS = ("country", "device", "variant", "outcome", "channel", "bot_reason")
+#: The ``bot_reason`` of a bot click whose event says no reason (written before the click
+#: event had the column) or one this version does not know.
+UNKNOWN_BOT_REASON = "unknown"
 #: The dimension a day's totals are read from: every click has one outcome.
 _TOTALS_DIMENSION = "outcome"
 INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}

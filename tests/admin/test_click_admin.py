@@ -49,7 +49,7 @@ def link(tmp_path: Path) -> Any:
         campaign=LinkCampaignFactory(account=account),
     )
     events = [click(link, at=T0 + i * 60, sms_msg_id="m1") for i in range(3)]
-    events += [click(link, at=T0 + 2 * DAY, is_bot=True)]
+    events += [click(link, at=T0 + 2 * DAY, is_bot=True, bot_reason="head")]
     ingest_objects(local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 3 * DAY)
     ClickWebhook.objects.create(account=account, url="https://hooks.example.com/", secret="s")
     return link
@@ -69,6 +69,7 @@ def test_link_page_shows_counts_and_chart(client: Client, link: Any) -> None:
         "2026-11-02 00:00: 3 human, 0 bot",
         "2026-11-04 00:00: 0 human, 1 bot",
     ]
+    assert "<p>Bot clicks of the chart's days by reason: head 1.</p>" in html
 
 
 def test_campaign_page_shows_counts_and_chart(client: Client, link: Any) -> None:

@@ -59,6 +59,7 @@ def clicked(links: Any, tmp_path: Path) -> Any:
             sms_msg_id="m1",
             is_bot=True,
             user_agent="Slackbot-LinkExpanding",
+            bot_reason="user_agent",
         ),
         click(
             one,
@@ -105,6 +106,9 @@ def test_link_stats_are_exact(staff_client: Any, clicked: Any) -> None:
     assert {r["value"]: r["clicks"] for r in breakdowns["variant"]} == {"a": 2, "b": 1, "": 2}
     assert {r["value"]: r["clicks"] for r in breakdowns["outcome"]} == {"ok": 4, "expired": 1}
     assert {r["value"]: r["clicks"] for r in breakdowns["channel"]} == {"sms": 5}
+    assert breakdowns["bot_reason"] == [
+        {"value": "user_agent", "clicks": 1, "human_clicks": 0, "bot_clicks": 1}
+    ]
 
 
 def test_from_to_select_whole_hours_and_hourly_series_is_zero_filled(
@@ -138,6 +142,36 @@ def test_csv_export(staff_client: Any, clicked: Any) -> None:
     assert rows[1][0] == "total" and rows[1][2:] == ["5", "4", "1"]
     assert ["country", "DE", "2", "2", "0"] in rows
     assert ["series_day", "2026-11-03T00:00:00Z", "1", "1", "0"] in rows
+
+
+def test_bot_clicks_by_reason_in_the_api_and_the_csv(
+    staff_client: Any, links: Any, campaign_a: Any, tmp_path: Path
+) -> None:
+    one, two, _ = links
+    events = [
+        click(one, at=T0 + 60, is_bot=True, bot_reason="head"),
+        click(one, at=T0 + 61, is_bot=True, bot_reason="head"),
+        click(one, at=T0 + 62, is_bot=True, bot_reason="prefetch_header"),
+        click(two, at=T0 + 63, is_bot=True),  # an event from before bot_reason: unknown
+        click(two, at=T0 + 64),  # a person: no reason row
+    ]
+    report = ingest_objects(
+        local_objects(write_ndjson(tmp_path / "e.ndjson", events)), now=T0 + 100 * HOUR
+    )
+    assert report.counted == len(events)
+    body = staff_client.get(f"{API}/campaigns/{campaign_a.pk}/stats/").json()
+    assert (body["human_clicks"], body["bot_clicks"]) == (1, 4)
+    assert body["breakdowns"]["bot_reason"] == [
+        {"value": "head", "clicks": 2, "human_clicks": 0, "bot_clicks": 2},
+        {"value": "prefetch_header", "clicks": 1, "human_clicks": 0, "bot_clicks": 1},
+        {"value": "unknown", "clicks": 1, "human_clicks": 0, "bot_clicks": 1},
+    ]
+    response = staff_client.get(f"{API}/links/{one.pk}/stats/", {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert [row for row in rows if row[0] == "bot_reason"] == [
+        ["bot_reason", "head", "2", "0", "2"],
+        ["bot_reason", "prefetch_header", "1", "0", "1"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,48 @@ def test_counts_humans_bots_messages_and_visitors(tmp_path: Path, link: Any) -> 
     assert CampaignClickTotals.objects.get(campaign=link.campaign).human_clicks == 3
 
 
+def test_bot_clicks_are_broken_down_by_reason(tmp_path: Path, link: Any) -> None:
+    def bot(reason: str | None) -> ClickEvent:
+        return click(link, is_bot=True, bot_reason=reason)
+
+    events = [
+        bot("user_agent"),
+        bot("user_agent"),
+        bot("head"),
+        bot("prefetch_header"),
+        bot("teleport"),  # a reason this version does not know
+        click(link),  # people get no row
+        click(link, bot_reason="head"),  # a person's event naming a reason: still a person
+    ]
+    # An event written before the click event said why: no bot_reason key at all.
+    before = {k: v for k, v in bot(None).as_dict().items() if k != "bot_reason"}
+    path = write_ndjson(tmp_path / "e.ndjson", events, extra=json.dumps(before).encode() + b"\n")
+    report = ingest(path)
+    assert report.counted == 8 and not report.skipped
+    assert totals(link) == {False: 2, True: 6}
+    day = datetime.fromtimestamp(T0 - 10 * 3600, UTC)
+    for table, owner in (
+        (LinkDayBreakdown, {"link": link}),
+        (CampaignDayBreakdown, {"campaign": link.campaign}),
+    ):
+        rows = table.objects.filter(dimension="bot_reason", day=day, **owner)
+        assert {r.value: (r.human_clicks, r.bot_clicks) for r in rows} == {
+            "user_agent": (0, 2),
+            "head": (0, 1),
+            "prefetch_header": (0, 1),
+            "unknown": (0, 2),
+        }
+
+
+def test_an_overlong_bot_reason_is_rejected_like_any_text_field(tmp_path: Path, link: Any) -> None:
+    path = write_ndjson(
+        tmp_path / "e.ndjson", [click(link), click(link, is_bot=True, bot_reason="x" * 65)]
+    )
+    report = ingest(path)
+    assert report.counted == 1 and dict(report.skipped) == {"oversized_field": 1}
+    assert not LinkDayBreakdown.objects.filter(dimension="bot_reason").exists()
+
+
 def test_running_twice_changes_nothing_and_batch_duplicates_count_once(
     tmp_path: Path, link: Any
 ) -> None:

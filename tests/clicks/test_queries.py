@@ -15,7 +15,7 @@ from link_tracking_publisher.clicks.devices import device_of, device_sql
 from link_tracking_publisher.clicks.ingest import ingest_objects
 from link_tracking_publisher.clicks.queries import StatsQuery, run_duckdb, stats_sql
 from link_tracking_publisher.clicks.sources import local_objects
-from link_tracking_publisher.clicks.stats import click_stats
+from link_tracking_publisher.clicks.stats import BREAKDOWNS, click_stats
 from link_tracking_publisher.models import Link
 from link_tracking_runtime.events import CLICK_EVENT_PARTITION_COLUMN, CLICK_EVENT_PARTITION_FORMAT
 
@@ -181,7 +181,8 @@ def test_click_stats_sql_command(link: Any, capsys: pytest.CaptureFixture[str]) 
 
     call_command("click_stats_sql", "--link", str(link.pk), "--table", "db.click_events")
     out = capsys.readouterr().out
-    assert out.count(";\n") == 7 and f"'{link.pk}'" in out and "approx_distinct" in out
+    statements = 2 + len(BREAKDOWNS)  # totals, series, one per breakdown
+    assert out.count(";\n") == statements and f"'{link.pk}'" in out and "approx_distinct" in out
     with pytest.raises(CommandError):
         call_command("click_stats_sql", "--link", "nope")
     with pytest.raises(CommandError):

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from link_tracking_runtime.bots import classify
+from link_tracking_runtime.bots import BOT_REASON_OF_KIND, BOT_REASONS, BotKind, classify
+from link_tracking_runtime.click import ClickInput, compile_link, decide, event_columns
+from link_tracking_runtime.record import RuntimeRecord
 from link_tracking_runtime.routing import device_from_user_agent
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"  # noqa: E501 (a real User-Agent, verbatim)
@@ -177,3 +181,46 @@ def test_bot_names_in_any_case_are_bots(user_agent: str) -> None:
 )
 def test_clients_the_upstream_lists_name(user_agent: str, kind: str) -> None:
     assert classify(user_agent) == kind
+
+
+def test_every_bot_kind_has_a_reason_of_the_vocabulary() -> None:
+    assert set(BOT_REASON_OF_KIND) == set(get_args(BotKind))
+    assert set(BOT_REASON_OF_KIND.values()) < set(BOT_REASONS)
+    # Reserved for ingestion-time rules: no request classification gives it.
+    assert "behaviour" in BOT_REASONS and "behaviour" not in BOT_REASON_OF_KIND.values()
+
+
+@pytest.mark.parametrize(
+    ("method", "user_agent", "purpose", "reason"),
+    [
+        ("HEAD", IPHONE, None, "head"),
+        ("HEAD", "WhatsApp/2.24.6.77 A", "prefetch", "head"),
+        ("GET", IPHONE, "prefetch;anonymous-client-ip", "prefetch_header"),
+        ("GET", "WhatsApp/2.24.6.77 A", None, "user_agent"),
+        ("GET", None, None, "user_agent"),
+        ("GET", IPHONE, None, None),
+    ],
+)
+def test_the_click_event_says_why_a_click_is_a_bots(
+    method: str, user_agent: str | None, purpose: str | None, reason: str | None
+) -> None:
+    record = RuntimeRecord(
+        domain="go.example.com",
+        slug="WHY",
+        link_id="link-why",
+        destination_url="https://shop.example.com/why",
+        fallback_url="https://go.example.com/disabled",
+        active=True,
+        runtime_version=1,
+    )
+    link = compile_link(record, "https://www.example.com/unavailable")
+    click = ClickInput(
+        now=1_700_000_000.0,
+        click_id="c-why",
+        method=method,
+        user_agent=user_agent,
+        purpose=purpose,
+    )
+    columns = event_columns(decide(link, click))
+    assert columns["bot_reason"] == reason
+    assert columns["is_bot"] is (reason is not None)

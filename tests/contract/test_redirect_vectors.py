@@ -20,6 +20,7 @@ from link_tracking_runtime import (
     record,
     vectors,
 )
+from link_tracking_runtime.bots import PURPOSE_HEADERS
 from link_tracking_runtime.click import (
     VIEWER_ASN_HEADER,
     ClickInput,
@@ -100,6 +101,7 @@ def _click(vector: dict) -> ClickInput:
         ip_hash=ip_hash,
         accept_language=headers.get(ACCEPT_LANGUAGE_HEADER),
         asn=headers.get(VIEWER_ASN_HEADER),
+        purpose=next((headers[name] for name in PURPOSE_HEADERS if headers.get(name)), None),
     )
 
 
@@ -142,6 +144,7 @@ def test_decision_vector(vector: dict) -> None:
     assert columns["final_url_hash"] == hashlib.sha256(expected["location"].encode()).hexdigest()
     assert columns["viewer_asn"] == expected.get("viewer_asn")
     assert columns["message_seq"] == expected.get("message_seq")
+    assert columns["bot_reason"] == expected.get("bot_reason")
     assert columns["sms_msg_id"] == expected.get("sms_msg_id", columns["sms_msg_id"])
 
 

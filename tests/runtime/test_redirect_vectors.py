@@ -93,6 +93,7 @@ def test_runtime_answers_vector(vector: dict[str, Any], tmp_path: Path) -> None:
     assert event.ip_hash == ip_hash(DOCUMENT["client_ip"])
     assert event.viewer_asn == expected.get("viewer_asn")
     assert event.message_seq == expected.get("message_seq")
+    assert event.bot_reason == expected.get("bot_reason")
     for column in ("routing_reason", "ab_variant", "sms_msg_id", "is_bot", "channel"):
         if column in expected:
             assert getattr(event, column) == expected[column], column

@@ -308,6 +308,11 @@ resource "aws_glue_catalog_table" "click_events" {
       name = "message_seq"
       type = "bigint"
     }
+
+    columns {
+      name = "bot_reason"
+      type = "string"
+    }
   }
 }
 
