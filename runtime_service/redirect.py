@@ -147,8 +147,11 @@ class Redirector:
             key, kind, _ = route
             if kind == _SLUG:
                 kind, token = _MESSAGE, path[separator + 1 :].upper()
-            else:
-                key, kind, token = self._route(host, path)
+            else:  # not a slug's first segment (/.well-known/…, /wp-admin/…): the whole path
+                route = self._routes.get((host, path))
+                if route is None:
+                    route = self._route(host, path)
+                key, kind, token = route
         else:
             route = self._routes.get((host, path))
             if route is None:
