@@ -4,6 +4,7 @@ events ingested, and the key reading its message's clicks back."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import time
@@ -39,9 +40,22 @@ def _request(
     return response.status, data, {k.lower(): v for k, v in response.getheaders()}
 
 
-def test_a_key_only_client_creates_a_link_and_reads_its_message_clicks(
-    stack: LocalStack,
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class KeyClient:
+    """The seeded demo, an API key of its account, and the running processes' ports."""
+
+    demo: dict[str, Any]
+    account: Any
+    domain: str
+    bearer: dict[str, str]
+    runtime_port: int
+    web_port: int
+
+
+def start_with_a_key(stack: LocalStack, scopes: list[str], setup: str = "") -> KeyClient:
+    """Seed the demo, make an API key with ``scopes`` for its link's account (after ``setup``,
+    Python run in ``manage.py shell`` with ``link`` and ``services`` in scope), then start a
+    worker, the runtime and the control plane under gunicorn."""
     demo = json.loads(stack.manage("seed_demo").stdout.splitlines()[-1])
     made = stack.manage(
         "shell",
@@ -49,20 +63,36 @@ def test_a_key_only_client_creates_a_link_and_reads_its_message_clicks(
         "0",
         "-c",
         "import json; from link_tracking_publisher.models import Link;"
-        "from link_tracking_publisher.services import create_api_key;"
+        "from link_tracking_publisher import services;"
         f"link = Link.objects.get(pk='{demo['link_id']}');"
-        "key, raw = create_api_key(account=link.account, name='SMS app',"
-        " scopes=['links:write', 'stats:read']);"
+        f"{setup}"
+        "key, raw = services.create_api_key(account=link.account, name='SMS app',"
+        f" scopes={scopes!r});"
         "print(json.dumps({'key': raw, 'account': link.account_id, 'domain': str(link.domain_id)}))",
     )
     created = json.loads(made.stdout.strip().splitlines()[-1])
-    bearer = {"Authorization": f"Bearer {created['key']}"}
     stack.start_worker()
     runtime_port = free_port()
     stack.start_runtime(runtime_port)
     web_port = free_port()
     web = stack.start("web", web_command("127.0.0.1", web_port))
     wait_for_http(f"http://127.0.0.1:{web_port}/admin/login/", timeout=60, proc=web.popen)
+    return KeyClient(
+        demo,
+        created["account"],
+        created["domain"],
+        {"Authorization": f"Bearer {created['key']}"},
+        runtime_port,
+        web_port,
+    )
+
+
+def test_a_key_only_client_creates_a_link_and_reads_its_message_clicks(
+    stack: LocalStack,
+) -> None:
+    client = start_with_a_key(stack, ["links:write", "stats:read"])
+    demo, bearer = client.demo, client.bearer
+    runtime_port, web_port = client.runtime_port, client.web_port
 
     api = "/api/link_tracking"
     status, link, _ = _request(
@@ -70,8 +100,8 @@ def test_a_key_only_client_creates_a_link_and_reads_its_message_clicks(
         "POST",
         f"{api}/links/",
         body={
-            "account": created["account"],
-            "domain": created["domain"],
+            "account": client.account,
+            "domain": client.domain,
             "slug": "KEYED",
             "destination_url": "https://shop.example.com/keyed",
             "channel": "sms",

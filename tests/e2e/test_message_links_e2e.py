@@ -12,11 +12,10 @@ import time
 import boto3
 import pytest
 
-from devsite.processes import free_port, wait_for_http
-from devsite.stack import LocalStack, web_command
+from devsite.stack import LocalStack
 from link_tracking_runtime import item_key
 
-from .test_api_key_e2e import IPHONE, _request
+from .test_api_key_e2e import IPHONE, _request, start_with_a_key
 
 pytestmark = pytest.mark.e2e
 
@@ -35,28 +34,13 @@ def test_an_sms_app_sends_per_message_links_and_reads_its_message_ids_back(
     ).create_secret(
         Name=KEYRING, SecretString=json.dumps({"current": {"kid": "m1", "secret": "e" * 32}})
     )
-    demo = json.loads(stack.manage("seed_demo").stdout.splitlines()[-1])
-    made = stack.manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "import json; from link_tracking_publisher.models import Link;"
-        "from link_tracking_publisher.services import create_api_key, update_domain;"
-        f"link = Link.objects.get(pk='{demo['link_id']}');"
-        f"update_domain(link.domain, message_keyring='{KEYRING}');"
-        "key, raw = create_api_key(account=link.account, name='SMS app',"
-        " scopes=['links:write', 'stats:read']);"
-        "print(json.dumps({'key': raw, 'account': link.account_id, 'domain': str(link.domain_id)}))",
+    client = start_with_a_key(
+        stack,
+        ["links:write", "stats:read"],
+        setup=f"services.update_domain(link.domain, message_keyring='{KEYRING}');",
     )
-    created = json.loads(made.stdout.strip().splitlines()[-1])
-    bearer = {"Authorization": f"Bearer {created['key']}"}
-    stack.start_worker()
-    runtime_port = free_port()
-    stack.start_runtime(runtime_port)
-    web_port = free_port()
-    web = stack.start("web", web_command("127.0.0.1", web_port))
-    wait_for_http(f"http://127.0.0.1:{web_port}/admin/login/", timeout=60, proc=web.popen)
+    demo, bearer = client.demo, client.bearer
+    runtime_port, web_port = client.runtime_port, client.web_port
 
     api = "/api/link_tracking"
     status, link, _ = _request(
@@ -64,8 +48,8 @@ def test_an_sms_app_sends_per_message_links_and_reads_its_message_ids_back(
         "POST",
         f"{api}/links/",
         body={
-            "account": created["account"],
-            "domain": created["domain"],
+            "account": client.account,
+            "domain": client.domain,
             "slug": "SEND1",
             "destination_url": "https://shop.example.com/send",
             "channel": "sms",

@@ -5,16 +5,14 @@ through the API."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from devsite.processes import free_port, wait_for_http
-from devsite.stack import LocalStack, web_command
+from devsite.stack import LocalStack
 from link_tracking_runtime.applinks import app_links_key
 
-from .test_api_key_e2e import IPHONE, _request
+from .test_api_key_e2e import IPHONE, _request, start_with_a_key
 
 pytestmark = pytest.mark.e2e
 
@@ -22,35 +20,20 @@ PAGE = "https://www.example.com/offer-ended"
 
 
 def test_a_domain_sends_missing_slugs_to_its_page_and_counts_them(stack: LocalStack) -> None:
-    demo = json.loads(stack.manage("seed_demo").stdout.splitlines()[-1])
-    made = stack.manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "import json; from link_tracking_publisher.models import Link;"
-        "from link_tracking_publisher.services import create_api_key;"
-        f"link = Link.objects.get(pk='{demo['link_id']}');"
+    client = start_with_a_key(
+        stack,
+        ["links:write", "links:read", "stats:read"],
         # The demo's domain is shared (staff only); here it is the account's own.
-        "type(link.domain).objects.filter(pk=link.domain_id).update(account=link.account);"
-        "key, raw = create_api_key(account=link.account, name='ops',"
-        " scopes=['links:write', 'links:read', 'stats:read']);"
-        "print(json.dumps({'key': raw, 'domain': str(link.domain_id)}))",
+        setup="type(link.domain).objects.filter(pk=link.domain_id).update(account=link.account);",
     )
-    created = json.loads(made.stdout.strip().splitlines()[-1])
-    bearer = {"Authorization": f"Bearer {created['key']}"}
-    stack.start_worker()
-    runtime_port = free_port()
-    stack.start_runtime(runtime_port)
-    web_port = free_port()
-    web = stack.start("web", web_command("127.0.0.1", web_port))
-    wait_for_http(f"http://127.0.0.1:{web_port}/admin/login/", timeout=60, proc=web.popen)
+    demo, bearer = client.demo, client.bearer
+    runtime_port, web_port = client.runtime_port, client.web_port
 
     api = "/api/link_tracking"
     status, domain, _ = _request(
         web_port,
         "PATCH",
-        f"{api}/domains/{created['domain']}/",
+        f"{api}/domains/{client.domain}/",
         body={"not_found_url": PAGE},
         **bearer,
     )
@@ -70,7 +53,7 @@ def test_a_domain_sends_missing_slugs_to_its_page_and_counts_them(stack: LocalSt
     while True:
         stack.manage("ingest_click_events", "--source", str(stack.var_dir / "click-events.ndjson"))
         status, orphans, _ = _request(
-            web_port, "GET", f"{api}/domains/{created['domain']}/orphan-clicks/", **bearer
+            web_port, "GET", f"{api}/domains/{client.domain}/orphan-clicks/", **bearer
         )
         assert status == 200, orphans
         counted = sum(row["human_clicks"] for row in orphans["top_slugs"])
