@@ -162,6 +162,42 @@ def _respond(serializer_class: type[BaseSerializer], obj: Any, view: Any, code: 
     return Response(serializer_class(obj, context=view.get_serializer_context()).data, status=code)
 
 
+class _ServiceWritesViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+    """A viewset that creates and changes through its aggregate's service (:meth:`_create`,
+    :meth:`_update`), validates a ``partial_update`` with ``update_serializer_class``, and
+    answers with the object as the list shows it (read again through ``get_queryset``)."""
+
+    serializer_class: type[BaseSerializer]
+    update_serializer_class: type[BaseSerializer]
+
+    def _create(self, user: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _update(self, obj: Any, user: Any, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "partial_update":
+            return self.update_serializer_class
+        return self.serializer_class
+
+    def _fresh(self, pk: Any) -> Any:
+        return self.get_queryset().get(pk=pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        obj = self._create(request.user, serializer.validated_data)
+        return _respond(self.serializer_class, self._fresh(obj.pk), self, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        serializer = self.get_serializer(obj, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        self._update(obj, request.user, serializer.validated_data)
+        return _respond(self.serializer_class, self._fresh(obj.pk), self, status.HTTP_200_OK)
+
+
 # --- domains -------------------------------------------------------------------------------
 
 
@@ -268,13 +304,14 @@ class DomainViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
         examples=examples.request("campaigns.partial_update"),
     ),
 )
-class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+class CampaignViewSet(_ServiceWritesViewSet):
     """Link campaigns, with the CRM campaigns they are mapped to."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     permission_model = LinkCampaign
     api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     serializer_class = s.CampaignSerializer
+    update_serializer_class = s.CampaignUpdateSerializer
     filterset_class = CampaignFilter
     search_fields = ["name", "campaign_id", "description"]
     ordering_fields = ["name", "campaign_id", "created_at", "start_date", "end_date"]
@@ -285,26 +322,11 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
             "crm_campaign_mappings"
         )
 
-    def get_serializer_class(self) -> type[BaseSerializer]:
-        if self.action == "partial_update":
-            return s.CampaignUpdateSerializer
-        return s.CampaignSerializer
+    def _create(self, user: Any, data: dict[str, Any]) -> LinkCampaign:
+        return campaign_service.create_campaign(user=user, **data)
 
-    def _fresh(self, pk: Any) -> LinkCampaign:
-        return self.get_queryset().get(pk=pk)
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        campaign = campaign_service.create_campaign(user=request.user, **serializer.validated_data)
-        return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 201)
-
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        campaign = self.get_object()
-        serializer = self.get_serializer(campaign, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        campaign_service.update_campaign(campaign, user=request.user, **serializer.validated_data)
-        return _respond(s.CampaignSerializer, self._fresh(campaign.pk), self, 200)
+    def _update(self, obj: LinkCampaign, user: Any, data: dict[str, Any]) -> None:
+        campaign_service.update_campaign(obj, user=user, **data)
 
     def perform_destroy(self, instance: LinkCampaign) -> None:
         instance.delete()  # links PROTECT their campaign: a campaign in use is a 409
@@ -326,7 +348,7 @@ class CampaignViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     ),
     destroy=extend_schema(description="Delete the tag; the links that carried it lose it."),
 )
-class TagViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
+class TagViewSet(_ServiceWritesViewSet):
     """An account's tags on its links (``links/?tag=`` lists a tag's links,
     ``tags/{id}/stats/`` their clicks). Tags are not published: changing them changes no
     runtime record."""
@@ -335,6 +357,7 @@ class TagViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     permission_model = Tag
     api_key_scopes = {"read": Scope.LINKS_READ, "write": Scope.LINKS_WRITE}
     serializer_class = s.TagSerializer
+    update_serializer_class = s.TagUpdateSerializer
     filterset_class = TagFilter
     search_fields = ["name"]
     ordering_fields = ["name", "created_at", "link_count"]
@@ -343,26 +366,11 @@ class TagViewSet(LinkTrackingAPIMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Tag]:
         return Tag.objects.filter(account__in=self.accounts()).annotate(link_count=Count("links"))
 
-    def get_serializer_class(self) -> type[BaseSerializer]:
-        if self.action == "partial_update":
-            return s.TagUpdateSerializer
-        return s.TagSerializer
+    def _create(self, user: Any, data: dict[str, Any]) -> Tag:
+        return tag_service.create_tag(user=user, **data)
 
-    def _fresh(self, pk: Any) -> Tag:
-        return self.get_queryset().get(pk=pk)
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        tag = tag_service.create_tag(user=request.user, **serializer.validated_data)
-        return _respond(s.TagSerializer, self._fresh(tag.pk), self, status.HTTP_201_CREATED)
-
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        tag = self.get_object()
-        serializer = self.get_serializer(tag, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        tag_service.update_tag(tag, user=request.user, **serializer.validated_data)
-        return _respond(s.TagSerializer, self._fresh(tag.pk), self, status.HTTP_200_OK)
+    def _update(self, obj: Tag, user: Any, data: dict[str, Any]) -> None:
+        tag_service.update_tag(obj, user=user, **data)
 
     def perform_destroy(self, instance: Tag) -> None:
         tag_service.delete_tag(instance, user=self.request.user)
