@@ -47,7 +47,7 @@ from link_tracking_runtime.click import (
     decide_without_link,
 )
 from link_tracking_runtime.events import OUTCOMES
-from link_tracking_runtime.messages import is_token_shape, split_message_path, verify_token
+from link_tracking_runtime.messages import split_message_path, verify_token
 from link_tracking_runtime.signing import Keyring
 
 from .aws import ClickCounter
@@ -113,9 +113,8 @@ class Redirector:
         self.default_fallback_url = default_fallback_url
         #: The domains' records (app-link files, the not-found page), cached like links.
         self._domains = domains
-        #: ``Host`` header and path → what they name (:meth:`_route`): the record key, the
-        #: kind of path and a per-message link's token (upper case; ``""`` for others).
-        self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str, str]] = {}
+        #: ``Host`` header and path → what they name (:meth:`_route`).
+        self._routes: dict[tuple[bytes, str], tuple[tuple[str, str], str]] = {}
 
     def redirect(
         self,
@@ -138,25 +137,16 @@ class Redirector:
         (:func:`.visitor.client_ip`); ``started`` the ``time.perf_counter()`` of the
         request's arrival.
         """
-        separator = path.find("/", 1)
-        if separator > 0 and is_token_shape(path[separator + 1 :]):
-            # A per-message link: the link's route (one per link, not per message) and its token.
-            route = self._routes.get((host, path[:separator]))
-            if route is None:
-                route = self._route(host, path[:separator])
-            key, kind, _ = route
-            if kind == _SLUG:
-                kind, token = _MESSAGE, path[separator + 1 :].upper()
-            else:  # not a slug's first segment (/.well-known/…, /wp-admin/…): the whole path
-                route = self._routes.get((host, path))
-                if route is None:
-                    route = self._route(host, path)
-                key, kind, token = route
-        else:
-            route = self._routes.get((host, path))
-            if route is None:
-                route = self._route(host, path)
-            key, kind, token = route
+        token = ""
+        segments = split_message_path(path[1:].rstrip("/")) if path.find("/", 1) > 0 else None
+        if segments is not None:
+            # A per-message link: the link's route (one per link, not per message), its token.
+            slug_path = "/" + segments[0]
+            route = self._routes.get((host, slug_path)) or self._route(host, slug_path)
+            if route[1] == _SLUG:
+                key, kind, token = route[0], _MESSAGE, segments[1].upper()
+        if not token:  # any other path (/.well-known/…, /wp-admin/…) is routed whole
+            key, kind = self._routes.get((host, path)) or self._route(host, path)
         if kind == _RESERVED:
             return None
         link = None if kind == _NOT_A_SLUG else self._store.hit(key, now)
@@ -213,27 +203,20 @@ class Redirector:
             return None
         return (sequence, token)
 
-    def _route(self, host: bytes, path: str) -> tuple[tuple[str, str], str, str]:
+    def _route(self, host: bytes, path: str) -> tuple[tuple[str, str], str]:
         """What a request's ``Host`` and path name, remembered: the record store's key
-        (canonical host and slug), whether the path is a slug, a per-message link, a reserved
-        name or neither, and a per-message link's token."""
+        (canonical host and slug) and whether the path is a slug, a reserved name or
+        neither (a per-message link is its slug's route and a token: :meth:`redirect`)."""
         raw_slug = path[1:]
         slug = canonical_slug(raw_slug)
-        token = ""
         if slug in RESERVED_SLUGS or raw_slug.startswith(".well-known/"):
             kind = _RESERVED
-        elif "/" in raw_slug.strip("/"):
-            message = split_message_path(raw_slug.strip("/"))
-            if message is not None and is_valid_slug(message[0]):
-                kind, slug, token = _MESSAGE, canonical_slug(message[0]), message[1].upper()
-            else:
-                kind = _NOT_A_SLUG
-        elif not is_valid_slug(raw_slug):
+        elif "/" in raw_slug.strip("/") or not is_valid_slug(raw_slug):
             kind = _NOT_A_SLUG
         else:
             kind = _SLUG
         # One string per host name for every key of it (the cache keeps these keys).
-        route = ((sys.intern(canonical_host(host.decode("latin-1"))), slug), kind, token)
+        route = ((sys.intern(canonical_host(host.decode("latin-1"))), slug), kind)
         if len(self._routes) >= _ROUTES_MAX:
             self._routes.clear()  # only names to work out again, a few µs each
         self._routes[host, path] = route
